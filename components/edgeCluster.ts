@@ -1,0 +1,212 @@
+import * as command from "@pulumi/command";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import * as rancher2 from "@pulumi/rancher2";
+import { ClusterPlan, SitePlan, directApiEndpoint } from "../lib/plan";
+import { rewriteKubeconfigServer } from "../lib/rancher";
+import { KubevirtNode } from "./kubevirtNode";
+import { SiteNetwork } from "./siteNetwork";
+
+export interface EdgeClusterArgs {
+    /** The site's resolved plan. */
+    site: SitePlan;
+    /** The cluster's resolved plan: CIDRs, nodes and their manifests (see `planStack`). */
+    cluster: ClusterPlan;
+    /** The site's shared objects: namespaces, network attachments and golden images. */
+    siteNetwork: SiteNetwork;
+    /**
+     * Private key for the break-glass kubeconfig's SSH connection; required when the cluster
+     * sets `breakGlassKubeconfig`. Defaults to none.
+     */
+    sshPrivateKey?: pulumi.Input<string>;
+}
+
+/** What the stack exports about a node. */
+export interface NodeSummary {
+    roles: string[];
+    ips: Record<string, string>;
+    macs: Record<string, string>;
+}
+
+/**
+ * One edge Kubernetes cluster: a Rancher custom cluster (k3s or rke2) whose nodes are KubeVirt VMs
+ * on the site's host cluster, and which is only done once Rancher reports it active.
+ */
+export class EdgeCluster extends pulumi.ComponentResource {
+    /** The Rancher cluster. */
+    public readonly rancherCluster: rancher2.ClusterV2;
+    /** Rancher's cluster id (`c-m-...`). */
+    public readonly clusterId: pulumi.Output<string>;
+    /** Kubeconfig through Rancher's proxy, available once the cluster is active (secret). */
+    public readonly kubeconfig: pulumi.Output<string>;
+    /** Admin kubeconfig read from the first server node, when asked for (secret). */
+    public readonly breakGlassKubeconfig: pulumi.Output<string | undefined>;
+    /** The cluster's pod CIDR. */
+    public readonly podCidr: pulumi.Output<string>;
+    /** The cluster's service CIDR. */
+    public readonly serviceCidr: pulumi.Output<string>;
+    /** Where the Kubernetes API answers without going through Rancher. */
+    public readonly apiEndpoint: pulumi.Output<string>;
+    /** The cluster's nodes by name. */
+    public readonly nodes: Record<string, KubevirtNode>;
+    /** Per node: roles, IPs and MACs. */
+    public readonly nodeSummaries: pulumi.Output<Record<string, NodeSummary>>;
+
+    constructor(name: string, args: EdgeClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("edge:index:EdgeCluster", name, {}, opts);
+        const { site, cluster, siteNetwork } = args;
+        const { sshPrivateKey } = args;
+        if (cluster.breakGlassKubeconfig && sshPrivateKey === undefined) {
+            throw new pulumi.InputPropertyError({
+                propertyPath: "sshPrivateKey",
+                reason: `cluster ${cluster.name} asks for a break-glass kubeconfig, which is read over SSH`,
+            });
+        }
+
+        const apiService = cluster.apiService
+            ? new k8s.core.v1.Service(`${name}-api`, cluster.apiService, {
+                  parent: this,
+                  dependsOn: [siteNetwork.namespaces[cluster.namespace]],
+              })
+            : undefined;
+        const nodePort = apiService?.spec.ports.apply((ports) => ports[0].nodePort);
+        this.apiEndpoint = nodePort
+            ? nodePort.apply((port) => directApiEndpoint(site, cluster, port))
+            : pulumi.output(directApiEndpoint(site, cluster));
+
+        this.rancherCluster = new rancher2.ClusterV2(
+            name,
+            {
+                name: cluster.rancherName,
+                kubernetesVersion: cluster.kubernetesVersion,
+                labels: cluster.labels,
+                rkeConfig: { machineGlobalConfig: cluster.machineGlobalConfig },
+                ...(nodePort
+                    ? {
+                          localAuthEndpoint: {
+                              enabled: true,
+                              fqdn: pulumi.interpolate`${site.hostNodeIps[0]}:${nodePort}`,
+                          },
+                      }
+                    : {}),
+            },
+            { parent: this },
+        );
+        this.clusterId = this.rancherCluster.clusterV1Id;
+
+        const registrationCommand = this.registrationCommand(site, cluster);
+        this.nodes = Object.fromEntries(
+            cluster.nodes.map((node) => [
+                node.name,
+                new KubevirtNode(
+                    `${name}-${node.name}`,
+                    {
+                        node,
+                        registrationCommand,
+                        goldenImage: siteNetwork.goldenImages[node.image],
+                        namespace: siteNetwork.namespaces[node.namespace],
+                        networkAttachments: node.interfaces.map(
+                            (i) => siteNetwork.networkAttachments[i.network],
+                        ),
+                    },
+                    { parent: this },
+                ),
+            ]),
+        );
+
+        const sync = new rancher2.ClusterSync(
+            `${name}-sync`,
+            { clusterId: this.clusterId },
+            {
+                parent: this,
+                // `pulumi up` ends when the cluster is active, which needs every node registered.
+                dependsOn: Object.values(this.nodes),
+                customTimeouts: { create: "45m", update: "45m" },
+            },
+        );
+        this.kubeconfig = pulumi.secret(sync.kubeConfig);
+
+        this.breakGlassKubeconfig =
+            cluster.breakGlassKubeconfig && sshPrivateKey !== undefined
+                ? this.readAdminKubeconfig(name, site, cluster, sync, sshPrivateKey)
+                : pulumi.output(undefined);
+        this.podCidr = pulumi.output(cluster.podCidr);
+        this.serviceCidr = pulumi.output(cluster.serviceCidr);
+        this.nodeSummaries = pulumi
+            .all(
+                Object.entries(this.nodes).map(([nodeName, node]) =>
+                    pulumi
+                        .all([node.roles, node.ips, node.macs])
+                        .apply(([roles, ips, macs]): [string, NodeSummary] => [
+                            nodeName,
+                            { roles, ips, macs },
+                        ]),
+                ),
+            )
+            .apply((entries) => Object.fromEntries(entries));
+        this.registerOutputs({
+            rancherCluster: this.rancherCluster,
+            clusterId: this.clusterId,
+            kubeconfig: this.kubeconfig,
+            breakGlassKubeconfig: this.breakGlassKubeconfig,
+            podCidr: this.podCidr,
+            serviceCidr: this.serviceCidr,
+            apiEndpoint: this.apiEndpoint,
+            nodes: this.nodes,
+            nodeSummaries: this.nodeSummaries,
+        });
+    }
+
+    /** Rancher's node command, secure unless the site opted out of TLS verification. */
+    private registrationCommand(site: SitePlan, cluster: ClusterPlan): pulumi.Output<string> {
+        return pulumi.secret(
+            this.rancherCluster.clusterRegistrationToken.apply((token) => {
+                const base = site.insecureRegistration
+                    ? token.insecureNodeCommand
+                    : token.nodeCommand;
+                if (!base || base.trim() === "") {
+                    throw new pulumi.ResourceError(
+                        `Rancher returned no ${site.insecureRegistration ? "insecureNodeCommand" : "nodeCommand"} for cluster ${cluster.rancherName}; its nodes could never register`,
+                        this,
+                    );
+                }
+                return base;
+            }),
+        );
+    }
+
+    /** Reads the distribution's admin kubeconfig over SSH and points it at the direct endpoint. */
+    private readAdminKubeconfig(
+        name: string,
+        site: SitePlan,
+        cluster: ClusterPlan,
+        sync: rancher2.ClusterSync,
+        sshPrivateKey: pulumi.Input<string>,
+    ): pulumi.Output<string> {
+        const server = cluster.nodes.find((n) => n.roles.includes("controlplane"))!;
+        const read = new command.remote.Command(
+            `${name}-break-glass`,
+            {
+                connection: {
+                    host: server.address,
+                    user: site.sshUser,
+                    privateKey: pulumi.secret(sshPrivateKey),
+                },
+                create: `sudo cat ${cluster.adminKubeconfigPath}`,
+                // The kubeconfig holds the cluster's admin credentials: keep it out of logs.
+                logging: command.types.enums.remote.Logging.None,
+            },
+            {
+                parent: this,
+                dependsOn: [sync],
+                // stdout is the admin kubeconfig.
+                additionalSecretOutputs: ["stdout"],
+            },
+        );
+        return pulumi.secret(
+            pulumi
+                .all([read.stdout, this.apiEndpoint])
+                .apply(([kubeconfig, endpoint]) => rewriteKubeconfigServer(kubeconfig, endpoint)),
+        );
+    }
+}

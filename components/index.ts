@@ -1,0 +1,3 @@
+export { EdgeCluster, EdgeClusterArgs, NodeSummary } from "./edgeCluster";
+export { KubevirtNode, KubevirtNodeArgs } from "./kubevirtNode";
+export { ImageSummary, NetworkSummary, SiteNetwork, SiteNetworkArgs } from "./siteNetwork";

@@ -1,0 +1,102 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { nodeRegistrationCommand, renderUserData } from "../lib/cloudinit";
+import { annotations } from "../lib/naming";
+import { NodePlan } from "../lib/plan";
+
+export interface KubevirtNodeArgs {
+    /** The node's resolved plan: names, addresses, MACs and manifests (see `planStack`). */
+    node: NodePlan;
+    /** Rancher's registration command for the node's cluster, before the node's own flags. */
+    registrationCommand: pulumi.Input<string>;
+    /** The golden image DataVolume the root disk clones; the clone waits for its import. */
+    goldenImage: pulumi.Resource;
+    /** The namespace the node's objects live in, created before them. */
+    namespace: pulumi.Resource;
+    /** The NetworkAttachmentDefinitions of the node's site networks, created before the VM. */
+    networkAttachments: pulumi.Resource[];
+}
+
+/**
+ * One edge cluster node: a KubeVirt VM booted from a clone of the site's golden image, with
+ * static addresses and the Rancher registration handed in through a cloud-init Secret.
+ */
+export class KubevirtNode extends pulumi.ComponentResource {
+    /** The node's IPs by site network. */
+    public readonly ips: pulumi.Output<Record<string, string>>;
+    /** The node's MACs by site network. */
+    public readonly macs: pulumi.Output<Record<string, string>>;
+    /** The node's Rancher roles. */
+    public readonly roles: pulumi.Output<string[]>;
+    /** The Secret holding cloud-init user-data (with the registration token) and network-data. */
+    public readonly cloudInit: k8s.core.v1.Secret;
+    /** The node's root disk. */
+    public readonly rootDisk: k8s.apiextensions.CustomResource;
+    /** The node's VirtualMachine. */
+    public readonly virtualMachine: k8s.apiextensions.CustomResource;
+
+    constructor(name: string, args: KubevirtNodeArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("edge:index:KubevirtNode", name, {}, opts);
+        const { node } = args;
+
+        this.cloudInit = new k8s.core.v1.Secret(
+            `${name}-cloudinit`,
+            {
+                metadata: { name: node.cloudInitSecretName, namespace: node.namespace },
+                stringData: cloudInitData(node, args.registrationCommand),
+            },
+            { parent: this, dependsOn: [args.namespace] },
+        );
+
+        this.rootDisk = new k8s.apiextensions.CustomResource(`${name}-rootdisk`, node.rootDisk, {
+            parent: this,
+            dependsOn: [args.namespace, args.goldenImage],
+            // A DataVolume's spec is immutable: any change must recreate it...
+            replaceOnChanges: ["spec"],
+            // ...and its fixed name means the old one must go first.
+            deleteBeforeReplace: true,
+        });
+
+        this.virtualMachine = new k8s.apiextensions.CustomResource(name, node.virtualMachine, {
+            parent: this,
+            dependsOn: [this.cloudInit, this.rootDisk, ...args.networkAttachments],
+            // A new root disk means a new machine; the annotation records which disk it has.
+            replaceOnChanges: [`metadata.annotations["${annotations.rootDisk}"]`],
+            // The VM keeps its name, so the old one must be deleted before the new one exists.
+            deleteBeforeReplace: true,
+            // Booting, cloning and the cloud-init registration can outlast the default 10m.
+            customTimeouts: { create: "30m", update: "30m" },
+        });
+
+        this.ips = pulumi.output(Object.fromEntries(node.interfaces.map((i) => [i.network, i.ip])));
+        this.macs = pulumi.output(
+            Object.fromEntries(node.interfaces.map((i) => [i.network, i.mac])),
+        );
+        this.roles = pulumi.output([...node.roles]);
+        this.registerOutputs({
+            ips: this.ips,
+            macs: this.macs,
+            roles: this.roles,
+            cloudInit: this.cloudInit,
+            rootDisk: this.rootDisk,
+            virtualMachine: this.virtualMachine,
+        });
+    }
+}
+
+/** The cloud-init Secret's data; secret because user-data carries the registration token. */
+function cloudInitData(
+    node: NodePlan,
+    registrationCommand: pulumi.Input<string>,
+): pulumi.Output<{ userdata: string; networkdata: string }> {
+    return pulumi.secret(
+        pulumi.output(registrationCommand).apply((base) => ({
+            userdata: renderUserData({
+                hostname: node.userData.hostname,
+                sshAuthorizedKeys: node.userData.sshAuthorizedKeys,
+                registrationCommand: nodeRegistrationCommand(base, node.userData.registration),
+            }),
+            networkdata: node.networkData,
+        })),
+    );
+}

@@ -1,0 +1,95 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { EdgeCluster, SiteNetwork } from "./components";
+import { StackPlan, planStack } from "./lib/plan";
+import { ConfigError } from "./lib/problems";
+
+const config = new pulumi.Config("edge");
+const stack = pulumi.getStack();
+const sshPrivateKey = config.getSecret("sshPrivateKey");
+
+/**
+ * A config key's value as the user wrote it. Structured values arrive as JSON; anything else is
+ * kept as text, so that the validator, not a JSON parser, says what is wrong with it.
+ */
+function readRaw(key: string): unknown {
+    const text = config.get(key);
+    if (text === undefined) {
+        return undefined;
+    }
+    try {
+        return JSON.parse(text);
+    } catch {
+        return text;
+    }
+}
+
+function loadPlan(): { plan: StackPlan; kubeconfig?: string } {
+    try {
+        return planStack({
+            site: readRaw("site"),
+            images: readRaw("images"),
+            clusters: readRaw("clusters"),
+            allocations: readRaw("allocations"),
+            hasSshPrivateKey: sshPrivateKey !== undefined,
+        });
+    } catch (error) {
+        // A RunError ends the program with its message alone, without a stack trace.
+        throw error instanceof ConfigError ? new pulumi.RunError(error.message) : error;
+    }
+}
+
+const { plan, kubeconfig } = loadPlan();
+
+if (plan.lockChanges.length > 0) {
+    const message = [
+        `edge:allocations in Pulumi.${stack}.yaml does not record this config's addresses:`,
+        ...plan.lockChanges.map((change) => `  ${change}`),
+        `Run \`npm run lock -- --stack ${stack}\` and commit the stack file so that they stay put.`,
+    ].join("\n");
+    // A preview may show what would be assigned; an update must not hand out unrecorded addresses.
+    if (!pulumi.runtime.isDryRun()) {
+        throw new pulumi.RunError(message);
+    }
+    pulumi.log.warn(message);
+}
+
+const hostCluster = new k8s.Provider(`${plan.site.name}-host`, {
+    kubeconfig: kubeconfig === undefined ? undefined : pulumi.secret(kubeconfig),
+});
+
+const siteNetwork = new SiteNetwork(
+    plan.site.name,
+    { site: plan.site },
+    { providers: [hostCluster] },
+);
+
+const edgeClusters = plan.clusters.map(
+    (cluster) =>
+        new EdgeCluster(
+            cluster.name,
+            { site: plan.site, cluster, siteNetwork, sshPrivateKey },
+            { providers: [hostCluster] },
+        ),
+);
+
+export const site = {
+    name: plan.site.name,
+    networks: siteNetwork.networks,
+    images: siteNetwork.images,
+};
+
+export const clusters = Object.fromEntries(
+    edgeClusters.map((cluster, i) => [
+        plan.clusters[i].name,
+        {
+            id: cluster.clusterId,
+            kubeconfig: cluster.kubeconfig,
+            breakGlassKubeconfig: cluster.breakGlassKubeconfig,
+            podCidr: cluster.podCidr,
+            serviceCidr: cluster.serviceCidr,
+            apiEndpoint: cluster.apiEndpoint,
+            nodes: cluster.nodeSummaries,
+        },
+    ]),
+);

@@ -1,0 +1,326 @@
+import { Allocations, ClusterAllocation, StackConfig, checkNodeIp } from "./config";
+import { masqueradeNetwork, nodePodCidrPrefix } from "./defaults";
+import { Cidr, formatCidr, intToIp, ipToInt, lastAddress, overlaps, parseCidr } from "./ip";
+import { ProblemList } from "./problems";
+
+/**
+ * Address planning keeps every assignment still once made. The allocation record
+ * (`edge:allocations` in the stack file, written by `npm run lock`) holds each cluster's pod and
+ * service CIDRs and each node's IPs. Planning honours, in order: pins in the config, then the
+ * record, then assigns what is left first-fit. Because recorded entities are fixed before anything
+ * new is placed, inserting or removing a cluster or node anywhere cannot move any other.
+ */
+
+export interface ClusterAddresses {
+    podCidr: string;
+    serviceCidr: string;
+    /** node name → site network name → IP */
+    nodes: Record<string, Record<string, string>>;
+}
+
+export interface AddressPlan {
+    clusters: Record<string, ClusterAddresses>;
+    /** The allocation record for this config: what `npm run lock` writes. */
+    allocations: Allocations;
+    /** How `allocations` differs from the record in the stack file; empty when it is current. */
+    lockChanges: string[];
+}
+
+interface TakenBlock {
+    cidr: Cidr;
+    owner: string;
+}
+
+function mustParseCidr(text: string): Cidr {
+    const parsed = parseCidr(text);
+    if ("error" in parsed) {
+        throw new Error(`internal: unvalidated CIDR ${text}`);
+    }
+    return parsed.cidr;
+}
+
+/** The blocks no cluster CIDR may overlap: reserved ranges, site networks, the VM's pod network. */
+function fixedBlocks(config: StackConfig): TakenBlock[] {
+    const { site } = config;
+    return [
+        ...site.reservedCidrs.map((c, i) => ({
+            cidr: mustParseCidr(c),
+            owner: `site.reservedCidrs[${i}] (${c})`,
+        })),
+        ...site.networks.map((n, i) => ({
+            cidr: mustParseCidr(n.cidr),
+            owner: `site.networks[${i}] ${n.name} (${n.cidr})`,
+        })),
+        {
+            cidr: mustParseCidr(masqueradeNetwork.cidr),
+            owner: `KubeVirt's masquerade network (${masqueradeNetwork.cidr})`,
+        },
+    ];
+}
+
+function findOverlap(cidr: Cidr, taken: TakenBlock[]): TakenBlock | undefined {
+    return taken.find((t) => overlaps(cidr, t.cidr));
+}
+
+/** First block of `prefix` inside `pool` that overlaps nothing taken. */
+function firstFreeBlock(pool: Cidr, prefix: number, taken: TakenBlock[]): Cidr | undefined {
+    if (prefix < pool.prefix) {
+        return undefined;
+    }
+    const size = 2 ** (32 - prefix);
+    for (let base = pool.base; base + size - 1 <= lastAddress(pool); base += size) {
+        const candidate = { base, prefix };
+        const clash = findOverlap(candidate, taken);
+        if (!clash) {
+            return candidate;
+        }
+        // Skip past the clash rather than stepping block by block through a large reserved range.
+        base = Math.max(base, Math.ceil((lastAddress(clash.cidr) + 1) / size) * size - size);
+    }
+    return undefined;
+}
+
+function planClusterCidrs(
+    config: StackConfig,
+    problems: ProblemList,
+): Record<string, { podCidr?: string; serviceCidr?: string }> {
+    const { site, clusters, allocations } = config;
+    const taken = fixedBlocks(config);
+    const pool = mustParseCidr(site.clusterCidrPool);
+    const result: Record<string, { podCidr?: string; serviceCidr?: string }> = {};
+    const kinds = [
+        { field: "podCidr", what: "pod CIDR", prefix: site.podCidrPrefix },
+        { field: "serviceCidr", what: "service CIDR", prefix: site.serviceCidrPrefix },
+    ] as const;
+
+    const claim = (
+        clusterName: string,
+        field: "podCidr" | "serviceCidr",
+        text: string,
+        path: string,
+        what: string,
+    ) => {
+        const cidr = mustParseCidr(text);
+        const clash = findOverlap(cidr, taken);
+        if (clash) {
+            problems.add(path, `${what} ${text} overlaps ${clash.owner}`);
+            return;
+        }
+        taken.push({ cidr, owner: `${path} (${text})` });
+        result[clusterName] = { ...result[clusterName], [field]: text };
+    };
+
+    // Pins first, then recorded values, then new blocks: nothing new can displace what exists.
+    clusters.forEach((cluster, i) => {
+        for (const kind of kinds) {
+            const pin = cluster[kind.field];
+            if (pin !== undefined) {
+                claim(cluster.name, kind.field, pin, `clusters[${i}].${kind.field}`, kind.what);
+            }
+        }
+    });
+    clusters.forEach((cluster) => {
+        const record = allocations[cluster.name];
+        for (const kind of kinds) {
+            if (cluster[kind.field] === undefined && record) {
+                claim(
+                    cluster.name,
+                    kind.field,
+                    record[kind.field],
+                    `allocations.${cluster.name}.${kind.field}`,
+                    `recorded ${kind.what}`,
+                );
+            }
+        }
+    });
+    clusters.forEach((cluster, i) => {
+        for (const kind of kinds) {
+            if (cluster[kind.field] !== undefined || allocations[cluster.name]) {
+                continue;
+            }
+            const block = firstFreeBlock(pool, kind.prefix, taken);
+            if (!block) {
+                problems.add(
+                    `clusters[${i}].${kind.field}`,
+                    `pool ${site.clusterCidrPool} (site.clusterCidrPool) has no free /${kind.prefix} left for a ${kind.what}`,
+                );
+                continue;
+            }
+            taken.push({
+                cidr: block,
+                owner: `clusters[${i}].${kind.field} (${formatCidr(block)})`,
+            });
+            result[cluster.name] = { ...result[cluster.name], [kind.field]: formatCidr(block) };
+        }
+    });
+    clusters.forEach((cluster, i) => {
+        const podCidr = result[cluster.name]?.podCidr;
+        if (podCidr === undefined) {
+            return;
+        }
+        const prefix = mustParseCidr(podCidr).prefix;
+        const capacity = prefix > nodePodCidrPrefix ? 0 : 2 ** (nodePodCidrPrefix - prefix);
+        if (capacity < cluster.nodes.length) {
+            problems.add(
+                `clusters[${i}].podCidr`,
+                `${podCidr} holds ${capacity} per-node /${nodePodCidrPrefix} pod subnets; the cluster has ${cluster.nodes.length} nodes`,
+            );
+        }
+    });
+    return result;
+}
+
+function planNodeIps(
+    config: StackConfig,
+    problems: ProblemList,
+): Record<string, Record<string, Record<string, string>>> {
+    const { site, clusters, allocations } = config;
+    const used = new Map<string, Map<number, string>>(
+        site.networks.map((n) => [n.name, new Map()]),
+    );
+    const result: Record<string, Record<string, Record<string, string>>> = {};
+    const assign = (cluster: string, node: string, network: string, ip: string) => {
+        result[cluster] ??= {};
+        result[cluster][node] = { ...result[cluster][node], [network]: ip };
+    };
+    const claim = (network: string, ip: string, path: string): boolean => {
+        const owners = used.get(network)!;
+        const owner = owners.get(ipToInt(ip));
+        if (owner !== undefined) {
+            problems.add(path, `${ip} is already used by ${owner}`);
+            return false;
+        }
+        owners.set(ipToInt(ip), path);
+        return true;
+    };
+    const each = (
+        visit: (cluster: string, node: string, network: string, path: string, ip?: string) => void,
+    ) =>
+        clusters.forEach((c, i) =>
+            c.nodes.forEach((n, j) =>
+                n.networks.forEach((nn, k) =>
+                    visit(
+                        c.name,
+                        n.name,
+                        nn.network,
+                        `clusters[${i}].nodes[${j}].networks[${k}].ip`,
+                        nn.ip,
+                    ),
+                ),
+            ),
+        );
+
+    each((cluster, node, network, path, pin) => {
+        if (pin !== undefined && claim(network, pin, path)) {
+            assign(cluster, node, network, pin);
+        }
+    });
+    each((cluster, node, network, _path, pin) => {
+        const recorded = allocations[cluster]?.nodes[node]?.[network];
+        if (pin !== undefined || recorded === undefined) {
+            return;
+        }
+        const path = `allocations.${cluster}.nodes.${node}.${network}`;
+        const error = checkNodeIp(
+            recorded,
+            site.networks.find((n) => n.name === network)!,
+            site,
+        );
+        if (error) {
+            problems.add(path, `recorded ${error}; delete this entry to assign a new address`);
+        } else if (claim(network, recorded, path)) {
+            assign(cluster, node, network, recorded);
+        }
+    });
+    each((cluster, node, network, path, pin) => {
+        if (pin !== undefined || allocations[cluster]?.nodes[node]?.[network] !== undefined) {
+            return;
+        }
+        const siteNetwork = site.networks.find((n) => n.name === network)!;
+        const owners = used.get(network)!;
+        const skip = new Set(
+            [siteNetwork.gateway, ...site.dnsServers, ...site.hostNodeIps].map(ipToInt),
+        );
+        const last = ipToInt(siteNetwork.range.last);
+        for (let ip = ipToInt(siteNetwork.range.first); ip <= last; ip++) {
+            if (!owners.has(ip) && !skip.has(ip)) {
+                owners.set(ip, path);
+                assign(cluster, node, network, intToIp(ip));
+                return;
+            }
+        }
+        problems.add(
+            path,
+            `range ${siteNetwork.range.first}-${siteNetwork.range.last} of network ${network} has no free address`,
+        );
+    });
+    return result;
+}
+
+/** Every leaf of an allocation record as `path → value`, for a readable diff. */
+function flattenAllocations(allocations: Allocations): Map<string, string> {
+    const flat = new Map<string, string>();
+    for (const [cluster, record] of Object.entries(allocations)) {
+        flat.set(`${cluster}.type`, record.type);
+        flat.set(`${cluster}.podCidr`, record.podCidr);
+        flat.set(`${cluster}.serviceCidr`, record.serviceCidr);
+        for (const [node, ips] of Object.entries(record.nodes)) {
+            for (const [network, ip] of Object.entries(ips)) {
+                flat.set(`${cluster}.nodes.${node}.${network}`, ip);
+            }
+        }
+    }
+    return flat;
+}
+
+export function diffAllocations(recorded: Allocations, planned: Allocations): string[] {
+    const before = flattenAllocations(recorded);
+    const after = flattenAllocations(planned);
+    const changes: string[] = [];
+    for (const [path, value] of after) {
+        const old = before.get(path);
+        if (old === undefined) {
+            changes.push(`${path}: ${value} (new)`);
+        } else if (old !== value) {
+            changes.push(`${path}: ${old} -> ${value}`);
+        }
+    }
+    for (const [path, value] of before) {
+        if (!after.has(path)) {
+            changes.push(`${path}: ${value} (released)`);
+        }
+    }
+    return changes;
+}
+
+/** Checks overlaps and assigns every cluster CIDR and node IP; see the note at the top. */
+export function planAddresses(config: StackConfig, problems: ProblemList): AddressPlan | undefined {
+    const cidrs = planClusterCidrs(config, problems);
+    const ips = planNodeIps(config, problems);
+    if (!problems.empty) {
+        return undefined;
+    }
+    const clusters: Record<string, ClusterAddresses> = {};
+    const allocations: Allocations = {};
+    for (const cluster of config.clusters) {
+        const nodes: Record<string, Record<string, string>> = {};
+        for (const node of cluster.nodes) {
+            nodes[node.name] = Object.fromEntries(
+                node.networks.map((n) => [n.network, ips[cluster.name][node.name][n.network]]),
+            );
+        }
+        const { podCidr, serviceCidr } = cidrs[cluster.name] as {
+            podCidr: string;
+            serviceCidr: string;
+        };
+        clusters[cluster.name] = { podCidr, serviceCidr, nodes };
+        const record: ClusterAllocation = { type: cluster.type, podCidr, serviceCidr, nodes };
+        allocations[cluster.name] = record;
+    }
+    return { clusters, allocations, lockChanges: diffAllocations(config.allocations, allocations) };
+}
+
+/** The address Kubernetes gives its in-cluster DNS service: the tenth of the service CIDR. */
+export function clusterDnsAddress(serviceCidr: string): string {
+    return intToIp(mustParseCidr(serviceCidr).base + 10);
+}

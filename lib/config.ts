@@ -1,0 +1,1124 @@
+import { defaults, minimumNodeMemory, nodePortRange, supportedCnis } from "./defaults";
+import { contains, intToIp, ipToInt, isIpv4, lastAddress, parseCidr } from "./ip";
+import { ProblemList } from "./problems";
+import { parseQuantity } from "./quantity";
+import {
+    describe,
+    keyPath,
+    readBoolean,
+    readInteger,
+    readList,
+    readMap,
+    readString,
+    readStringList,
+    reportDuplicates,
+} from "./read";
+
+export type ClusterType = "k3s" | "rke2";
+export type NodeRole = "controlplane" | "etcd" | "worker";
+
+export const clusterTypes: readonly ClusterType[] = ["k3s", "rke2"];
+export const nodeRoles: readonly NodeRole[] = ["controlplane", "etcd", "worker"];
+
+/** A bridge network of the site that VMs join with a static address. */
+export interface SiteNetworkConfig {
+    name: string;
+    bridge: string;
+    vlan?: number;
+    cidr: string;
+    gateway: string;
+    /** Addresses nodes may be given, inclusive. */
+    range: { first: string; last: string };
+}
+
+export interface SiteConfig {
+    name: string;
+    storageClass?: string;
+    imageNamespace: string;
+    networkNamespace: string;
+    dnsServers: string[];
+    hostNodeIps: string[];
+    reservedCidrs: string[];
+    clusterCidrPool: string;
+    podCidrPrefix: number;
+    serviceCidrPrefix: number;
+    sshAuthorizedKeys: string[];
+    sshUser: string;
+    networks: SiteNetworkConfig[];
+    insecureRegistration: boolean;
+}
+
+export interface ImageConfig {
+    name: string;
+    url: string;
+    size: string;
+}
+
+export interface NodeNetworkConfig {
+    network: string;
+    /** Pinned address; assigned from the network's range when absent. */
+    ip?: string;
+}
+
+export interface NodeConfig {
+    name: string;
+    roles: NodeRole[];
+    cpu: number;
+    memory: string;
+    disk: string;
+    image: string;
+    networks: NodeNetworkConfig[];
+    hostSelector: Record<string, string>;
+}
+
+export interface DirectApiConfig {
+    enabled: boolean;
+    nodePort?: number;
+}
+
+export interface ClusterConfig {
+    name: string;
+    type: ClusterType;
+    kubernetesVersion: string;
+    cni: string;
+    podCidr?: string;
+    serviceCidr?: string;
+    namespace: string;
+    directApi: DirectApiConfig;
+    breakGlassKubeconfig: boolean;
+    nodes: NodeConfig[];
+}
+
+/** What the program has handed out; see lib/addresses.ts for how it keeps addresses still. */
+export interface ClusterAllocation {
+    type: ClusterType;
+    podCidr: string;
+    serviceCidr: string;
+    /** node name → site network name → IP */
+    nodes: Record<string, Record<string, string>>;
+}
+
+export type Allocations = Record<string, ClusterAllocation>;
+
+export interface StackConfig {
+    site: SiteConfig;
+    images: ImageConfig[];
+    clusters: ClusterConfig[];
+    allocations: Allocations;
+}
+
+/** The stack's config as read from `edge:*` keys, not yet trusted. */
+export interface RawStackConfig {
+    site?: unknown;
+    images?: unknown;
+    clusters?: unknown;
+    allocations?: unknown;
+    /** Whether the `edge:sshPrivateKey` secret is set; its value never reaches validation. */
+    hasSshPrivateKey?: boolean;
+}
+
+const dns1123Label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const dns1123Subdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const linuxInterfaceName = /^[A-Za-z0-9_.-]{1,15}$/;
+const labelValue = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+const labelKey =
+    /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+const publicKey =
+    /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/]+={0,3}( .*)?$/;
+const versionPatterns: Record<ClusterType, { pattern: RegExp; example: string }> = {
+    k3s: { pattern: /^v\d+\.\d+\.\d+\+k3s\d+$/, example: "v1.31.5+k3s1" },
+    rke2: { pattern: /^v\d+\.\d+\.\d+\+rke2r\d+$/, example: "v1.31.5+rke2r1" },
+};
+
+/** The name of the VM's pod network interface; a site network may not take it. */
+export const podInterfaceName = "pod";
+
+export function checkLabel(text: string): string | undefined {
+    return dns1123Label.test(text) && text.length <= 63
+        ? undefined
+        : `"${text}" is not a DNS-1123 label (lowercase letters, digits and "-", at most 63 characters, starting and ending with a letter or digit)`;
+}
+
+function checkIpv4(text: string): string | undefined {
+    return isIpv4(text) ? undefined : `"${text}" is not an IPv4 address`;
+}
+
+function checkCidr(text: string): string | undefined {
+    const parsed = parseCidr(text);
+    return "error" in parsed ? parsed.error : undefined;
+}
+
+function checkPublicKey(text: string): string | undefined {
+    if (text.includes("PRIVATE KEY")) {
+        return "is a private key; put the public key here and the private key in the edge:sshPrivateKey secret";
+    }
+    return publicKey.test(text.trim())
+        ? undefined
+        : "is not an OpenSSH public key (e.g. ssh-ed25519 AAAA... ops@example)";
+}
+
+function readLabel(value: unknown, path: string, problems: ProblemList): string | undefined {
+    const text = readString(value, path, problems);
+    if (text === undefined) {
+        return undefined;
+    }
+    const error = checkLabel(text);
+    if (error) {
+        problems.add(path, error);
+        return undefined;
+    }
+    return text;
+}
+
+function readQuantity(value: unknown, path: string, problems: ProblemList): string | undefined {
+    if (typeof value === "number") {
+        problems.add(path, `${value} has no unit; write a Kubernetes quantity such as ${value}Gi`);
+        return undefined;
+    }
+    const text = readString(value, path, problems);
+    if (text === undefined) {
+        return undefined;
+    }
+    if (!parseQuantity(text)) {
+        problems.add(path, `"${text}" is not a Kubernetes quantity (e.g. 4Gi, 512Mi)`);
+        return undefined;
+    }
+    return text;
+}
+
+function readEnum<T extends string>(
+    value: unknown,
+    path: string,
+    problems: ProblemList,
+    allowed: readonly T[],
+): T | undefined {
+    const text = readString(value, path, problems);
+    if (text === undefined) {
+        return undefined;
+    }
+    if (!(allowed as readonly string[]).includes(text)) {
+        problems.add(path, `"${text}" is not one of: ${allowed.join(", ")}`);
+        return undefined;
+    }
+    return text as T;
+}
+
+/** Reads `field` of `map`, reporting it as required when absent. */
+function required<T>(
+    map: Record<string, unknown>,
+    field: string,
+    path: string,
+    problems: ProblemList,
+    reader: (value: unknown, path: string, problems: ProblemList) => T | undefined,
+): T | undefined {
+    const fieldPath = keyPath(path, field);
+    if (map[field] === undefined || map[field] === null) {
+        problems.add(fieldPath, "is required");
+        return undefined;
+    }
+    return reader(map[field], fieldPath, problems);
+}
+
+/** Reads `field` of `map` when present; `fallback` when absent. */
+function optional<T>(
+    map: Record<string, unknown>,
+    field: string,
+    path: string,
+    problems: ProblemList,
+    reader: (value: unknown, path: string, problems: ProblemList) => T | undefined,
+    fallback: T,
+): T | undefined {
+    if (map[field] === undefined) {
+        return fallback;
+    }
+    return reader(map[field], keyPath(path, field), problems);
+}
+
+const siteFields = [
+    "name",
+    "kubeconfig",
+    "storageClass",
+    "imageNamespace",
+    "networkNamespace",
+    "dnsServers",
+    "hostNodeIps",
+    "reservedCidrs",
+    "clusterCidrPool",
+    "podCidrPrefix",
+    "serviceCidrPrefix",
+    "sshAuthorizedKeys",
+    "sshUser",
+    "networks",
+    "insecureRegistration",
+] as const;
+
+function readNetwork(
+    value: unknown,
+    path: string,
+    problems: ProblemList,
+): SiteNetworkConfig | undefined {
+    const map = readMap(value, path, problems, [
+        "name",
+        "bridge",
+        "vlan",
+        "cidr",
+        "gateway",
+        "range",
+    ]);
+    if (!map) {
+        return undefined;
+    }
+    const before = problems.problems.length;
+    const name = required(map, "name", path, problems, readLabel);
+    if (name === podInterfaceName) {
+        problems.add(
+            keyPath(path, "name"),
+            `"${podInterfaceName}" is reserved for the VM's pod network`,
+        );
+    }
+    const bridge = required(map, "bridge", path, problems, (v, p, pr) => {
+        const text = readString(v, p, pr);
+        if (text !== undefined && !linuxInterfaceName.test(text)) {
+            pr.add(
+                p,
+                `"${text}" is not a Linux interface name (at most 15 letters, digits, "_", "-", ".")`,
+            );
+            return undefined;
+        }
+        return text;
+    });
+    const vlan = optional(
+        map,
+        "vlan",
+        path,
+        problems,
+        (v, p, pr) => readInteger(v, p, pr, { min: 1, max: 4094 }),
+        undefined,
+    );
+    const cidrText = required(map, "cidr", path, problems, (v, p, pr) => {
+        const text = readString(v, p, pr);
+        const error = text === undefined ? undefined : checkCidr(text);
+        if (error) {
+            pr.add(p, error);
+            return undefined;
+        }
+        return text;
+    });
+    const gateway = required(map, "gateway", path, problems, (v, p, pr) => {
+        const text = readString(v, p, pr);
+        const error = text === undefined ? undefined : checkIpv4(text);
+        if (error) {
+            pr.add(p, error);
+            return undefined;
+        }
+        return text;
+    });
+    let range: SiteNetworkConfig["range"] | undefined;
+    if (cidrText !== undefined) {
+        const parsed = parseCidr(cidrText);
+        const cidr = "cidr" in parsed ? parsed.cidr : undefined;
+        if (cidr && cidr.prefix > 30) {
+            problems.add(
+                keyPath(path, "cidr"),
+                `/${cidr.prefix} leaves no room for a gateway and nodes`,
+            );
+        } else if (cidr) {
+            if (gateway !== undefined) {
+                const gw = ipToInt(gateway);
+                if (!contains(cidr, gw)) {
+                    problems.add(keyPath(path, "gateway"), `${gateway} is outside ${cidrText}`);
+                } else if (gw === cidr.base || gw === lastAddress(cidr)) {
+                    problems.add(
+                        keyPath(path, "gateway"),
+                        `${gateway} is the network or broadcast address of ${cidrText}`,
+                    );
+                }
+            }
+            range = readRange(map.range, keyPath(path, "range"), problems, cidrText);
+        }
+    }
+    if (problems.problems.length > before || !name || !bridge || !cidrText || !gateway || !range) {
+        return undefined;
+    }
+    return {
+        name,
+        bridge,
+        ...(vlan === undefined ? {} : { vlan }),
+        cidr: cidrText,
+        gateway,
+        range,
+    };
+}
+
+/** The usable range of a network: `a-b` inside its CIDR, or the CIDR less network and broadcast. */
+function readRange(
+    value: unknown,
+    path: string,
+    problems: ProblemList,
+    cidrText: string,
+): SiteNetworkConfig["range"] | undefined {
+    const parsed = parseCidr(cidrText);
+    if (!("cidr" in parsed)) {
+        return undefined;
+    }
+    const cidr = parsed.cidr;
+    if (value === undefined) {
+        return { first: intToIp(cidr.base + 1), last: intToIp(lastAddress(cidr) - 1) };
+    }
+    const text = readString(value, path, problems);
+    if (text === undefined) {
+        return undefined;
+    }
+    const [first, last, ...rest] = text.split("-").map((part) => part.trim());
+    if (rest.length > 0 || last === undefined || !isIpv4(first) || !isIpv4(last)) {
+        problems.add(
+            path,
+            `"${text}" is not a range of two IPv4 addresses (e.g. 192.168.18.200-192.168.18.250)`,
+        );
+        return undefined;
+    }
+    const a = ipToInt(first);
+    const b = ipToInt(last);
+    const usable = (ip: number) =>
+        contains(cidr, ip) && ip !== cidr.base && ip !== lastAddress(cidr);
+    if (!usable(a) || !usable(b)) {
+        problems.add(path, `${text} is not inside the usable addresses of ${cidrText}`);
+        return undefined;
+    }
+    if (a > b) {
+        problems.add(path, `${text} starts after it ends`);
+        return undefined;
+    }
+    return { first, last };
+}
+
+function readSite(
+    value: unknown,
+    problems: ProblemList,
+): { site?: SiteConfig; kubeconfig?: string } {
+    const path = "site";
+    if (value === undefined || value === null) {
+        problems.add(path, "is required (set edge:site in the stack file)");
+        return {};
+    }
+    const map = readMap(value, path, problems, siteFields);
+    if (!map) {
+        return {};
+    }
+    const before = problems.problems.length;
+    const name = required(map, "name", path, problems, readLabel);
+    const kubeconfig = optional(map, "kubeconfig", path, problems, readString, undefined);
+    const storageClass = optional(
+        map,
+        "storageClass",
+        path,
+        problems,
+        (v, p, pr) => {
+            const text = readString(v, p, pr);
+            if (text !== undefined && !dns1123Subdomain.test(text)) {
+                pr.add(p, `"${text}" is not a StorageClass name`);
+                return undefined;
+            }
+            return text;
+        },
+        undefined,
+    );
+    const imageNamespace = optional(
+        map,
+        "imageNamespace",
+        path,
+        problems,
+        readLabel,
+        defaults.imageNamespace,
+    );
+    const networkNamespace = optional(
+        map,
+        "networkNamespace",
+        path,
+        problems,
+        readLabel,
+        defaults.networkNamespace,
+    );
+    const dnsServers = required(map, "dnsServers", path, problems, (v, p, pr) => {
+        const list = readStringList(v, p, pr, checkIpv4);
+        if (list && list.length === 0) {
+            pr.add(p, "must list at least one DNS server: nodes resolve the Rancher URL with it");
+            return undefined;
+        }
+        return list;
+    });
+    const hostNodeIps = optional(
+        map,
+        "hostNodeIps",
+        path,
+        problems,
+        (v, p, pr) => readStringList(v, p, pr, checkIpv4),
+        [],
+    );
+    const reservedCidrs = optional(
+        map,
+        "reservedCidrs",
+        path,
+        problems,
+        (v, p, pr) => readStringList(v, p, pr, checkCidr),
+        [],
+    );
+    const clusterCidrPool = required(map, "clusterCidrPool", path, problems, (v, p, pr) => {
+        const text = readString(v, p, pr);
+        const error = text === undefined ? undefined : checkCidr(text);
+        if (error) {
+            pr.add(p, error);
+            return undefined;
+        }
+        return text;
+    });
+    const podCidrPrefix = optional(
+        map,
+        "podCidrPrefix",
+        path,
+        problems,
+        (v, p, pr) => readInteger(v, p, pr, { min: 8, max: 24 }),
+        defaults.podCidrPrefix,
+    );
+    const serviceCidrPrefix = optional(
+        map,
+        "serviceCidrPrefix",
+        path,
+        problems,
+        (v, p, pr) => readInteger(v, p, pr, { min: 12, max: 24 }),
+        defaults.serviceCidrPrefix,
+    );
+    const sshAuthorizedKeys = required(map, "sshAuthorizedKeys", path, problems, (v, p, pr) => {
+        const list = readStringList(v, p, pr, checkPublicKey);
+        if (list && list.length === 0) {
+            pr.add(p, "must list at least one key: nodes have no password login");
+            return undefined;
+        }
+        return list?.map((key) => key.trim());
+    });
+    const sshUser = optional(
+        map,
+        "sshUser",
+        path,
+        problems,
+        (v, p, pr) => {
+            const text = readString(v, p, pr);
+            if (text !== undefined && !/^[a-z_][a-z0-9_-]{0,31}$/.test(text)) {
+                pr.add(p, `"${text}" is not a Linux user name`);
+                return undefined;
+            }
+            return text;
+        },
+        defaults.sshUser,
+    );
+    const networks = required(map, "networks", path, problems, (v, p, pr) => {
+        const list = readList(v, p, pr);
+        if (!list) {
+            return undefined;
+        }
+        if (list.length === 0) {
+            pr.add(p, "must list at least one site network: nodes need a stable address");
+            return undefined;
+        }
+        const read = list.map((item, i) => readNetwork(item, `${p}[${i}]`, pr));
+        reportDuplicates(
+            list.flatMap((item, i) =>
+                typeof (item as { name?: unknown })?.name === "string"
+                    ? [{ value: (item as { name: string }).name, path: `${p}[${i}].name` }]
+                    : [],
+            ),
+            pr,
+            "network name",
+        );
+        return read.every((n) => n !== undefined) ? (read as SiteNetworkConfig[]) : undefined;
+    });
+    const insecureRegistration = optional(
+        map,
+        "insecureRegistration",
+        path,
+        problems,
+        readBoolean,
+        false,
+    );
+    if (problems.problems.length > before) {
+        return {};
+    }
+    return {
+        kubeconfig,
+        site: {
+            name: name!,
+            ...(storageClass === undefined ? {} : { storageClass }),
+            imageNamespace: imageNamespace!,
+            networkNamespace: networkNamespace!,
+            dnsServers: dnsServers!,
+            hostNodeIps: hostNodeIps!,
+            reservedCidrs: reservedCidrs!,
+            clusterCidrPool: clusterCidrPool!,
+            podCidrPrefix: podCidrPrefix!,
+            serviceCidrPrefix: serviceCidrPrefix!,
+            sshAuthorizedKeys: sshAuthorizedKeys!,
+            sshUser: sshUser!,
+            networks: networks!,
+            insecureRegistration: insecureRegistration!,
+        },
+    };
+}
+
+function readImages(value: unknown, problems: ProblemList): ImageConfig[] | undefined {
+    const path = "images";
+    if (value === undefined || value === null) {
+        problems.add(path, "is required (set edge:images in the stack file)");
+        return undefined;
+    }
+    const map = readMap(value, path, problems);
+    if (!map) {
+        return undefined;
+    }
+    const before = problems.problems.length;
+    const images: ImageConfig[] = [];
+    for (const [name, entry] of Object.entries(map)) {
+        const entryPath = keyPath(path, name);
+        const labelError = checkLabel(name);
+        if (labelError) {
+            problems.add(entryPath, labelError);
+        }
+        const spec =
+            typeof entry === "string"
+                ? { url: entry }
+                : readMap(entry, entryPath, problems, ["url", "size"]);
+        if (!spec) {
+            continue;
+        }
+        const url = required(spec, "url", entryPath, problems, readImageUrl);
+        const size = optional(spec, "size", entryPath, problems, readQuantity, defaults.imageSize);
+        if (url && size) {
+            images.push({ name, url, size });
+        }
+    }
+    if (Object.keys(map).length === 0) {
+        problems.add(path, "must define at least one image");
+    }
+    return problems.problems.length > before ? undefined : images;
+}
+
+function readImageUrl(value: unknown, path: string, problems: ProblemList): string | undefined {
+    const text = readString(value, path, problems);
+    if (text === undefined) {
+        return undefined;
+    }
+    let url: URL | undefined;
+    try {
+        url = new URL(text);
+    } catch {
+        url = undefined;
+    }
+    if (!url || (url.protocol !== "https:" && url.protocol !== "http:")) {
+        problems.add(path, `"${text}" is not an http(s) URL`);
+        return undefined;
+    }
+    return text;
+}
+
+function readHostSelector(
+    value: unknown,
+    path: string,
+    problems: ProblemList,
+): Record<string, string> | undefined {
+    const map = readMap(value, path, problems);
+    if (!map) {
+        return undefined;
+    }
+    const result: Record<string, string> = {};
+    let ok = true;
+    for (const [key, raw] of Object.entries(map)) {
+        const entryPath = keyPath(path, key);
+        if (!labelKey.test(key)) {
+            problems.add(entryPath, `"${key}" is not a Kubernetes label key`);
+            ok = false;
+        } else if (typeof raw !== "string") {
+            problems.add(
+                entryPath,
+                `must be a string, got ${describe(raw)} (quote it: "${String(raw)}")`,
+            );
+            ok = false;
+        } else if (!labelValue.test(raw) || raw.length > 63) {
+            problems.add(entryPath, `"${raw}" is not a Kubernetes label value`);
+            ok = false;
+        } else {
+            result[key] = raw;
+        }
+    }
+    return ok ? result : undefined;
+}
+
+function readNodeNetworks(
+    value: unknown,
+    path: string,
+    problems: ProblemList,
+    site: SiteConfig | undefined,
+): NodeNetworkConfig[] | undefined {
+    const list = readList(value, path, problems);
+    if (!list) {
+        return undefined;
+    }
+    if (list.length === 0) {
+        problems.add(
+            path,
+            "must attach the node to at least one site network: its cluster address cannot be a pod IP, which changes on restart",
+        );
+        return undefined;
+    }
+    const before = problems.problems.length;
+    const result: NodeNetworkConfig[] = [];
+    list.forEach((item, i) => {
+        const itemPath = `${path}[${i}]`;
+        const map =
+            typeof item === "string"
+                ? { network: item }
+                : readMap(item, itemPath, problems, ["network", "ip"]);
+        if (!map) {
+            return;
+        }
+        const network = required(map, "network", itemPath, problems, readString);
+        const ip = optional(
+            map,
+            "ip",
+            itemPath,
+            problems,
+            (v, p, pr) => {
+                const text = readString(v, p, pr);
+                const error = text === undefined ? undefined : checkIpv4(text);
+                if (error) {
+                    pr.add(p, error);
+                    return undefined;
+                }
+                return text;
+            },
+            undefined,
+        );
+        if (network === undefined) {
+            return;
+        }
+        const siteNetwork = site?.networks.find((n) => n.name === network);
+        if (site && !siteNetwork) {
+            const known = site.networks.map((n) => n.name).join(", ");
+            problems.add(
+                keyPath(itemPath, "network"),
+                `unknown site network "${network}" (site.networks has: ${known})`,
+            );
+            return;
+        }
+        if (siteNetwork && ip !== undefined) {
+            const error = checkNodeIp(ip, siteNetwork, site!);
+            if (error) {
+                problems.add(keyPath(itemPath, "ip"), error);
+            }
+        }
+        result.push({ network, ...(ip === undefined ? {} : { ip }) });
+    });
+    reportDuplicates(
+        result.map((n, i) => ({ value: n.network, path: `${path}[${i}].network` })),
+        problems,
+        "network on one node",
+    );
+    return problems.problems.length > before ? undefined : result;
+}
+
+/** Why `ip` cannot be a node's address on `network`, or undefined when it can. */
+export function checkNodeIp(
+    ip: string,
+    network: SiteNetworkConfig,
+    site: SiteConfig,
+): string | undefined {
+    const parsed = parseCidr(network.cidr);
+    if (!("cidr" in parsed)) {
+        return undefined;
+    }
+    const value = ipToInt(ip);
+    if (!contains(parsed.cidr, value)) {
+        return `${ip} is outside network ${network.name} (${network.cidr})`;
+    }
+    if (ip === network.gateway) {
+        return `${ip} is the gateway of network ${network.name}`;
+    }
+    if (value < ipToInt(network.range.first) || value > ipToInt(network.range.last)) {
+        return `${ip} is outside the range ${network.range.first}-${network.range.last} of network ${network.name}`;
+    }
+    if (site.dnsServers.includes(ip)) {
+        return `${ip} is one of site.dnsServers`;
+    }
+    if (site.hostNodeIps.includes(ip)) {
+        return `${ip} is one of site.hostNodeIps`;
+    }
+    return undefined;
+}
+
+const nodeFields = [
+    "name",
+    "roles",
+    "cpu",
+    "memory",
+    "disk",
+    "image",
+    "networks",
+    "hostSelector",
+] as const;
+
+function readNode(
+    value: unknown,
+    path: string,
+    problems: ProblemList,
+    context: { site?: SiteConfig; images?: ImageConfig[] },
+): NodeConfig | undefined {
+    const map = readMap(value, path, problems, nodeFields);
+    if (!map) {
+        return undefined;
+    }
+    const before = problems.problems.length;
+    const name = required(map, "name", path, problems, readLabel);
+    const roles = required(map, "roles", path, problems, (v, p, pr) => {
+        const list = readStringList(v, p, pr, (role) =>
+            (nodeRoles as readonly string[]).includes(role)
+                ? undefined
+                : `"${role}" is not one of: ${nodeRoles.join(", ")}`,
+        );
+        if (list && list.length === 0) {
+            pr.add(p, `must list at least one of: ${nodeRoles.join(", ")}`);
+            return undefined;
+        }
+        if (list) {
+            reportDuplicates(
+                list.map((role, i) => ({ value: role, path: `${p}[${i}]` })),
+                pr,
+                "role",
+            );
+        }
+        return list as NodeRole[] | undefined;
+    });
+    const cpu = required(map, "cpu", path, problems, (v, p, pr) =>
+        readInteger(v, p, pr, { min: 1, max: 512 }),
+    );
+    const memory = required(map, "memory", path, problems, (v, p, pr) => {
+        const text = readQuantity(v, p, pr);
+        if (text !== undefined && parseQuantity(text)! < parseQuantity(minimumNodeMemory)!) {
+            pr.add(p, `${text} is less than the ${minimumNodeMemory} a Kubernetes node needs`);
+            return undefined;
+        }
+        return text;
+    });
+    const disk = required(map, "disk", path, problems, readQuantity);
+    const image = required(map, "image", path, problems, (v, p, pr) => {
+        const text = readString(v, p, pr);
+        if (text !== undefined && context.images && !context.images.some((i) => i.name === text)) {
+            const known = context.images.map((i) => i.name).join(", ");
+            pr.add(p, `unknown image "${text}" (edge:images has: ${known})`);
+            return undefined;
+        }
+        return text;
+    });
+    if (disk !== undefined && image !== undefined && context.images) {
+        const imageSize = context.images.find((i) => i.name === image)!.size;
+        if (parseQuantity(disk)! < parseQuantity(imageSize)!) {
+            problems.add(
+                keyPath(path, "disk"),
+                `${disk} is smaller than image ${image} (${imageSize})`,
+            );
+        }
+    }
+    const networks = required(map, "networks", path, problems, (v, p, pr) =>
+        readNodeNetworks(v, p, pr, context.site),
+    );
+    const hostSelector = optional(map, "hostSelector", path, problems, readHostSelector, {});
+    if (problems.problems.length > before) {
+        return undefined;
+    }
+    return {
+        name: name!,
+        roles: roles!,
+        cpu: cpu!,
+        memory: memory!,
+        disk: disk!,
+        image: image!,
+        networks: networks!,
+        hostSelector: hostSelector!,
+    };
+}
+
+const clusterFields = [
+    "name",
+    "type",
+    "kubernetesVersion",
+    "cni",
+    "podCidr",
+    "serviceCidr",
+    "namespace",
+    "directApi",
+    "breakGlassKubeconfig",
+    "nodes",
+] as const;
+
+function readCluster(
+    value: unknown,
+    path: string,
+    problems: ProblemList,
+    context: { site?: SiteConfig; images?: ImageConfig[]; hasSshPrivateKey: boolean },
+): ClusterConfig | undefined {
+    const map = readMap(value, path, problems, clusterFields);
+    if (!map) {
+        return undefined;
+    }
+    const before = problems.problems.length;
+    const name = required(map, "name", path, problems, readLabel);
+    if (name && context.site && `${context.site.name}-${name}`.length > 63) {
+        problems.add(
+            keyPath(path, "name"),
+            `the Rancher cluster name "${context.site.name}-${name}" is longer than 63 characters`,
+        );
+    }
+    const type = required(map, "type", path, problems, (v, p, pr) =>
+        readEnum(v, p, pr, clusterTypes),
+    );
+    const kubernetesVersion = required(map, "kubernetesVersion", path, problems, readString);
+    if (type && kubernetesVersion && !versionPatterns[type].pattern.test(kubernetesVersion)) {
+        problems.add(
+            keyPath(path, "kubernetesVersion"),
+            `"${kubernetesVersion}" is not a ${type} version (e.g. ${versionPatterns[type].example})`,
+        );
+    }
+    const cni = type
+        ? optional(
+              map,
+              "cni",
+              path,
+              problems,
+              (v, p, pr) => readEnum(v, p, pr, supportedCnis[type]),
+              defaults.cni[type],
+          )
+        : undefined;
+    const readPin = (v: unknown, p: string, pr: ProblemList) => {
+        const text = readString(v, p, pr);
+        const error = text === undefined ? undefined : checkCidr(text);
+        if (error) {
+            pr.add(p, error);
+            return undefined;
+        }
+        return text;
+    };
+    const podCidr = optional(map, "podCidr", path, problems, readPin, undefined);
+    const serviceCidr = optional(map, "serviceCidr", path, problems, readPin, undefined);
+    const namespace = optional(map, "namespace", path, problems, readLabel, name);
+    const directApi = optional(
+        map,
+        "directApi",
+        path,
+        problems,
+        (v, p, pr) => {
+            const m = readMap(v, p, pr, ["enabled", "nodePort"]);
+            if (!m) {
+                return undefined;
+            }
+            const enabled = optional(m, "enabled", p, pr, readBoolean, false);
+            const nodePort = optional(
+                m,
+                "nodePort",
+                p,
+                pr,
+                (x, q, r) =>
+                    readInteger(x, q, r, { min: nodePortRange.first, max: nodePortRange.last }),
+                undefined,
+            );
+            if (enabled && context.site && context.site.hostNodeIps.length === 0) {
+                pr.add(
+                    keyPath(p, "enabled"),
+                    "needs site.hostNodeIps: the API is reached through a host node's NodePort",
+                );
+            }
+            return enabled === undefined
+                ? undefined
+                : { enabled, ...(nodePort === undefined ? {} : { nodePort }) };
+        },
+        { enabled: false },
+    );
+    const breakGlassKubeconfig = optional(
+        map,
+        "breakGlassKubeconfig",
+        path,
+        problems,
+        readBoolean,
+        false,
+    );
+    if (breakGlassKubeconfig && !context.hasSshPrivateKey) {
+        problems.add(
+            keyPath(path, "breakGlassKubeconfig"),
+            "needs the SSH private key: pulumi config set --secret edge:sshPrivateKey < ~/.ssh/id_ed25519",
+        );
+    }
+    const nodes = required(map, "nodes", path, problems, (v, p, pr) => {
+        const list = readList(v, p, pr);
+        if (!list) {
+            return undefined;
+        }
+        if (list.length === 0) {
+            pr.add(p, "must list at least one node");
+            return undefined;
+        }
+        const read = list.map((item, i) => readNode(item, `${p}[${i}]`, pr, context));
+        reportDuplicates(
+            read.flatMap((node, i) =>
+                node ? [{ value: node.name, path: `${p}[${i}].name` }] : [],
+            ),
+            pr,
+            "node name",
+        );
+        return read.every((n) => n !== undefined) ? (read as NodeConfig[]) : undefined;
+    });
+    if (nodes) {
+        for (const role of ["controlplane", "etcd"] as const) {
+            if (!nodes.some((n) => n.roles.includes(role))) {
+                problems.add(
+                    keyPath(path, "nodes"),
+                    `needs at least one node with the ${role} role`,
+                );
+            }
+        }
+    }
+    if (problems.problems.length > before) {
+        return undefined;
+    }
+    return {
+        name: name!,
+        type: type!,
+        kubernetesVersion: kubernetesVersion!,
+        cni: cni!,
+        ...(podCidr === undefined ? {} : { podCidr }),
+        ...(serviceCidr === undefined ? {} : { serviceCidr }),
+        namespace: namespace!,
+        directApi: directApi!,
+        breakGlassKubeconfig: breakGlassKubeconfig!,
+        nodes: nodes!,
+    };
+}
+
+function readClusters(
+    value: unknown,
+    problems: ProblemList,
+    context: { site?: SiteConfig; images?: ImageConfig[]; hasSshPrivateKey: boolean },
+): ClusterConfig[] {
+    const path = "clusters";
+    if (value === undefined || value === null) {
+        return [];
+    }
+    const list = readList(value, path, problems);
+    if (!list) {
+        return [];
+    }
+    const read = list.map((item, i) => readCluster(item, `${path}[${i}]`, problems, context));
+    reportDuplicates(
+        read.flatMap((c, i) => (c ? [{ value: c.name, path: `${path}[${i}].name` }] : [])),
+        problems,
+        "cluster name",
+    );
+    // VM names join cluster and node names, so `a` + `b-c` and `a-b` + `c` would collide.
+    reportDuplicates(
+        read.flatMap((c, i) =>
+            c
+                ? c.nodes.map((n, j) => ({
+                      value: `${c.name}-${n.name}`,
+                      path: `${path}[${i}].nodes[${j}].name`,
+                  }))
+                : [],
+        ),
+        problems,
+        "VM name",
+    );
+    read.forEach((c, i) => {
+        c?.nodes.forEach((n, j) => {
+            if (`${c.name}-${n.name}`.length > 63) {
+                problems.add(
+                    `${path}[${i}].nodes[${j}].name`,
+                    `the VM name "${c.name}-${n.name}" is longer than 63 characters`,
+                );
+            }
+        });
+    });
+    // The valid clusters, once each, still go through address planning so that its problems are
+    // reported together with these.
+    const valid = read.filter((c): c is ClusterConfig => c !== undefined);
+    return valid.filter((c, i) => valid.findIndex((other) => other.name === c.name) === i);
+}
+
+function readAllocations(value: unknown, problems: ProblemList): Allocations | undefined {
+    const path = "allocations";
+    if (value === undefined || value === null) {
+        return {};
+    }
+    const map = readMap(value, path, problems);
+    if (!map) {
+        return undefined;
+    }
+    const before = problems.problems.length;
+    const result: Allocations = {};
+    for (const [cluster, entry] of Object.entries(map)) {
+        const entryPath = keyPath(path, cluster);
+        const m = readMap(entry, entryPath, problems, ["type", "podCidr", "serviceCidr", "nodes"]);
+        if (!m) {
+            continue;
+        }
+        const type = required(m, "type", entryPath, problems, (v, p, pr) =>
+            readEnum(v, p, pr, clusterTypes),
+        );
+        const readLockedCidr = (v: unknown, p: string, pr: ProblemList) => {
+            const text = readString(v, p, pr);
+            const error = text === undefined ? undefined : checkCidr(text);
+            if (error) {
+                pr.add(p, error);
+                return undefined;
+            }
+            return text;
+        };
+        const podCidr = required(m, "podCidr", entryPath, problems, readLockedCidr);
+        const serviceCidr = required(m, "serviceCidr", entryPath, problems, readLockedCidr);
+        const nodes: Record<string, Record<string, string>> = {};
+        const nodesMap = optional(m, "nodes", entryPath, problems, readMap, {});
+        for (const [node, ips] of Object.entries(nodesMap ?? {})) {
+            const ipsPath = keyPath(keyPath(entryPath, "nodes"), node);
+            const ipsMap = readMap(ips, ipsPath, problems);
+            for (const [network, ip] of Object.entries(ipsMap ?? {})) {
+                const ipPath = keyPath(ipsPath, network);
+                const text = readString(ip, ipPath, problems);
+                const error = text === undefined ? undefined : checkIpv4(text);
+                if (error) {
+                    problems.add(ipPath, error);
+                } else if (text !== undefined) {
+                    nodes[node] = { ...nodes[node], [network]: text };
+                }
+            }
+        }
+        if (type && podCidr && serviceCidr) {
+            result[cluster] = { type, podCidr, serviceCidr, nodes };
+        }
+    }
+    return problems.problems.length > before ? undefined : result;
+}
+
+/**
+ * Checks the shape and the field-level rules of a stack's config and applies defaults. Address
+ * planning (overlaps, allocation) follows in `planAddresses`; `planStack` runs both. The config
+ * comes back whenever the site, images and record are sound, holding only the clusters that are,
+ * so that planning can still report its own problems; any problem in `problems` means the whole
+ * config is rejected.
+ */
+export function readStackConfig(
+    raw: RawStackConfig,
+    problems: ProblemList,
+): { config?: StackConfig; kubeconfig?: string } {
+    const { site, kubeconfig } = readSite(raw.site, problems);
+    const images = readImages(raw.images, problems);
+    const context = { site, images, hasSshPrivateKey: raw.hasSshPrivateKey ?? false };
+    const clusters = readClusters(raw.clusters, problems, context);
+    const allocations = readAllocations(raw.allocations, problems);
+    if (!site || !images || !allocations) {
+        return {};
+    }
+    return { config: { site, images, clusters, allocations }, kubeconfig };
+}

@@ -1,0 +1,35 @@
+/** Every default of the stack config, in one place; the README and the Args docs quote these. */
+export const defaults = {
+    /** Namespace of the golden image DataVolumes. */
+    imageNamespace: "edge-images",
+    /** Namespace of the site's NetworkAttachmentDefinitions. */
+    networkNamespace: "edge-networks",
+    /** Prefix length of an auto-assigned pod CIDR. */
+    podCidrPrefix: 16,
+    /** Prefix length of an auto-assigned service CIDR. */
+    serviceCidrPrefix: 16,
+    /** Login of the cloud image's default user, who gets the SSH keys. */
+    sshUser: "ubuntu",
+    /** Size of a golden image volume when the image is given as a bare URL. */
+    imageSize: "10Gi",
+    /** CNI per distribution when a cluster names none. */
+    cni: { k3s: "flannel", rke2: "canal" },
+} as const;
+
+/** CNIs each distribution can install through Rancher's machineGlobalConfig. */
+export const supportedCnis = {
+    k3s: ["flannel", "none"],
+    rke2: ["canal", "calico", "cilium", "flannel", "none"],
+} as const;
+
+/** Smallest VM memory worth booting: k3s itself documents 512Mi as its floor, plus the OS. */
+export const minimumNodeMemory = "1Gi";
+
+/** Node port range of a stock kube-apiserver. */
+export const nodePortRange = { first: 30000, last: 32767 } as const;
+
+/** The guest side of KubeVirt's masquerade binding: fixed unless the VM sets vmNetworkCIDR. */
+export const masqueradeNetwork = { cidr: "10.0.2.0/24", gateway: "10.0.2.1" } as const;
+
+/** Per-node pod subnet size that k3s and rke2 carve from the cluster CIDR. */
+export const nodePodCidrPrefix = 24;

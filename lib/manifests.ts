@@ -1,0 +1,309 @@
+/**
+ * Narrow types for the custom resources this project emits, checked against the upstream schemas
+ * in the tests, and the pure functions that build them.
+ */
+
+export interface ObjectMeta {
+    name: string;
+    namespace: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+}
+
+export interface NetworkAttachmentDefinition {
+    apiVersion: "k8s.cni.cncf.io/v1";
+    kind: "NetworkAttachmentDefinition";
+    metadata: ObjectMeta;
+    spec: { config: string };
+}
+
+export interface StorageSpec {
+    storageClassName?: string;
+    resources: { requests: { storage: string } };
+}
+
+export interface DataVolume {
+    apiVersion: "cdi.kubevirt.io/v1beta1";
+    kind: "DataVolume";
+    metadata: ObjectMeta;
+    spec: {
+        source: { http: { url: string } } | { pvc: { namespace: string; name: string } };
+        storage: StorageSpec;
+    };
+}
+
+export interface VmDisk {
+    name: string;
+    disk: { bus: "virtio" };
+    bootOrder?: number;
+}
+
+export interface VmInterface {
+    name: string;
+    macAddress: string;
+    masquerade?: Record<string, never>;
+    bridge?: Record<string, never>;
+}
+
+export interface VmNetwork {
+    name: string;
+    pod?: Record<string, never>;
+    multus?: { networkName: string };
+}
+
+export interface VmVolume {
+    name: string;
+    dataVolume?: { name: string };
+    cloudInitNoCloud?: {
+        secretRef: { name: string };
+        networkDataSecretRef: { name: string };
+    };
+}
+
+export interface VirtualMachine {
+    apiVersion: "kubevirt.io/v1";
+    kind: "VirtualMachine";
+    metadata: ObjectMeta;
+    spec: {
+        runStrategy: "Always";
+        template: {
+            metadata: { labels: Record<string, string> };
+            spec: {
+                hostname: string;
+                nodeSelector?: Record<string, string>;
+                dnsPolicy: "None";
+                dnsConfig: { nameservers: string[] };
+                domain: {
+                    cpu: { cores: number; sockets: 1; threads: 1 };
+                    memory: { guest: string };
+                    devices: { disks: VmDisk[]; interfaces: VmInterface[] };
+                };
+                networks: VmNetwork[];
+                volumes: VmVolume[];
+            };
+        };
+    };
+}
+
+/** Keeps a completed DataVolume object; garbage collection would make Pulumi recreate it. */
+const retainAnnotation = { "cdi.kubevirt.io/storage.deleteAfterCompletion": "false" };
+
+export interface NadArgs {
+    name: string;
+    namespace: string;
+    bridge: string;
+    vlan?: number;
+}
+
+/** A CNI bridge attachment with no IPAM: guests set their static addresses through cloud-init. */
+export function networkAttachmentDefinition(args: NadArgs): NetworkAttachmentDefinition {
+    const config = {
+        cniVersion: "0.3.1",
+        name: args.name,
+        type: "bridge",
+        bridge: args.bridge,
+        ...(args.vlan === undefined ? {} : { vlan: args.vlan }),
+        ipam: {},
+    };
+    return {
+        apiVersion: "k8s.cni.cncf.io/v1",
+        kind: "NetworkAttachmentDefinition",
+        metadata: { name: args.name, namespace: args.namespace },
+        spec: { config: JSON.stringify(config) },
+    };
+}
+
+function storage(size: string, storageClass: string | undefined): StorageSpec {
+    return {
+        ...(storageClass === undefined ? {} : { storageClassName: storageClass }),
+        resources: { requests: { storage: size } },
+    };
+}
+
+export interface GoldenImageArgs {
+    name: string;
+    namespace: string;
+    url: string;
+    size: string;
+    storageClass?: string;
+    /** Annotations beyond CDI's, such as Pulumi's await condition. */
+    annotations?: Record<string, string>;
+}
+
+/** The site's one import of a cloud image; nodes clone it instead of downloading again. */
+export function goldenImageDataVolume(args: GoldenImageArgs): DataVolume {
+    return {
+        apiVersion: "cdi.kubevirt.io/v1beta1",
+        kind: "DataVolume",
+        metadata: {
+            name: args.name,
+            namespace: args.namespace,
+            annotations: {
+                // Import now, not when a first VM mounts it: nodes clone it in another namespace.
+                "cdi.kubevirt.io/storage.bind.immediate.requested": "true",
+                ...retainAnnotation,
+                ...args.annotations,
+            },
+        },
+        spec: {
+            source: { http: { url: args.url } },
+            storage: storage(args.size, args.storageClass),
+        },
+    };
+}
+
+export interface RootDiskArgs {
+    name: string;
+    namespace: string;
+    size: string;
+    storageClass?: string;
+    source: { namespace: string; name: string };
+    labels: Record<string, string>;
+}
+
+/** A node's root disk, cloned from the golden image. */
+export function rootDiskDataVolume(args: RootDiskArgs): DataVolume {
+    return {
+        apiVersion: "cdi.kubevirt.io/v1beta1",
+        kind: "DataVolume",
+        metadata: {
+            name: args.name,
+            namespace: args.namespace,
+            labels: args.labels,
+            annotations: { ...retainAnnotation },
+        },
+        spec: {
+            source: { pvc: { namespace: args.source.namespace, name: args.source.name } },
+            storage: storage(args.size, args.storageClass),
+        },
+    };
+}
+
+export interface VirtualMachineArgs {
+    name: string;
+    namespace: string;
+    hostname: string;
+    cpu: number;
+    memory: string;
+    labels: Record<string, string>;
+    annotations: Record<string, string>;
+    nodeSelector: Record<string, string>;
+    dnsServers: string[];
+    podMac: string;
+    /** Site networks in the node's order, each with its NAD reference and MAC. */
+    bridges: { name: string; nad: string; mac: string }[];
+    rootDisk: string;
+    cloudInitSecret: string;
+}
+
+export function virtualMachine(args: VirtualMachineArgs): VirtualMachine {
+    const podNetwork = "pod";
+    return {
+        apiVersion: "kubevirt.io/v1",
+        kind: "VirtualMachine",
+        metadata: {
+            name: args.name,
+            namespace: args.namespace,
+            labels: args.labels,
+            annotations: args.annotations,
+        },
+        spec: {
+            runStrategy: "Always",
+            template: {
+                metadata: { labels: args.labels },
+                spec: {
+                    hostname: args.hostname,
+                    ...(Object.keys(args.nodeSelector).length === 0
+                        ? {}
+                        : { nodeSelector: args.nodeSelector }),
+                    dnsPolicy: "None",
+                    dnsConfig: { nameservers: args.dnsServers },
+                    domain: {
+                        cpu: { cores: args.cpu, sockets: 1, threads: 1 },
+                        memory: { guest: args.memory },
+                        devices: {
+                            disks: [
+                                { name: "rootdisk", disk: { bus: "virtio" }, bootOrder: 1 },
+                                { name: "cloudinit", disk: { bus: "virtio" } },
+                            ],
+                            interfaces: [
+                                { name: podNetwork, macAddress: args.podMac, masquerade: {} },
+                                ...args.bridges.map((b) => ({
+                                    name: b.name,
+                                    macAddress: b.mac,
+                                    bridge: {},
+                                })),
+                            ],
+                        },
+                    },
+                    networks: [
+                        { name: podNetwork, pod: {} },
+                        ...args.bridges.map((b) => ({
+                            name: b.name,
+                            multus: { networkName: b.nad },
+                        })),
+                    ],
+                    volumes: [
+                        { name: "rootdisk", dataVolume: { name: args.rootDisk } },
+                        {
+                            name: "cloudinit",
+                            cloudInitNoCloud: {
+                                secretRef: { name: args.cloudInitSecret },
+                                networkDataSecretRef: { name: args.cloudInitSecret },
+                            },
+                        },
+                    ],
+                },
+            },
+        },
+    };
+}
+
+export interface Service {
+    apiVersion: "v1";
+    kind: "Service";
+    metadata: ObjectMeta;
+    spec: {
+        type: "NodePort";
+        selector: Record<string, string>;
+        ports: {
+            name: string;
+            protocol: "TCP";
+            port: number;
+            targetPort: number;
+            nodePort?: number;
+        }[];
+    };
+}
+
+export interface ApiServiceArgs {
+    name: string;
+    namespace: string;
+    selector: Record<string, string>;
+    nodePort?: number;
+}
+
+/** Port of the Kubernetes API server inside k3s and rke2 nodes. */
+export const apiServerPort = 6443;
+
+/** Direct API access: a NodePort on the host cluster in front of the control-plane VMs. */
+export function apiService(args: ApiServiceArgs): Service {
+    return {
+        apiVersion: "v1",
+        kind: "Service",
+        metadata: { name: args.name, namespace: args.namespace },
+        spec: {
+            type: "NodePort",
+            selector: args.selector,
+            ports: [
+                {
+                    name: "https",
+                    protocol: "TCP",
+                    port: apiServerPort,
+                    targetPort: apiServerPort,
+                    ...(args.nodePort === undefined ? {} : { nodePort: args.nodePort }),
+                },
+            ],
+        },
+    };
+}

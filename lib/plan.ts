@@ -1,0 +1,363 @@
+import { AddressPlan, clusterDnsAddress, planAddresses } from "./addresses";
+import { GuestInterface, RegistrationArgs, renderNetworkData } from "./cloudinit";
+import {
+    Allocations,
+    ClusterConfig,
+    ClusterType,
+    NodeConfig,
+    NodeRole,
+    RawStackConfig,
+    SiteConfig,
+    StackConfig,
+    podInterfaceName,
+    readStackConfig,
+} from "./config";
+import { masqueradeNetwork } from "./defaults";
+import { overlaps, parseCidr } from "./ip";
+import {
+    DataVolume,
+    NetworkAttachmentDefinition,
+    Service,
+    VirtualMachine,
+    apiServerPort,
+    apiService,
+    goldenImageDataVolume,
+    networkAttachmentDefinition,
+    rootDiskDataVolume,
+    virtualMachine,
+} from "./manifests";
+import { annotations, interfaceMac, labels, rancherClusterName, vmName } from "./naming";
+import { ConfigError, ProblemList } from "./problems";
+import { adminKubeconfigPath, machineGlobalConfig } from "./rancher";
+
+/**
+ * Everything a site stack declares, resolved from config into plain data: names, addresses,
+ * MACs and manifests. Components only add what providers compute (ids, tokens, node ports).
+ */
+export interface StackPlan {
+    site: SitePlan;
+    clusters: ClusterPlan[];
+    /** The allocation record this config implies; `npm run lock` writes it to the stack file. */
+    allocations: Allocations;
+    /** How the stack file's record differs from `allocations`; empty when it is current. */
+    lockChanges: string[];
+}
+
+export interface SitePlan {
+    name: string;
+    /** Namespaces the stack creates: images, networks and every cluster's. */
+    namespaces: string[];
+    networks: NetworkPlan[];
+    images: ImagePlan[];
+    dnsServers: string[];
+    hostNodeIps: string[];
+    sshUser: string;
+    sshAuthorizedKeys: string[];
+    insecureRegistration: boolean;
+}
+
+export interface NetworkPlan {
+    name: string;
+    bridge: string;
+    vlan?: number;
+    cidr: string;
+    gateway: string;
+    /** `namespace/name` of its NetworkAttachmentDefinition, as VMs reference it. */
+    nadRef: string;
+    nad: NetworkAttachmentDefinition;
+}
+
+export interface ImagePlan {
+    name: string;
+    url: string;
+    size: string;
+    dataVolume: DataVolume;
+}
+
+export interface NodeInterfacePlan {
+    network: string;
+    ip: string;
+    mac: string;
+    /** `ip/prefix`, as the guest configures it. */
+    address: string;
+}
+
+export interface NodePlan {
+    name: string;
+    roles: NodeRole[];
+    cpu: number;
+    memory: string;
+    disk: string;
+    image: string;
+    vmName: string;
+    namespace: string;
+    /** First site-network IP: what Rancher and the cluster know the node by. */
+    address: string;
+    podMac: string;
+    interfaces: NodeInterfacePlan[];
+    cloudInitSecretName: string;
+    /** cloud-init user-data is rendered later, once Rancher's registration command is known. */
+    userData: { hostname: string; sshAuthorizedKeys: string[]; registration: RegistrationArgs };
+    networkData: string;
+    rootDisk: DataVolume;
+    virtualMachine: VirtualMachine;
+}
+
+export interface ClusterPlan {
+    name: string;
+    rancherName: string;
+    type: ClusterType;
+    kubernetesVersion: string;
+    cni: string;
+    namespace: string;
+    podCidr: string;
+    serviceCidr: string;
+    labels: Record<string, string>;
+    machineGlobalConfig: string;
+    /** NodePort Service for direct API access, when the cluster asks for it. */
+    apiService?: Service;
+    breakGlassKubeconfig: boolean;
+    adminKubeconfigPath: string;
+    nodes: NodePlan[];
+}
+
+/** Await annotations understood by the Pulumi Kubernetes provider. */
+export const awaitAnnotations = {
+    goldenImage: { "pulumi.com/waitFor": "jsonpath={.status.phase}=Succeeded" },
+    virtualMachine: { "pulumi.com/waitFor": "condition=Ready" },
+} as const;
+
+function prefixOf(cidr: string): number {
+    const parsed = parseCidr(cidr);
+    return "cidr" in parsed ? parsed.cidr.prefix : 32;
+}
+
+function planSite(config: StackConfig): SitePlan {
+    const { site, images, clusters } = config;
+    const namespaces = [
+        site.imageNamespace,
+        site.networkNamespace,
+        ...clusters.map((c) => c.namespace),
+    ];
+    return {
+        name: site.name,
+        namespaces: [...new Set(namespaces)],
+        networks: site.networks.map((n) => ({
+            name: n.name,
+            bridge: n.bridge,
+            ...(n.vlan === undefined ? {} : { vlan: n.vlan }),
+            cidr: n.cidr,
+            gateway: n.gateway,
+            nadRef: `${site.networkNamespace}/${n.name}`,
+            nad: networkAttachmentDefinition({
+                name: n.name,
+                namespace: site.networkNamespace,
+                bridge: n.bridge,
+                vlan: n.vlan,
+            }),
+        })),
+        images: images.map((image) => ({
+            ...image,
+            dataVolume: goldenImageDataVolume({
+                name: image.name,
+                namespace: site.imageNamespace,
+                url: image.url,
+                size: image.size,
+                storageClass: site.storageClass,
+                annotations: awaitAnnotations.goldenImage,
+            }),
+        })),
+        dnsServers: site.dnsServers,
+        hostNodeIps: site.hostNodeIps,
+        sshUser: site.sshUser,
+        sshAuthorizedKeys: site.sshAuthorizedKeys,
+        insecureRegistration: site.insecureRegistration,
+    };
+}
+
+/** Host ranges the guest reaches through its pod network; those on a site network stay there. */
+function podNetworkRoutes(site: SiteConfig): { to: string; via: string }[] {
+    const siteNetworks = site.networks.map((n) => parseCidr(n.cidr));
+    return site.reservedCidrs
+        .filter((reserved) => {
+            const r = parseCidr(reserved);
+            return !siteNetworks.some(
+                (n) => "cidr" in n && "cidr" in r && overlaps(n.cidr, r.cidr),
+            );
+        })
+        .map((to) => ({ to, via: masqueradeNetwork.gateway }));
+}
+
+function planNode(
+    config: StackConfig,
+    cluster: ClusterConfig,
+    node: NodeConfig,
+    ips: Record<string, string>,
+    clusterLabels: Record<string, string>,
+): NodePlan {
+    const { site } = config;
+    const name = vmName(cluster.name, node.name);
+    const interfaces = node.networks.map((n) => {
+        const network = site.networks.find((s) => s.name === n.network)!;
+        const ip = ips[n.network];
+        return {
+            network: n.network,
+            ip,
+            mac: interfaceMac(site.name, cluster.name, node.name, n.network),
+            address: `${ip}/${prefixOf(network.cidr)}`,
+        };
+    });
+    const podMac = interfaceMac(site.name, cluster.name, node.name, `:${podInterfaceName}`);
+    const guestInterfaces: GuestInterface[] = [
+        { name: podInterfaceName, mac: podMac },
+        ...interfaces.map((nic, i) => ({
+            name: nic.network,
+            mac: nic.mac,
+            address: nic.address,
+            ...(i === 0
+                ? { gateway: site.networks.find((s) => s.name === nic.network)!.gateway }
+                : {}),
+        })),
+    ];
+    const nodeLabels = {
+        ...clusterLabels,
+        [labels.node]: node.name,
+        ...(node.roles.includes("controlplane") ? { [labels.controlplane]: "true" } : {}),
+    };
+    const image = config.images.find((i) => i.name === node.image)!;
+    const cloudInitSecretName = `${name}-cloudinit`;
+    return {
+        name: node.name,
+        roles: node.roles,
+        cpu: node.cpu,
+        memory: node.memory,
+        disk: node.disk,
+        image: node.image,
+        vmName: name,
+        namespace: cluster.namespace,
+        address: interfaces[0].ip,
+        podMac,
+        interfaces,
+        cloudInitSecretName,
+        userData: {
+            hostname: node.name,
+            sshAuthorizedKeys: site.sshAuthorizedKeys,
+            registration: {
+                roles: node.roles,
+                nodeName: node.name,
+                address: interfaces[0].ip,
+                labels: clusterLabels,
+            },
+        },
+        networkData: renderNetworkData({
+            interfaces: guestInterfaces,
+            dnsServers: site.dnsServers,
+            podNetworkRoutes: podNetworkRoutes(site),
+        }),
+        rootDisk: rootDiskDataVolume({
+            name,
+            namespace: cluster.namespace,
+            size: node.disk,
+            storageClass: site.storageClass,
+            source: { namespace: site.imageNamespace, name: image.name },
+            labels: nodeLabels,
+        }),
+        virtualMachine: virtualMachine({
+            name,
+            namespace: cluster.namespace,
+            hostname: node.name,
+            cpu: node.cpu,
+            memory: node.memory,
+            labels: nodeLabels,
+            annotations: {
+                ...awaitAnnotations.virtualMachine,
+                [annotations.rootDisk]: `${image.name}/${node.disk}`,
+            },
+            nodeSelector: node.hostSelector,
+            dnsServers: site.dnsServers,
+            podMac,
+            bridges: interfaces.map((nic) => ({
+                name: nic.network,
+                nad: `${site.networkNamespace}/${nic.network}`,
+                mac: nic.mac,
+            })),
+            rootDisk: name,
+            cloudInitSecret: cloudInitSecretName,
+        }),
+    };
+}
+
+function planCluster(
+    config: StackConfig,
+    cluster: ClusterConfig,
+    addresses: AddressPlan,
+): ClusterPlan {
+    const { site } = config;
+    const { podCidr, serviceCidr, nodes: ips } = addresses.clusters[cluster.name];
+    const clusterLabels = { [labels.site]: site.name, [labels.cluster]: cluster.name };
+    return {
+        name: cluster.name,
+        rancherName: rancherClusterName(site.name, cluster.name),
+        type: cluster.type,
+        kubernetesVersion: cluster.kubernetesVersion,
+        cni: cluster.cni,
+        namespace: cluster.namespace,
+        podCidr,
+        serviceCidr,
+        labels: clusterLabels,
+        machineGlobalConfig: machineGlobalConfig({
+            type: cluster.type,
+            cni: cluster.cni,
+            podCidr,
+            serviceCidr,
+            clusterDns: clusterDnsAddress(serviceCidr),
+            tlsSans: site.hostNodeIps,
+        }),
+        ...(cluster.directApi.enabled
+            ? {
+                  apiService: apiService({
+                      name: `${cluster.name}-api`,
+                      namespace: cluster.namespace,
+                      selector: { [labels.cluster]: cluster.name, [labels.controlplane]: "true" },
+                      nodePort: cluster.directApi.nodePort,
+                  }),
+              }
+            : {}),
+        breakGlassKubeconfig: cluster.breakGlassKubeconfig,
+        adminKubeconfigPath: adminKubeconfigPath(cluster.type),
+        nodes: cluster.nodes.map((node) =>
+            planNode(config, cluster, node, ips[node.name], clusterLabels),
+        ),
+    };
+}
+
+/** Where a cluster's API answers without Rancher: the host NodePort, or the first server node. */
+export function directApiEndpoint(site: SitePlan, cluster: ClusterPlan, nodePort?: number): string {
+    if (cluster.apiService && nodePort !== undefined) {
+        return `https://${site.hostNodeIps[0]}:${nodePort}`;
+    }
+    const server = cluster.nodes.find((n) => n.roles.includes("controlplane"))!;
+    return `https://${server.address}:${apiServerPort}`;
+}
+
+/**
+ * Validates a stack's raw config and resolves it into a plan. Throws one ConfigError listing every
+ * problem, before anything is declared.
+ */
+export function planStack(raw: RawStackConfig): { plan: StackPlan; kubeconfig?: string } {
+    const problems = new ProblemList();
+    const { config, kubeconfig } = readStackConfig(raw, problems);
+    const addresses = config ? planAddresses(config, problems) : undefined;
+    if (!config || !addresses || !problems.empty) {
+        throw new ConfigError(problems.problems);
+    }
+    return {
+        kubeconfig,
+        plan: {
+            site: planSite(config),
+            clusters: config.clusters.map((c) => planCluster(config, c, addresses)),
+            allocations: addresses.allocations,
+            lockChanges: addresses.lockChanges,
+        },
+    };
+}

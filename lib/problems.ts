@@ -1,0 +1,32 @@
+/** One thing wrong with the stack config, located by its path (`clusters[1].nodes[0].memory`). */
+export interface Problem {
+    path: string;
+    message: string;
+}
+
+/** Every problem found in a stack's config, reported together so that nothing is half-applied. */
+export class ConfigError extends Error {
+    constructor(readonly problems: Problem[]) {
+        super(formatProblems(problems));
+        this.name = "ConfigError";
+    }
+}
+
+export function formatProblems(problems: Problem[]): string {
+    const lines = problems.map((p) => `  - ${p.path}: ${p.message}`);
+    const noun = problems.length === 1 ? "problem" : "problems";
+    return [`invalid stack config (${problems.length} ${noun}):`, ...lines].join("\n");
+}
+
+/** Collects problems as validation walks the config. */
+export class ProblemList {
+    readonly problems: Problem[] = [];
+
+    add(path: string, message: string): void {
+        this.problems.push({ path, message });
+    }
+
+    get empty(): boolean {
+        return this.problems.length === 0;
+    }
+}

@@ -1,0 +1,30 @@
+const suffixes: Record<string, number> = {
+    "": 1,
+    k: 1e3,
+    M: 1e6,
+    G: 1e9,
+    T: 1e12,
+    P: 1e15,
+    E: 1e18,
+    Ki: 2 ** 10,
+    Mi: 2 ** 20,
+    Gi: 2 ** 30,
+    Ti: 2 ** 40,
+    Pi: 2 ** 50,
+    Ei: 2 ** 60,
+};
+
+const quantityPattern = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$/;
+
+/**
+ * Bytes in a Kubernetes memory or storage quantity (`4Gi`, `500M`), or undefined when the text is
+ * not one. Only the plain decimal forms with SI or binary suffixes are accepted: those are what
+ * operators write, and `4 GB` or `4g` are typos the API server would reject.
+ */
+export function parseQuantity(text: string): number | undefined {
+    const match = quantityPattern.exec(text);
+    if (!match) {
+        return undefined;
+    }
+    return Number(match[1]) * suffixes[match[2] ?? ""];
+}

@@ -1,0 +1,85 @@
+import { readFileSync } from "fs";
+import { Document, YAMLMap, isMap, parseDocument } from "yaml";
+import { Allocations, RawStackConfig } from "./config";
+
+/** The project's config namespace: `edge:site`, `edge:clusters`, ... */
+export const configNamespace = "edge";
+
+/** Stands in for an encrypted value when a stack file is read without Pulumi. */
+export const secretPlaceholder = "[secret]";
+
+const allocationComment =
+    " Written by `npm run lock`: the addresses handed out so far, kept when the config changes.\n" +
+    " Commit it with the config. Delete an entry to let that cluster or node be re-addressed.";
+
+export function stackFilePath(stack: string): string {
+    return `Pulumi.${stack}.yaml`;
+}
+
+export interface StackFile {
+    document: Document;
+    /** The `config:` map, with every `{secure: ...}` value replaced by a placeholder. */
+    config: Record<string, unknown>;
+}
+
+function redactSecure(value: unknown): unknown {
+    if (Array.isArray(value)) {
+        return value.map(redactSecure);
+    }
+    if (typeof value === "object" && value !== null) {
+        const entries = Object.entries(value);
+        if (entries.length === 1 && entries[0][0] === "secure") {
+            return secretPlaceholder;
+        }
+        return Object.fromEntries(entries.map(([k, v]) => [k, redactSecure(v)]));
+    }
+    return value;
+}
+
+export function parseStackFile(text: string, path: string): StackFile {
+    const document = parseDocument(text);
+    if (document.errors.length > 0) {
+        throw new Error(`${path}: ${document.errors[0].message}`);
+    }
+    const root = document.toJS() as { config?: unknown } | null;
+    const config = root?.config;
+    return {
+        document,
+        config:
+            typeof config === "object" && config !== null && !Array.isArray(config)
+                ? (redactSecure(config) as Record<string, unknown>)
+                : {},
+    };
+}
+
+export function readStackFile(path: string): StackFile {
+    return parseStackFile(readFileSync(path, "utf8"), path);
+}
+
+/** The `edge:*` values of a stack file's config, as the program would read them. */
+export function rawStackConfig(config: Record<string, unknown>): RawStackConfig {
+    const key = (name: string) => config[`${configNamespace}:${name}`];
+    return {
+        site: key("site"),
+        images: key("images"),
+        clusters: key("clusters"),
+        allocations: key("allocations"),
+        hasSshPrivateKey: key("sshPrivateKey") !== undefined,
+    };
+}
+
+/** The stack file's text with `edge:allocations` replaced, comments and order kept. */
+export function withAllocations(document: Document, allocations: Allocations): string {
+    const copy = document.clone();
+    if (!isMap(copy.get("config"))) {
+        copy.set("config", copy.createNode({}));
+    }
+    const key = `${configNamespace}:allocations`;
+    copy.deleteIn(["config", key]);
+    if (Object.keys(allocations).length > 0) {
+        const pair = copy.createPair(key, allocations);
+        pair.key.commentBefore = allocationComment;
+        (copy.get("config") as YAMLMap).add(pair);
+    }
+    return copy.toString({ lineWidth: 0, flowCollectionPadding: false });
+}
