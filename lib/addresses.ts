@@ -133,6 +133,18 @@ function planClusterCidrs(
             }
         }
     });
+    // Blocks of removed clusters stay held until the record drops them: their old cluster may
+    // still be running while this change creates new ones.
+    for (const [name, record] of Object.entries(allocations)) {
+        if (!clusters.some((c) => c.name === name)) {
+            for (const kind of kinds) {
+                taken.push({
+                    cidr: mustParseCidr(record[kind.field]),
+                    owner: `released allocations.${name}.${kind.field}`,
+                });
+            }
+        }
+    }
     clusters.forEach((cluster, i) => {
         for (const kind of kinds) {
             if (cluster[kind.field] !== undefined || allocations[cluster.name]) {
@@ -232,6 +244,20 @@ function planNodeIps(
             assign(cluster, node, network, recorded);
         }
     });
+    // Likewise, addresses released by this change are not handed out again in it.
+    for (const [cluster, record] of Object.entries(allocations)) {
+        for (const [node, ips] of Object.entries(record.nodes)) {
+            for (const [network, ip] of Object.entries(ips)) {
+                const owners = used.get(network);
+                if (owners && result[cluster]?.[node]?.[network] === undefined) {
+                    owners.set(
+                        ipToInt(ip),
+                        owners.get(ipToInt(ip)) ?? `released ${cluster}/${node}`,
+                    );
+                }
+            }
+        }
+    }
     each((cluster, node, network, path, pin) => {
         if (pin !== undefined || allocations[cluster]?.nodes[node]?.[network] !== undefined) {
             return;

@@ -4,6 +4,7 @@ import { ProblemList } from "./problems";
 import { parseQuantity } from "./quantity";
 import {
     describe,
+    isRecord,
     keyPath,
     readBoolean,
     readInteger,
@@ -132,6 +133,10 @@ const versionPatterns: Record<ClusterType, { pattern: RegExp; example: string }>
 
 /** The name of the VM's pod network interface; a site network may not take it. */
 export const podInterfaceName = "pod";
+
+function nameOf(item: unknown): string | undefined {
+    return isRecord(item) && typeof item.name === "string" ? item.name : undefined;
+}
 
 export function checkLabel(text: string): string | undefined {
     return dns1123Label.test(text) && text.length <= 63
@@ -564,15 +569,19 @@ function readSite(
     };
 }
 
-function readImages(value: unknown, problems: ProblemList): ImageConfig[] | undefined {
+/** The images, or none when any is invalid, and the names declared either way. */
+function readImages(
+    value: unknown,
+    problems: ProblemList,
+): { images?: ImageConfig[]; declared?: string[] } {
     const path = "images";
     if (value === undefined || value === null) {
         problems.add(path, "is required (set edge:images in the stack file)");
-        return undefined;
+        return {};
     }
     const map = readMap(value, path, problems);
     if (!map) {
-        return undefined;
+        return {};
     }
     const before = problems.problems.length;
     const images: ImageConfig[] = [];
@@ -598,7 +607,8 @@ function readImages(value: unknown, problems: ProblemList): ImageConfig[] | unde
     if (Object.keys(map).length === 0) {
         problems.add(path, "must define at least one image");
     }
-    return problems.problems.length > before ? undefined : images;
+    const declared = Object.keys(map);
+    return problems.problems.length > before ? { declared } : { images, declared };
 }
 
 function readImageUrl(value: unknown, path: string, problems: ProblemList): string | undefined {
@@ -753,6 +763,16 @@ export function checkNodeIp(
     return undefined;
 }
 
+/** What node and cluster checks need to know of the rest of the config. */
+interface ValidationContext {
+    site?: SiteConfig;
+    /** The images, with their sizes, when all are valid. */
+    images?: ImageConfig[];
+    /** Every image name edge:images declares, valid or not. */
+    imageNames?: string[];
+    hasSshPrivateKey: boolean;
+}
+
 const nodeFields = [
     "name",
     "roles",
@@ -768,7 +788,7 @@ function readNode(
     value: unknown,
     path: string,
     problems: ProblemList,
-    context: { site?: SiteConfig; images?: ImageConfig[] },
+    context: ValidationContext,
 ): NodeConfig | undefined {
     const map = readMap(value, path, problems, nodeFields);
     if (!map) {
@@ -809,15 +829,15 @@ function readNode(
     const disk = required(map, "disk", path, problems, readQuantity);
     const image = required(map, "image", path, problems, (v, p, pr) => {
         const text = readString(v, p, pr);
-        if (text !== undefined && context.images && !context.images.some((i) => i.name === text)) {
-            const known = context.images.map((i) => i.name).join(", ");
+        if (text !== undefined && context.imageNames && !context.imageNames.includes(text)) {
+            const known = context.imageNames.join(", ");
             pr.add(p, `unknown image "${text}" (edge:images has: ${known})`);
             return undefined;
         }
         return text;
     });
-    if (disk !== undefined && image !== undefined && context.images) {
-        const imageSize = context.images.find((i) => i.name === image)!.size;
+    const imageSize = context.images?.find((i) => i.name === image)?.size;
+    if (disk !== undefined && imageSize !== undefined) {
         if (parseQuantity(disk)! < parseQuantity(imageSize)!) {
             problems.add(
                 keyPath(path, "disk"),
@@ -861,7 +881,7 @@ function readCluster(
     value: unknown,
     path: string,
     problems: ProblemList,
-    context: { site?: SiteConfig; images?: ImageConfig[]; hasSshPrivateKey: boolean },
+    context: ValidationContext,
 ): ClusterConfig | undefined {
     const map = readMap(value, path, problems, clusterFields);
     if (!map) {
@@ -1002,7 +1022,7 @@ function readCluster(
 function readClusters(
     value: unknown,
     problems: ProblemList,
-    context: { site?: SiteConfig; images?: ImageConfig[]; hasSshPrivateKey: boolean },
+    context: ValidationContext,
 ): ClusterConfig[] {
     const path = "clusters";
     if (value === undefined || value === null) {
@@ -1013,34 +1033,34 @@ function readClusters(
         return [];
     }
     const read = list.map((item, i) => readCluster(item, `${path}[${i}]`, problems, context));
+    // Names are compared as written, so that a cluster with other problems is still checked.
+    const names = list.map(nameOf);
     reportDuplicates(
-        read.flatMap((c, i) => (c ? [{ value: c.name, path: `${path}[${i}].name` }] : [])),
+        names.flatMap((name, i) => (name ? [{ value: name, path: `${path}[${i}].name` }] : [])),
         problems,
         "cluster name",
     );
     // VM names join cluster and node names, so `a` + `b-c` and `a-b` + `c` would collide.
-    reportDuplicates(
-        read.flatMap((c, i) =>
-            c
-                ? c.nodes.map((n, j) => ({
-                      value: `${c.name}-${n.name}`,
-                      path: `${path}[${i}].nodes[${j}].name`,
-                  }))
-                : [],
-        ),
-        problems,
-        "VM name",
-    );
-    read.forEach((c, i) => {
-        c?.nodes.forEach((n, j) => {
-            if (`${c.name}-${n.name}`.length > 63) {
-                problems.add(
-                    `${path}[${i}].nodes[${j}].name`,
-                    `the VM name "${c.name}-${n.name}" is longer than 63 characters`,
-                );
+    const vmNames = list.flatMap((item, i) => {
+        const nodes = isRecord(item) && Array.isArray(item.nodes) ? item.nodes : [];
+        const withinCluster = new Set<string>();
+        return nodes.flatMap((node, j) => {
+            const nodeName = nameOf(node);
+            const vm = `${names[i]}-${nodeName}`;
+            // A name repeated inside one cluster is reported as a duplicate node name already.
+            if (!names[i] || !nodeName || withinCluster.has(vm)) {
+                return [];
             }
+            withinCluster.add(vm);
+            return [{ value: vm, path: `${path}[${i}].nodes[${j}].name` }];
         });
     });
+    reportDuplicates(vmNames, problems, "VM name");
+    for (const vm of vmNames) {
+        if (vm.value.length > 63) {
+            problems.add(vm.path, `the VM name "${vm.value}" is longer than 63 characters`);
+        }
+    }
     // The valid clusters, once each, still go through address planning so that its problems are
     // reported together with these.
     const valid = read.filter((c): c is ClusterConfig => c !== undefined);
@@ -1113,8 +1133,13 @@ export function readStackConfig(
     problems: ProblemList,
 ): { config?: StackConfig; kubeconfig?: string } {
     const { site, kubeconfig } = readSite(raw.site, problems);
-    const images = readImages(raw.images, problems);
-    const context = { site, images, hasSshPrivateKey: raw.hasSshPrivateKey ?? false };
+    const { images, declared } = readImages(raw.images, problems);
+    const context = {
+        site,
+        images,
+        imageNames: declared,
+        hasSshPrivateKey: raw.hasSshPrivateKey ?? false,
+    };
     const clusters = readClusters(raw.clusters, problems, context);
     const allocations = readAllocations(raw.allocations, problems);
     if (!site || !images || !allocations) {
