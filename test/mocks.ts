@@ -165,13 +165,14 @@ export async function runProgram(
 /** Resource options by resource name, as components passed them to their children. */
 export function captureOptions(): {
     transformation: pulumi.ResourceTransformation;
-    options: Map<string, pulumi.ResourceOptions>;
+    options: Map<string, pulumi.CustomResourceOptions>;
 } {
-    const options = new Map<string, pulumi.ResourceOptions>();
+    const options = new Map<string, pulumi.CustomResourceOptions>();
     return {
         options,
         transformation: (args) => {
-            options.set(args.name, args.opts);
+            // Every child we inspect is a custom resource.
+            options.set(args.name, args.opts as pulumi.CustomResourceOptions);
             return undefined;
         },
     };

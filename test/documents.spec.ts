@@ -1,0 +1,358 @@
+import * as assert from "assert";
+import { parse } from "yaml";
+import { nodeRegistrationCommand, renderNetworkData, renderUserData } from "../lib/cloudinit";
+import { networkAttachmentDefinition, virtualMachine } from "../lib/manifests";
+import { StackPlan, planStack } from "../lib/plan";
+import { machineGlobalConfig, rewriteKubeconfigServer } from "../lib/rancher";
+import { rawStackConfig } from "../lib/stackFile";
+import { editableStackConfig, mockRancher } from "./mocks";
+import { cloudConfigErrors, crdErrors, networkConfigErrors, requireSchemas } from "./schemas";
+
+function stackPlan(stack: string): StackPlan {
+    return planStack(rawStackConfig(editableStackConfig(stack))).plan;
+}
+
+const greece = stackPlan("greece");
+const france = stackPlan("france");
+const master = greece.clusters[0].nodes[0];
+
+function userDataOf(node = master): string {
+    return renderUserData({
+        hostname: node.userData.hostname,
+        sshAuthorizedKeys: node.userData.sshAuthorizedKeys,
+        registrationCommand: nodeRegistrationCommand(
+            mockRancher.nodeCommand,
+            node.userData.registration,
+        ),
+    });
+}
+
+describe("cloud-init documents", () => {
+    it("user-data allows SSH keys only and registers the node with its roles and address", () => {
+        const text = userDataOf();
+        assert.ok(text.startsWith("#cloud-config\n"));
+        const document = parse(text);
+        assert.deepStrictEqual(document, {
+            hostname: "cluster-master",
+            manage_etc_hosts: true,
+            ssh_pwauth: false,
+            disable_root: true,
+            ssh_authorized_keys: [
+                "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINsL/4OAxrJsNjLyutJehSkC65kVE4R357h3S360fiKd ops@example",
+            ],
+            runcmd: [
+                `${mockRancher.nodeCommand} --controlplane --etcd --worker --node-name cluster-master --address 192.168.18.203 --internal-address 192.168.18.203 --label edge.testbed/site=greece --label edge.testbed/cluster=final-test`,
+            ],
+        });
+        assert.ok(!/passw/i.test(text.replace("ssh_pwauth", "")), "no password anywhere");
+    });
+
+    it("a worker registers with the worker role only", () => {
+        const worker = greece.clusters[0].nodes[1];
+        const command = nodeRegistrationCommand("install.sh", worker.userData.registration);
+        assert.strictEqual(
+            command,
+            "install.sh --worker --node-name worker1 --address 192.168.18.204 --internal-address 192.168.18.204 --label edge.testbed/site=greece --label edge.testbed/cluster=final-test",
+        );
+    });
+
+    it("network-data matches interfaces by MAC, with static addresses and one default route", () => {
+        const server = france.clusters[0].nodes[0];
+        assert.deepStrictEqual(parse(server.networkData), {
+            version: 2,
+            ethernets: {
+                pod: {
+                    match: { macaddress: server.podMac },
+                    dhcp4: true,
+                    "dhcp4-overrides": { "use-routes": false, "use-dns": false },
+                    routes: [
+                        { to: "10.42.0.0/16", via: "10.0.2.1" },
+                        { to: "10.43.0.0/16", via: "10.0.2.1" },
+                        { to: "172.30.0.0/24", via: "10.0.2.1" },
+                    ],
+                },
+                edge: {
+                    match: { macaddress: server.interfaces[0].mac },
+                    addresses: ["10.120.0.11/24"],
+                    routes: [{ to: "default", via: "10.120.0.1" }],
+                    nameservers: { addresses: ["172.30.0.53", "172.30.0.54"] },
+                },
+                storage: {
+                    match: { macaddress: server.interfaces[1].mac },
+                    addresses: ["10.121.0.11/24"],
+                },
+            },
+        });
+    });
+
+    it("renders byte-identical documents for the same config", () => {
+        const again = stackPlan("greece");
+        assert.strictEqual(again.clusters[0].nodes[0].networkData, master.networkData);
+        assert.strictEqual(userDataOf(again.clusters[0].nodes[0]), userDataOf());
+    });
+
+    describe("against the upstream cloud-init schemas", function () {
+        before(function () {
+            requireSchemas(this);
+        });
+
+        it("every node's user-data is valid cloud-config", () => {
+            for (const plan of [greece, france]) {
+                for (const node of plan.clusters.flatMap((c) => c.nodes)) {
+                    assert.deepStrictEqual(
+                        cloudConfigErrors(parse(userDataOf(node))),
+                        [],
+                        node.vmName,
+                    );
+                }
+            }
+        });
+
+        it("every node's network-data is valid network-config v2", () => {
+            for (const plan of [greece, france]) {
+                for (const node of plan.clusters.flatMap((c) => c.nodes)) {
+                    assert.deepStrictEqual(
+                        networkConfigErrors(parse(node.networkData)),
+                        [],
+                        node.vmName,
+                    );
+                }
+            }
+        });
+
+        it("would catch a document the schema forbids", () => {
+            assert.notDeepStrictEqual(cloudConfigErrors({ ssh_pwauth: "maybe", runcmd: 3 }), []);
+            const bad = parse(
+                renderNetworkData({ interfaces: [], dnsServers: [], podNetworkRoutes: [] }),
+            );
+            assert.notDeepStrictEqual(networkConfigErrors({ ...bad, version: 3 }), []);
+        });
+    });
+});
+
+describe("Kubernetes manifests", () => {
+    it("a NAD is a CNI bridge with the site's VLAN and no IPAM", () => {
+        const [edge] = france.site.networks;
+        assert.deepStrictEqual(edge.nad.metadata, { name: "edge", namespace: "edge-networks" });
+        assert.deepStrictEqual(JSON.parse(edge.nad.spec.config), {
+            cniVersion: "0.3.1",
+            name: "edge",
+            type: "bridge",
+            bridge: "br-trunk",
+            vlan: 120,
+            ipam: {},
+        });
+        const untagged = networkAttachmentDefinition({
+            name: "lab",
+            namespace: "n",
+            bridge: "br0",
+        });
+        assert.ok(!("vlan" in JSON.parse(untagged.spec.config)));
+    });
+
+    it("a golden image is imported once over HTTP, immediately, and kept", () => {
+        const [focal] = greece.site.images;
+        assert.deepStrictEqual(focal.dataVolume, {
+            apiVersion: "cdi.kubevirt.io/v1beta1",
+            kind: "DataVolume",
+            metadata: {
+                name: "ubuntu-focal",
+                namespace: "edge-images",
+                annotations: {
+                    "cdi.kubevirt.io/storage.bind.immediate.requested": "true",
+                    "cdi.kubevirt.io/storage.deleteAfterCompletion": "false",
+                    "pulumi.com/waitFor": "jsonpath={.status.phase}=Succeeded",
+                },
+            },
+            spec: {
+                source: {
+                    http: {
+                        url: "https://cloud-images.ubuntu.com/focal/current/focal-server-cloudimg-amd64.img",
+                    },
+                },
+                storage: {
+                    storageClassName: "local-path",
+                    resources: { requests: { storage: "10Gi" } },
+                },
+            },
+        });
+        const noble = france.site.images[1];
+        assert.strictEqual(noble.size, "10Gi", "a bare URL gets the default size");
+        assert.ok(!("storageClassName" in noble.dataVolume.spec.storage), "default storage class");
+    });
+
+    it("a root disk clones the golden image at the node's size", () => {
+        assert.deepStrictEqual(master.rootDisk.spec, {
+            source: { pvc: { namespace: "edge-images", name: "ubuntu-focal" } },
+            storage: {
+                storageClassName: "local-path",
+                resources: { requests: { storage: "15Gi" } },
+            },
+        });
+        assert.deepStrictEqual(master.rootDisk.metadata.annotations, {
+            "cdi.kubevirt.io/storage.deleteAfterCompletion": "false",
+        });
+        assert.strictEqual(master.rootDisk.metadata.name, "final-test-cluster-master");
+        assert.strictEqual(master.rootDisk.metadata.namespace, "final-test");
+    });
+
+    it("a VM has the node's size, MACs, networks, disks and cloud-init Secret", () => {
+        const vm = master.virtualMachine;
+        assert.strictEqual(vm.metadata.name, "final-test-cluster-master");
+        assert.deepStrictEqual(vm.metadata.annotations, {
+            "pulumi.com/waitFor": "condition=Ready",
+            "edge.testbed/root-disk": "ubuntu-focal/15Gi",
+        });
+        assert.strictEqual(vm.spec.runStrategy, "Always");
+        const spec = vm.spec.template.spec;
+        assert.strictEqual(spec.hostname, "cluster-master");
+        assert.deepStrictEqual(spec.domain.cpu, { cores: 6, sockets: 1, threads: 1 });
+        assert.deepStrictEqual(spec.domain.memory, { guest: "4Gi" });
+        assert.deepStrictEqual(spec.dnsConfig, { nameservers: ["172.28.2.89"] });
+        assert.strictEqual(spec.dnsPolicy, "None");
+        assert.deepStrictEqual(spec.domain.devices.interfaces, [
+            { name: "pod", macAddress: master.podMac, masquerade: {} },
+            { name: "lab", macAddress: "e6:d3:d0:a5:8f:c8", bridge: {} },
+        ]);
+        assert.deepStrictEqual(spec.networks, [
+            { name: "pod", pod: {} },
+            { name: "lab", multus: { networkName: "edge-networks/lab" } },
+        ]);
+        assert.deepStrictEqual(spec.volumes, [
+            { name: "rootdisk", dataVolume: { name: "final-test-cluster-master" } },
+            {
+                name: "cloudinit",
+                cloudInitNoCloud: {
+                    secretRef: { name: "final-test-cluster-master-cloudinit" },
+                    networkDataSecretRef: { name: "final-test-cluster-master-cloudinit" },
+                },
+            },
+        ]);
+        assert.deepStrictEqual(vm.spec.template.metadata.labels, {
+            "edge.testbed/site": "greece",
+            "edge.testbed/cluster": "final-test",
+            "edge.testbed/node": "cluster-master",
+            "edge.testbed/controlplane": "true",
+        });
+        assert.ok(!("nodeSelector" in spec), "no host selector configured");
+        assert.deepStrictEqual(
+            france.clusters[0].nodes[0].virtualMachine.spec.template.spec.nodeSelector,
+            { "topology.kubernetes.io/zone": "rack-a" },
+        );
+    });
+
+    it("the Rancher server config carries the CIDRs, cluster DNS, CNI and TLS SANs", () => {
+        assert.deepStrictEqual(parse(greece.clusters[0].machineGlobalConfig), {
+            "cluster-cidr": "10.64.0.0/16",
+            "service-cidr": "10.65.0.0/16",
+            "cluster-dns": "10.65.0.10",
+            "tls-san": ["172.28.2.88"],
+        });
+        assert.deepStrictEqual(parse(france.clusters[0].machineGlobalConfig), {
+            cni: "calico",
+            "cluster-cidr": "10.90.0.0/16",
+            "service-cidr": "10.91.0.0/20",
+            "cluster-dns": "10.91.0.10",
+            "tls-san": ["172.30.0.11", "172.30.0.12", "172.30.0.13"],
+        });
+        const noFlannel = machineGlobalConfig({
+            type: "k3s",
+            cni: "none",
+            podCidr: "10.1.0.0/16",
+            serviceCidr: "10.2.0.0/16",
+            clusterDns: "10.2.0.10",
+            tlsSans: [],
+        });
+        assert.deepStrictEqual(parse(noFlannel), {
+            "flannel-backend": "none",
+            "cluster-cidr": "10.1.0.0/16",
+            "service-cidr": "10.2.0.0/16",
+            "cluster-dns": "10.2.0.10",
+        });
+    });
+
+    it("the direct API Service selects the cluster's control-plane VMs on 6443", () => {
+        assert.deepStrictEqual(france.clusters[0].apiService, {
+            apiVersion: "v1",
+            kind: "Service",
+            metadata: { name: "core-api", namespace: "core" },
+            spec: {
+                type: "NodePort",
+                selector: { "edge.testbed/cluster": "core", "edge.testbed/controlplane": "true" },
+                ports: [
+                    {
+                        name: "https",
+                        protocol: "TCP",
+                        port: 6443,
+                        targetPort: 6443,
+                        nodePort: 30643,
+                    },
+                ],
+            },
+        });
+        assert.strictEqual(france.clusters[1].apiService, undefined);
+    });
+
+    it("a break-glass kubeconfig points at the direct endpoint", () => {
+        const rewritten = parse(
+            rewriteKubeconfigServer(mockRancher.adminKubeconfig, "https://172.28.2.88:31443"),
+        );
+        assert.strictEqual(rewritten.clusters[0].cluster.server, "https://172.28.2.88:31443");
+        assert.strictEqual(rewritten.clusters[0].cluster["certificate-authority-data"], "bW9jaw==");
+        assert.throws(() => rewriteKubeconfigServer("kind: Config\n", "https://x"), {
+            message: "the admin kubeconfig read from the node has no clusters",
+        });
+    });
+
+    describe("against the upstream CRD schemas", function () {
+        before(function () {
+            requireSchemas(this);
+        });
+
+        it("every NAD, DataVolume and VirtualMachine of both stacks is valid", () => {
+            let checked = 0;
+            for (const plan of [greece, france]) {
+                const objects = [
+                    ...plan.site.networks.map((n) => n.nad),
+                    ...plan.site.images.map((i) => i.dataVolume),
+                    ...plan.clusters.flatMap((c) =>
+                        c.nodes.flatMap((n) => [n.rootDisk, n.virtualMachine]),
+                    ),
+                ];
+                for (const object of objects) {
+                    assert.deepStrictEqual(
+                        crdErrors(object),
+                        [],
+                        `${object.kind} ${object.metadata.name}`,
+                    );
+                    checked++;
+                }
+            }
+            assert.strictEqual(checked, 3 + 3 + 2 * (2 + 6));
+        });
+
+        it("would catch a field the schema forbids", () => {
+            const vm = virtualMachine({ ...sampleVmArgs(), memory: "4Gi" });
+            (vm.spec.template.spec.domain.cpu as any).coress = 2;
+            assert.notDeepStrictEqual(crdErrors(vm), []);
+        });
+    });
+});
+
+function sampleVmArgs(): Parameters<typeof virtualMachine>[0] {
+    return {
+        name: "vm",
+        namespace: "ns",
+        hostname: "vm",
+        cpu: 1,
+        memory: "1Gi",
+        labels: {},
+        annotations: {},
+        nodeSelector: {},
+        dnsServers: ["10.0.0.53"],
+        podMac: "02:00:00:00:00:01",
+        bridges: [],
+        rootDisk: "vm",
+        cloudInitSecret: "vm-cloudinit",
+    };
+}
