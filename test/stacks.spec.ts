@@ -1,0 +1,314 @@
+import * as assert from "assert";
+import * as pulumi from "@pulumi/pulumi";
+import { overlaps, parseCidr } from "../lib/ip";
+import { planStack } from "../lib/plan";
+import { rawStackConfig } from "../lib/stackFile";
+import {
+    RecordedResource,
+    editableStackConfig,
+    mockRancher,
+    ofType,
+    promiseOf,
+    runProgram,
+    stackConfig,
+    types,
+} from "./mocks";
+
+function countByType(resources: RecordedResource[]): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const r of resources) {
+        counts[r.type] = (counts[r.type] ?? 0) + 1;
+    }
+    return counts;
+}
+
+describe("site stacks", () => {
+    describe("greece", () => {
+        let resources: RecordedResource[];
+        let outputs: Record<string, any>;
+
+        before(async () => {
+            ({ resources, outputs } = await runProgram(stackConfig("greece"), { stack: "greece" }));
+        });
+
+        it("declares the old script's cluster and nothing more", () => {
+            assert.deepStrictEqual(countByType(resources), {
+                [types.k8sProvider]: 1,
+                [types.siteNetwork]: 1,
+                [types.edgeCluster]: 1,
+                [types.kubevirtNode]: 2,
+                [types.namespace]: 3,
+                [types.nad]: 1,
+                [types.dataVolume]: 3,
+                [types.service]: 1,
+                [types.clusterV2]: 1,
+                [types.secret]: 2,
+                [types.virtualMachine]: 2,
+                [types.clusterSync]: 1,
+            });
+        });
+
+        it("sends every Kubernetes object to the site's host cluster provider", () => {
+            const kubernetes = resources.filter((r) => r.type.startsWith("kubernetes:"));
+            assert.strictEqual(kubernetes.length, 12);
+            for (const r of kubernetes) {
+                assert.ok(
+                    r.provider?.startsWith(
+                        "urn:pulumi:greece::edge::pulumi:providers:kubernetes::greece-host::",
+                    ),
+                    `${r.type} ${r.name} uses ${r.provider}`,
+                );
+            }
+            for (const r of ofType(resources, types.clusterV2)) {
+                assert.strictEqual(r.provider, "", "Rancher uses the default provider");
+            }
+        });
+
+        it("gives the VMs the old script's shape: 6 CPUs, 4Gi, 15Gi, br0, .203 and .204", () => {
+            const vms = ofType(resources, types.virtualMachine);
+            assert.deepStrictEqual(
+                vms.map((vm) => {
+                    const spec = vm.inputs.spec.template.spec;
+                    return [
+                        vm.inputs.metadata.name,
+                        spec.domain.cpu.cores,
+                        spec.domain.memory.guest,
+                    ];
+                }),
+                [
+                    ["final-test-cluster-master", 6, "4Gi"],
+                    ["final-test-worker1", 6, "4Gi"],
+                ],
+            );
+            const disks = ofType(resources, types.dataVolume).filter((d) =>
+                d.name.endsWith("-rootdisk"),
+            );
+            assert.deepStrictEqual(
+                disks.map((d) => d.inputs.spec.storage.resources.requests.storage),
+                ["15Gi", "15Gi"],
+            );
+            const nad = ofType(resources, types.nad)[0];
+            assert.strictEqual(JSON.parse(nad.inputs.spec.config).bridge, "br0");
+        });
+
+        it("exports the cluster's id, CIDRs, endpoint and nodes, and the site", async () => {
+            const clusters = await promiseOf(pulumi.output(outputs.clusters));
+            const { kubeconfig, breakGlassKubeconfig, ...visible } = clusters["final-test"];
+            assert.deepStrictEqual(visible, {
+                id: "c-m-final-test",
+                podCidr: "10.64.0.0/16",
+                serviceCidr: "10.65.0.0/16",
+                apiEndpoint: `https://172.28.2.88:${mockRancher.nodePort}`,
+                nodes: {
+                    "cluster-master": {
+                        roles: ["controlplane", "etcd", "worker"],
+                        ips: { lab: "192.168.18.203" },
+                        macs: { lab: "e6:d3:d0:a5:8f:c8" },
+                    },
+                    worker1: {
+                        roles: ["worker"],
+                        ips: { lab: "192.168.18.204" },
+                        macs: { lab: "4a:cd:1e:23:e1:af" },
+                    },
+                },
+            });
+            assert.strictEqual(kubeconfig, mockRancher.kubeconfig);
+            assert.strictEqual(breakGlassKubeconfig, undefined);
+            assert.strictEqual(
+                await pulumi.isSecret(outputs.clusters["final-test"].kubeconfig),
+                true,
+            );
+
+            const site = await promiseOf(pulumi.output(outputs.site));
+            assert.deepStrictEqual(site, {
+                name: "greece",
+                networks: {
+                    lab: {
+                        bridge: "br0",
+                        cidr: "192.168.18.0/24",
+                        gateway: "192.168.18.1",
+                        networkAttachmentDefinition: "edge-networks/lab",
+                    },
+                },
+                images: {
+                    "ubuntu-focal": {
+                        url: "https://cloud-images.ubuntu.com/focal/current/focal-server-cloudimg-amd64.img",
+                        size: "10Gi",
+                        dataVolume: "edge-images/ubuntu-focal",
+                    },
+                },
+            });
+        });
+
+        it("is deterministic: the same config registers the same inputs, byte for byte", async () => {
+            const again = await runProgram(stackConfig("greece"), { stack: "greece" });
+            // Registration order follows async timing; what is registered must not.
+            const canonical = (list: RecordedResource[]) =>
+                JSON.stringify(
+                    [...list].sort((a, b) =>
+                        `${a.type}${a.name}`.localeCompare(`${b.type}${b.name}`),
+                    ),
+                );
+            assert.strictEqual(canonical(again.resources), canonical(resources));
+        });
+    });
+
+    describe("france", () => {
+        it("declares an rke2 cluster of 3 servers and 2 workers and a small k3s cluster", async () => {
+            const { resources, outputs } = await runProgram(stackConfig("france"), {
+                stack: "france",
+            });
+            const counts = countByType(resources);
+            assert.strictEqual(counts[types.clusterV2], 2);
+            assert.strictEqual(counts[types.virtualMachine], 6);
+            assert.strictEqual(counts[types.dataVolume], 2 + 6);
+            assert.strictEqual(counts[types.nad], 2);
+            assert.strictEqual(counts[types.namespace], 4);
+            assert.strictEqual(counts[types.service], 1);
+            assert.strictEqual(resources.length, 41);
+
+            const rancher = ofType(resources, types.clusterV2);
+            const core = rancher.find((r) => r.name === "core")!;
+            const lab = rancher.find((r) => r.name === "lab")!;
+            assert.strictEqual(core.inputs.name, "france-core");
+            assert.strictEqual(core.inputs.kubernetesVersion, "v1.31.5+rke2r1");
+            assert.deepStrictEqual(core.inputs.localAuthEndpoint, {
+                enabled: true,
+                fqdn: "172.30.0.11:30643",
+            });
+            assert.strictEqual(lab.inputs.name, "france-lab");
+
+            const clusters = await promiseOf(pulumi.output(outputs.clusters));
+            assert.deepStrictEqual(
+                Object.fromEntries(
+                    Object.entries(clusters).map(([name, c]: [string, any]) => [
+                        name,
+                        [
+                            c.podCidr,
+                            c.serviceCidr,
+                            Object.values(c.nodes).map((n: any) => n.ips.edge),
+                        ],
+                    ]),
+                ),
+                {
+                    core: [
+                        "10.90.0.0/16",
+                        "10.91.0.0/20",
+                        ["10.120.0.11", "10.120.0.12", "10.120.0.13", "10.120.0.10", "10.120.0.14"],
+                    ],
+                    lab: ["10.80.0.0/16", "10.81.0.0/20", ["10.120.0.15"]],
+                },
+            );
+            assert.deepStrictEqual(clusters.core.nodes.worker1.roles, ["worker"]);
+            assert.deepStrictEqual(Object.keys(clusters.core.nodes.server2.macs), [
+                "edge",
+                "storage",
+            ]);
+        });
+    });
+
+    it("keeps the example sites' clusters and networks apart from each other", () => {
+        const blocks = ["greece", "france"].flatMap((stack) => {
+            const { plan } = planStack(rawStackConfig(editableStackConfig(stack)));
+            return [
+                ...plan.clusters.flatMap((c) => [
+                    [`${stack}/${c.name} pods`, c.podCidr],
+                    [`${stack}/${c.name} services`, c.serviceCidr],
+                ]),
+                ...plan.site.networks.map((n) => [`${stack} network ${n.name}`, n.cidr]),
+            ];
+        });
+        for (const [i, [a, cidrA]] of blocks.entries()) {
+            for (const [b, cidrB] of blocks.slice(i + 1)) {
+                const x = parseCidr(cidrA) as { cidr: any };
+                const y = parseCidr(cidrB) as { cidr: any };
+                assert.ok(!overlaps(x.cidr, y.cidr), `${a} (${cidrA}) overlaps ${b} (${cidrB})`);
+            }
+        }
+    });
+
+    describe("bad input", () => {
+        it("lists every problem and declares nothing", async () => {
+            const config = editableStackConfig("greece");
+            config["edge:clusters"][0].nodes[1].memory = "4 GB";
+            config["edge:site"].networks[0].vlan = 0;
+            const resources: RecordedResource[] = [];
+            await assert.rejects(
+                runProgram(config).then((run) => resources.push(...run.resources)),
+                (error: Error) => {
+                    assert.ok(
+                        error instanceof pulumi.RunError,
+                        "a RunError prints without a stack trace",
+                    );
+                    assert.strictEqual(
+                        error.message,
+                        [
+                            "invalid stack config (2 problems):",
+                            "  - site.networks[0].vlan: must be between 1 and 4094, got 0",
+                            '  - clusters[0].nodes[1].memory: "4 GB" is not a Kubernetes quantity (e.g. 4Gi, 512Mi)',
+                        ].join("\n"),
+                    );
+                    return true;
+                },
+            );
+            assert.deepStrictEqual(resources, []);
+        });
+
+        it("treats config that is not even JSON as a value to validate", async () => {
+            await assert.rejects(runProgram({ "edge:site": "greece", "edge:images": "[oops" }), {
+                message: [
+                    "invalid stack config (2 problems):",
+                    '  - site: must be a map, got the string "greece"',
+                    '  - images: must be a map, got the string "[oops"',
+                ].join("\n"),
+            });
+        });
+    });
+
+    describe("allocation record", () => {
+        function withoutRecord(): Record<string, any> {
+            const config = editableStackConfig("france");
+            delete config["edge:allocations"];
+            return config;
+        }
+
+        it("refuses `pulumi up` with addresses the stack file does not record", async () => {
+            await assert.rejects(
+                runProgram(withoutRecord(), { stack: "france" }),
+                (error: Error) => {
+                    assert.ok(error instanceof pulumi.RunError);
+                    const lines = error.message.split("\n");
+                    assert.strictEqual(
+                        lines[0],
+                        "edge:allocations in Pulumi.france.yaml does not record this config's addresses:",
+                    );
+                    assert.strictEqual(lines[1], "  core.type: rke2 (new)");
+                    assert.strictEqual(
+                        lines[lines.length - 1],
+                        "Run `npm run lock -- --stack france` and commit the stack file so that they stay put.",
+                    );
+                    return true;
+                },
+            );
+        });
+
+        it("lets `pulumi preview` show the provisional addresses, with a warning", async () => {
+            const warnings: string[] = [];
+            const warn = pulumi.log.warn;
+            (pulumi.log as { warn: typeof warn }).warn = async (message: string) => {
+                warnings.push(message);
+            };
+            try {
+                const { resources } = await runProgram(withoutRecord(), {
+                    stack: "france",
+                    preview: true,
+                });
+                assert.strictEqual(resources.length, 41);
+            } finally {
+                (pulumi.log as { warn: typeof warn }).warn = warn;
+            }
+            assert.strictEqual(warnings.length, 1);
+            assert.ok(warnings[0].includes("  lab.podCidr: 10.80.0.0/16 (new)"));
+        });
+    });
+});
