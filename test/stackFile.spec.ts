@@ -1,0 +1,77 @@
+import * as assert from "assert";
+import { readFileSync } from "fs";
+import * as path from "path";
+import { planStack } from "../lib/plan";
+import {
+    parseStackFile,
+    rawStackConfig,
+    secretPlaceholder,
+    withAllocations,
+} from "../lib/stackFile";
+import { projectRoot } from "./mocks";
+
+describe("stack files", () => {
+    it("the committed stack files are exactly what `npm run lock` writes", () => {
+        for (const stack of ["greece", "france"]) {
+            const file = path.join(projectRoot, `Pulumi.${stack}.yaml`);
+            const text = readFileSync(file, "utf8");
+            const parsed = parseStackFile(text, file);
+            const { plan } = planStack(rawStackConfig(parsed.config));
+            assert.strictEqual(withAllocations(parsed.document, plan.allocations), text, stack);
+        }
+    });
+
+    it("records allocations under a comment, keeping the operator's comments and order", () => {
+        const text = [
+            "# site notes",
+            "config:",
+            "  rancher2:apiUrl: https://rancher.example.org # the central Rancher",
+            "  edge:clusters: [] # none yet",
+            "",
+        ].join("\n");
+        const written = withAllocations(parseStackFile(text, "x").document, {
+            a: {
+                type: "k3s",
+                podCidr: "10.64.0.0/16",
+                serviceCidr: "10.65.0.0/16",
+                nodes: { n: { lab: "10.0.0.5" } },
+            },
+        });
+        assert.strictEqual(
+            written,
+            [
+                "# site notes",
+                "config:",
+                "  rancher2:apiUrl: https://rancher.example.org # the central Rancher",
+                "  edge:clusters: [] # none yet",
+                "  # Written by `npm run lock`: the addresses handed out so far, kept when the config changes.",
+                "  # Commit it with the config. Delete an entry to let that cluster or node be re-addressed.",
+                "  edge:allocations:",
+                "    a:",
+                "      type: k3s",
+                "      podCidr: 10.64.0.0/16",
+                "      serviceCidr: 10.65.0.0/16",
+                "      nodes:",
+                "        n:",
+                "          lab: 10.0.0.5",
+                "",
+            ].join("\n"),
+        );
+        assert.strictEqual(withAllocations(parseStackFile(written, "x").document, {}), text);
+    });
+
+    it("reads encrypted values as placeholders, never as config", () => {
+        const text =
+            "config:\n  edge:site:\n    kubeconfig:\n      secure: v1:abcdef\n  edge:sshPrivateKey:\n    secure: v1:123\n";
+        const { config } = parseStackFile(text, "x");
+        assert.deepStrictEqual(config["edge:site"], { kubeconfig: secretPlaceholder });
+        assert.strictEqual(rawStackConfig(config).hasSshPrivateKey, true);
+    });
+
+    it("names the file when its YAML is broken", () => {
+        assert.throws(
+            () => parseStackFile("config:\n  a: [1,\n", "Pulumi.bad.yaml"),
+            /^Error: Pulumi\.bad\.yaml: /,
+        );
+    });
+});
