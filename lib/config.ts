@@ -3,6 +3,7 @@ import { contains, intToIp, ipToInt, isIpv4, lastAddress, parseCidr } from "./ip
 import { ProblemList } from "./problems";
 import { parseQuantity } from "./quantity";
 import {
+    checkedString,
     describe,
     isRecord,
     keyPath,
@@ -162,33 +163,20 @@ function checkPublicKey(text: string): string | undefined {
         : "is not an OpenSSH public key (e.g. ssh-ed25519 AAAA... ops@example)";
 }
 
-function readLabel(value: unknown, path: string, problems: ProblemList): string | undefined {
-    const text = readString(value, path, problems);
-    if (text === undefined) {
-        return undefined;
-    }
-    const error = checkLabel(text);
-    if (error) {
-        problems.add(path, error);
-        return undefined;
-    }
-    return text;
-}
+const readLabel = checkedString(checkLabel);
+const readCidr = checkedString(checkCidr);
+const readIpv4 = checkedString(checkIpv4);
+
+const readQuantityText = checkedString((text) =>
+    parseQuantity(text) ? undefined : `"${text}" is not a Kubernetes quantity (e.g. 4Gi, 512Mi)`,
+);
 
 function readQuantity(value: unknown, path: string, problems: ProblemList): string | undefined {
     if (typeof value === "number") {
         problems.add(path, `${value} has no unit; write a Kubernetes quantity such as ${value}Gi`);
         return undefined;
     }
-    const text = readString(value, path, problems);
-    if (text === undefined) {
-        return undefined;
-    }
-    if (!parseQuantity(text)) {
-        problems.add(path, `"${text}" is not a Kubernetes quantity (e.g. 4Gi, 512Mi)`);
-        return undefined;
-    }
-    return text;
+    return readQuantityText(value, path, problems);
 }
 
 function readEnum<T extends string>(
@@ -197,15 +185,12 @@ function readEnum<T extends string>(
     problems: ProblemList,
     allowed: readonly T[],
 ): T | undefined {
-    const text = readString(value, path, problems);
-    if (text === undefined) {
-        return undefined;
-    }
-    if (!(allowed as readonly string[]).includes(text)) {
-        problems.add(path, `"${text}" is not one of: ${allowed.join(", ")}`);
-        return undefined;
-    }
-    return text as T;
+    const oneOf = checkedString((text) =>
+        (allowed as readonly string[]).includes(text)
+            ? undefined
+            : `"${text}" is not one of: ${allowed.join(", ")}`,
+    );
+    return oneOf(value, path, problems) as T | undefined;
 }
 
 /** Reads `field` of `map`, reporting it as required when absent. */
@@ -281,17 +266,17 @@ function readNetwork(
             `"${podInterfaceName}" is reserved for the VM's pod network`,
         );
     }
-    const bridge = required(map, "bridge", path, problems, (v, p, pr) => {
-        const text = readString(v, p, pr);
-        if (text !== undefined && !linuxInterfaceName.test(text)) {
-            pr.add(
-                p,
-                `"${text}" is not a Linux interface name (at most 15 letters, digits, "_", "-", ".")`,
-            );
-            return undefined;
-        }
-        return text;
-    });
+    const bridge = required(
+        map,
+        "bridge",
+        path,
+        problems,
+        checkedString((text) =>
+            linuxInterfaceName.test(text)
+                ? undefined
+                : `"${text}" is not a Linux interface name (at most 15 letters, digits, "_", "-", ".")`,
+        ),
+    );
     const vlan = optional(
         map,
         "vlan",
@@ -300,24 +285,8 @@ function readNetwork(
         (v, p, pr) => readInteger(v, p, pr, { min: 1, max: 4094 }),
         undefined,
     );
-    const cidrText = required(map, "cidr", path, problems, (v, p, pr) => {
-        const text = readString(v, p, pr);
-        const error = text === undefined ? undefined : checkCidr(text);
-        if (error) {
-            pr.add(p, error);
-            return undefined;
-        }
-        return text;
-    });
-    const gateway = required(map, "gateway", path, problems, (v, p, pr) => {
-        const text = readString(v, p, pr);
-        const error = text === undefined ? undefined : checkIpv4(text);
-        if (error) {
-            pr.add(p, error);
-            return undefined;
-        }
-        return text;
-    });
+    const cidrText = required(map, "cidr", path, problems, readCidr);
+    const gateway = required(map, "gateway", path, problems, readIpv4);
     let range: SiteNetworkConfig["range"] | undefined;
     if (cidrText !== undefined) {
         const parsed = parseCidr(cidrText);
@@ -418,14 +387,9 @@ function readSite(
         "storageClass",
         path,
         problems,
-        (v, p, pr) => {
-            const text = readString(v, p, pr);
-            if (text !== undefined && !dns1123Subdomain.test(text)) {
-                pr.add(p, `"${text}" is not a StorageClass name`);
-                return undefined;
-            }
-            return text;
-        },
+        checkedString((text) =>
+            dns1123Subdomain.test(text) ? undefined : `"${text}" is not a StorageClass name`,
+        ),
         undefined,
     );
     const imageNamespace = optional(
@@ -468,15 +432,7 @@ function readSite(
         (v, p, pr) => readStringList(v, p, pr, checkCidr),
         [],
     );
-    const clusterCidrPool = required(map, "clusterCidrPool", path, problems, (v, p, pr) => {
-        const text = readString(v, p, pr);
-        const error = text === undefined ? undefined : checkCidr(text);
-        if (error) {
-            pr.add(p, error);
-            return undefined;
-        }
-        return text;
-    });
+    const clusterCidrPool = required(map, "clusterCidrPool", path, problems, readCidr);
     const podCidrPrefix = optional(
         map,
         "podCidrPrefix",
@@ -506,14 +462,11 @@ function readSite(
         "sshUser",
         path,
         problems,
-        (v, p, pr) => {
-            const text = readString(v, p, pr);
-            if (text !== undefined && !/^[a-z_][a-z0-9_-]{0,31}$/.test(text)) {
-                pr.add(p, `"${text}" is not a Linux user name`);
-                return undefined;
-            }
-            return text;
-        },
+        checkedString((text) =>
+            /^[a-z_][a-z0-9_-]{0,31}$/.test(text)
+                ? undefined
+                : `"${text}" is not a Linux user name`,
+        ),
         defaults.sshUser,
     );
     const networks = required(map, "networks", path, problems, (v, p, pr) => {
@@ -611,23 +564,12 @@ function readImages(
     return problems.problems.length > before ? { declared } : { images, declared };
 }
 
-function readImageUrl(value: unknown, path: string, problems: ProblemList): string | undefined {
-    const text = readString(value, path, problems);
-    if (text === undefined) {
-        return undefined;
-    }
-    let url: URL | undefined;
-    try {
-        url = new URL(text);
-    } catch {
-        url = undefined;
-    }
-    if (!url || (url.protocol !== "https:" && url.protocol !== "http:")) {
-        problems.add(path, `"${text}" is not an http(s) URL`);
-        return undefined;
-    }
-    return text;
-}
+const readImageUrl = checkedString((text) => {
+    const protocol = URL.canParse(text) ? new URL(text).protocol : undefined;
+    return protocol === "https:" || protocol === "http:"
+        ? undefined
+        : `"${text}" is not an http(s) URL`;
+});
 
 function readHostSelector(
     value: unknown,
@@ -690,22 +632,7 @@ function readNodeNetworks(
             return;
         }
         const network = required(map, "network", itemPath, problems, readString);
-        const ip = optional(
-            map,
-            "ip",
-            itemPath,
-            problems,
-            (v, p, pr) => {
-                const text = readString(v, p, pr);
-                const error = text === undefined ? undefined : checkIpv4(text);
-                if (error) {
-                    pr.add(p, error);
-                    return undefined;
-                }
-                return text;
-            },
-            undefined,
-        );
+        const ip = optional(map, "ip", itemPath, problems, readIpv4, undefined);
         if (network === undefined) {
             return;
         }
@@ -827,15 +754,17 @@ function readNode(
         return text;
     });
     const disk = required(map, "disk", path, problems, readQuantity);
-    const image = required(map, "image", path, problems, (v, p, pr) => {
-        const text = readString(v, p, pr);
-        if (text !== undefined && context.imageNames && !context.imageNames.includes(text)) {
-            const known = context.imageNames.join(", ");
-            pr.add(p, `unknown image "${text}" (edge:images has: ${known})`);
-            return undefined;
-        }
-        return text;
-    });
+    const image = required(
+        map,
+        "image",
+        path,
+        problems,
+        checkedString((text) =>
+            !context.imageNames || context.imageNames.includes(text)
+                ? undefined
+                : `unknown image "${text}" (edge:images has: ${context.imageNames.join(", ")})`,
+        ),
+    );
     const imageSize = context.images?.find((i) => i.name === image)?.size;
     if (disk !== undefined && imageSize !== undefined) {
         if (parseQuantity(disk)! < parseQuantity(imageSize)!) {
@@ -915,17 +844,8 @@ function readCluster(
               defaults.cni[type],
           )
         : undefined;
-    const readPin = (v: unknown, p: string, pr: ProblemList) => {
-        const text = readString(v, p, pr);
-        const error = text === undefined ? undefined : checkCidr(text);
-        if (error) {
-            pr.add(p, error);
-            return undefined;
-        }
-        return text;
-    };
-    const podCidr = optional(map, "podCidr", path, problems, readPin, undefined);
-    const serviceCidr = optional(map, "serviceCidr", path, problems, readPin, undefined);
+    const podCidr = optional(map, "podCidr", path, problems, readCidr, undefined);
+    const serviceCidr = optional(map, "serviceCidr", path, problems, readCidr, undefined);
     const namespace = optional(map, "namespace", path, problems, readLabel, name);
     const directApi = optional(
         map,
@@ -1087,17 +1007,8 @@ function readAllocations(value: unknown, problems: ProblemList): Allocations | u
         const type = required(m, "type", entryPath, problems, (v, p, pr) =>
             readEnum(v, p, pr, clusterTypes),
         );
-        const readLockedCidr = (v: unknown, p: string, pr: ProblemList) => {
-            const text = readString(v, p, pr);
-            const error = text === undefined ? undefined : checkCidr(text);
-            if (error) {
-                pr.add(p, error);
-                return undefined;
-            }
-            return text;
-        };
-        const podCidr = required(m, "podCidr", entryPath, problems, readLockedCidr);
-        const serviceCidr = required(m, "serviceCidr", entryPath, problems, readLockedCidr);
+        const podCidr = required(m, "podCidr", entryPath, problems, readCidr);
+        const serviceCidr = required(m, "serviceCidr", entryPath, problems, readCidr);
         const nodes: Record<string, Record<string, string>> = {};
         const nodesMap = optional(m, "nodes", entryPath, problems, readMap, {});
         for (const [node, ips] of Object.entries(nodesMap ?? {})) {
@@ -1105,11 +1016,8 @@ function readAllocations(value: unknown, problems: ProblemList): Allocations | u
             const ipsMap = readMap(ips, ipsPath, problems);
             for (const [network, ip] of Object.entries(ipsMap ?? {})) {
                 const ipPath = keyPath(ipsPath, network);
-                const text = readString(ip, ipPath, problems);
-                const error = text === undefined ? undefined : checkIpv4(text);
-                if (error) {
-                    problems.add(ipPath, error);
-                } else if (text !== undefined) {
+                const text = readIpv4(ip, ipPath, problems);
+                if (text !== undefined) {
                     nodes[node] = { ...nodes[node], [network]: text };
                 }
             }

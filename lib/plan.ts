@@ -5,7 +5,6 @@ import {
     ClusterConfig,
     ClusterType,
     NodeConfig,
-    NodeRole,
     RawStackConfig,
     SiteConfig,
     StackConfig,
@@ -82,13 +81,10 @@ export interface NodeInterfacePlan {
     address: string;
 }
 
-export interface NodePlan {
-    name: string;
-    roles: NodeRole[];
-    cpu: number;
-    memory: string;
-    disk: string;
-    image: string;
+export interface NodePlan extends Pick<
+    NodeConfig,
+    "name" | "roles" | "cpu" | "memory" | "disk" | "image"
+> {
     vmName: string;
     namespace: string;
     /** First site-network IP: what Rancher and the cluster know the node by. */

@@ -87,6 +87,21 @@ export function readString(
     return value;
 }
 
+/** A reader of strings that `check` accepts; `check` returns what is wrong, or nothing. */
+export function checkedString(
+    check: (text: string) => string | undefined,
+): (value: unknown, path: string, problems: ProblemList) => string | undefined {
+    return (value, path, problems) => {
+        const text = readString(value, path, problems);
+        const error = text === undefined ? undefined : check(text);
+        if (error) {
+            problems.add(path, error);
+            return undefined;
+        }
+        return text;
+    };
+}
+
 export function readBoolean(
     value: unknown,
     path: string,

@@ -54,3 +54,17 @@ export function syntheticStack(clusters: SyntheticCluster[]): RawStackConfig {
         })),
     };
 }
+
+/** The greece stack's nodes as EdgeCluster and the stack export them: roles, IPs and MACs. */
+export const greeceNodes = {
+    "cluster-master": {
+        roles: ["controlplane", "etcd", "worker"],
+        ips: { lab: "192.168.18.203" },
+        macs: { lab: "e6:d3:d0:a5:8f:c8" },
+    },
+    worker1: {
+        roles: ["worker"],
+        ips: { lab: "192.168.18.204" },
+        macs: { lab: "4a:cd:1e:23:e1:af" },
+    },
+};

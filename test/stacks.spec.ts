@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { overlaps, parseCidr } from "../lib/ip";
 import { planStack } from "../lib/plan";
 import { rawStackConfig } from "../lib/stackFile";
+import { greeceNodes } from "./fixtures";
 import {
     RecordedResource,
     editableStackConfig,
@@ -99,18 +100,7 @@ describe("site stacks", () => {
                 podCidr: "10.64.0.0/16",
                 serviceCidr: "10.65.0.0/16",
                 apiEndpoint: `https://172.28.2.88:${mockRancher.nodePort}`,
-                nodes: {
-                    "cluster-master": {
-                        roles: ["controlplane", "etcd", "worker"],
-                        ips: { lab: "192.168.18.203" },
-                        macs: { lab: "e6:d3:d0:a5:8f:c8" },
-                    },
-                    worker1: {
-                        roles: ["worker"],
-                        ips: { lab: "192.168.18.204" },
-                        macs: { lab: "4a:cd:1e:23:e1:af" },
-                    },
-                },
+                nodes: greeceNodes,
             });
             assert.strictEqual(kubeconfig, mockRancher.kubeconfig);
             assert.strictEqual(breakGlassKubeconfig, undefined);
