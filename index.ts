@@ -3,36 +3,34 @@ import * as pulumi from "@pulumi/pulumi";
 import { EdgeCluster, SiteNetwork } from "./components";
 import { StackPlan, planStack } from "./lib/plan";
 import { ConfigError } from "./lib/problems";
+import {
+    configNamespace,
+    parseConfigValue,
+    rawStackConfig,
+    secretPlaceholder,
+} from "./lib/stackFile";
 
-const config = new pulumi.Config("edge");
+const config = new pulumi.Config(configNamespace);
 const stack = pulumi.getStack();
 const sshPrivateKey = config.getSecret("sshPrivateKey");
 
-/**
- * A config key's value as the user wrote it. Structured values arrive as JSON; anything else is
- * kept as text, so that the validator, not a JSON parser, says what is wrong with it.
- */
-function readRaw(key: string): unknown {
-    const text = config.get(key);
-    if (text === undefined) {
-        return undefined;
-    }
-    try {
-        return JSON.parse(text);
-    } catch {
-        return text;
-    }
+/** The project's config keys as the user wrote them; the SSH key's value stays out of it. */
+function projectConfig(): Record<string, unknown> {
+    return Object.fromEntries(
+        Object.entries(pulumi.runtime.allConfig())
+            .filter(([key]) => key.startsWith(`${configNamespace}:`))
+            .map(([key, text]) => [
+                key,
+                key === `${configNamespace}:sshPrivateKey`
+                    ? secretPlaceholder
+                    : parseConfigValue(text),
+            ]),
+    );
 }
 
 function loadPlan(): { plan: StackPlan; kubeconfig?: string } {
     try {
-        return planStack({
-            site: readRaw("site"),
-            images: readRaw("images"),
-            clusters: readRaw("clusters"),
-            allocations: readRaw("allocations"),
-            hasSshPrivateKey: sshPrivateKey !== undefined,
-        });
+        return planStack(rawStackConfig(projectConfig()));
     } catch (error) {
         // A RunError ends the program with its message alone, without a stack trace.
         throw error instanceof ConfigError ? new pulumi.RunError(error.message) : error;

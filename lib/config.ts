@@ -117,7 +117,12 @@ export interface RawStackConfig {
     allocations?: unknown;
     /** Whether the `edge:sshPrivateKey` secret is set; its value never reaches validation. */
     hasSshPrivateKey?: boolean;
+    /** Keys of the project's namespace that the program does not know, such as `edge:cluster`. */
+    unknownKeys?: string[];
 }
+
+/** The keys of the project's config namespace, without the `edge:` prefix. */
+export const configKeys = ["site", "images", "clusters", "allocations", "sshPrivateKey"] as const;
 
 const dns1123Label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const dns1123Subdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -1040,6 +1045,13 @@ export function readStackConfig(
     raw: RawStackConfig,
     problems: ProblemList,
 ): { config?: StackConfig; kubeconfig?: string } {
+    for (const key of raw.unknownKeys ?? []) {
+        // A misspelt `edge:clusters` would otherwise read as "no clusters" and tear them down.
+        problems.add(
+            key,
+            `unknown config key (expected one of: ${configKeys.map((k) => `edge:${k}`).join(", ")})`,
+        );
+    }
     const { site, kubeconfig } = readSite(raw.site, problems);
     const { images, declared } = readImages(raw.images, problems);
     const context = {

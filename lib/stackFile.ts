@@ -1,6 +1,6 @@
 import { readFileSync } from "fs";
 import { Document, YAMLMap, isMap, parseDocument } from "yaml";
-import { Allocations, RawStackConfig } from "./config";
+import { Allocations, RawStackConfig, configKeys } from "./config";
 
 /** The project's config namespace: `edge:site`, `edge:clusters`, ... */
 export const configNamespace = "edge";
@@ -59,13 +59,31 @@ export function readStackFile(path: string): StackFile {
 /** The `edge:*` values of a stack file's config, as the program would read them. */
 export function rawStackConfig(config: Record<string, unknown>): RawStackConfig {
     const key = (name: string) => config[`${configNamespace}:${name}`];
+    const prefix = `${configNamespace}:`;
     return {
         site: key("site"),
         images: key("images"),
         clusters: key("clusters"),
         allocations: key("allocations"),
         hasSshPrivateKey: key("sshPrivateKey") !== undefined,
+        unknownKeys: Object.keys(config).filter(
+            (k) =>
+                k.startsWith(prefix) &&
+                !(configKeys as readonly string[]).includes(k.slice(prefix.length)),
+        ),
     };
+}
+
+/**
+ * A config value as Pulumi hands it to the program: structured values arrive as JSON, anything
+ * else is kept as text, so that the validator, not a JSON parser, says what is wrong with it.
+ */
+export function parseConfigValue(text: string): unknown {
+    try {
+        return JSON.parse(text);
+    } catch {
+        return text;
+    }
 }
 
 /** The stack file's text with `edge:allocations` replaced, comments and order kept. */

@@ -268,6 +268,15 @@ describe("config validation", () => {
         ]);
     });
 
+    it("refuses config keys it does not know, such as a misspelt edge:clusters", () => {
+        const config = editableStackConfig("greece");
+        config["edge:cluster"] = config["edge:clusters"];
+        delete config["edge:clusters"];
+        assert.deepStrictEqual(problemsOf(rawStackConfig(config)), [
+            "edge:cluster: unknown config key (expected one of: edge:site, edge:images, edge:clusters, edge:allocations, edge:sshPrivateKey)",
+        ]);
+    });
+
     it("refuses host selector values YAML turned into booleans", () => {
         const raw = greece();
         raw.clusters[0].nodes[0].hostSelector = { "slices-gr": true };

@@ -245,9 +245,11 @@ describe("site stacks", () => {
         });
 
         it("treats config that is not even JSON as a value to validate", async () => {
-            await assert.rejects(runProgram({ "edge:site": "greece", "edge:images": "[oops" }), {
+            const config = { "edge:site": "greece", "edge:images": "[oops", "edge:sites": 1 };
+            await assert.rejects(runProgram(config), {
                 message: [
-                    "invalid stack config (2 problems):",
+                    "invalid stack config (3 problems):",
+                    "  - edge:sites: unknown config key (expected one of: edge:site, edge:images, edge:clusters, edge:allocations, edge:sshPrivateKey)",
                     '  - site: must be a map, got the string "greece"',
                     '  - images: must be a map, got the string "[oops"',
                 ].join("\n"),
