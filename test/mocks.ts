@@ -1,17 +1,19 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import { readStackFile, stackFilePath } from "../lib/stackFile";
+import {
+    MockOptions,
+    ProviderValues,
+    RecordedResource,
+    installMocks,
+    secretValue,
+} from "../offline/evaluate";
 
-/** A resource the program registered, as the mock monitor saw it. */
-export interface RecordedResource {
-    type: string;
-    name: string;
-    inputs: Record<string, any>;
-    provider?: string;
-}
+export { RecordedResource, secretValue };
 
-/** What the mocked Rancher hands out; tests look for these values in emitted documents. */
+/** What the mocked providers hand out; tests look for these values in emitted documents. */
 export const mockRancher = {
+    clusterV1Id: (name: string) => `c-m-${name}`,
     token: "mock-registration-token",
     nodeCommand:
         "curl -fL https://rancher.example.org/system-agent-install.sh | sudo sh -s - --server https://rancher.example.org --label 'cattle.io/os=linux' --token mock-registration-token --ca-checksum 0f1e2d3c",
@@ -34,105 +36,19 @@ export const mockRancher = {
         "    client-key-data: bW9jay1hZG1pbi1rZXk=",
         "",
     ].join("\n"),
-};
+} satisfies ProviderValues;
 
-/** Provider-computed outputs the program reads, per resource type. */
-function computedState(args: pulumi.runtime.MockResourceArgs): Record<string, any> {
-    switch (args.type) {
-        case "rancher2:index/clusterV2:ClusterV2":
-            return {
-                ...args.inputs,
-                clusterV1Id: `c-m-${args.name}`,
-                clusterRegistrationToken: {
-                    token: mockRancher.token,
-                    nodeCommand: mockRancher.nodeCommand,
-                    insecureNodeCommand: mockRancher.insecureNodeCommand,
-                },
-                kubeConfig: mockRancher.kubeconfig,
-            };
-        case "rancher2:index/clusterSync:ClusterSync":
-            return { ...args.inputs, kubeConfig: mockRancher.kubeconfig, synced: true };
-        case "kubernetes:core/v1:Service": {
-            const ports = args.inputs.spec.ports.map((p: any) => ({
-                nodePort: mockRancher.nodePort,
-                ...p,
-            }));
-            return { ...args.inputs, spec: { ...args.inputs.spec, ports } };
-        }
-        case "command:remote:Command":
-            return { ...args.inputs, stdout: mockRancher.adminKubeconfig, stderr: "" };
-        default:
-            return args.inputs;
-    }
-}
-
-export interface MockOptions {
-    /** Evaluate as `pulumi preview` rather than `pulumi up`. Defaults to false. */
-    preview?: boolean;
-    /** The stack name the program sees. Defaults to "test". */
-    stack?: string;
-    /** Config keys the program must read as secrets. Defaults to none. */
-    secretKeys?: string[];
-    /** Provider-computed values to use instead of those in `computedState`, per resource type. */
-    overrides?: Record<string, Record<string, any>>;
-}
-
-/**
- * Installs Pulumi's mock runtime with `config`, recording every resource the program registers.
- * Any function call is unexpected: the program makes none.
- */
-export async function setupMocks(
+/** Installs the mock runtime with `config` and the test's provider values. */
+export function setupMocks(
     config: Record<string, unknown>,
     options: MockOptions = {},
 ): Promise<RecordedResource[]> {
-    const resources: RecordedResource[] = [];
-    pulumi.runtime.setAllConfig(
-        Object.fromEntries(
-            Object.entries(config).map(([key, value]) => [
-                key,
-                typeof value === "string" ? value : JSON.stringify(value),
-            ]),
-        ),
-        options.secretKeys ?? [],
-    );
-    await pulumi.runtime.setMocks(
-        {
-            newResource(args) {
-                resources.push({
-                    type: args.type,
-                    name: args.name,
-                    inputs: args.inputs,
-                    provider: args.provider,
-                });
-                const state = { ...computedState(args), ...options.overrides?.[args.type] };
-                return { id: `${args.name}-id`, state };
-            },
-            call(args) {
-                throw new Error(`unexpected call to ${args.token}`);
-            },
-        },
-        "edge",
-        options.stack ?? "test",
-        options.preview ?? false,
-    );
-    return resources;
+    return installMocks(config, mockRancher, options);
 }
 
 /** An Output's value; mocks make every value known, so this always settles. */
 export function promiseOf<T>(output: pulumi.Output<T>): Promise<T> {
     return new Promise((resolve) => output.apply(resolve));
-}
-
-/** Pulumi's wire form of a secret, as the mock monitor receives secret inputs. */
-const secretSignature = {
-    key: "4dabf18193072939515e22adb298388d",
-    value: "1b47061264138c4ac30d75fd1eb44270",
-};
-
-/** The value inside a secret input, or undefined when the input was not sent as a secret. */
-export function secretValue(input: unknown): any {
-    const wire = input as Record<string, unknown> | undefined;
-    return wire?.[secretSignature.key] === secretSignature.value ? wire.value : undefined;
 }
 
 export const projectRoot = path.resolve(__dirname, "..");
@@ -148,6 +64,20 @@ export function editableStackConfig(stack: string): Record<string, any> {
 }
 
 /**
+ * Runs `declare` inside a fresh root stack, as Pulumi runs a program, so that no root stack from
+ * an earlier test becomes the parent of what it declares. Resolves once every resource is
+ * registered.
+ */
+export async function inStack<T>(declare: () => Promise<T>): Promise<T> {
+    let result: T | undefined;
+    await pulumi.runtime.runInPulumiStack(async () => {
+        result = await declare();
+    });
+    await pulumi.runtime.disconnect();
+    return result as T;
+}
+
+/**
  * Evaluates the program (`index.ts`) afresh under mocks with `config`, and waits until every
  * resource is registered.
  */
@@ -157,8 +87,7 @@ export async function runProgram(
 ): Promise<{ resources: RecordedResource[]; outputs: Record<string, any> }> {
     const resources = await setupMocks(config, options);
     delete require.cache[require.resolve("../index")];
-    const outputs = await import("../index");
-    await pulumi.runtime.disconnect();
+    const outputs = await inStack(() => import("../index"));
     return { resources, outputs };
 }
 
@@ -193,6 +122,7 @@ export const types = {
     clusterV2: "rancher2:index/clusterV2:ClusterV2",
     clusterSync: "rancher2:index/clusterSync:ClusterSync",
     remoteCommand: "command:remote:Command",
+    stack: "pulumi:pulumi:Stack",
     k8sProvider: "pulumi:providers:kubernetes",
     siteNetwork: "edge:index:SiteNetwork",
     edgeCluster: "edge:index:EdgeCluster",

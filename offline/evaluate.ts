@@ -1,0 +1,235 @@
+import * as pulumi from "@pulumi/pulumi";
+
+/** A resource the program registered, as the mock monitor saw it. */
+export interface RecordedResource {
+    type: string;
+    name: string;
+    inputs: Record<string, any>;
+    provider?: string;
+}
+
+/** What providers would compute, and the program reads: Rancher's and the host cluster's. */
+export interface ProviderValues {
+    clusterV1Id: (name: string) => string;
+    token: string;
+    nodeCommand: string;
+    insecureNodeCommand: string;
+    kubeconfig: string;
+    nodePort: number | string;
+    /** What `cat` of a server node's admin kubeconfig prints. */
+    adminKubeconfig: string;
+}
+
+function computed(what: string): string {
+    return `<computed: ${what}>`;
+}
+
+/** Clearly marked stand-ins for every provider-computed value an offline plan shows. */
+export const placeholders: ProviderValues = {
+    clusterV1Id: () => computed("Rancher cluster id"),
+    token: computed("registration token"),
+    nodeCommand: computed("Rancher node command"),
+    insecureNodeCommand: computed("Rancher insecure node command"),
+    kubeconfig: computed("kubeconfig"),
+    nodePort: computed("node port"),
+    adminKubeconfig: [
+        "apiVersion: v1",
+        "kind: Config",
+        "clusters:",
+        "- name: default",
+        "  cluster:",
+        `    server: "${computed("server")}"`,
+        "",
+    ].join("\n"),
+};
+
+/** Provider-computed outputs the program reads, per resource type. */
+function computedState(
+    args: pulumi.runtime.MockResourceArgs,
+    values: ProviderValues,
+): Record<string, any> {
+    switch (args.type) {
+        case "rancher2:index/clusterV2:ClusterV2":
+            return {
+                ...args.inputs,
+                clusterV1Id: values.clusterV1Id(args.name),
+                clusterRegistrationToken: {
+                    token: values.token,
+                    nodeCommand: values.nodeCommand,
+                    insecureNodeCommand: values.insecureNodeCommand,
+                },
+                kubeConfig: values.kubeconfig,
+            };
+        case "rancher2:index/clusterSync:ClusterSync":
+            return { ...args.inputs, kubeConfig: values.kubeconfig, synced: true };
+        case "kubernetes:core/v1:Service": {
+            const ports = args.inputs.spec.ports.map((p: Record<string, unknown>) => ({
+                nodePort: values.nodePort,
+                ...p,
+            }));
+            return { ...args.inputs, spec: { ...args.inputs.spec, ports } };
+        }
+        case "command:remote:Command":
+            return { ...args.inputs, stdout: values.adminKubeconfig, stderr: "" };
+        default:
+            return args.inputs;
+    }
+}
+
+export interface MockOptions {
+    /** Evaluate as `pulumi preview` rather than `pulumi up`. Defaults to false. */
+    preview?: boolean;
+    /** The stack name the program sees. Defaults to "test". */
+    stack?: string;
+    /** Config keys the program must read as secrets. Defaults to none. */
+    secretKeys?: string[];
+    /** Provider-computed values to use instead of the computed ones, per resource type. */
+    overrides?: Record<string, Record<string, any>>;
+}
+
+/**
+ * Installs Pulumi's mock runtime with `config`, recording every resource the program registers.
+ * Any function call is unexpected: the program makes none.
+ */
+export async function installMocks(
+    config: Record<string, unknown>,
+    values: ProviderValues,
+    options: MockOptions = {},
+): Promise<RecordedResource[]> {
+    const resources: RecordedResource[] = [];
+    pulumi.runtime.setAllConfig(
+        Object.fromEntries(
+            Object.entries(config).map(([key, value]) => [
+                key,
+                typeof value === "string" ? value : JSON.stringify(value),
+            ]),
+        ),
+        options.secretKeys ?? [],
+    );
+    await pulumi.runtime.setMocks(
+        {
+            newResource(args) {
+                resources.push({
+                    type: args.type,
+                    name: args.name,
+                    inputs: args.inputs,
+                    provider: args.provider,
+                });
+                const state = { ...computedState(args, values), ...options.overrides?.[args.type] };
+                return { id: `${args.name}-id`, state };
+            },
+            call(args) {
+                throw new Error(`unexpected call to ${args.token}`);
+            },
+        },
+        "edge",
+        options.stack ?? "test",
+        options.preview ?? false,
+    );
+    return resources;
+}
+
+/** Options a resource was declared with that decide how Pulumi diffs it. */
+export interface DeclaredOptions {
+    /** `type::name` of its parent; absent for the stack's own children. */
+    parent?: string;
+    dependsOn: string[];
+    replaceOnChanges: string[];
+    deleteBeforeReplace: boolean;
+    protect: boolean;
+}
+
+/** One resource of an evaluated program: what it is, where it sits, what it was given. */
+export interface EvaluatedResource {
+    type: string;
+    name: string;
+    options: DeclaredOptions;
+    /** Inputs as the provider would receive them, secrets unwrapped; `{}` for components. */
+    inputs: Record<string, any>;
+}
+
+export interface Evaluation {
+    resources: EvaluatedResource[];
+    /** The stack's exports, resolved. */
+    outputs: Record<string, any>;
+}
+
+export function resourceKey(resource: { type: string; name: string }): string {
+    return `${resource.type}::${resource.name}`;
+}
+
+/** Pulumi's wire form of a secret, as the mock monitor receives secret inputs. */
+const secretSignature = {
+    key: "4dabf18193072939515e22adb298388d",
+    value: "1b47061264138c4ac30d75fd1eb44270",
+};
+
+/** The value inside a secret input, or undefined when the input was not sent as a secret. */
+export function secretValue(input: unknown): any {
+    const wire = input as Record<string, unknown> | undefined;
+    return wire?.[secretSignature.key] === secretSignature.value ? wire.value : undefined;
+}
+
+/** Inputs with every secret replaced by its value; offline, no secret has a real value. */
+function unwrapSecrets(value: unknown): any {
+    if (Array.isArray(value)) {
+        return value.map(unwrapSecrets);
+    }
+    if (typeof value === "object" && value !== null) {
+        const inner = secretValue(value);
+        if (inner !== undefined) {
+            return unwrapSecrets(inner);
+        }
+        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unwrapSecrets(v)]));
+    }
+    return value;
+}
+
+/**
+ * Runs the program (`index.ts`) as the Pulumi language host would, inside a root stack, under
+ * mocks that answer with `values`. Every resource comes back with its parent and the options
+ * that decide replacements. Rejects as the program does, e.g. with a RunError for bad config.
+ */
+export async function evaluateProgram(
+    config: Record<string, unknown>,
+    values: ProviderValues,
+    options: MockOptions = {},
+): Promise<Evaluation> {
+    const recorded = await installMocks(config, values, options);
+    const declared = new Map<string, DeclaredOptions>();
+    const keys = new Map<pulumi.Resource, string>();
+    const keyOf = (resource: unknown) => keys.get(resource as pulumi.Resource);
+    const program = require.resolve("../index");
+    delete require.cache[program];
+
+    const exported = await pulumi.runtime.runInPulumiStack(async () => {
+        pulumi.runtime.registerStackTransformation((args) => {
+            const key = resourceKey(args);
+            keys.set(args.resource, key);
+            const opts = args.opts as pulumi.CustomResourceOptions;
+            const dependsOn = ([] as unknown[]).concat(opts.dependsOn ?? []);
+            declared.set(key, {
+                ...(keyOf(opts.parent) ? { parent: keyOf(opts.parent) } : {}),
+                dependsOn: dependsOn.map((d) => keyOf(d) ?? "?"),
+                replaceOnChanges: opts.replaceOnChanges ?? [],
+                deleteBeforeReplace: opts.deleteBeforeReplace ?? false,
+                protect: opts.protect ?? false,
+            });
+            return undefined;
+        });
+        return require(program);
+    });
+    const outputs = await new Promise<Record<string, any>>((resolve) =>
+        pulumi.output(exported ?? {}).apply((value) => resolve(value as Record<string, any>)),
+    );
+    await pulumi.runtime.disconnect();
+
+    const inputs = new Map(recorded.map((r) => [resourceKey(r), unwrapSecrets(r.inputs)]));
+    const resources = [...declared.entries()]
+        .map(([key, opts]) => {
+            const [type, name] = key.split("::");
+            return { type, name, options: opts, inputs: inputs.get(key) ?? {} };
+        })
+        .sort((a, b) => resourceKey(a).localeCompare(resourceKey(b)));
+    return { resources, outputs: unwrapSecrets(outputs) };
+}
