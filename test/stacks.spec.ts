@@ -55,7 +55,9 @@ describe("site stacks", () => {
             assert.strictEqual(kubernetes.length, 12);
             for (const r of kubernetes) {
                 assert.ok(
-                    r.provider?.endsWith("pulumi:providers:kubernetes::greece-host::greece-host-id"),
+                    r.provider?.endsWith(
+                        "pulumi:providers:kubernetes::greece-host::greece-host-id",
+                    ),
                     `${r.type} ${r.name} uses ${r.provider}`,
                 );
             }
