@@ -1,19 +1,23 @@
-import * as pulumi from "@pulumi/pulumi";
 import { planStack } from "../lib/plan";
+import { evaluateProgram, placeholders } from "../offline/evaluate";
+import { addressPlan, renderFiles, renderSummary } from "../offline/render";
 import { syntheticStack } from "../test/fixtures";
-import { runProgram } from "../test/mocks";
 
 /**
- * `npm run bench`: how long planning and a full mock evaluation take for a synthetic site of
- * 100 clusters of 5 nodes, and how much memory they use. Figures, not assertions.
+ * `npm run bench`: the work of `npm run plan -- --out` for a synthetic site of 100 clusters of
+ * 5 nodes (planning, evaluating the program under mocks, rendering), timed, with peak memory.
+ * Figures, not assertions.
  */
 async function main(): Promise<void> {
     const clusters = Array.from({ length: 100 }, (_, i) => ({ name: `c${i}`, nodes: 5 }));
     const raw = syntheticStack(clusters);
+    const elapsed = (start: bigint) =>
+        `${(Number(process.hrtime.bigint() - start) / 1e6).toFixed(0)} ms`;
 
-    const planStart = process.hrtime.bigint();
+    let start = process.hrtime.bigint();
     const { plan } = planStack(raw);
-    const planMs = Number(process.hrtime.bigint() - planStart) / 1e6;
+    console.log(`synthetic site: ${clusters.length} clusters x 5 nodes`);
+    console.log(`planStack: ${elapsed(start)}`);
 
     const config = {
         "edge:site": raw.site,
@@ -21,16 +25,22 @@ async function main(): Promise<void> {
         "edge:clusters": raw.clusters,
         "edge:allocations": plan.allocations,
     };
-    const runStart = process.hrtime.bigint();
-    const { resources } = await runProgram(config, { stack: "bench" });
-    await pulumi.runtime.disconnect();
-    const runMs = Number(process.hrtime.bigint() - runStart) / 1e6;
+    start = process.hrtime.bigint();
+    const evaluation = await evaluateProgram(config, placeholders, {
+        stack: "bench",
+        preview: true,
+    });
+    console.log(`program under mocks: ${elapsed(start)}, ${evaluation.resources.length} resources`);
 
-    const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
-    console.log(`synthetic site: ${clusters.length} clusters x 5 nodes`);
-    console.log(`planStack: ${planMs.toFixed(0)} ms`);
-    console.log(`program under mocks: ${runMs.toFixed(0)} ms, ${resources.length} resources`);
-    console.log(`peak RSS: ${mib(process.resourceUsage().maxRSS * 1024)} MiB`);
+    start = process.hrtime.bigint();
+    const addresses = addressPlan(plan, evaluation.outputs);
+    const files = renderFiles(evaluation, addresses);
+    const summary = renderSummary("bench", evaluation, addresses);
+    const bytes = Object.values(files).reduce((sum, text) => sum + text.length, summary.length);
+    console.log(
+        `rendering: ${elapsed(start)}, ${Object.keys(files).length} files, ${(bytes / 2 ** 20).toFixed(1)} MiB`,
+    );
+    console.log(`peak RSS: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
 }
 
 main().catch((error) => {

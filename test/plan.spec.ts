@@ -1,0 +1,363 @@
+import * as assert from "assert";
+import { spawnSync } from "child_process";
+import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "fs";
+import { tmpdir } from "os";
+import * as path from "path";
+import { parse, parseDocument } from "yaml";
+import { planStack } from "../lib/plan";
+import { parseStackFile, rawStackConfig, secretPlaceholder } from "../lib/stackFile";
+import {
+    chains,
+    diffResources,
+    formatDiff,
+    formatPath,
+    parsePath,
+    parseRendered,
+    replaceReasons,
+} from "../offline/diff";
+import { Evaluation, evaluateProgram, placeholders } from "../offline/evaluate";
+import {
+    addressPlan,
+    planDocument,
+    renderFiles,
+    renderJson,
+    renderSummary,
+} from "../offline/render";
+import { editableStackConfig, projectRoot } from "./mocks";
+
+/** `config` with its allocation record brought up to date, as `npm run lock` would. */
+function locked(config: Record<string, any>): Record<string, any> {
+    const { plan } = planStack(rawStackConfig(config));
+    return { ...config, "edge:allocations": plan.allocations };
+}
+
+async function render(
+    config: Record<string, any>,
+    stack: string,
+): Promise<{
+    evaluation: Evaluation;
+    files: Record<string, string>;
+    summary: string;
+    json: string;
+}> {
+    const { plan } = planStack(rawStackConfig(config));
+    const evaluation = await evaluateProgram(config, placeholders, { stack, preview: true });
+    const addresses = addressPlan(plan, evaluation.outputs);
+    return {
+        evaluation,
+        files: renderFiles(evaluation, addresses),
+        summary: renderSummary(stack, evaluation, addresses),
+        json: renderJson(planDocument(stack, evaluation, addresses)),
+    };
+}
+
+function readTree(dir: string): Record<string, string> {
+    const files: Record<string, string> = {};
+    const visit = (relative: string) => {
+        for (const entry of readdirSync(path.join(dir, relative))) {
+            const child = relative ? `${relative}/${entry}` : entry;
+            if (statSync(path.join(dir, child)).isDirectory()) {
+                visit(child);
+            } else {
+                files[child] = readFileSync(path.join(dir, child), "utf8");
+            }
+        }
+    };
+    visit("");
+    return files;
+}
+
+/** Greece with a second image declared, so that a node can switch images without a new import. */
+function greeceWithTwoImages(): Record<string, any> {
+    const config = editableStackConfig("greece");
+    config["edge:images"]["ubuntu-jammy"] =
+        "https://cloud-images.ubuntu.com/jammy/current/jammy-server-cloudimg-amd64.img";
+    return config;
+}
+
+describe("offline plan", () => {
+    for (const stack of ["greece", "france"]) {
+        it(`rendered/${stack} is what the code renders now`, async () => {
+            const { files } = await render(editableStackConfig(stack), stack);
+            const committed = readTree(path.join(projectRoot, "rendered", stack));
+            const stale = {
+                changed: Object.keys(files).filter(
+                    (f) => f in committed && committed[f] !== files[f],
+                ),
+                missing: Object.keys(files).filter((f) => !(f in committed)),
+                extra: Object.keys(committed).filter((f) => !(f in files)),
+            };
+            assert.deepStrictEqual(
+                stale,
+                { changed: [], missing: [], extra: [] },
+                `rendered/${stack} is stale: run npm run plan -- --stack ${stack} --out rendered/${stack}`,
+            );
+        });
+    }
+
+    it("renders byte-identical output run after run", async () => {
+        const first = await render(editableStackConfig("france"), "france");
+        const second = await render(editableStackConfig("france"), "france");
+        assert.deepStrictEqual(second.files, first.files);
+        assert.strictEqual(second.summary, first.summary);
+        assert.strictEqual(second.json, first.json);
+    });
+
+    it("shows every node with its IPs and MACs, and marks computed values", async () => {
+        const { summary } = await render(editableStackConfig("greece"), "greece");
+        const lines = summary.split("\n");
+        assert.strictEqual(
+            lines[0],
+            "Offline plan of stack greece: values providers compute are shown as <computed: ...>.",
+        );
+        assert.ok(lines.includes("  EdgeCluster final-test"));
+        assert.ok(lines.includes("      VirtualMachine final-test/final-test-worker1"));
+        assert.ok(lines.includes("    ClusterV2 final-test (Rancher: greece-final-test)"));
+        assert.ok(
+            lines.includes(
+                "  final-test  k3s   v1.31.5+k3s1  10.64.0.0/16  10.65.0.0/16  https://172.28.2.88:<computed: node port>",
+            ),
+        );
+        assert.ok(
+            lines.includes(
+                "  final-test/worker1         worker                    6    4Gi     15Gi  ubuntu-focal  lab=192.168.18.204  lab=4a:cd:1e:23:e1:af",
+            ),
+        );
+        assert.strictEqual(
+            lines[lines.length - 2],
+            "Totals: 1 cluster, 2 nodes, 12 CPUs, 8Gi memory, 30Gi disk; 19 resources (12 Kubernetes, 2 Rancher)",
+        );
+    });
+
+    it("the JSON document lists resources with parents, inputs and options, and the addresses", async () => {
+        const document = JSON.parse((await render(editableStackConfig("greece"), "greece")).json);
+        assert.deepStrictEqual(document.errors, []);
+        assert.strictEqual(document.stack, "greece");
+        const vm = document.resources.find(
+            (r: any) =>
+                r.type === "kubernetes:kubevirt.io/v1:VirtualMachine" &&
+                r.name === "final-test-worker1",
+        );
+        assert.strictEqual(vm.parent, "edge:index:KubevirtNode::final-test-worker1");
+        assert.strictEqual(vm.inputs.spec.template.spec.domain.memory.guest, "4Gi");
+        assert.deepStrictEqual(vm.options.replaceOnChanges, [
+            'metadata.annotations["edge.testbed/root-disk"]',
+        ]);
+        assert.strictEqual(vm.options.deleteBeforeReplace, true);
+        assert.deepStrictEqual(document.addresses.clusters["final-test"].nodes.worker1.ips, {
+            lab: "192.168.18.204",
+        });
+    });
+
+    describe("--diff", () => {
+        it("reports one create chain, one update and one replace chain for a typical edit", async () => {
+            const before = await render(locked(greeceWithTwoImages()), "greece");
+            const edited = greeceWithTwoImages();
+            const nodes = edited["edge:clusters"][0].nodes;
+            nodes.push({ ...structuredClone(nodes[1]), name: "worker2", networks: ["lab"] });
+            nodes[0].memory = "8Gi";
+            nodes[1].image = "ubuntu-jammy";
+            const after = await render(locked(edited), "greece");
+
+            const changes = diffResources(parseRendered(before.files), after.evaluation.resources);
+            assert.deepStrictEqual(
+                chains(changes).map((c) => [c.action, c.root, c.changes.map((r) => r.name)]),
+                [
+                    [
+                        "create",
+                        "edge:index:KubevirtNode::final-test-worker2",
+                        [
+                            "final-test-worker2-rootdisk",
+                            "final-test-worker2-cloudinit",
+                            "final-test-worker2",
+                        ],
+                    ],
+                    [
+                        "update",
+                        "kubernetes:kubevirt.io/v1:VirtualMachine::final-test-cluster-master",
+                        ["final-test-cluster-master"],
+                    ],
+                    [
+                        "replace",
+                        "edge:index:KubevirtNode::final-test-worker1",
+                        ["final-test-worker1-rootdisk", "final-test-worker1"],
+                    ],
+                ],
+            );
+            const update = changes.find((c) => c.action === "update")!;
+            assert.deepStrictEqual(update.fields, [
+                {
+                    path: ["spec", "template", "spec", "domain", "memory", "guest"],
+                    before: "4Gi",
+                    after: "8Gi",
+                },
+            ]);
+            const [disk, vm] = changes.filter((c) => c.action === "replace");
+            assert.deepStrictEqual(disk.reasons, [
+                "a DataVolume's spec is immutable",
+                "replaceOnChanges: spec",
+            ]);
+            assert.deepStrictEqual(disk.fields, [
+                {
+                    path: ["spec", "source", "pvc", "name"],
+                    before: "ubuntu-focal",
+                    after: "ubuntu-jammy",
+                },
+            ]);
+            assert.deepStrictEqual(vm.reasons, [
+                'replaceOnChanges: metadata.annotations["edge.testbed/root-disk"]',
+            ]);
+            assert.ok(disk.deleteFirst && vm.deleteFirst);
+
+            const report = formatDiff(changes).split("\n");
+            assert.ok(report.includes("update VirtualMachine final-test-cluster-master"));
+            assert.ok(
+                report.includes('      spec.template.spec.domain.memory.guest: "4Gi" => "8Gi"'),
+            );
+            assert.ok(report.includes("  +- VirtualMachine final-test-worker1 (deleted first)"));
+            assert.strictEqual(
+                report[report.length - 2],
+                "1 create chain, 1 update, 1 replace chain, 0 delete chains",
+            );
+        });
+
+        it("reports a removed node as one delete chain", async () => {
+            const before = await render(editableStackConfig("greece"), "greece");
+            const edited = editableStackConfig("greece");
+            edited["edge:clusters"][0].nodes.pop();
+            const after = await render(locked(edited), "greece");
+            const changes = diffResources(parseRendered(before.files), after.evaluation.resources);
+            assert.deepStrictEqual(
+                chains(changes).map((c) => [c.action, c.root, c.changes.length]),
+                [["delete", "edge:index:KubevirtNode::final-test-worker1", 3]],
+            );
+        });
+
+        it("prints 'no changes' for the same config", async () => {
+            const { files, evaluation } = await render(editableStackConfig("greece"), "greece");
+            assert.strictEqual(
+                formatDiff(diffResources(parseRendered(files), evaluation.resources)),
+                "no changes\n",
+            );
+        });
+
+        it("replaces Kubernetes objects whose name or namespace changes, and renamed Rancher clusters", () => {
+            const moved = [{ path: ["metadata", "namespace"], before: "a", after: "b" }];
+            assert.deepStrictEqual(replaceReasons("kubernetes:core/v1:Secret", moved, []), [
+                "metadata.namespace changed",
+            ]);
+            const renamed = [{ path: ["name"], before: "greece-a", after: "greece-b" }];
+            assert.deepStrictEqual(
+                replaceReasons("rancher2:index/clusterV2:ClusterV2", renamed, []),
+                ["a Rancher cluster's name is immutable"],
+            );
+            const labels = [{ path: ["metadata", "labels", "x"], before: "1", after: "2" }];
+            assert.deepStrictEqual(replaceReasons("kubernetes:core/v1:Secret", labels, []), []);
+        });
+
+        it("reads and writes Pulumi property paths", () => {
+            const text = 'metadata.annotations["edge.testbed/root-disk"]';
+            assert.deepStrictEqual(parsePath(text), [
+                "metadata",
+                "annotations",
+                "edge.testbed/root-disk",
+            ]);
+            assert.strictEqual(formatPath(parsePath(text)), text);
+            assert.deepStrictEqual(parsePath("spec.ports[0].nodePort"), [
+                "spec",
+                "ports",
+                0,
+                "nodePort",
+            ]);
+            assert.deepStrictEqual(parsePath("spec.containers[*].image"), [
+                "spec",
+                "containers",
+                "*",
+                "image",
+            ]);
+        });
+    });
+
+    it("never writes or prints a secret: encrypted config stays encrypted, Rancher values are placeholders", async () => {
+        const document = parseDocument(
+            readFileSync(path.join(projectRoot, "Pulumi.greece.yaml"), "utf8"),
+        );
+        document.setIn(["config", "edge:site", "kubeconfig"], {
+            secure: "v1:S1VCRUNPTkZJRy1DSVBIRVI=",
+        });
+        document.setIn(["config", "edge:sshPrivateKey"], { secure: "v1:U1NILUtFWS1DSVBIRVI=" });
+        document.setIn(["config", "edge:clusters", 0, "breakGlassKubeconfig"], true);
+        const { config } = parseStackFile(document.toString(), "Pulumi.greece.yaml");
+        const { files, summary, json, evaluation } = await render(config, "greece");
+        const everything = [summary, json, ...Object.values(files)].join("\n");
+        for (const ciphertext of ["S1VCRUNPTkZJRy1DSVBIRVI=", "U1NILUtFWS1DSVBIRVI="]) {
+            assert.ok(!everything.includes(ciphertext), "no ciphertext in the plan");
+        }
+        const command = parse(files["command/Command.final-test-break-glass.yaml"]);
+        assert.strictEqual(command.connection.privateKey, secretPlaceholder);
+        assert.strictEqual(command.create, "sudo cat /etc/rancher/k3s/k3s.yaml");
+        const provider = evaluation.resources.find(
+            (r) => r.type === "pulumi:providers:kubernetes",
+        )!;
+        assert.strictEqual(provider.inputs.kubeconfig, secretPlaceholder);
+        const secret = parse(
+            files["kubernetes/final-test/Secret.final-test-worker1-cloudinit.yaml"],
+        );
+        const [registration] = parse(secret.stringData.userdata).runcmd as string[];
+        assert.ok(
+            registration.startsWith(
+                "<computed: Rancher node command> --worker --node-name worker1",
+            ),
+        );
+    });
+
+    describe("the command", function () {
+        this.timeout(60000);
+        const register = require.resolve("ts-node/register/transpile-only");
+        const script = path.join(projectRoot, "scripts", "plan.ts");
+
+        function plan(cwd: string, ...args: string[]) {
+            const run = spawnSync(process.execPath, ["-r", register, script, ...args], {
+                cwd,
+                encoding: "utf8",
+                env: { ...process.env, TS_NODE_PROJECT: path.join(projectRoot, "tsconfig.json") },
+            });
+            return { status: run.status, stdout: run.stdout, stderr: run.stderr };
+        }
+
+        it("prints config errors as field paths, exits 1, and says nothing else", () => {
+            const dir = mkdtempSync(path.join(tmpdir(), "plan-"));
+            const text = readFileSync(path.join(projectRoot, "Pulumi.greece.yaml"), "utf8")
+                .replace("memory: 4Gi", "memory: 4 GB")
+                .replace("vlan: 18", "vlan: 0");
+            writeFileSync(path.join(dir, "Pulumi.bad.yaml"), text);
+            const result = plan(dir, "--stack", "bad");
+            assert.deepStrictEqual(result, {
+                status: 1,
+                stdout: [
+                    "invalid stack config (1 problem):",
+                    '  - clusters[0].nodes[0].memory: "4 GB" is not a Kubernetes quantity (e.g. 4Gi, 512Mi)',
+                    "",
+                ].join("\n"),
+                stderr: "",
+            });
+        });
+
+        it("writes identical trees twice, and then finds no changes", () => {
+            const dir = mkdtempSync(path.join(tmpdir(), "plan-"));
+            const first = plan(projectRoot, "--stack", "greece", "--out", path.join(dir, "a"));
+            const second = plan(projectRoot, "--stack", "greece", "--out", path.join(dir, "b"));
+            assert.strictEqual(first.status, 0, first.stderr);
+            assert.strictEqual(second.stdout, first.stdout);
+            assert.deepStrictEqual(readTree(path.join(dir, "b")), readTree(path.join(dir, "a")));
+            assert.deepStrictEqual(
+                plan(projectRoot, "--stack", "greece", "--diff", path.join(dir, "a")),
+                {
+                    status: 0,
+                    stdout: "no changes\n",
+                    stderr: "",
+                },
+            );
+        });
+    });
+});
