@@ -341,6 +341,18 @@ describe("offline plan", () => {
                 ].join("\n"),
                 stderr: "",
             });
+            const json = plan(dir, "--stack", "bad", "--json");
+            assert.strictEqual(json.status, 1);
+            assert.deepStrictEqual(JSON.parse(json.stdout), {
+                errors: [
+                    {
+                        path: "clusters[0].nodes[0].memory",
+                        message: '"4 GB" is not a Kubernetes quantity (e.g. 4Gi, 512Mi)',
+                    },
+                ],
+                resources: [],
+                stack: "bad",
+            });
         });
 
         it("writes identical trees twice, and then finds no changes", () => {
