@@ -3,6 +3,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as rancher2 from "@pulumi/rancher2";
 import { ClusterPlan, SitePlan, directApiEndpoint } from "../lib/plan";
+import { annotations } from "../lib/naming";
 import { rewriteKubeconfigServer } from "../lib/rancher";
 import { KubevirtNode } from "./kubevirtNode";
 import { SiteNetwork } from "./siteNetwork";
@@ -80,6 +81,7 @@ export class EdgeCluster extends pulumi.ComponentResource {
                 name: cluster.rancherName,
                 kubernetesVersion: cluster.kubernetesVersion,
                 labels: cluster.labels,
+                annotations: { [annotations.clusterIdentity]: cluster.identity },
                 rkeConfig: { machineGlobalConfig: cluster.machineGlobalConfig },
                 ...(nodePort
                     ? {
@@ -90,7 +92,17 @@ export class EdgeCluster extends pulumi.ComponentResource {
                       }
                     : {}),
             },
-            { parent: this },
+            {
+                parent: this,
+                // A new type or CIDR needs a new cluster; validation asks the operator to agree first.
+                replaceOnChanges: [`annotations["${annotations.clusterIdentity}"]`],
+                // The replacement keeps the Rancher name, so the old cluster must go first.
+                deleteBeforeReplace: true,
+                // Production sites opt in: deleting a cluster destroys every workload on it.
+                protect: site.protect,
+                // Rancher hands out the registration token and kubeconfig here.
+                additionalSecretOutputs: ["clusterRegistrationToken", "kubeConfig"],
+            },
         );
         this.clusterId = this.rancherCluster.clusterV1Id;
 
@@ -122,6 +134,8 @@ export class EdgeCluster extends pulumi.ComponentResource {
                 // `pulumi up` ends when the cluster is active, which needs every node registered.
                 dependsOn: Object.values(this.nodes),
                 customTimeouts: { create: "45m", update: "45m" },
+                // It returns the cluster's kubeconfig.
+                additionalSecretOutputs: ["kubeConfig"],
             },
         );
         this.kubeconfig = pulumi.secret(sync.kubeConfig);

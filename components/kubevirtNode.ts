@@ -51,8 +51,9 @@ export class KubevirtNode extends pulumi.ComponentResource {
         this.rootDisk = new k8s.apiextensions.CustomResource(`${name}-rootdisk`, node.rootDisk, {
             parent: this,
             dependsOn: [args.namespace, args.goldenImage],
-            // A DataVolume's spec is immutable: any change must recreate it...
-            replaceOnChanges: ["spec"],
+            // A DataVolume's spec is immutable, and a rebuilt cluster needs fresh disks: either
+            // change must recreate it...
+            replaceOnChanges: ["spec", `metadata.annotations["${annotations.clusterIdentity}"]`],
             // ...and its fixed name means the old one must go first.
             deleteBeforeReplace: true,
         });
@@ -60,8 +61,11 @@ export class KubevirtNode extends pulumi.ComponentResource {
         this.virtualMachine = new k8s.apiextensions.CustomResource(name, node.virtualMachine, {
             parent: this,
             dependsOn: [this.cloudInit, this.rootDisk, ...args.networkAttachments],
-            // A new root disk means a new machine; the annotation records which disk it has.
-            replaceOnChanges: [`metadata.annotations["${annotations.rootDisk}"]`],
+            // A new root disk or a rebuilt cluster means a new machine; annotations record both.
+            replaceOnChanges: [
+                `metadata.annotations["${annotations.rootDisk}"]`,
+                `metadata.annotations["${annotations.clusterIdentity}"]`,
+            ],
             // The VM keeps its name, so the old one must be deleted before the new one exists.
             deleteBeforeReplace: true,
             // Booting, cloning and the cloud-init registration can outlast the default 10m.

@@ -80,6 +80,8 @@ export class SiteNetwork extends pulumi.ComponentResource {
                         deleteBeforeReplace: true,
                         // Downloading and converting a cloud image can take a while on a site uplink.
                         customTimeouts: { create: "60m" },
+                        // Production sites opt in: every node's disk is cloned from it.
+                        protect: site.protect,
                     },
                 ),
             ]),

@@ -319,8 +319,37 @@ export function diffAllocations(recorded: Allocations, planned: Allocations): st
     return changes;
 }
 
+const identityFields = [
+    { field: "type", what: "distribution" },
+    { field: "podCidr", what: "pod CIDR" },
+    { field: "serviceCidr", what: "service CIDR" },
+] as const;
+
+/**
+ * A recorded cluster's type and CIDRs cannot change in place: k3s and rke2 bake them into every
+ * node. Changing one is refused unless the operator acknowledges that the cluster is replaced.
+ */
+function checkRecordedIdentity(config: StackConfig, problems: ProblemList): void {
+    config.clusters.forEach((cluster, i) => {
+        const record = config.allocations[cluster.name];
+        if (!record || cluster.acknowledgeReplacement) {
+            return;
+        }
+        for (const { field, what } of identityFields) {
+            const now = cluster[field] ?? record[field];
+            if (now !== record[field]) {
+                problems.add(
+                    `clusters[${i}].${field}`,
+                    `${now} differs from ${record[field]} recorded in edge:allocations; a running cluster cannot change its ${what} in place. Set clusters[${i}].acknowledgeReplacement: true to replace the cluster and all its nodes`,
+                );
+            }
+        }
+    });
+}
+
 /** Checks overlaps and assigns every cluster CIDR and node IP; see the note at the top. */
 export function planAddresses(config: StackConfig, problems: ProblemList): AddressPlan | undefined {
+    checkRecordedIdentity(config, problems);
     const cidrs = planClusterCidrs(config, problems);
     const ips = planNodeIps(config, problems);
     if (!problems.empty) {

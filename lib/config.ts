@@ -48,6 +48,8 @@ export interface SiteConfig {
     sshUser: string;
     networks: SiteNetworkConfig[];
     insecureRegistration: boolean;
+    /** Puts Pulumi's `protect` on the Rancher clusters and golden images. */
+    protect: boolean;
 }
 
 export interface ImageConfig {
@@ -88,6 +90,8 @@ export interface ClusterConfig {
     namespace: string;
     directApi: DirectApiConfig;
     breakGlassKubeconfig: boolean;
+    /** The operator accepts that a changed type or CIDR replaces the cluster and its nodes. */
+    acknowledgeReplacement: boolean;
     nodes: NodeConfig[];
 }
 
@@ -119,6 +123,8 @@ export interface RawStackConfig {
     hasSshPrivateKey?: boolean;
     /** Keys of the project's namespace that the program does not know, such as `edge:cluster`. */
     unknownKeys?: string[];
+    /** Keys that hold credentials but were stored in plain text, such as `rancher2:tokenKey`. */
+    plaintextSecrets?: string[];
 }
 
 /** The keys of the project's config namespace, without the `edge:` prefix. */
@@ -245,6 +251,7 @@ const siteFields = [
     "sshUser",
     "networks",
     "insecureRegistration",
+    "protect",
 ] as const;
 
 function readNetwork(
@@ -503,6 +510,7 @@ function readSite(
         readBoolean,
         false,
     );
+    const protect = optional(map, "protect", path, problems, readBoolean, false);
     if (problems.problems.length > before) {
         return {};
     }
@@ -523,6 +531,7 @@ function readSite(
             sshUser: sshUser!,
             networks: networks!,
             insecureRegistration: insecureRegistration!,
+            protect: protect!,
         },
     };
 }
@@ -808,6 +817,7 @@ const clusterFields = [
     "namespace",
     "directApi",
     "breakGlassKubeconfig",
+    "acknowledgeReplacement",
     "nodes",
 ] as const;
 
@@ -892,6 +902,14 @@ function readCluster(
         readBoolean,
         false,
     );
+    const acknowledgeReplacement = optional(
+        map,
+        "acknowledgeReplacement",
+        path,
+        problems,
+        readBoolean,
+        false,
+    );
     if (breakGlassKubeconfig && !context.hasSshPrivateKey) {
         problems.add(
             keyPath(path, "breakGlassKubeconfig"),
@@ -940,6 +958,7 @@ function readCluster(
         namespace: namespace!,
         directApi: directApi!,
         breakGlassKubeconfig: breakGlassKubeconfig!,
+        acknowledgeReplacement: acknowledgeReplacement!,
         nodes: nodes!,
     };
 }
@@ -1050,6 +1069,12 @@ export function readStackConfig(
         problems.add(
             key,
             `unknown config key (expected one of: ${configKeys.map((k) => `edge:${k}`).join(", ")})`,
+        );
+    }
+    for (const key of raw.plaintextSecrets ?? []) {
+        problems.add(
+            key,
+            `holds a credential in plain text; store it encrypted: pulumi config set --secret ${key.includes(".") ? "--path " : ""}${key}`,
         );
     }
     const { site, kubeconfig } = readSite(raw.site, problems);

@@ -159,6 +159,8 @@ export interface RootDiskArgs {
     storageClass?: string;
     source: { namespace: string; name: string };
     labels: Record<string, string>;
+    /** Annotations beyond CDI's. */
+    annotations: Record<string, string>;
 }
 
 /** A node's root disk, cloned from the golden image. */
@@ -170,7 +172,7 @@ export function rootDiskDataVolume(args: RootDiskArgs): DataVolume {
             name: args.name,
             namespace: args.namespace,
             labels: args.labels,
-            annotations: { ...retainAnnotation },
+            annotations: { ...retainAnnotation, ...args.annotations },
         },
         spec: {
             source: { pvc: { namespace: args.source.namespace, name: args.source.name } },

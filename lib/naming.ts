@@ -14,7 +14,14 @@ export const labels = {
 export const annotations = {
     /** The image and size a VM's root disk was cloned with; changing it replaces the VM. */
     rootDisk: `${labelPrefix}/root-disk`,
+    /** A cluster's distribution and CIDRs; changing them replaces the cluster and its nodes. */
+    clusterIdentity: `${labelPrefix}/cluster-identity`,
 } as const;
+
+/** What a cluster cannot change without being rebuilt, as one annotation value. */
+export function clusterIdentity(type: string, podCidr: string, serviceCidr: string): string {
+    return `${type} pods=${podCidr} services=${serviceCidr}`;
+}
 
 /** Kubernetes name of a node's VM, DataVolume and cloud-init Secret: unique across the site. */
 export function vmName(cluster: string, node: string): string {

@@ -25,7 +25,14 @@ import {
     rootDiskDataVolume,
     virtualMachine,
 } from "./manifests";
-import { annotations, interfaceMac, labels, rancherClusterName, vmName } from "./naming";
+import {
+    annotations,
+    clusterIdentity,
+    interfaceMac,
+    labels,
+    rancherClusterName,
+    vmName,
+} from "./naming";
 import { ConfigError, ProblemList } from "./problems";
 import { adminKubeconfigPath, machineGlobalConfig } from "./rancher";
 
@@ -53,6 +60,7 @@ export interface SitePlan {
     sshUser: string;
     sshAuthorizedKeys: string[];
     insecureRegistration: boolean;
+    protect: boolean;
 }
 
 export interface NetworkPlan {
@@ -109,6 +117,8 @@ export interface ClusterPlan {
     podCidr: string;
     serviceCidr: string;
     labels: Record<string, string>;
+    /** Type and CIDRs as one annotation value: what only a replacement may change. */
+    identity: string;
     machineGlobalConfig: string;
     /** NodePort Service for direct API access, when the cluster asks for it. */
     apiService?: Service;
@@ -168,6 +178,7 @@ function planSite(config: StackConfig): SitePlan {
         sshUser: site.sshUser,
         sshAuthorizedKeys: site.sshAuthorizedKeys,
         insecureRegistration: site.insecureRegistration,
+        protect: site.protect,
     };
 }
 
@@ -189,8 +200,9 @@ function planNode(
     cluster: ClusterConfig,
     node: NodeConfig,
     ips: Record<string, string>,
-    clusterLabels: Record<string, string>,
+    shared: { labels: Record<string, string>; identity: string },
 ): NodePlan {
+    const clusterLabels = shared.labels;
     const { site } = config;
     const name = vmName(cluster.name, node.name);
     const interfaces = node.networks.map((n) => {
@@ -257,6 +269,7 @@ function planNode(
             storageClass: site.storageClass,
             source: { namespace: site.imageNamespace, name: image.name },
             labels: nodeLabels,
+            annotations: { [annotations.clusterIdentity]: shared.identity },
         }),
         virtualMachine: virtualMachine({
             name,
@@ -268,6 +281,7 @@ function planNode(
             annotations: {
                 ...awaitAnnotations.virtualMachine,
                 [annotations.rootDisk]: `${image.name}/${node.disk}`,
+                [annotations.clusterIdentity]: shared.identity,
             },
             nodeSelector: node.hostSelector,
             dnsServers: site.dnsServers,
@@ -291,6 +305,7 @@ function planCluster(
     const { site } = config;
     const { podCidr, serviceCidr, nodes: ips } = addresses.clusters[cluster.name];
     const clusterLabels = { [labels.site]: site.name, [labels.cluster]: cluster.name };
+    const identity = clusterIdentity(cluster.type, podCidr, serviceCidr);
     return {
         name: cluster.name,
         rancherName: rancherClusterName(site.name, cluster.name),
@@ -301,6 +316,7 @@ function planCluster(
         podCidr,
         serviceCidr,
         labels: clusterLabels,
+        identity,
         machineGlobalConfig: machineGlobalConfig({
             type: cluster.type,
             cni: cluster.cni,
@@ -322,7 +338,7 @@ function planCluster(
         breakGlassKubeconfig: cluster.breakGlassKubeconfig,
         adminKubeconfigPath: adminKubeconfigPath(cluster.type),
         nodes: cluster.nodes.map((node) =>
-            planNode(config, cluster, node, ips[node.name], clusterLabels),
+            planNode(config, cluster, node, ips[node.name], { labels: clusterLabels, identity }),
         ),
     };
 }

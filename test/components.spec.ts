@@ -153,7 +153,10 @@ describe("components", () => {
             await declareNode(stackPlan("greece"));
 
             const disk = captured.options.get("final-test-cluster-master-rootdisk")!;
-            assert.deepStrictEqual(disk.replaceOnChanges, ["spec"]);
+            assert.deepStrictEqual(disk.replaceOnChanges, [
+                "spec",
+                'metadata.annotations["edge.testbed/cluster-identity"]',
+            ]);
             assert.strictEqual(disk.deleteBeforeReplace, true);
             assert.deepStrictEqual(await namesOf(disk.dependsOn), [
                 "greece-ns-final-test",
@@ -162,6 +165,7 @@ describe("components", () => {
             const vm = captured.options.get("final-test-cluster-master")!;
             assert.deepStrictEqual(vm.replaceOnChanges, [
                 'metadata.annotations["edge.testbed/root-disk"]',
+                'metadata.annotations["edge.testbed/cluster-identity"]',
             ]);
             assert.strictEqual(vm.deleteBeforeReplace, true);
             assert.deepStrictEqual(await namesOf(vm.dependsOn), [
@@ -205,6 +209,9 @@ describe("components", () => {
                 name: "greece-final-test",
                 kubernetesVersion: "v1.31.5+k3s1",
                 labels: { "edge.testbed/site": "greece", "edge.testbed/cluster": "final-test" },
+                annotations: {
+                    "edge.testbed/cluster-identity": "k3s pods=10.64.0.0/16 services=10.65.0.0/16",
+                },
                 rkeConfig: { machineGlobalConfig: plan.clusters[0].machineGlobalConfig },
                 localAuthEndpoint: { enabled: true, fqdn: "172.28.2.88:31443" },
             });

@@ -188,6 +188,7 @@ describe("config validation", () => {
             "clusters[0].serviceCidr: service CIDR 192.168.0.0/16 overlaps site.networks[0] lab (192.168.18.0/24)",
         ]);
         const twoPins = greece();
+        delete twoPins.allocations;
         twoPins.clusters[0].podCidr = "10.70.0.0/16";
         twoPins.clusters[0].serviceCidr = "10.70.128.0/17";
         assert.deepStrictEqual(problemsOf(twoPins), [
@@ -306,6 +307,7 @@ describe("config validation", () => {
 
     it("checks that a pod CIDR has room for every node", () => {
         const raw = greece();
+        delete raw.allocations;
         raw.clusters[0].podCidr = "10.70.0.0/24";
         assert.deepStrictEqual(problemsOf(raw), [
             "clusters[0].podCidr: 10.70.0.0/24 holds 1 per-node /24 pod subnets; the cluster has 2 nodes",

@@ -191,6 +191,7 @@ describe("Kubernetes manifests", () => {
         });
         assert.deepStrictEqual(master.rootDisk.metadata.annotations, {
             "cdi.kubevirt.io/storage.deleteAfterCompletion": "false",
+            "edge.testbed/cluster-identity": "k3s pods=10.64.0.0/16 services=10.65.0.0/16",
         });
         assert.strictEqual(master.rootDisk.metadata.name, "final-test-cluster-master");
         assert.strictEqual(master.rootDisk.metadata.namespace, "final-test");
@@ -202,6 +203,7 @@ describe("Kubernetes manifests", () => {
         assert.deepStrictEqual(vm.metadata.annotations, {
             "pulumi.com/waitFor": "condition=Ready",
             "edge.testbed/root-disk": "ubuntu-focal/15Gi",
+            "edge.testbed/cluster-identity": "k3s pods=10.64.0.0/16 services=10.65.0.0/16",
         });
         assert.strictEqual(vm.spec.runStrategy, "Always");
         const spec = vm.spec.template.spec;

@@ -142,6 +142,7 @@ describe("offline plan", () => {
         assert.strictEqual(vm.inputs.spec.template.spec.domain.memory.guest, "4Gi");
         assert.deepStrictEqual(vm.options.replaceOnChanges, [
             'metadata.annotations["edge.testbed/root-disk"]',
+            'metadata.annotations["edge.testbed/cluster-identity"]',
         ]);
         assert.strictEqual(vm.options.deleteBeforeReplace, true);
         assert.deepStrictEqual(document.addresses.clusters["final-test"].nodes.worker1.ips, {
