@@ -22,6 +22,34 @@ export interface StackFile {
     config: Record<string, unknown>;
 }
 
+/** Config paths that hold credentials, so must be stored with `pulumi config set --secret`. */
+const credentialPaths = [
+    ["rancher2:tokenKey"],
+    [`${configNamespace}:sshPrivateKey`],
+    [`${configNamespace}:site`, "kubeconfig"],
+];
+
+/** The credentials a stack file holds in plain text rather than encrypted. */
+function plaintextSecrets(config: Record<string, unknown>): string[] {
+    return credentialPaths
+        .filter((path) => {
+            const value = path.reduce<unknown>(
+                (node, key) =>
+                    typeof node === "object" && node !== null
+                        ? (node as Record<string, unknown>)[key]
+                        : undefined,
+                config,
+            );
+            return value !== undefined && value !== secretPlaceholder;
+        })
+        .map((path) => path.join("."));
+}
+
+/** A stack file's config as the program would read it, plus any credential left unencrypted. */
+export function stackFileConfig(file: StackFile): RawStackConfig {
+    return { ...rawStackConfig(file.config), plaintextSecrets: plaintextSecrets(file.config) };
+}
+
 function redactSecure(value: unknown): unknown {
     if (Array.isArray(value)) {
         return value.map(redactSecure);

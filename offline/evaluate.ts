@@ -6,6 +6,17 @@ export interface RecordedResource {
     name: string;
     inputs: Record<string, any>;
     provider?: string;
+    /**
+     * `type::name` of every resource it depends on, as the engine sees them: `dependsOn` and
+     * every resource whose outputs flow into its inputs. Destroy runs in the reverse order.
+     */
+    dependencies: string[];
+}
+
+/** `type::name` of a URN: `urn:pulumi:stack::project::parent$type::name`. */
+function keyOfUrn(urn: string): string {
+    const [, , types, name] = urn.split("::");
+    return `${types.split("$").pop()}::${name}`;
 }
 
 /** What providers would compute, and the program reads: Rancher's and the host cluster's. */
@@ -97,6 +108,7 @@ export async function installMocks(
     options: MockOptions = {},
 ): Promise<RecordedResource[]> {
     const resources: RecordedResource[] = [];
+    const dependencies = new Map<string, string[]>();
     pulumi.runtime.setAllConfig(
         Object.fromEntries(
             Object.entries(config).map(([key, value]) => [
@@ -114,6 +126,7 @@ export async function installMocks(
                     name: args.name,
                     inputs: args.inputs,
                     provider: args.provider,
+                    dependencies: dependencies.get(resourceKey(args)) ?? [],
                 });
                 const state = { ...computedState(args, values), ...options.overrides?.[args.type] };
                 return { id: `${args.name}-id`, state };
@@ -126,7 +139,25 @@ export async function installMocks(
         options.stack ?? "test",
         options.preview ?? false,
     );
+    // Mocks see a resource's inputs but not the dependencies the SDK computed for it; the
+    // registration request carries them, so note them on the way through.
+    const monitor = pulumi.runtime.getMonitor() as unknown as {
+        registerResource(request: RegistrationRequest, callback: unknown): unknown;
+    };
+    const register = monitor.registerResource.bind(monitor);
+    monitor.registerResource = (request, callback) => {
+        const key = `${request.getType()}::${request.getName()}`;
+        dependencies.set(key, [...new Set(request.getDependenciesList().map(keyOfUrn))].sort());
+        return register(request, callback);
+    };
     return resources;
+}
+
+/** The part of the engine's registration request that mocks do not pass on. */
+interface RegistrationRequest {
+    getType(): string;
+    getName(): string;
+    getDependenciesList(): string[];
 }
 
 /** Options a resource was declared with that decide how Pulumi diffs it. */
@@ -146,6 +177,8 @@ export interface EvaluatedResource {
     options: DeclaredOptions;
     /** Inputs as the provider would receive them, secrets unwrapped; `{}` for components. */
     inputs: Record<string, any>;
+    /** What it depends on as the engine sees it; see `RecordedResource.dependencies`. */
+    dependencies: string[];
 }
 
 export interface Evaluation {
@@ -224,11 +257,18 @@ export async function evaluateProgram(
     );
     await pulumi.runtime.disconnect();
 
-    const inputs = new Map(recorded.map((r) => [resourceKey(r), unwrapSecrets(r.inputs)]));
+    const registered = new Map(recorded.map((r) => [resourceKey(r), r]));
     const resources = [...declared.entries()]
         .map(([key, opts]) => {
             const [type, name] = key.split("::");
-            return { type, name, options: opts, inputs: inputs.get(key) ?? {} };
+            const resource = registered.get(key);
+            return {
+                type,
+                name,
+                options: opts,
+                inputs: unwrapSecrets(resource?.inputs ?? {}),
+                dependencies: resource?.dependencies ?? [],
+            };
         })
         .sort((a, b) => resourceKey(a).localeCompare(resourceKey(b)));
     return { resources, outputs: unwrapSecrets(outputs) };

@@ -268,6 +268,7 @@ export interface PlanDocument {
         parent?: string;
         inputs: Record<string, unknown>;
         options: Omit<EvaluatedResource["options"], "parent">;
+        dependencies: string[];
     }[];
     addresses?: AddressPlan;
 }
@@ -292,6 +293,7 @@ export function planDocument(
                 ...(parent ? { parent } : {}),
                 inputs: r.inputs,
                 options,
+                dependencies: r.dependencies,
             };
         }),
         addresses,

@@ -1,7 +1,7 @@
 import { writeFileSync } from "fs";
 import { planStack } from "../lib/plan";
 import { ConfigError } from "../lib/problems";
-import { rawStackConfig, readStackFile, stackFilePath, withAllocations } from "../lib/stackFile";
+import { readStackFile, stackFileConfig, stackFilePath, withAllocations } from "../lib/stackFile";
 
 function stackArgument(argv: string[]): { name: string } | { error: string } {
     const index = argv.indexOf("--stack");
@@ -24,7 +24,7 @@ function main(argv: string[]): number {
     }
     const path = stackFilePath(stack.name);
     const file = readStackFile(path);
-    const { plan } = planStack(rawStackConfig(file.config));
+    const { plan } = planStack(stackFileConfig(file));
     if (plan.lockChanges.length === 0) {
         console.log(`${path}: edge:allocations is current`);
         return 0;

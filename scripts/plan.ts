@@ -10,7 +10,7 @@ import {
 import * as path from "path";
 import { planStack } from "../lib/plan";
 import { ConfigError, formatProblems } from "../lib/problems";
-import { rawStackConfig, readStackFile, stackFilePath } from "../lib/stackFile";
+import { readStackFile, stackFileConfig, stackFilePath } from "../lib/stackFile";
 import { diffResources, formatDiff, parseRendered } from "../offline/diff";
 import { evaluateProgram, placeholders } from "../offline/evaluate";
 import {
@@ -93,10 +93,11 @@ async function main(argv: string[]): Promise<number> {
         console.error(`${file} not found\n${usage}`);
         return 2;
     }
-    const { config } = readStackFile(file);
+    const stackFile = readStackFile(file);
+    const { config } = stackFile;
     let plan;
     try {
-        ({ plan } = planStack(rawStackConfig(config)));
+        ({ plan } = planStack(stackFileConfig(stackFile)));
     } catch (error) {
         if (!(error instanceof ConfigError)) {
             throw error;
