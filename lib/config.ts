@@ -670,7 +670,7 @@ function readNodeNetworks(
     reportDuplicates(
         result.map((n, i) => ({ value: n.network, path: `${path}[${i}].network` })),
         problems,
-        "network on one node",
+        "network",
     );
     return problems.problems.length > before ? undefined : result;
 }
@@ -846,7 +846,7 @@ function readCluster(
     if (type && kubernetesVersion && !versionPatterns[type].pattern.test(kubernetesVersion)) {
         problems.add(
             keyPath(path, "kubernetesVersion"),
-            `"${kubernetesVersion}" is not a ${type} version (e.g. ${versionPatterns[type].example})`,
+            `"${kubernetesVersion}" is not a valid ${type} version (e.g. ${versionPatterns[type].example})`,
         );
     }
     const cni = type

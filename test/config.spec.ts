@@ -73,13 +73,13 @@ describe("config validation", () => {
         const raw = greece();
         raw.clusters[0].kubernetesVersion = "v1.31.5+rke2r1";
         assert.deepStrictEqual(problemsOf(raw), [
-            'clusters[0].kubernetesVersion: "v1.31.5+rke2r1" is not a k3s version (e.g. v1.31.5+k3s1)',
+            'clusters[0].kubernetesVersion: "v1.31.5+rke2r1" is not a valid k3s version (e.g. v1.31.5+k3s1)',
         ]);
         raw.clusters[0].type = "rke2";
         raw.clusters[0].kubernetesVersion = "v1.31.5+k3s1";
         delete raw.clusters[0].cni;
         assert.deepStrictEqual(problemsOf(raw), [
-            'clusters[0].kubernetesVersion: "v1.31.5+k3s1" is not a rke2 version (e.g. v1.31.5+rke2r1)',
+            'clusters[0].kubernetesVersion: "v1.31.5+k3s1" is not a valid rke2 version (e.g. v1.31.5+rke2r1)',
         ]);
     });
 

@@ -1,3 +1,4 @@
+import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import { readStackFile, stackFilePath } from "../lib/stackFile";
@@ -89,6 +90,20 @@ export async function runProgram(
     delete require.cache[require.resolve("../index")];
     const outputs = await inStack(() => import("../index"));
     return { resources, outputs };
+}
+
+/** Evaluates the program as `runProgram` does, for config it must reject. */
+export async function failingProgram(
+    config: Record<string, unknown>,
+    options: MockOptions = {},
+): Promise<{ error: unknown; resources: RecordedResource[] }> {
+    const resources = await setupMocks(config, options);
+    delete require.cache[require.resolve("../index")];
+    const error = await inStack(() => import("../index")).then(
+        () => assert.fail("expected the program to fail"),
+        (failure: unknown) => failure,
+    );
+    return { error, resources };
 }
 
 /** Resource options by resource name, as components passed them to their children. */

@@ -2,13 +2,28 @@ import * as assert from "assert";
 import { readFileSync } from "fs";
 import * as path from "path";
 import { planStack } from "../lib/plan";
+import { ConfigError } from "../lib/problems";
 import {
     parseStackFile,
     rawStackConfig,
     secretPlaceholder,
+    stackFileConfig,
     withAllocations,
 } from "../lib/stackFile";
 import { projectRoot } from "./mocks";
+
+/** The problems planStack reports, as `path: message` lines. */
+function planStackProblems(raw: ReturnType<typeof rawStackConfig>): string[] {
+    try {
+        planStack(raw);
+    } catch (error) {
+        if (error instanceof ConfigError) {
+            return error.problems.map((p) => `${p.path}: ${p.message}`);
+        }
+        throw error;
+    }
+    return [];
+}
 
 describe("stack files", () => {
     it("the committed stack files are exactly what `npm run lock` writes", () => {
@@ -66,6 +81,28 @@ describe("stack files", () => {
         const { config } = parseStackFile(text, "x");
         assert.deepStrictEqual(config["edge:site"], { kubeconfig: secretPlaceholder });
         assert.strictEqual(rawStackConfig(config).hasSshPrivateKey, true);
+    });
+
+    it("refuses credentials stored in plain text, naming the command that encrypts them", () => {
+        const text = [
+            "config:",
+            "  rancher2:tokenKey: token-abcde:0123456789",
+            "  edge:sshPrivateKey: not-encrypted",
+            "  edge:site:",
+            "    kubeconfig: apiVersion v1",
+            "",
+        ].join("\n");
+        const problems = planStackProblems(stackFileConfig(parseStackFile(text, "x")));
+        assert.deepStrictEqual(problems.slice(0, 3), [
+            "rancher2:tokenKey: holds a credential in plain text; store it encrypted: pulumi config set --secret rancher2:tokenKey",
+            "edge:sshPrivateKey: holds a credential in plain text; store it encrypted: pulumi config set --secret edge:sshPrivateKey",
+            "edge:site.kubeconfig: holds a credential in plain text; store it encrypted: pulumi config set --secret --path edge:site.kubeconfig",
+        ]);
+        const encrypted = "config:\n  rancher2:tokenKey:\n    secure: v1:abc\n";
+        assert.deepStrictEqual(
+            stackFileConfig(parseStackFile(encrypted, "x")).plaintextSecrets,
+            [],
+        );
     });
 
     it("names the file when its YAML is broken", () => {

@@ -7,6 +7,7 @@ import { greeceNodes } from "./fixtures";
 import {
     RecordedResource,
     editableStackConfig,
+    failingProgram,
     mockRancher,
     ofType,
     promiseOf,
@@ -223,26 +224,20 @@ describe("site stacks", () => {
             const config = editableStackConfig("greece");
             config["edge:clusters"][0].nodes[1].memory = "4 GB";
             config["edge:site"].networks[0].vlan = 0;
-            const resources: RecordedResource[] = [];
-            await assert.rejects(
-                runProgram(config).then((run) => resources.push(...run.resources)),
-                (error: Error) => {
-                    assert.ok(
-                        error instanceof pulumi.RunError,
-                        "a RunError prints without a stack trace",
-                    );
-                    assert.strictEqual(
-                        error.message,
-                        [
-                            "invalid stack config (2 problems):",
-                            "  - site.networks[0].vlan: must be between 1 and 4094, got 0",
-                            '  - clusters[0].nodes[1].memory: "4 GB" is not a Kubernetes quantity (e.g. 4Gi, 512Mi)',
-                        ].join("\n"),
-                    );
-                    return true;
-                },
+            const { error, resources } = await failingProgram(config);
+            assert.ok(error instanceof pulumi.RunError, "a RunError prints without a stack trace");
+            assert.strictEqual(
+                error.message,
+                [
+                    "invalid stack config (2 problems):",
+                    "  - site.networks[0].vlan: must be between 1 and 4094, got 0",
+                    '  - clusters[0].nodes[1].memory: "4 GB" is not a Kubernetes quantity (e.g. 4Gi, 512Mi)',
+                ].join("\n"),
             );
-            assert.deepStrictEqual(resources, []);
+            assert.deepStrictEqual(
+                resources.map((r) => r.type),
+                [types.stack],
+            );
         });
 
         it("treats config that is not even JSON as a value to validate", async () => {
