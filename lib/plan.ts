@@ -57,6 +57,8 @@ export interface SitePlan {
     images: ImagePlan[];
     dnsServers: string[];
     hostNodeIps: string[];
+    /** Ranges no cluster CIDR may overlap, as the site declares them. */
+    reservedCidrs: string[];
     sshUser: string;
     sshAuthorizedKeys: string[];
     insecureRegistration: boolean;
@@ -175,6 +177,7 @@ function planSite(config: StackConfig): SitePlan {
         })),
         dnsServers: site.dnsServers,
         hostNodeIps: site.hostNodeIps,
+        reservedCidrs: site.reservedCidrs,
         sshUser: site.sshUser,
         sshAuthorizedKeys: site.sshAuthorizedKeys,
         insecureRegistration: site.insecureRegistration,

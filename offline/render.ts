@@ -273,7 +273,7 @@ export interface PlanDocument {
     addresses?: AddressPlan;
 }
 
-export function renderJson(document: PlanDocument): string {
+export function renderJson(document: unknown): string {
     return `${JSON.stringify(sortKeys(document), null, 2)}\n`;
 }
 

@@ -12,6 +12,7 @@ import { planStack } from "../lib/plan";
 import { ConfigError, formatProblems } from "../lib/problems";
 import { readStackFile, stackFileConfig, stackFilePath } from "../lib/stackFile";
 import { diffResources, formatDiff, parseRendered } from "../offline/diff";
+import { sitePolicyConfig } from "../policy/policies";
 import { evaluateProgram, placeholders } from "../offline/evaluate";
 import {
     addressPlan,
@@ -22,14 +23,23 @@ import {
     renderedEntries,
 } from "../offline/render";
 
-const usage = "usage: npm run plan -- --stack <name> [--out <dir>] [--json] [--diff <dir>]";
+const usage =
+    "usage: npm run plan -- --stack <name> [--out <dir>] [--json] [--diff <dir>] [--policy-config <file>]";
 
 interface Arguments {
     stack: string;
     out?: string;
     json: boolean;
     diff?: string;
+    policyConfig?: string;
 }
+
+const valueFlags: Record<string, "stack" | "out" | "diff" | "policyConfig"> = {
+    "--stack": "stack",
+    "--out": "out",
+    "--diff": "diff",
+    "--policy-config": "policyConfig",
+};
 
 function parseArguments(argv: string[]): Arguments | string {
     const args: Partial<Arguments> = { json: false };
@@ -38,8 +48,8 @@ function parseArguments(argv: string[]): Arguments | string {
         const value = argv[i + 1];
         if (flag === "--json") {
             args.json = true;
-        } else if ((flag === "--stack" || flag === "--out" || flag === "--diff") && value) {
-            args[flag.slice(2) as "stack" | "out" | "diff"] = value;
+        } else if (flag in valueFlags && value) {
+            args[valueFlags[flag]] = value;
             i++;
         } else {
             return `unknown or incomplete argument "${flag}"\n${usage}`;
@@ -124,6 +134,9 @@ async function main(argv: string[]): Promise<number> {
         process.stdout.write(renderJson(planDocument(args.stack, evaluation, addresses)));
     } else {
         process.stdout.write(renderSummary(args.stack, evaluation, addresses));
+    }
+    if (args.policyConfig) {
+        writeFileSync(args.policyConfig, renderJson(sitePolicyConfig(plan.site)));
     }
     if (args.out) {
         const files = renderFiles(evaluation, addresses);

@@ -1,0 +1,134 @@
+import { ReportViolation, ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
+import { SitePlan } from "../lib/plan";
+import {
+    DeclaredNetwork,
+    checkClusterCidrs,
+    checkDataVolumeRetained,
+    checkImageUrl,
+    checkNetworkAttachment,
+    checkUserData,
+    checkVirtualMachine,
+    userDataOf,
+} from "./rules";
+
+const types = {
+    virtualMachine: "kubernetes:kubevirt.io/v1:VirtualMachine",
+    dataVolume: "kubernetes:cdi.kubevirt.io/v1beta1:DataVolume",
+    nad: "kubernetes:k8s.cni.cncf.io/v1:NetworkAttachmentDefinition",
+    clusterV2: "rancher2:index/clusterV2:ClusterV2",
+} as const;
+
+/** A validation of one resource type, reporting every message `check` returns. */
+function forType(
+    type: string,
+    check: (props: Record<string, any>, args: ResourceValidationArgs) => string[],
+) {
+    return (args: ResourceValidationArgs, reportViolation: ReportViolation) => {
+        if (args.type === type) {
+            check(args.props, args).forEach((message) => reportViolation(message));
+        }
+    };
+}
+
+/** Per-site facts the pack checks against; `npm run plan -- --policy-config` writes them. */
+export interface SitePolicyConfig {
+    "images-from-https": { allowedImageUrlPrefixes: string[] };
+    "nads-on-declared-bridges": { networks: DeclaredNetwork[] };
+    "cluster-cidrs-clear-of-reserved": { reservedCidrs: string[] };
+}
+
+/** The pack's config for a site, from the same plan its resources come from. */
+export function sitePolicyConfig(site: SitePlan): SitePolicyConfig {
+    return {
+        "images-from-https": { allowedImageUrlPrefixes: [] },
+        "nads-on-declared-bridges": {
+            networks: site.networks.map((n) => ({
+                bridge: n.bridge,
+                ...(n.vlan === undefined ? {} : { vlan: n.vlan }),
+            })),
+        },
+        "cluster-cidrs-clear-of-reserved": { reservedCidrs: site.reservedCidrs },
+    };
+}
+
+export const policies: ResourceValidationPolicy[] = [
+    {
+        name: "vm-cpu-memory-run-strategy",
+        description: "Every VirtualMachine sets CPU and memory and runs with runStrategy Always.",
+        enforcementLevel: "mandatory",
+        validateResource: forType(types.virtualMachine, checkVirtualMachine),
+    },
+    {
+        name: "user-data-no-passwords",
+        description: "No cloud-init user-data sets a password or allows SSH password login.",
+        enforcementLevel: "mandatory",
+        validateResource: (args, reportViolation) => {
+            for (const { where, text } of userDataOf(args.type, args.props)) {
+                checkUserData(text, where).forEach((message) => reportViolation(message));
+            }
+        },
+    },
+    {
+        name: "images-from-https",
+        description: "Golden images come over https, or from an allowed source when listed.",
+        enforcementLevel: "mandatory",
+        configSchema: {
+            properties: {
+                allowedImageUrlPrefixes: { type: "array", items: { type: "string" }, default: [] },
+            },
+        },
+        validateResource: forType(types.dataVolume, (props, args) =>
+            checkImageUrl(
+                props,
+                args.getConfig<SitePolicyConfig["images-from-https"]>().allowedImageUrlPrefixes,
+            ),
+        ),
+    },
+    {
+        name: "datavolumes-retained",
+        description: "DataVolumes are never garbage-collected out from under Pulumi.",
+        enforcementLevel: "mandatory",
+        validateResource: forType(types.dataVolume, checkDataVolumeRetained),
+    },
+    {
+        name: "nads-on-declared-bridges",
+        description:
+            "NetworkAttachmentDefinitions use only the bridges and VLANs the site declares.",
+        enforcementLevel: "mandatory",
+        configSchema: {
+            properties: {
+                networks: {
+                    type: "array",
+                    items: {
+                        type: "object",
+                        properties: { bridge: { type: "string" }, vlan: { type: "integer" } },
+                        required: ["bridge"],
+                    },
+                },
+            },
+            required: ["networks"],
+        },
+        validateResource: forType(types.nad, (props, args) =>
+            checkNetworkAttachment(
+                props,
+                args.getConfig<SitePolicyConfig["nads-on-declared-bridges"]>().networks,
+            ),
+        ),
+    },
+    {
+        name: "cluster-cidrs-clear-of-reserved",
+        description:
+            "Every Rancher cluster's pod and service CIDRs avoid the site's reserved ranges.",
+        enforcementLevel: "mandatory",
+        configSchema: {
+            properties: { reservedCidrs: { type: "array", items: { type: "string" } } },
+            required: ["reservedCidrs"],
+        },
+        validateResource: forType(types.clusterV2, (props, args) =>
+            checkClusterCidrs(
+                props,
+                args.getConfig<SitePolicyConfig["cluster-cidrs-clear-of-reserved"]>().reservedCidrs,
+            ),
+        ),
+    },
+];
