@@ -1,0 +1,141 @@
+import * as assert from "assert";
+import { readFileSync, readdirSync } from "fs";
+import * as path from "path";
+import { parse } from "yaml";
+import { readStackFile } from "../lib/stackFile";
+import { projectRoot } from "./mocks";
+
+interface Step {
+    uses?: string;
+    run?: string;
+    with?: Record<string, unknown>;
+    env?: Record<string, string>;
+}
+
+interface Job {
+    if?: string;
+    needs?: string;
+    environment?: string;
+    permissions?: Record<string, string>;
+    strategy?: { matrix: { stack: string[] } };
+    steps: Step[];
+}
+
+const workflow = parse(
+    readFileSync(path.join(projectRoot, ".github", "workflows", "infra.yml"), "utf8"),
+) as {
+    on: Record<string, unknown>;
+    permissions: Record<string, string>;
+    jobs: Record<string, Job>;
+};
+
+/** The site stacks that exist: one Pulumi.<site>.yaml each. */
+const stacks = readdirSync(projectRoot)
+    .map((file) => /^Pulumi\.(.+)\.yaml$/.exec(file)?.[1])
+    .filter((stack): stack is string => stack !== undefined)
+    .sort();
+
+function pulumiStep(job: Job): Step {
+    const step = job.steps.find((s) => s.uses?.startsWith("pulumi/actions@"));
+    assert.ok(step, "the job runs pulumi/actions");
+    return step;
+}
+
+describe("CI workflow", () => {
+    it("previews and deploys exactly the sites that have a stack file", () => {
+        assert.deepStrictEqual(stacks, ["france", "greece"]);
+        for (const job of ["preview", "up"]) {
+            assert.deepStrictEqual(
+                [...workflow.jobs[job].strategy!.matrix.stack].sort(),
+                stacks,
+                `jobs.${job}.strategy.matrix.stack must list every Pulumi.<site>.yaml`,
+            );
+        }
+    });
+
+    it("tests and plans offline first, on every pull request and push to main", () => {
+        assert.deepStrictEqual(Object.keys(workflow.on).sort(), ["pull_request", "push"]);
+        assert.deepStrictEqual(workflow.on.push, { branches: ["main"] });
+        const runs = workflow.jobs.test.steps.map((s) => s.run ?? "");
+        assert.ok(runs.includes("npm ci"));
+        assert.ok(runs.includes("npm test"));
+        assert.ok(runs.some((r) => r.includes("npm run --silent plan -- --stack")));
+        assert.strictEqual(workflow.jobs.preview.needs, "test");
+        assert.strictEqual(workflow.jobs.up.needs, "test");
+    });
+
+    it("previews each site on pull requests from this repository, with diff, comment and policy pack", () => {
+        const preview = workflow.jobs.preview;
+        assert.strictEqual(
+            preview.if,
+            "github.event_name == 'pull_request' && github.event.pull_request.head.repo.full_name == github.repository",
+        );
+        assert.deepStrictEqual(pulumiStep(preview).with, {
+            command: "preview",
+            "stack-name": "${{ matrix.stack }}",
+            "comment-on-pr": true,
+            diff: true,
+            policyPacks: "policy",
+            policyPackConfigs: "${{ runner.temp }}/policy-config.json",
+        });
+        assert.deepStrictEqual(preview.permissions, { contents: "read", "pull-requests": "write" });
+        assert.strictEqual(preview.environment, "${{ matrix.stack }}-preview");
+    });
+
+    it("deploys each site on pushes to main only, behind its environment, one run at a time", () => {
+        const up = workflow.jobs.up;
+        assert.strictEqual(up.if, "github.event_name == 'push' && github.ref == 'refs/heads/main'");
+        assert.strictEqual(up.environment, "${{ matrix.stack }}");
+        assert.strictEqual(pulumiStep(up).with!.command, "up");
+        assert.strictEqual(pulumiStep(up).with!.policyPacks, "policy");
+        assert.deepStrictEqual((up as Job & { concurrency: unknown }).concurrency, {
+            group: "pulumi-up-${{ matrix.stack }}",
+            "cancel-in-progress": false,
+        });
+    });
+
+    it("takes every credential from secrets, never from the repository", () => {
+        assert.deepStrictEqual(workflow.permissions, { contents: "read" });
+        const credentials = ["PULUMI_ACCESS_TOKEN", "RANCHER_TOKEN_KEY", "SITE_KUBECONFIG"];
+        for (const [name, job] of Object.entries(workflow.jobs)) {
+            for (const step of job.steps) {
+                for (const [key, value] of Object.entries(step.env ?? {})) {
+                    if (credentials.includes(key)) {
+                        assert.strictEqual(value, `\${{ secrets.${key} }}`, `${name}: ${key}`);
+                    }
+                }
+            }
+        }
+        for (const stack of stacks) {
+            const { config } = readStackFile(path.join(projectRoot, `Pulumi.${stack}.yaml`));
+            assert.ok(
+                !("rancher2:tokenKey" in config),
+                `Pulumi.${stack}.yaml holds no Rancher token`,
+            );
+            assert.ok(!("edge:sshPrivateKey" in config), `Pulumi.${stack}.yaml holds no SSH key`);
+            assert.ok(
+                !("kubeconfig" in (config["edge:site"] as Record<string, unknown>)),
+                `Pulumi.${stack}.yaml holds no kubeconfig`,
+            );
+        }
+    });
+
+    it("pins every action to a commit or an exact release", () => {
+        const uses = Object.values(workflow.jobs).flatMap((job) =>
+            job.steps.flatMap((s) => (s.uses ? [s.uses] : [])),
+        );
+        assert.strictEqual(uses.length, 8);
+        for (const use of uses) {
+            assert.match(use, /^[\w.-]+\/[\w.-]+@([0-9a-f]{40}|v\d+\.\d+\.\d+)$/, use);
+        }
+    });
+
+    it("uses the policy pack and the offline plan that exist in the repository", () => {
+        const pack = readFileSync(path.join(projectRoot, "policy", "PulumiPolicy.yaml"), "utf8");
+        assert.strictEqual(parse(pack).runtime, "nodejs");
+        const scripts = JSON.parse(
+            readFileSync(path.join(projectRoot, "package.json"), "utf8"),
+        ).scripts;
+        assert.ok(scripts.plan && scripts.test);
+    });
+});
