@@ -1,8 +1,8 @@
 import * as assert from "assert";
 import { RawStackConfig } from "../lib/config";
 import { planStack } from "../lib/plan";
-import { ConfigError } from "../lib/problems";
 import { rawStackConfig } from "../lib/stackFile";
+import { problemsOf } from "./fixtures";
 import { editableStackConfig } from "./mocks";
 
 /** The greece stack's config, ready to edit. */
@@ -11,18 +11,6 @@ function greece(): RawStackConfig & { site: any; images: any; clusters: any; all
 }
 
 /** Every problem planStack reports for `raw`, as `path: message` lines. */
-function problemsOf(raw: RawStackConfig): string[] {
-    try {
-        planStack(raw);
-    } catch (error) {
-        if (error instanceof ConfigError) {
-            return error.problems.map((p) => `${p.path}: ${p.message}`);
-        }
-        throw error;
-    }
-    assert.fail("expected the config to be rejected");
-}
-
 describe("config validation", () => {
     it("accepts both example stacks", () => {
         for (const stack of ["greece", "france"]) {

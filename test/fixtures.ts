@@ -1,4 +1,8 @@
+import * as assert from "assert";
 import { RawStackConfig } from "../lib/config";
+import { planStack } from "../lib/plan";
+import { ConfigError } from "../lib/problems";
+import { rawStackConfig } from "../lib/stackFile";
 
 /** A cluster of the synthetic stack: its name and how many nodes it has. */
 export interface SyntheticCluster {
@@ -68,3 +72,22 @@ export const greeceNodes = {
         macs: { lab: "4a:cd:1e:23:e1:af" },
     },
 };
+
+/** Every problem planStack reports for `raw`, as `path: message` lines; fails if it accepts it. */
+export function problemsOf(raw: RawStackConfig): string[] {
+    try {
+        planStack(raw);
+    } catch (error) {
+        if (error instanceof ConfigError) {
+            return error.problems.map((p) => `${p.path}: ${p.message}`);
+        }
+        throw error;
+    }
+    assert.fail("expected the config to be rejected");
+}
+
+/** A stack file's config with its allocation record brought up to date, as `npm run lock` would. */
+export function locked(config: Record<string, any>): Record<string, any> {
+    const { plan } = planStack(rawStackConfig(config));
+    return { ...config, "edge:allocations": plan.allocations };
+}

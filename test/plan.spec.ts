@@ -23,13 +23,8 @@ import {
     renderJson,
     renderSummary,
 } from "../offline/render";
+import { locked } from "./fixtures";
 import { editableStackConfig, projectRoot } from "./mocks";
-
-/** `config` with its allocation record brought up to date, as `npm run lock` would. */
-function locked(config: Record<string, any>): Record<string, any> {
-    const { plan } = planStack(rawStackConfig(config));
-    return { ...config, "edge:allocations": plan.allocations };
-}
 
 async function render(
     config: Record<string, any>,

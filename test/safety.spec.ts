@@ -6,7 +6,7 @@ import { rawStackConfig } from "../lib/stackFile";
 import { ResourceChange, chains, diffResources, parseRendered } from "../offline/diff";
 import { EvaluatedResource, Evaluation, evaluateProgram, placeholders } from "../offline/evaluate";
 import { addressPlan, renderFiles } from "../offline/render";
-import { syntheticStack } from "./fixtures";
+import { locked, syntheticStack } from "./fixtures";
 import {
     editableStackConfig,
     mockRancher,
@@ -16,12 +16,6 @@ import {
     secretValue,
     types,
 } from "./mocks";
-
-/** `config` with its allocation record brought up to date, as `npm run lock` would. */
-function locked(config: Record<string, any>): Record<string, any> {
-    const { plan } = planStack(rawStackConfig(config));
-    return { ...config, "edge:allocations": plan.allocations };
-}
 
 function evaluate(config: Record<string, any>, stack = "test"): Promise<Evaluation> {
     return evaluateProgram(config, placeholders, { stack, preview: true });

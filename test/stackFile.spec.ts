@@ -2,7 +2,6 @@ import * as assert from "assert";
 import { readFileSync } from "fs";
 import * as path from "path";
 import { planStack } from "../lib/plan";
-import { ConfigError } from "../lib/problems";
 import {
     parseStackFile,
     rawStackConfig,
@@ -10,20 +9,8 @@ import {
     stackFileConfig,
     withAllocations,
 } from "../lib/stackFile";
+import { problemsOf } from "./fixtures";
 import { projectRoot } from "./mocks";
-
-/** The problems planStack reports, as `path: message` lines. */
-function planStackProblems(raw: ReturnType<typeof rawStackConfig>): string[] {
-    try {
-        planStack(raw);
-    } catch (error) {
-        if (error instanceof ConfigError) {
-            return error.problems.map((p) => `${p.path}: ${p.message}`);
-        }
-        throw error;
-    }
-    return [];
-}
 
 describe("stack files", () => {
     it("the committed stack files are exactly what `npm run lock` writes", () => {
@@ -92,7 +79,7 @@ describe("stack files", () => {
             "    kubeconfig: apiVersion v1",
             "",
         ].join("\n");
-        const problems = planStackProblems(stackFileConfig(parseStackFile(text, "x")));
+        const problems = problemsOf(stackFileConfig(parseStackFile(text, "x")));
         assert.deepStrictEqual(problems.slice(0, 3), [
             "rancher2:tokenKey: holds a credential in plain text; store it encrypted: pulumi config set --secret rancher2:tokenKey",
             "edge:sshPrivateKey: holds a credential in plain text; store it encrypted: pulumi config set --secret edge:sshPrivateKey",
