@@ -5,7 +5,7 @@ import { parseQuantity } from "../lib/quantity";
 import type { EvaluatedResource, Evaluation } from "./evaluate";
 
 /** Addresses and sizes per cluster and node, as the summary and `addresses.yaml` show them. */
-export interface AddressPlan {
+export interface AddressSummary {
     clusters: Record<
         string,
         {
@@ -33,7 +33,7 @@ export interface AddressPlan {
 }
 
 /** The program's exports joined with the sizes only the plan knows. */
-export function addressPlan(plan: StackPlan, outputs: Record<string, any>): AddressPlan {
+export function addressSummary(plan: StackPlan, outputs: Record<string, any>): AddressSummary {
     return {
         clusters: Object.fromEntries(
             plan.clusters.map((cluster) => {
@@ -130,7 +130,7 @@ export const headerPrefix = { resource: "# pulumi: ", parent: "# parent: " } as 
  */
 export function renderFiles(
     evaluation: Evaluation,
-    addresses: AddressPlan,
+    addresses: AddressSummary,
 ): Record<string, string> {
     const files: Record<string, string> = {
         "addresses.yaml": `# Addresses and sizes of every cluster and node (npm run plan).\n${toYaml(addresses)}`,
@@ -179,7 +179,7 @@ export function count(n: number, noun: string): string {
 export function renderSummary(
     stack: string,
     evaluation: Evaluation,
-    addresses: AddressPlan,
+    addresses: AddressSummary,
 ): string {
     const lines = [
         `Offline plan of stack ${stack}: values providers compute are shown as <computed: ...>.`,
@@ -270,7 +270,7 @@ export interface PlanDocument {
         options: Omit<EvaluatedResource["options"], "parent">;
         dependencies: string[];
     }[];
-    addresses?: AddressPlan;
+    addresses?: AddressSummary;
 }
 
 export function renderJson(document: unknown): string {
@@ -280,7 +280,7 @@ export function renderJson(document: unknown): string {
 export function planDocument(
     stack: string,
     evaluation: Evaluation,
-    addresses: AddressPlan,
+    addresses: AddressSummary,
 ): PlanDocument {
     return {
         stack,

@@ -1,6 +1,6 @@
 import { planStack } from "../lib/plan";
 import { evaluateProgram, placeholders } from "../offline/evaluate";
-import { addressPlan, renderFiles, renderSummary } from "../offline/render";
+import { addressSummary, renderFiles, renderSummary } from "../offline/render";
 import { syntheticStack } from "../test/fixtures";
 
 /**
@@ -33,7 +33,7 @@ async function main(): Promise<void> {
     console.log(`program under mocks: ${elapsed(start)}, ${evaluation.resources.length} resources`);
 
     start = process.hrtime.bigint();
-    const addresses = addressPlan(plan, evaluation.outputs);
+    const addresses = addressSummary(plan, evaluation.outputs);
     const files = renderFiles(evaluation, addresses);
     const summary = renderSummary("bench", evaluation, addresses);
     const bytes = Object.values(files).reduce((sum, text) => sum + text.length, summary.length);

@@ -15,7 +15,7 @@ import { diffResources, formatDiff, parseRendered } from "../offline/diff";
 import { sitePolicyConfig } from "../policy/policies";
 import { evaluateProgram, placeholders } from "../offline/evaluate";
 import {
-    addressPlan,
+    addressSummary,
     planDocument,
     renderFiles,
     renderJson,
@@ -126,7 +126,7 @@ async function main(argv: string[]): Promise<number> {
         stack: args.stack,
         preview: true,
     });
-    const addresses = addressPlan(plan, evaluation.outputs);
+    const addresses = addressSummary(plan, evaluation.outputs);
     if (args.diff) {
         const before = parseRendered(readTree(args.diff));
         process.stdout.write(formatDiff(diffResources(before, evaluation.resources)));

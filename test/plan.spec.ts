@@ -17,7 +17,7 @@ import {
 } from "../offline/diff";
 import { Evaluation, evaluateProgram, placeholders } from "../offline/evaluate";
 import {
-    addressPlan,
+    addressSummary,
     planDocument,
     renderFiles,
     renderJson,
@@ -37,7 +37,7 @@ async function render(
 }> {
     const { plan } = planStack(rawStackConfig(config));
     const evaluation = await evaluateProgram(config, placeholders, { stack, preview: true });
-    const addresses = addressPlan(plan, evaluation.outputs);
+    const addresses = addressSummary(plan, evaluation.outputs);
     return {
         evaluation,
         files: renderFiles(evaluation, addresses),

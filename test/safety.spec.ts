@@ -5,7 +5,7 @@ import { planStack } from "../lib/plan";
 import { rawStackConfig } from "../lib/stackFile";
 import { ResourceChange, chains, diffResources, parseRendered } from "../offline/diff";
 import { EvaluatedResource, Evaluation, evaluateProgram, placeholders } from "../offline/evaluate";
-import { addressPlan, renderFiles } from "../offline/render";
+import { addressSummary, renderFiles } from "../offline/render";
 import { locked, syntheticStack } from "./fixtures";
 import {
     editableStackConfig,
@@ -29,7 +29,7 @@ async function changesBetween(
     const old = await evaluate(before);
     const files = renderFiles(
         old,
-        addressPlan(planStack(rawStackConfig(before)).plan, old.outputs),
+        addressSummary(planStack(rawStackConfig(before)).plan, old.outputs),
     );
     return diffResources(parseRendered(files), (await evaluate(after)).resources);
 }
