@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { EdgeCluster, SiteNetwork } from "./components";
+import * as rancher2 from "@pulumi/rancher2";
+import { EdgeCluster, SiteNetwork, nodeRemovalHook } from "./components";
 import { StackPlan, planStack } from "./lib/plan";
 import { ConfigError } from "./lib/problems";
 import {
@@ -62,11 +63,23 @@ const siteNetwork = new SiteNetwork(
     { providers: [hostCluster] },
 );
 
+// Empty when Rancher's certificate is publicly signed (rancher pkg/tls/tls.go, --no-cacerts).
+const rancherCaCerts = rancher2.getSettingOutput({ name: "cacerts" }).value;
+
+const removalHook = nodeRemovalHook(plan);
+
 const edgeClusters = plan.clusters.map(
     (cluster) =>
         new EdgeCluster(
             cluster.name,
-            { site: plan.site, cluster, siteNetwork, sshPrivateKey },
+            {
+                site: plan.site,
+                cluster,
+                siteNetwork,
+                sshPrivateKey,
+                rancherCaCerts,
+                removalHook,
+            },
             { providers: [hostCluster] },
         ),
 );

@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as rancher2 from "@pulumi/rancher2";
 import { ClusterPlan, SitePlan, directApiEndpoint } from "../lib/plan";
 import { annotations } from "../lib/naming";
-import { rewriteKubeconfigServer } from "../lib/rancher";
+import { addCertificateAuthority, rewriteKubeconfigServer } from "../lib/rancher";
 import { KubevirtNode } from "./kubevirtNode";
 import { SiteNetwork } from "./siteNetwork";
 
@@ -20,6 +20,10 @@ export interface EdgeClusterArgs {
      * sets `breakGlassKubeconfig`. Defaults to none.
      */
     sshPrivateKey?: pulumi.Input<string>;
+    /** Rancher's `cacerts` setting: its private CA, or empty when its certificate is public. */
+    rancherCaCerts: pulumi.Input<string>;
+    /** The site's node removal hook, bound to every node VM. */
+    removalHook: pulumi.ResourceHook;
 }
 
 /** What the stack exports about a node. */
@@ -38,7 +42,10 @@ export class EdgeCluster extends pulumi.ComponentResource {
     public readonly rancherCluster: rancher2.ClusterV2;
     /** Rancher's cluster id (`c-m-...`). */
     public readonly clusterId: pulumi.Output<string>;
-    /** Kubeconfig through Rancher's proxy, available once the cluster is active (secret). */
+    /**
+     * Kubeconfig through Rancher's proxy, available once the cluster is active (secret); its
+     * direct-API context trusts the cluster's own CA.
+     */
     public readonly kubeconfig: pulumi.Output<string>;
     /** Admin kubeconfig read from the first server node, when asked for (secret). */
     public readonly breakGlassKubeconfig: pulumi.Output<string | undefined>;
@@ -82,7 +89,12 @@ export class EdgeCluster extends pulumi.ComponentResource {
                 kubernetesVersion: cluster.kubernetesVersion,
                 labels: cluster.labels,
                 annotations: { [annotations.clusterIdentity]: cluster.identity },
-                rkeConfig: { machineGlobalConfig: cluster.machineGlobalConfig },
+                rkeConfig: {
+                    machineGlobalConfig: cluster.machineGlobalConfig,
+                    ...(cluster.chartValues === undefined
+                        ? {}
+                        : { chartValues: cluster.chartValues }),
+                },
                 ...(nodePort
                     ? {
                           localAuthEndpoint: {
@@ -115,6 +127,8 @@ export class EdgeCluster extends pulumi.ComponentResource {
                     {
                         node,
                         registrationCommand,
+                        rancherCaCerts: args.rancherCaCerts,
+                        removalHook: args.removalHook,
                         goldenImage: siteNetwork.goldenImages[node.image],
                         namespace: siteNetwork.namespaces[node.namespace],
                         networkAttachments: node.interfaces.map(
@@ -133,12 +147,17 @@ export class EdgeCluster extends pulumi.ComponentResource {
                 parent: this,
                 // `pulumi up` ends when the cluster is active, which needs every node registered.
                 dependsOn: Object.values(this.nodes),
+                // ClusterSync waits only when created: a node joining, leaving or being replaced
+                // replaces it, so that `pulumi up` waits for the cluster to be active again.
+                replacementTrigger: cluster.syncTrigger,
                 customTimeouts: { create: "45m", update: "45m" },
                 // It returns the cluster's kubeconfig.
                 additionalSecretOutputs: ["kubeConfig"],
             },
         );
-        this.kubeconfig = pulumi.secret(sync.kubeConfig);
+        this.kubeconfig = nodePort
+            ? this.withDirectApiCa(cluster, sync)
+            : pulumi.secret(sync.kubeConfig);
 
         this.breakGlassKubeconfig =
             cluster.breakGlassKubeconfig && sshPrivateKey !== undefined
@@ -189,6 +208,38 @@ export class EdgeCluster extends pulumi.ComponentResource {
         );
     }
 
+    /**
+     * Rancher's kubeconfig with the cluster's CA on its direct-API (`-fqdn`) context. Rancher
+     * leaves `certificate-authority-data` out of that context unless `localAuthEndpoint.caCerts`
+     * is set (rancher pkg/kubeconfig/templates.go), and the API certificate is signed by a CA the
+     * cluster generates when it starts, so it is read back from Rancher once the cluster is
+     * active (rancher2 `getCluster`'s `caCert`, base64 PEM).
+     */
+    private withDirectApiCa(
+        cluster: ClusterPlan,
+        sync: rancher2.ClusterSync,
+    ): pulumi.Output<string> {
+        const clusterCa = rancher2.getClusterOutput(
+            // Without this, every read would mint a new Rancher API token.
+            { name: cluster.rancherName, generateKubeConfig: false },
+            { parent: this, dependsOn: [sync] },
+        ).caCert;
+        return pulumi.secret(
+            pulumi
+                .all([sync.kubeConfig, clusterCa, this.apiEndpoint])
+                .apply(([kubeconfig, ca, endpoint]) => {
+                    const result = addCertificateAuthority(kubeconfig, endpoint, ca);
+                    if (!result.matched && !pulumi.runtime.isDryRun()) {
+                        pulumi.log.warn(
+                            `Rancher's kubeconfig for ${cluster.rancherName} has no context for ${endpoint} with a CA to add; its direct-API context will not verify`,
+                            this,
+                        );
+                    }
+                    return result.kubeconfig;
+                }),
+        );
+    }
+
     /** Reads the distribution's admin kubeconfig over SSH and points it at the direct endpoint. */
     private readAdminKubeconfig(
         name: string,
@@ -205,8 +256,17 @@ export class EdgeCluster extends pulumi.ComponentResource {
                     host: server.address,
                     user: site.sshUser,
                     privateKey: pulumi.secret(sshPrivateKey),
+                    // The node's own host key, handed to it through cloud-init: no first-use trust.
+                    hostKey: this.nodes[server.name].hostPublicKey,
                 },
                 create: `sudo cat ${cluster.adminKubeconfigPath}`,
+                // A rebuilt cluster or a replaced server has a new kubeconfig: read it again.
+                triggers: [
+                    this.clusterId,
+                    server.vmName,
+                    server.virtualMachine.metadata.annotations?.[annotations.rootDisk],
+                    cluster.identity,
+                ],
                 // The kubeconfig holds the cluster's admin credentials: keep it out of logs.
                 logging: command.types.enums.remote.Logging.None,
             },

@@ -1,7 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import * as tls from "@pulumi/tls";
 import { nodeRegistrationCommand, renderUserData } from "../lib/cloudinit";
-import { annotations } from "../lib/naming";
+import { annotations, resourceNames } from "../lib/naming";
 import { NodePlan } from "../lib/plan";
 
 export interface KubevirtNodeArgs {
@@ -9,6 +10,10 @@ export interface KubevirtNodeArgs {
     node: NodePlan;
     /** Rancher's registration command for the node's cluster, before the node's own flags. */
     registrationCommand: pulumi.Input<string>;
+    /** Rancher's private CA, which the guest must trust to fetch the agent; empty for a public CA. */
+    rancherCaCerts: pulumi.Input<string>;
+    /** Removes the node from Rancher before its VM goes (see lib/nodeRemoval.ts). */
+    removalHook: pulumi.ResourceHook;
     /** The golden image DataVolume the root disk clones; the clone waits for its import. */
     goldenImage: pulumi.Resource;
     /** The namespace the node's objects live in, created before them. */
@@ -19,7 +24,8 @@ export interface KubevirtNodeArgs {
 
 /**
  * One edge cluster node: a KubeVirt VM booted from a clone of the site's golden image, with
- * static addresses and the Rancher registration handed in through a cloud-init Secret.
+ * static addresses, its own SSH host key, and the Rancher registration handed in through a
+ * cloud-init Secret.
  */
 export class KubevirtNode extends pulumi.ComponentResource {
     /** The node's IPs by site network. */
@@ -28,6 +34,8 @@ export class KubevirtNode extends pulumi.ComponentResource {
     public readonly macs: pulumi.Output<Record<string, string>>;
     /** The node's Rancher roles. */
     public readonly roles: pulumi.Output<string[]>;
+    /** The public half of the node's SSH host key, as `ssh-ed25519 AAAA...`. */
+    public readonly hostPublicKey: pulumi.Output<string>;
     /** The Secret holding cloud-init user-data (with the registration token) and network-data. */
     public readonly cloudInit: k8s.core.v1.Secret;
     /** The node's root disk. */
@@ -39,37 +47,56 @@ export class KubevirtNode extends pulumi.ComponentResource {
         super("edge:index:KubevirtNode", name, {}, opts);
         const { node } = args;
 
+        // Generated once and kept in the state, so that SSH clients can pin it.
+        const hostKey = new tls.PrivateKey(
+            resourceNames.hostKey(name),
+            { algorithm: "ED25519" },
+            { parent: this },
+        );
+        this.hostPublicKey = hostKey.publicKeyOpenssh.apply((key) => key.trim());
+
         this.cloudInit = new k8s.core.v1.Secret(
-            `${name}-cloudinit`,
+            resourceNames.cloudInit(name),
             {
                 metadata: { name: node.cloudInitSecretName, namespace: node.namespace },
-                stringData: cloudInitData(node, args.registrationCommand),
+                stringData: cloudInitData(node, args, hostKey),
             },
             { parent: this, dependsOn: [args.namespace] },
         );
 
-        this.rootDisk = new k8s.apiextensions.CustomResource(`${name}-rootdisk`, node.rootDisk, {
-            parent: this,
-            dependsOn: [args.namespace, args.goldenImage],
-            // A DataVolume's spec is immutable, and a rebuilt cluster needs fresh disks: either
-            // change must recreate it...
-            replaceOnChanges: ["spec", `metadata.annotations["${annotations.clusterIdentity}"]`],
-            // ...and its fixed name means the old one must go first.
-            deleteBeforeReplace: true,
-        });
+        this.rootDisk = new k8s.apiextensions.CustomResource(
+            resourceNames.rootDisk(name),
+            node.rootDisk,
+            {
+                parent: this,
+                dependsOn: [args.namespace, args.goldenImage],
+                // A DataVolume's spec is immutable, the roles are installed on the disk, and a
+                // rebuilt cluster needs fresh disks: each must recreate it...
+                replaceOnChanges: [
+                    "spec",
+                    `metadata.annotations["${annotations.rootDisk}"]`,
+                    `metadata.annotations["${annotations.clusterIdentity}"]`,
+                ],
+                // ...and its fixed name means the old one must go first.
+                deleteBeforeReplace: true,
+            },
+        );
 
         this.virtualMachine = new k8s.apiextensions.CustomResource(name, node.virtualMachine, {
             parent: this,
             dependsOn: [this.cloudInit, this.rootDisk, ...args.networkAttachments],
-            // A new root disk or a rebuilt cluster means a new machine; annotations record both.
+            // The annotations carry every reason its root disk or cluster is replaced, so the VM
+            // is replaced with them (Pulumi does not cascade replacements along dependsOn).
             replaceOnChanges: [
                 `metadata.annotations["${annotations.rootDisk}"]`,
                 `metadata.annotations["${annotations.clusterIdentity}"]`,
             ],
             // The VM keeps its name, so the old one must be deleted before the new one exists.
             deleteBeforeReplace: true,
-            // Booting, cloning and the cloud-init registration can outlast the default 10m.
+            // Booting, cloning and the registration can outlast the default 10m.
             customTimeouts: { create: "30m", update: "30m" },
+            // The node leaves Rancher (drain, etcd member, Node object) before its VM is deleted.
+            hooks: { beforeDelete: [args.removalHook] },
         });
 
         this.ips = pulumi.output(Object.fromEntries(node.interfaces.map((i) => [i.network, i.ip])));
@@ -81,6 +108,7 @@ export class KubevirtNode extends pulumi.ComponentResource {
             ips: this.ips,
             macs: this.macs,
             roles: this.roles,
+            hostPublicKey: this.hostPublicKey,
             cloudInit: this.cloudInit,
             rootDisk: this.rootDisk,
             virtualMachine: this.virtualMachine,
@@ -88,19 +116,32 @@ export class KubevirtNode extends pulumi.ComponentResource {
     }
 }
 
-/** The cloud-init Secret's data; secret because user-data carries the registration token. */
+/**
+ * The cloud-init Secret's data; secret because user-data carries the registration token and the
+ * host's private key.
+ */
 function cloudInitData(
     node: NodePlan,
-    registrationCommand: pulumi.Input<string>,
+    args: KubevirtNodeArgs,
+    hostKey: tls.PrivateKey,
 ): pulumi.Output<{ userdata: string; networkdata: string }> {
     return pulumi.secret(
-        pulumi.output(registrationCommand).apply((base) => ({
-            userdata: renderUserData({
-                hostname: node.userData.hostname,
-                sshAuthorizedKeys: node.userData.sshAuthorizedKeys,
-                registrationCommand: nodeRegistrationCommand(base, node.userData.registration),
-            }),
-            networkdata: node.networkData,
-        })),
+        pulumi
+            .all([
+                args.registrationCommand,
+                args.rancherCaCerts,
+                hostKey.privateKeyOpenssh,
+                hostKey.publicKeyOpenssh,
+            ])
+            .apply(([base, caCerts, privateKey, publicKey]) => ({
+                userdata: renderUserData({
+                    hostname: node.userData.hostname,
+                    sshAuthorizedKeys: node.userData.sshAuthorizedKeys,
+                    registrationCommand: nodeRegistrationCommand(base, node.userData.registration),
+                    hostKey: { privateKey, publicKey: publicKey.trim() },
+                    ...(caCerts.trim() === "" ? {} : { rancherCaCerts: caCerts }),
+                }),
+                networkdata: node.networkData,
+            })),
     );
 }

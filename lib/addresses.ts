@@ -1,5 +1,6 @@
 import { Allocations, ClusterAllocation, StackConfig, checkNodeIp } from "./config";
 import { masqueradeNetwork, nodePodCidrPrefix } from "./defaults";
+import { etcdMembers } from "./lifecycle";
 import { Cidr, formatCidr, intToIp, ipToInt, lastAddress, overlaps, parseCidr } from "./ip";
 import { ProblemList } from "./problems";
 
@@ -295,6 +296,9 @@ function flattenAllocations(allocations: Allocations): Map<string, string> {
                 flat.set(`${cluster}.nodes.${node}.${network}`, ip);
             }
         }
+        for (const [node, identity] of Object.entries(record.etcd ?? {})) {
+            flat.set(`${cluster}.etcd.${node}`, identity);
+        }
     }
     return flat;
 }
@@ -369,7 +373,13 @@ export function planAddresses(config: StackConfig, problems: ProblemList): Addre
             serviceCidr: string;
         };
         clusters[cluster.name] = { podCidr, serviceCidr, nodes };
-        const record: ClusterAllocation = { type: cluster.type, podCidr, serviceCidr, nodes };
+        const record: ClusterAllocation = {
+            type: cluster.type,
+            podCidr,
+            serviceCidr,
+            nodes,
+            etcd: etcdMembers(config.site, cluster),
+        };
         allocations[cluster.name] = record;
     }
     return { clusters, allocations, lockChanges: diffAllocations(config.allocations, allocations) };

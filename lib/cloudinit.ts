@@ -1,5 +1,7 @@
 import { stringify } from "yaml";
 import { NodeRole } from "./config";
+import { masqueradeNetwork, podReplyTable, registrationRetry } from "./defaults";
+import { registrationMarker, registrationScript } from "./naming";
 
 /** A network interface of a node VM as the guest must configure it. */
 export interface GuestInterface {
@@ -12,25 +14,63 @@ export interface GuestInterface {
     gateway?: string;
 }
 
+/** The node's own SSH host key, so that whoever connects can pin it. */
+export interface HostKey {
+    privateKey: string;
+    publicKey: string;
+}
+
 export interface UserDataArgs {
     hostname: string;
     sshAuthorizedKeys: string[];
     /** The complete system-agent registration command for this node. */
     registrationCommand: string;
+    hostKey: HostKey;
+    /** Rancher's private CA (its `cacerts` setting), when its certificate is not publicly signed. */
+    rancherCaCerts?: string;
 }
 
 export interface NetworkDataArgs {
     interfaces: GuestInterface[];
     dnsServers: string[];
-    /** Host cluster ranges reached through the pod network, so replies leave where requests came in. */
-    podNetworkRoutes: { to: string; via: string }[];
 }
 
 const yamlOptions = { lineWidth: 0 } as const;
 
 /**
- * cloud-config user-data: key-only SSH, the hostname, and the Rancher registration. The document
- * holds the registration token, so it only ever goes into a Secret.
+ * The script that registers the node with Rancher. Rancher's node command is
+ * `curl -fL <rancher>/system-agent-install.sh | sudo sh -s - ...`: without pipefail a failed
+ * download (TLS, DNS, a Rancher restart) pipes nothing into `sh`, which exits 0, and cloud-init
+ * never runs it again. So: pipefail, retries with backoff, and a marker only on success, which the
+ * VM's readiness probe waits for.
+ */
+export function registrationScriptText(registrationCommand: string): string {
+    const { attempts, firstDelaySeconds, maxDelaySeconds } = registrationRetry;
+    return [
+        "#!/bin/bash",
+        "set -o pipefail",
+        `delay=${firstDelaySeconds}`,
+        `for attempt in $(seq 1 ${attempts}); do`,
+        `    if ${registrationCommand}; then`,
+        `        mkdir -p "$(dirname ${registrationMarker})"`,
+        `        touch ${registrationMarker}`,
+        "        exit 0",
+        "    fi",
+        `    echo "edge-register: attempt $attempt of ${attempts} failed; retrying in $delay s" >&2`,
+        '    sleep "$delay"',
+        `    delay=$((delay * 2 > ${maxDelaySeconds} ? ${maxDelaySeconds} : delay * 2))`,
+        "done",
+        `echo "edge-register: giving up after ${attempts} attempts" >&2`,
+        "exit 1",
+        "",
+    ].join("\n");
+}
+
+/**
+ * cloud-config user-data: key-only SSH, a host key the break-glass connection pins, Rancher's CA
+ * when it is private, the guest agent that the readiness probe talks to, and the registration.
+ * The document holds the registration token and the host's private key, so it only ever goes into
+ * a Secret.
  */
 export function renderUserData(args: UserDataArgs): string {
     const document = {
@@ -39,27 +79,58 @@ export function renderUserData(args: UserDataArgs): string {
         ssh_pwauth: false,
         disable_root: true,
         ssh_authorized_keys: args.sshAuthorizedKeys,
-        runcmd: [args.registrationCommand],
+        // cloud-init cc_ssh: given keys replace the image's and no others are generated.
+        ssh_keys: {
+            ed25519_private: args.hostKey.privateKey,
+            ed25519_public: args.hostKey.publicKey,
+        },
+        // cloud-init cc_ca_certs runs in the init stage, before runcmd fetches Rancher's installer.
+        ...(args.rancherCaCerts ? { ca_certs: { trusted: [args.rancherCaCerts] } } : {}),
+        // The readiness probe runs `test` in the guest through qemu-guest-agent.
+        packages: ["qemu-guest-agent"],
+        write_files: [
+            {
+                path: registrationScript,
+                permissions: "0700",
+                content: registrationScriptText(args.registrationCommand),
+            },
+        ],
+        runcmd: [["systemctl", "enable", "--now", "qemu-guest-agent"], [registrationScript]],
     };
     return `#cloud-config\n${stringify(document, yamlOptions)}`;
 }
 
-/** netplan v2 network-data: every interface matched by MAC, static addresses on site networks. */
+/**
+ * netplan v2 network-data: every interface matched by MAC, static addresses on site networks.
+ * Replies to connections that came in through the pod network (the host's NodePort in front of
+ * the API) must leave the same way, whoever sent them: a rule sends everything from the
+ * masquerade address to a table whose default route is the masquerade gateway. The route is
+ * `on-link` so that it installs before the DHCP lease arrives.
+ */
 export function renderNetworkData(args: NetworkDataArgs): string {
     const ethernets: Record<string, unknown> = {};
     for (const nic of args.interfaces) {
-        const match = { macaddress: nic.mac };
+        // Named after its network, so that cluster-wide CNI settings can name the interface.
+        const identity = { match: { macaddress: nic.mac }, "set-name": nic.name };
         if (nic.address === undefined) {
             ethernets[nic.name] = {
-                match,
+                ...identity,
                 dhcp4: true,
                 "dhcp4-overrides": { "use-routes": false, "use-dns": false },
-                ...(args.podNetworkRoutes.length > 0 ? { routes: args.podNetworkRoutes } : {}),
+                routes: [
+                    {
+                        to: "0.0.0.0/0",
+                        via: masqueradeNetwork.gateway,
+                        table: podReplyTable,
+                        "on-link": true,
+                    },
+                ],
+                "routing-policy": [{ from: masqueradeNetwork.guest, table: podReplyTable }],
             };
             continue;
         }
         ethernets[nic.name] = {
-            match,
+            ...identity,
             addresses: [nic.address],
             ...(nic.gateway === undefined
                 ? {}

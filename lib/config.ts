@@ -1,7 +1,8 @@
 import { defaults, minimumNodeMemory, nodePortRange, supportedCnis } from "./defaults";
-import { contains, intToIp, ipToInt, isIpv4, lastAddress, parseCidr } from "./ip";
+import { contains, intToIp, ipToInt, isIpv4, lastAddress, overlaps, parseCidr } from "./ip";
 import { ProblemList } from "./problems";
 import { parseQuantity } from "./quantity";
+import { honoursCniSetting, minimumVersionsText } from "./rancher";
 import {
     checkedString,
     describe,
@@ -56,6 +57,8 @@ export interface ImageConfig {
     name: string;
     url: string;
     size: string;
+    /** Secret in the image namespace holding the image server's credentials, for CDI. */
+    secretRef?: string;
 }
 
 export interface NodeNetworkConfig {
@@ -102,6 +105,11 @@ export interface ClusterAllocation {
     serviceCidr: string;
     /** node name → site network name → IP */
     nodes: Record<string, Record<string, string>>;
+    /**
+     * etcd node name → what replaces its VM (see `vmIdentity`): how the next change is checked
+     * for etcd quorum. Absent in records written before it existed.
+     */
+    etcd?: Record<string, string>;
 }
 
 export type Allocations = Record<string, ClusterAllocation>;
@@ -272,6 +280,12 @@ function readNetwork(
     }
     const before = problems.problems.length;
     const name = required(map, "name", path, problems, readLabel);
+    if (name !== undefined && name.length > 15) {
+        problems.add(
+            keyPath(path, "name"),
+            `"${name}" is longer than 15 characters; it names the guest's interface on the network`,
+        );
+    }
     if (name === podInterfaceName) {
         problems.add(
             keyPath(path, "name"),
@@ -491,6 +505,7 @@ function readSite(
             return undefined;
         }
         const read = list.map((item, i) => readNetwork(item, `${p}[${i}]`, pr));
+        reportNetworkOverlaps(read, p, pr);
         reportDuplicates(
             list.flatMap((item, i) =>
                 typeof (item as { name?: unknown })?.name === "string"
@@ -536,6 +551,27 @@ function readSite(
     };
 }
 
+/** Two site networks on one range would give the guest two routes to it, and clash addresses. */
+function reportNetworkOverlaps(
+    networks: (SiteNetworkConfig | undefined)[],
+    path: string,
+    problems: ProblemList,
+): void {
+    const parsed = networks.map((n) => {
+        const cidr = n ? parseCidr(n.cidr) : undefined;
+        return cidr && "cidr" in cidr ? cidr.cidr : undefined;
+    });
+    parsed.forEach((cidr, j) => {
+        const i = parsed.findIndex((other, k) => k < j && other && cidr && overlaps(other, cidr));
+        if (i >= 0) {
+            problems.add(
+                `${path}[${j}].cidr`,
+                `${networks[j]!.cidr} overlaps site.networks[${i}] ${networks[i]!.name} (${networks[i]!.cidr})`,
+            );
+        }
+    });
+}
+
 /** The images, or none when any is invalid, and the names declared either way. */
 function readImages(
     value: unknown,
@@ -561,14 +597,15 @@ function readImages(
         const spec =
             typeof entry === "string"
                 ? { url: entry }
-                : readMap(entry, entryPath, problems, ["url", "size"]);
+                : readMap(entry, entryPath, problems, ["url", "size", "secretRef"]);
         if (!spec) {
             continue;
         }
         const url = required(spec, "url", entryPath, problems, readImageUrl);
         const size = optional(spec, "size", entryPath, problems, readQuantity, defaults.imageSize);
+        const secretRef = optional(spec, "secretRef", entryPath, problems, readLabel, undefined);
         if (url && size) {
-            images.push({ name, url, size });
+            images.push({ name, url, size, ...(secretRef === undefined ? {} : { secretRef }) });
         }
     }
     if (Object.keys(map).length === 0) {
@@ -579,10 +616,17 @@ function readImages(
 }
 
 const readImageUrl = checkedString((text) => {
-    const protocol = URL.canParse(text) ? new URL(text).protocol : undefined;
-    return protocol === "https:" || protocol === "http:"
-        ? undefined
-        : `"${text}" is not an http(s) URL`;
+    const url = URL.canParse(text) ? new URL(text) : undefined;
+    if (url?.protocol !== "https:" && url?.protocol !== "http:") {
+        return `"${text}" is not an http(s) URL`;
+    }
+    if (url.username !== "" || url.password !== "") {
+        // Never repeat the credentials: this message reaches CI logs.
+        url.username = "";
+        url.password = "";
+        return `${url.href} carries credentials, which would land in the DataVolume spec and in rendered/; put them in a Secret (keys accessKeyId and secretKey) in the image namespace and name it in secretRef`;
+    }
+    return undefined;
 });
 
 function readHostSelector(
@@ -859,6 +903,18 @@ function readCluster(
               defaults.cni[type],
           )
         : undefined;
+    if (
+        type === "rke2" &&
+        cni !== undefined &&
+        kubernetesVersion !== undefined &&
+        versionPatterns.rke2.pattern.test(kubernetesVersion) &&
+        !honoursCniSetting(cni, kubernetesVersion)
+    ) {
+        problems.add(
+            keyPath(path, "kubernetesVersion"),
+            `rke2 ${kubernetesVersion} does not honour the ${cni} setting that keeps its nodes off the pod network's shared address; use ${minimumVersionsText(cni)} or later of the same minor, or a later minor`,
+        );
+    }
     const podCidr = optional(map, "podCidr", path, problems, readCidr, undefined);
     const serviceCidr = optional(map, "serviceCidr", path, problems, readCidr, undefined);
     const namespace = optional(map, "namespace", path, problems, readLabel, name);
@@ -933,10 +989,14 @@ function readCluster(
             pr,
             "node name",
         );
+        if (read.every((n) => n !== undefined)) {
+            reportMixedNodeNetworks(read as NodeConfig[], p, pr);
+        }
         return read.every((n) => n !== undefined) ? (read as NodeConfig[]) : undefined;
     });
     if (nodes) {
-        for (const role of ["controlplane", "etcd"] as const) {
+        // Rancher keeps a custom cluster provisioning until every role has a node.
+        for (const role of nodeRoles) {
             if (!nodes.some((n) => n.roles.includes(role))) {
                 problems.add(
                     keyPath(path, "nodes"),
@@ -961,6 +1021,22 @@ function readCluster(
         acknowledgeReplacement: acknowledgeReplacement!,
         nodes: nodes!,
     };
+}
+
+/**
+ * A node's first network carries its node address, and the CNI is told that interface by name
+ * for the whole cluster (see lib/rancher.ts), so every node lists the same network first.
+ */
+function reportMixedNodeNetworks(nodes: NodeConfig[], path: string, problems: ProblemList): void {
+    const first = nodes[0].networks[0].network;
+    nodes.forEach((node, j) => {
+        if (node.networks[0].network !== first) {
+            problems.add(
+                `${path}[${j}].networks[0]`,
+                `is ${node.networks[0].network}, but ${nodes[0].name} lists ${first} first; every node of a cluster lists the same network first, because it carries the node addresses the CNI uses`,
+            );
+        }
+    });
 }
 
 function readClusters(
@@ -1011,6 +1087,23 @@ function readClusters(
     return valid.filter((c, i) => valid.findIndex((other) => other.name === c.name) === i);
 }
 
+function readStringMap(
+    value: unknown,
+    path: string,
+    problems: ProblemList,
+): Record<string, string> | undefined {
+    const map = readMap(value, path, problems);
+    if (!map) {
+        return undefined;
+    }
+    const before = problems.problems.length;
+    const entries = Object.entries(map).map(([key, v]) => [
+        key,
+        readString(v, keyPath(path, key), problems),
+    ]);
+    return problems.problems.length > before ? undefined : Object.fromEntries(entries);
+}
+
 function readAllocations(value: unknown, problems: ProblemList): Allocations | undefined {
     const path = "allocations";
     if (value === undefined || value === null) {
@@ -1024,7 +1117,13 @@ function readAllocations(value: unknown, problems: ProblemList): Allocations | u
     const result: Allocations = {};
     for (const [cluster, entry] of Object.entries(map)) {
         const entryPath = keyPath(path, cluster);
-        const m = readMap(entry, entryPath, problems, ["type", "podCidr", "serviceCidr", "nodes"]);
+        const m = readMap(entry, entryPath, problems, [
+            "type",
+            "podCidr",
+            "serviceCidr",
+            "nodes",
+            "etcd",
+        ]);
         if (!m) {
             continue;
         }
@@ -1046,8 +1145,15 @@ function readAllocations(value: unknown, problems: ProblemList): Allocations | u
                 }
             }
         }
+        const etcd = optional(m, "etcd", entryPath, problems, readStringMap, undefined);
         if (type && podCidr && serviceCidr) {
-            result[cluster] = { type, podCidr, serviceCidr, nodes };
+            result[cluster] = {
+                type,
+                podCidr,
+                serviceCidr,
+                nodes,
+                ...(etcd === undefined ? {} : { etcd }),
+            };
         }
     }
     return problems.problems.length > before ? undefined : result;

@@ -28,8 +28,21 @@ export const minimumNodeMemory = "1Gi";
 /** Node port range of a stock kube-apiserver. */
 export const nodePortRange = { first: 30000, last: 32767 } as const;
 
-/** The guest side of KubeVirt's masquerade binding: fixed unless the VM sets vmNetworkCIDR. */
-export const masqueradeNetwork = { cidr: "10.0.2.0/24", gateway: "10.0.2.1" } as const;
+/**
+ * The guest side of KubeVirt's masquerade binding: fixed unless the VM sets vmNetworkCIDR. Its
+ * DHCP server leases the guest the second address, the first being the gateway.
+ */
+export const masqueradeNetwork = {
+    cidr: "10.0.2.0/24",
+    gateway: "10.0.2.1",
+    guest: "10.0.2.2",
+} as const;
+
+/** Routing table of replies that leave through the pod network (see renderNetworkData). */
+export const podReplyTable = 100;
+
+/** How often and how patiently a node retries Rancher's registration before it gives up. */
+export const registrationRetry = { attempts: 10, firstDelaySeconds: 15, maxDelaySeconds: 300 };
 
 /** Per-node pod subnet size that k3s and rke2 carve from the cluster CIDR. */
 export const nodePodCidrPrefix = 24;

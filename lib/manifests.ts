@@ -27,7 +27,9 @@ export interface DataVolume {
     kind: "DataVolume";
     metadata: ObjectMeta;
     spec: {
-        source: { http: { url: string } } | { pvc: { namespace: string; name: string } };
+        source:
+            | { http: { url: string; secretRef?: string } }
+            | { pvc: { namespace: string; name: string } };
         storage: StorageSpec;
     };
 }
@@ -60,6 +62,14 @@ export interface VmVolume {
     };
 }
 
+/** KubeVirt runs an exec probe in the guest through qemu-guest-agent. */
+export interface ReadinessProbe {
+    exec: { command: string[] };
+    initialDelaySeconds: number;
+    periodSeconds: number;
+    failureThreshold: number;
+}
+
 export interface VirtualMachine {
     apiVersion: "kubevirt.io/v1";
     kind: "VirtualMachine";
@@ -80,6 +90,7 @@ export interface VirtualMachine {
                 };
                 networks: VmNetwork[];
                 volumes: VmVolume[];
+                readinessProbe: ReadinessProbe;
             };
         };
     };
@@ -124,6 +135,8 @@ export interface GoldenImageArgs {
     name: string;
     namespace: string;
     url: string;
+    /** Secret in the image namespace with `accessKeyId` and `secretKey` for the image server. */
+    secretRef?: string;
     size: string;
     storageClass?: string;
     /** Annotations beyond CDI's, such as Pulumi's await condition. */
@@ -146,7 +159,12 @@ export function goldenImageDataVolume(args: GoldenImageArgs): DataVolume {
             },
         },
         spec: {
-            source: { http: { url: args.url } },
+            source: {
+                http: {
+                    url: args.url,
+                    ...(args.secretRef === undefined ? {} : { secretRef: args.secretRef }),
+                },
+            },
             storage: storage(args.size, args.storageClass),
         },
     };
@@ -196,6 +214,8 @@ export interface VirtualMachineArgs {
     bridges: { name: string; nad: string; mac: string }[];
     rootDisk: string;
     cloudInitSecret: string;
+    /** File the guest creates once registered; the VM is Ready only when it exists. */
+    readinessMarker: string;
 }
 
 export function virtualMachine(args: VirtualMachineArgs): VirtualMachine {
@@ -255,6 +275,13 @@ export function virtualMachine(args: VirtualMachineArgs): VirtualMachine {
                             },
                         },
                     ],
+                    readinessProbe: {
+                        exec: { command: ["/usr/bin/test", "-f", args.readinessMarker] },
+                        // Boot, guest agent install and the first registration attempt.
+                        initialDelaySeconds: 60,
+                        periodSeconds: 15,
+                        failureThreshold: 3,
+                    },
                 },
             },
         },

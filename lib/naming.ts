@@ -12,7 +12,7 @@ export const labels = {
 } as const;
 
 export const annotations = {
-    /** The image and size a VM's root disk was cloned with; changing it replaces the VM. */
+    /** A node's root disk, on its DataVolume and VM: a change replaces both (`rootDiskIdentity`). */
     rootDisk: `${labelPrefix}/root-disk`,
     /** A cluster's distribution and CIDRs; changing them replaces the cluster and its nodes. */
     clusterIdentity: `${labelPrefix}/cluster-identity`,
@@ -21,6 +21,32 @@ export const annotations = {
 /** What a cluster cannot change without being rebuilt, as one annotation value. */
 export function clusterIdentity(type: string, podCidr: string, serviceCidr: string): string {
     return `${type} pods=${podCidr} services=${serviceCidr}`;
+}
+
+/**
+ * What a node's root disk is: every field of its DataVolume's spec, and the roles the node
+ * registered with, which k3s/rke2 install onto it and never change on a running node.
+ */
+export interface RootDiskSpec {
+    sourceNamespace: string;
+    image: string;
+    size: string;
+    storageClass?: string;
+    roles: string[];
+}
+
+/**
+ * The `root-disk` annotation of a node's DataVolume and VM, which both replace on it: whatever
+ * replaces the disk (a DataVolume's spec is immutable) replaces the VM that boots from it too.
+ */
+export function rootDiskIdentity(disk: RootDiskSpec): string {
+    const storageClass = disk.storageClass ?? "(cluster default)";
+    return `image=${disk.sourceNamespace}/${disk.image} size=${disk.size} storageClass=${storageClass} roles=${disk.roles.join(",")}`;
+}
+
+/** What replaces a node's VM when it changes: its namespace and its root disk. */
+export function vmIdentity(namespace: string, disk: RootDiskSpec): string {
+    return `namespace=${namespace} ${rootDiskIdentity(disk)}`;
 }
 
 /** Kubernetes name of a node's VM, DataVolume and cloud-init Secret: unique across the site. */
@@ -44,3 +70,23 @@ export function interfaceMac(site: string, cluster: string, node: string, networ
     octets[0] = (octets[0] & 0xfc) | 0x02;
     return octets.map((o) => o.toString(16).padStart(2, "0")).join(":");
 }
+
+/** Pulumi names of a node's children and of the site's shared hook. */
+export const resourceNames = {
+    cloudInit: (node: string) => `${node}-cloudinit`,
+    rootDisk: (node: string) => `${node}-rootdisk`,
+    hostKey: (node: string) => `${node}-hostkey`,
+    cloneRole: (site: string) => `${site}-clone-source`,
+    cloneBinding: (site: string, namespace: string) => `${site}-clone-source-${namespace}`,
+    /** The beforeDelete hook of every node VM; its name must never change (see components). */
+    nodeRemovalHook: "edge-node-removal",
+} as const;
+
+/** Where a node's registration script leaves its marker; the VM's readiness probe looks for it. */
+export const registrationMarker = "/var/lib/edge-testbed/registered";
+
+/** Where cloud-init writes the node's registration script. */
+export const registrationScript = "/usr/local/sbin/edge-register";
+
+/** Name of the Role in the image namespace that lets cluster namespaces clone golden images. */
+export const cloneSourceRoleName = "edge-clone-source";

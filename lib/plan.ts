@@ -6,13 +6,12 @@ import {
     ClusterType,
     NodeConfig,
     RawStackConfig,
-    SiteConfig,
     StackConfig,
     podInterfaceName,
     readStackConfig,
 } from "./config";
-import { masqueradeNetwork } from "./defaults";
-import { overlaps, parseCidr } from "./ip";
+import { parseCidr } from "./ip";
+import { checkEtcdQuorum, clusterSyncTrigger, rootDiskSpec } from "./lifecycle";
 import {
     DataVolume,
     NetworkAttachmentDefinition,
@@ -31,10 +30,12 @@ import {
     interfaceMac,
     labels,
     rancherClusterName,
+    registrationMarker,
+    rootDiskIdentity,
     vmName,
 } from "./naming";
 import { ConfigError, ProblemList } from "./problems";
-import { adminKubeconfigPath, machineGlobalConfig } from "./rancher";
+import { adminKubeconfigPath, chartValues, machineGlobalConfig } from "./rancher";
 
 /**
  * Everything a site stack declares, resolved from config into plain data: names, addresses,
@@ -80,6 +81,7 @@ export interface ImagePlan {
     name: string;
     url: string;
     size: string;
+    secretRef?: string;
     dataVolume: DataVolume;
 }
 
@@ -122,6 +124,10 @@ export interface ClusterPlan {
     /** Type and CIDRs as one annotation value: what only a replacement may change. */
     identity: string;
     machineGlobalConfig: string;
+    /** Values for the CNI's chart, as the ClusterV2's `rkeConfig.chartValues` YAML; rke2 only. */
+    chartValues?: string;
+    /** Changes whenever a node joins, leaves or is replaced; see `clusterSyncTrigger`. */
+    syncTrigger: string;
     /** NodePort Service for direct API access, when the cluster asks for it. */
     apiService?: Service;
     breakGlassKubeconfig: boolean;
@@ -170,6 +176,7 @@ function planSite(config: StackConfig): SitePlan {
                 name: image.name,
                 namespace: site.imageNamespace,
                 url: image.url,
+                ...(image.secretRef === undefined ? {} : { secretRef: image.secretRef }),
                 size: image.size,
                 storageClass: site.storageClass,
                 annotations: awaitAnnotations.goldenImage,
@@ -183,19 +190,6 @@ function planSite(config: StackConfig): SitePlan {
         insecureRegistration: site.insecureRegistration,
         protect: site.protect,
     };
-}
-
-/** Host ranges the guest reaches through its pod network; those on a site network stay there. */
-function podNetworkRoutes(site: SiteConfig): { to: string; via: string }[] {
-    const siteNetworks = site.networks.map((n) => parseCidr(n.cidr));
-    return site.reservedCidrs
-        .filter((reserved) => {
-            const r = parseCidr(reserved);
-            return !siteNetworks.some(
-                (n) => "cidr" in n && "cidr" in r && overlaps(n.cidr, r.cidr),
-            );
-        })
-        .map((to) => ({ to, via: masqueradeNetwork.gateway }));
 }
 
 function planNode(
@@ -237,6 +231,7 @@ function planNode(
     };
     const image = config.images.find((i) => i.name === node.image)!;
     const cloudInitSecretName = `${name}-cloudinit`;
+    const rootDisk = rootDiskIdentity(rootDiskSpec(site, node));
     return {
         name: node.name,
         roles: node.roles,
@@ -263,7 +258,6 @@ function planNode(
         networkData: renderNetworkData({
             interfaces: guestInterfaces,
             dnsServers: site.dnsServers,
-            podNetworkRoutes: podNetworkRoutes(site),
         }),
         rootDisk: rootDiskDataVolume({
             name,
@@ -272,7 +266,10 @@ function planNode(
             storageClass: site.storageClass,
             source: { namespace: site.imageNamespace, name: image.name },
             labels: nodeLabels,
-            annotations: { [annotations.clusterIdentity]: shared.identity },
+            annotations: {
+                [annotations.rootDisk]: rootDisk,
+                [annotations.clusterIdentity]: shared.identity,
+            },
         }),
         virtualMachine: virtualMachine({
             name,
@@ -283,7 +280,7 @@ function planNode(
             labels: nodeLabels,
             annotations: {
                 ...awaitAnnotations.virtualMachine,
-                [annotations.rootDisk]: `${image.name}/${node.disk}`,
+                [annotations.rootDisk]: rootDisk,
                 [annotations.clusterIdentity]: shared.identity,
             },
             nodeSelector: node.hostSelector,
@@ -296,6 +293,7 @@ function planNode(
             })),
             rootDisk: name,
             cloudInitSecret: cloudInitSecretName,
+            readinessMarker: registrationMarker,
         }),
     };
 }
@@ -309,6 +307,10 @@ function planCluster(
     const { podCidr, serviceCidr, nodes: ips } = addresses.clusters[cluster.name];
     const clusterLabels = { [labels.site]: site.name, [labels.cluster]: cluster.name };
     const identity = clusterIdentity(cluster.type, podCidr, serviceCidr);
+    // Validation made every node list this network first: it holds the node addresses.
+    const nodeInterface = cluster.nodes[0].networks[0].network;
+    const rke2ChartValues =
+        cluster.type === "rke2" ? chartValues(cluster.cni, nodeInterface) : undefined;
     return {
         name: cluster.name,
         rancherName: rancherClusterName(site.name, cluster.name),
@@ -320,6 +322,8 @@ function planCluster(
         serviceCidr,
         labels: clusterLabels,
         identity,
+        syncTrigger: clusterSyncTrigger(site, cluster, identity),
+        ...(rke2ChartValues === undefined ? {} : { chartValues: rke2ChartValues }),
         machineGlobalConfig: machineGlobalConfig({
             type: cluster.type,
             cni: cluster.cni,
@@ -327,6 +331,7 @@ function planCluster(
             serviceCidr,
             clusterDns: clusterDnsAddress(serviceCidr),
             tlsSans: site.hostNodeIps,
+            nodeInterface,
         }),
         ...(cluster.directApi.enabled
             ? {
@@ -363,6 +368,9 @@ export function planStack(raw: RawStackConfig): { plan: StackPlan; kubeconfig?: 
     const problems = new ProblemList();
     const { config, kubeconfig } = readStackConfig(raw, problems);
     const addresses = config ? planAddresses(config, problems) : undefined;
+    if (config) {
+        checkEtcdQuorum(config, problems);
+    }
     if (!config || !addresses || !problems.empty) {
         throw new ConfigError(problems.problems);
     }

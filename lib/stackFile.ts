@@ -9,7 +9,8 @@ export const configNamespace = "edge";
 export const secretPlaceholder = "[secret]";
 
 const allocationComment =
-    " Written by `npm run lock`: the addresses handed out so far, kept when the config changes.\n" +
+    " Written by `npm run lock`: the addresses handed out so far, kept when the config changes,\n" +
+    " and each cluster's etcd members, against which the next change is checked for quorum.\n" +
     " Commit it with the config. Delete an entry to let that cluster or node be re-addressed.";
 
 export function stackFilePath(stack: string): string {

@@ -7,6 +7,7 @@ export interface RenderedResource {
     type: string;
     name: string;
     parent?: string;
+    replacementTrigger?: string;
     inputs: Record<string, unknown>;
 }
 
@@ -20,6 +21,7 @@ export function parseRendered(files: Record<string, string>): RenderedResource[]
         }
         const [type, name] = lines[0].slice(headerPrefix.resource.length).split(" ");
         const parentLine = lines.find((line) => line.startsWith(headerPrefix.parent));
+        const triggerLine = lines.find((line) => line.startsWith(headerPrefix.replacementTrigger));
         const inputs = parse(text) as Record<string, unknown> | null;
         if (!type || !name || !inputs) {
             throw new Error(`${path}: not a rendered resource`);
@@ -28,6 +30,13 @@ export function parseRendered(files: Record<string, string>): RenderedResource[]
             type,
             name,
             ...(parentLine ? { parent: parentLine.slice(headerPrefix.parent.length) } : {}),
+            ...(triggerLine
+                ? {
+                      replacementTrigger: JSON.parse(
+                          triggerLine.slice(headerPrefix.replacementTrigger.length),
+                      ) as string,
+                  }
+                : {}),
             inputs,
         });
     }
@@ -202,10 +211,19 @@ export function diffResources(
             continue;
         }
         const fields = fieldChanges(previous.inputs, r.inputs);
-        if (fields.length === 0) {
+        // The engine replaces on a changed trigger only when both runs set one
+        // (pulumi pkg/resource/deploy/step_generator.go, shouldTriggerReplace).
+        const triggered =
+            previous.replacementTrigger !== undefined &&
+            r.options.replacementTrigger !== undefined &&
+            previous.replacementTrigger !== r.options.replacementTrigger;
+        if (fields.length === 0 && !triggered) {
             continue;
         }
-        const reasons = replaceReasons(r.type, fields, r.options.replaceOnChanges);
+        const reasons = [
+            ...replaceReasons(r.type, fields, r.options.replaceOnChanges),
+            ...(triggered ? ["replacementTrigger changed"] : []),
+        ];
         changes.push({
             ...base,
             action: reasons.length > 0 ? "replace" : "update",

@@ -29,6 +29,12 @@ export interface ProviderValues {
     nodePort: number | string;
     /** What `cat` of a server node's admin kubeconfig prints. */
     adminKubeconfig: string;
+    /** Rancher's `cacerts` setting: its private CA, or empty for a public one. */
+    rancherCaCerts: string;
+    /** A downstream cluster's CA as Rancher reports it (`getCluster`'s `caCert`, base64 PEM). */
+    clusterCaCert: string;
+    /** A node's generated SSH host key. */
+    hostKey: (name: string) => { privateKeyOpenssh: string; publicKeyOpenssh: string };
 }
 
 function computed(what: string): string {
@@ -52,6 +58,12 @@ export const placeholders: ProviderValues = {
         `    server: "${computed("server")}"`,
         "",
     ].join("\n"),
+    rancherCaCerts: computed("Rancher cacerts setting"),
+    clusterCaCert: computed("cluster CA"),
+    hostKey: () => ({
+        privateKeyOpenssh: computed("SSH host private key"),
+        publicKeyOpenssh: computed("SSH host public key"),
+    }),
 };
 
 /** Provider-computed outputs the program reads, per resource type. */
@@ -82,6 +94,8 @@ function computedState(
         }
         case "command:remote:Command":
             return { ...args.inputs, stdout: values.adminKubeconfig, stderr: "" };
+        case "tls:index/privateKey:PrivateKey":
+            return { ...args.inputs, ...values.hostKey(args.name) };
         default:
             return args.inputs;
     }
@@ -100,7 +114,7 @@ export interface MockOptions {
 
 /**
  * Installs Pulumi's mock runtime with `config`, recording every resource the program registers.
- * Any function call is unexpected: the program makes none.
+ * The program reads two things from Rancher; any other function call is unexpected.
  */
 export async function installMocks(
     config: Record<string, unknown>,
@@ -132,7 +146,14 @@ export async function installMocks(
                 return { id: `${args.name}-id`, state };
             },
             call(args) {
-                throw new Error(`unexpected call to ${args.token}`);
+                switch (args.token) {
+                    case "rancher2:index/getSetting:getSetting":
+                        return { name: args.inputs.name, value: values.rancherCaCerts };
+                    case "rancher2:index/getCluster:getCluster":
+                        return { name: args.inputs.name, caCert: values.clusterCaCert };
+                    default:
+                        throw new Error(`unexpected call to ${args.token}`);
+                }
             },
         },
         "edge",
@@ -143,7 +164,13 @@ export async function installMocks(
     // registration request carries them, so note them on the way through.
     const monitor = pulumi.runtime.getMonitor() as unknown as {
         registerResource(request: RegistrationRequest, callback: unknown): unknown;
+        registerResourceHook?(
+            request: unknown,
+            callback: (error: null, response: {}) => void,
+        ): void;
     };
+    // The mock monitor knows no resource hooks; the engine only records their names here.
+    monitor.registerResourceHook ??= (_request, callback) => callback(null, {});
     const register = monitor.registerResource.bind(monitor);
     monitor.registerResource = (request, callback) => {
         const key = `${request.getType()}::${request.getName()}`;
@@ -168,6 +195,10 @@ export interface DeclaredOptions {
     replaceOnChanges: string[];
     deleteBeforeReplace: boolean;
     protect: boolean;
+    /** Replaced whenever this value changes (`replacementTrigger`); absent when not set. */
+    replacementTrigger?: string;
+    /** Names of the hooks that run before it is deleted. */
+    beforeDelete: string[];
 }
 
 /** One resource of an evaluated program: what it is, where it sits, what it was given. */
@@ -247,6 +278,10 @@ export async function evaluateProgram(
                 replaceOnChanges: opts.replaceOnChanges ?? [],
                 deleteBeforeReplace: opts.deleteBeforeReplace ?? false,
                 protect: opts.protect ?? false,
+                ...(typeof opts.replacementTrigger === "string"
+                    ? { replacementTrigger: opts.replacementTrigger }
+                    : {}),
+                beforeDelete: (opts.hooks?.beforeDelete ?? []).map((hook) => hook.name),
             });
             return undefined;
         });

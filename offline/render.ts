@@ -122,7 +122,11 @@ function folderOf(type: string): string | undefined {
 export const renderedEntries = ["kubernetes", "rancher", "command", "addresses.yaml"];
 
 /** Header lines that identify a rendered file's resource, read back by `--diff`. */
-export const headerPrefix = { resource: "# pulumi: ", parent: "# parent: " } as const;
+export const headerPrefix = {
+    resource: "# pulumi: ",
+    parent: "# parent: ",
+    replacementTrigger: "# replacementTrigger: ",
+} as const;
 
 /**
  * One file per Kubernetes, Rancher and command resource, keyed by its path inside the output
@@ -148,6 +152,12 @@ export function renderFiles(
             ...(resource.options.parent
                 ? [`${headerPrefix.parent}${resource.options.parent}`]
                 : []),
+            // A JSON string, so that a multi-line trigger stays on its header line.
+            ...(resource.options.replacementTrigger === undefined
+                ? []
+                : [
+                      `${headerPrefix.replacementTrigger}${JSON.stringify(resource.options.replacementTrigger)}`,
+                  ]),
         ];
         files[`${where}/${kindOf(resource.type)}.${resource.name}.yaml`] =
             `${header.join("\n")}\n${toYaml(resource.inputs)}`;

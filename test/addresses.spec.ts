@@ -204,6 +204,7 @@ describe("address planning", () => {
                 "charlie.nodes.node1.data: 172.20.0.8 (released)",
                 "charlie.nodes.node2.lab: 192.168.0.9 (released)",
                 "charlie.nodes.node2.data: 172.20.0.9 (released)",
+                "charlie.etcd.node0: namespace=charlie image=edge-images/ubuntu-jammy size=20Gi storageClass=(cluster default) roles=controlplane,etcd,worker (released)",
             ]);
         });
     });

@@ -10,11 +10,15 @@ import {
     captureOptions,
     editableStackConfig,
     inStack,
+    mockClusterCa,
     mockRancher,
+    mockRancherCa,
     ofType,
     promiseOf,
+    registrationCommandOf,
     secretValue,
     setupMocks,
+    testRemovalHook,
     types,
 } from "./mocks";
 
@@ -104,6 +108,8 @@ describe("components", () => {
                     {
                         node,
                         registrationCommand: mockRancher.nodeCommand,
+                        rancherCaCerts: mockRancherCa,
+                        removalHook: testRemovalHook(),
                         goldenImage: site.goldenImages["ubuntu-focal"],
                         namespace: site.namespaces["final-test"],
                         networkAttachments: [site.networkAttachments.lab],
@@ -118,7 +124,12 @@ describe("components", () => {
             const plan = stackPlan("greece");
             const { node, component } = await declareNode(plan);
             const outputs = await promiseOf(
-                pulumi.all([component.ips, component.macs, component.roles]),
+                pulumi.all([
+                    component.ips,
+                    component.macs,
+                    component.roles,
+                    component.hostPublicKey,
+                ]),
             );
 
             const secret = named(resources, types.secret, "final-test-cluster-master-cloudinit");
@@ -131,10 +142,17 @@ describe("components", () => {
             assert.deepStrictEqual(Object.keys(data).sort(), ["networkdata", "userdata"]);
             assert.strictEqual(data.networkdata, node.networkData);
             assert.ok(
-                parse(data.userdata).runcmd[0].startsWith(
+                registrationCommandOf(data.userdata).startsWith(
                     `${mockRancher.nodeCommand} --controlplane`,
                 ),
             );
+            const userData = parse(data.userdata);
+            const hostKey = mockRancher.hostKey("final-test-cluster-master-hostkey");
+            assert.deepStrictEqual(userData.ssh_keys, {
+                ed25519_private: hostKey.privateKeyOpenssh,
+                ed25519_public: hostKey.publicKeyOpenssh.trim(),
+            });
+            assert.deepStrictEqual(userData.ca_certs, { trusted: [mockRancherCa] });
 
             const disk = named(resources, types.dataVolume, "final-test-cluster-master-rootdisk");
             assert.deepStrictEqual(disk.inputs, node.rootDisk);
@@ -146,7 +164,27 @@ describe("components", () => {
                 { lab: "192.168.18.203" },
                 { lab: "e6:d3:d0:a5:8f:c8" },
                 ["controlplane", "etcd", "worker"],
+                "ssh-ed25519 AAAAmockhostkeyfinaltestclustermasterhostkey",
             ]);
+        });
+
+        it("trusts no extra CA when Rancher's certificate is publicly signed", async () => {
+            await inStack(async () => {
+                const plan = stackPlan("greece");
+                const site = new edge.SiteNetwork("greece", { site: plan.site });
+                return new edge.KubevirtNode("final-test-worker1", {
+                    node: plan.clusters[0].nodes[1],
+                    registrationCommand: mockRancher.nodeCommand,
+                    rancherCaCerts: "",
+                    removalHook: testRemovalHook(),
+                    goldenImage: site.goldenImages["ubuntu-focal"],
+                    namespace: site.namespaces["final-test"],
+                    networkAttachments: [site.networkAttachments.lab],
+                });
+            });
+            const secret = named(resources, types.secret, "final-test-worker1-cloudinit");
+            const userData = parse(secretValue(secret.inputs.stringData).userdata);
+            assert.ok(!("ca_certs" in userData), "no ca_certs");
         });
 
         it("replaces disk and VM together, after the golden image, NADs and Secret exist", async () => {
@@ -155,6 +193,7 @@ describe("components", () => {
             const disk = captured.options.get("final-test-cluster-master-rootdisk")!;
             assert.deepStrictEqual(disk.replaceOnChanges, [
                 "spec",
+                'metadata.annotations["edge.testbed/root-disk"]',
                 'metadata.annotations["edge.testbed/cluster-identity"]',
             ]);
             assert.strictEqual(disk.deleteBeforeReplace, true);
@@ -168,6 +207,10 @@ describe("components", () => {
                 'metadata.annotations["edge.testbed/cluster-identity"]',
             ]);
             assert.strictEqual(vm.deleteBeforeReplace, true);
+            assert.deepStrictEqual(
+                vm.hooks?.beforeDelete?.map((hook) => hook.name),
+                ["edge-node-removal"],
+            );
             assert.deepStrictEqual(await namesOf(vm.dependsOn), [
                 "final-test-cluster-master-cloudinit",
                 "final-test-cluster-master-rootdisk",
@@ -186,7 +229,14 @@ describe("components", () => {
                 const siteNetwork = new edge.SiteNetwork(plan.site.name, { site: plan.site });
                 return new edge.EdgeCluster(
                     plan.clusters[index].name,
-                    { site: plan.site, cluster: plan.clusters[index], siteNetwork, sshPrivateKey },
+                    {
+                        site: plan.site,
+                        cluster: plan.clusters[index],
+                        siteNetwork,
+                        sshPrivateKey,
+                        rancherCaCerts: mockRancherCa,
+                        removalHook: testRemovalHook(),
+                    },
                     { transformations: [captured.transformation] },
                 );
             });
@@ -224,16 +274,56 @@ describe("components", () => {
             assert.deepStrictEqual(nodes, greeceNodes);
         });
 
+        it("hands the rke2 CNI the node's site interface through chartValues", async () => {
+            const plan = stackPlan("france");
+            await declareCluster(plan);
+            const rancher = named(resources, types.clusterV2, "core");
+            assert.deepStrictEqual(parse(rancher.inputs.rkeConfig.chartValues), {
+                "rke2-calico": {
+                    installation: {
+                        calicoNetwork: {
+                            nodeAddressAutodetectionV4: { kubernetes: "NodeInternalIP" },
+                        },
+                    },
+                },
+            });
+        });
+
         it("waits for every node before syncing, and keeps the kubeconfig secret", async () => {
-            const cluster = await declareCluster(stackPlan("greece"));
+            const plan = stackPlan("greece");
+            const cluster = await declareCluster(plan);
             assert.strictEqual(await pulumi.isSecret(cluster.kubeconfig), true);
-            assert.strictEqual(await promiseOf(cluster.kubeconfig), mockRancher.kubeconfig);
+            const kubeconfig = parse(await promiseOf(cluster.kubeconfig));
+            // The direct API's certificate is signed by the cluster's own CA, which Rancher reports.
+            assert.deepStrictEqual(
+                kubeconfig.clusters.map((c: any) => [
+                    c.name,
+                    c.cluster["certificate-authority-data"] &&
+                        Buffer.from(c.cluster["certificate-authority-data"], "base64").toString(),
+                ]),
+                [
+                    ["mock", undefined],
+                    ["mock-fqdn", mockClusterCa],
+                    ["mock-france-fqdn", undefined],
+                ],
+            );
 
             const sync = named(resources, types.clusterSync, "final-test-sync");
             assert.deepStrictEqual(sync.inputs, { clusterId: "c-m-final-test" });
-            assert.deepStrictEqual(
-                await namesOf(captured.options.get("final-test-sync")!.dependsOn),
-                ["final-test-cluster-master", "final-test-worker1"],
+            const options = captured.options.get("final-test-sync")!;
+            assert.deepStrictEqual(await namesOf(options.dependsOn), [
+                "final-test-cluster-master",
+                "final-test-worker1",
+            ]);
+            // Every change of the node set replaces it, so `pulumi up` waits again.
+            assert.strictEqual(options.replacementTrigger, plan.clusters[0].syncTrigger);
+            assert.strictEqual(
+                plan.clusters[0].syncTrigger,
+                [
+                    "k3s pods=10.64.0.0/16 services=10.65.0.0/16",
+                    "cluster-master namespace=final-test image=edge-images/ubuntu-focal size=15Gi storageClass=local-path roles=controlplane,etcd,worker",
+                    "worker1 namespace=final-test image=edge-images/ubuntu-focal size=15Gi storageClass=local-path roles=worker",
+                ].join("\n"),
             );
         });
 
@@ -252,7 +342,7 @@ describe("components", () => {
                 named(resources, types.secret, "final-test-worker1-cloudinit").inputs.stringData,
             );
             assert.ok(
-                parse(data.userdata).runcmd[0].startsWith(
+                registrationCommandOf(data.userdata).startsWith(
                     `${mockRancher.insecureNodeCommand} --worker`,
                 ),
             );
@@ -276,10 +366,19 @@ describe("components", () => {
                 host: "192.168.18.203",
                 user: "ubuntu",
                 privateKey: "PRIVATE-KEY",
+                // The host key the node got through cloud-init: no trust on first use.
+                hostKey: "ssh-ed25519 AAAAmockhostkeyfinaltestclustermasterhostkey",
                 port: 22,
                 dialErrorLimit: 10,
                 perDialTimeout: 15,
             });
+            // A rebuilt cluster or a replaced server node reads the kubeconfig again.
+            assert.deepStrictEqual(read.inputs.triggers, [
+                "c-m-final-test",
+                "final-test-cluster-master",
+                "image=edge-images/ubuntu-focal size=15Gi storageClass=local-path roles=controlplane,etcd,worker",
+                "k3s pods=10.64.0.0/16 services=10.65.0.0/16",
+            ]);
             const options = captured.options.get("final-test-break-glass")!;
             // "connection" is the SDK's own; "stdout" is ours.
             assert.deepStrictEqual(options.additionalSecretOutputs, ["stdout", "connection"]);
@@ -316,7 +415,13 @@ describe("components", () => {
             const cluster = await new Promise<components.EdgeCluster>((declared) => {
                 run = pulumi.runtime.runInPulumiStack(async () => {
                     const siteNetwork = new edge.SiteNetwork("greece", { site: plan.site });
-                    const args = { site: plan.site, cluster: plan.clusters[0], siteNetwork };
+                    const args = {
+                        site: plan.site,
+                        cluster: plan.clusters[0],
+                        siteNetwork,
+                        rancherCaCerts: "",
+                        removalHook: testRemovalHook(),
+                    };
                     declared(new edge.EdgeCluster("final-test", args));
                 });
             });

@@ -5,7 +5,7 @@ import { networkAttachmentDefinition, virtualMachine } from "../lib/manifests";
 import { StackPlan, planStack } from "../lib/plan";
 import { machineGlobalConfig, rewriteKubeconfigServer } from "../lib/rancher";
 import { rawStackConfig } from "../lib/stackFile";
-import { editableStackConfig, mockRancher } from "./mocks";
+import { editableStackConfig, mockRancher, mockRancherCa, registrationCommandOf } from "./mocks";
 import { cloudConfigErrors, crdErrors, networkConfigErrors, requireSchemas } from "./schemas";
 
 function stackPlan(stack: string): StackPlan {
@@ -24,11 +24,15 @@ function userDataOf(node = master): string {
             mockRancher.nodeCommand,
             node.userData.registration,
         ),
+        hostKey: { privateKey: "HOST-PRIVATE-KEY", publicKey: "ssh-ed25519 AAAAhost" },
+        rancherCaCerts: mockRancherCa,
     });
 }
 
+const masterCommand = `${mockRancher.nodeCommand} --controlplane --etcd --worker --node-name cluster-master --address 192.168.18.203 --internal-address 192.168.18.203 --label edge.testbed/site=greece --label edge.testbed/cluster=final-test`;
+
 describe("cloud-init documents", () => {
-    it("user-data allows SSH keys only and registers the node with its roles and address", () => {
+    it("user-data allows SSH keys only, pins the host key, trusts Rancher's CA and registers the node", () => {
         const text = userDataOf();
         assert.ok(text.startsWith("#cloud-config\n"));
         const document = parse(text);
@@ -40,11 +44,51 @@ describe("cloud-init documents", () => {
             ssh_authorized_keys: [
                 "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINsL/4OAxrJsNjLyutJehSkC65kVE4R357h3S360fiKd ops@example",
             ],
+            ssh_keys: {
+                ed25519_private: "HOST-PRIVATE-KEY",
+                ed25519_public: "ssh-ed25519 AAAAhost",
+            },
+            ca_certs: { trusted: [mockRancherCa] },
+            packages: ["qemu-guest-agent"],
+            write_files: [
+                {
+                    path: "/usr/local/sbin/edge-register",
+                    permissions: "0700",
+                    content: document.write_files[0].content,
+                },
+            ],
             runcmd: [
-                `${mockRancher.nodeCommand} --controlplane --etcd --worker --node-name cluster-master --address 192.168.18.203 --internal-address 192.168.18.203 --label edge.testbed/site=greece --label edge.testbed/cluster=final-test`,
+                ["systemctl", "enable", "--now", "qemu-guest-agent"],
+                ["/usr/local/sbin/edge-register"],
             ],
         });
         assert.ok(!/passw/i.test(text.replace("ssh_pwauth", "")), "no password anywhere");
+    });
+
+    it("registration fails loudly: pipefail, retries with backoff, and a marker only on success", () => {
+        const script: string = parse(userDataOf()).write_files[0].content;
+        assert.strictEqual(
+            script,
+            [
+                "#!/bin/bash",
+                "set -o pipefail",
+                "delay=15",
+                "for attempt in $(seq 1 10); do",
+                `    if ${masterCommand}; then`,
+                '        mkdir -p "$(dirname /var/lib/edge-testbed/registered)"',
+                "        touch /var/lib/edge-testbed/registered",
+                "        exit 0",
+                "    fi",
+                '    echo "edge-register: attempt $attempt of 10 failed; retrying in $delay s" >&2',
+                '    sleep "$delay"',
+                "    delay=$((delay * 2 > 300 ? 300 : delay * 2))",
+                "done",
+                'echo "edge-register: giving up after 10 attempts" >&2',
+                "exit 1",
+                "",
+            ].join("\n"),
+        );
+        assert.strictEqual(registrationCommandOf(userDataOf()), masterCommand);
     });
 
     it("a worker registers with the worker role only", () => {
@@ -63,22 +107,23 @@ describe("cloud-init documents", () => {
             ethernets: {
                 pod: {
                     match: { macaddress: server.podMac },
+                    "set-name": "pod",
                     dhcp4: true,
                     "dhcp4-overrides": { "use-routes": false, "use-dns": false },
-                    routes: [
-                        { to: "10.42.0.0/16", via: "10.0.2.1" },
-                        { to: "10.43.0.0/16", via: "10.0.2.1" },
-                        { to: "172.30.0.0/24", via: "10.0.2.1" },
-                    ],
+                    // Replies from the masquerade address leave the way their requests came in.
+                    routes: [{ to: "0.0.0.0/0", via: "10.0.2.1", table: 100, "on-link": true }],
+                    "routing-policy": [{ from: "10.0.2.2", table: 100 }],
                 },
                 edge: {
                     match: { macaddress: server.interfaces[0].mac },
+                    "set-name": "edge",
                     addresses: ["10.120.0.11/24"],
                     routes: [{ to: "default", via: "10.120.0.1" }],
                     nameservers: { addresses: ["172.30.0.53", "172.30.0.54"] },
                 },
                 storage: {
                     match: { macaddress: server.interfaces[1].mac },
+                    "set-name": "storage",
                     addresses: ["10.121.0.11/24"],
                 },
             },
@@ -122,9 +167,7 @@ describe("cloud-init documents", () => {
 
         it("would catch a document the schema forbids", () => {
             assert.notDeepStrictEqual(cloudConfigErrors({ ssh_pwauth: "maybe", runcmd: 3 }), []);
-            const bad = parse(
-                renderNetworkData({ interfaces: [], dnsServers: [], podNetworkRoutes: [] }),
-            );
+            const bad = parse(renderNetworkData({ interfaces: [], dnsServers: [] }));
             assert.notDeepStrictEqual(networkConfigErrors({ ...bad, version: 3 }), []);
         });
     });
@@ -191,6 +234,8 @@ describe("Kubernetes manifests", () => {
         });
         assert.deepStrictEqual(master.rootDisk.metadata.annotations, {
             "cdi.kubevirt.io/storage.deleteAfterCompletion": "false",
+            "edge.testbed/root-disk":
+                "image=edge-images/ubuntu-focal size=15Gi storageClass=local-path roles=controlplane,etcd,worker",
             "edge.testbed/cluster-identity": "k3s pods=10.64.0.0/16 services=10.65.0.0/16",
         });
         assert.strictEqual(master.rootDisk.metadata.name, "final-test-cluster-master");
@@ -202,7 +247,9 @@ describe("Kubernetes manifests", () => {
         assert.strictEqual(vm.metadata.name, "final-test-cluster-master");
         assert.deepStrictEqual(vm.metadata.annotations, {
             "pulumi.com/waitFor": "condition=Ready",
-            "edge.testbed/root-disk": "ubuntu-focal/15Gi",
+            // Every field of the root disk: whatever replaces the disk replaces the VM.
+            "edge.testbed/root-disk":
+                "image=edge-images/ubuntu-focal size=15Gi storageClass=local-path roles=controlplane,etcd,worker",
             "edge.testbed/cluster-identity": "k3s pods=10.64.0.0/16 services=10.65.0.0/16",
         });
         assert.strictEqual(vm.spec.runStrategy, "Always");
@@ -236,6 +283,12 @@ describe("Kubernetes manifests", () => {
             "edge.testbed/node": "cluster-master",
             "edge.testbed/controlplane": "true",
         });
+        assert.deepStrictEqual(spec.readinessProbe, {
+            exec: { command: ["/usr/bin/test", "-f", "/var/lib/edge-testbed/registered"] },
+            initialDelaySeconds: 60,
+            periodSeconds: 15,
+            failureThreshold: 3,
+        });
         assert.ok(!("nodeSelector" in spec), "no host selector configured");
         assert.deepStrictEqual(
             france.clusters[0].nodes[0].virtualMachine.spec.template.spec.nodeSelector,
@@ -245,6 +298,8 @@ describe("Kubernetes manifests", () => {
 
     it("the Rancher server config carries the CIDRs, cluster DNS, CNI and TLS SANs", () => {
         assert.deepStrictEqual(parse(greece.clusters[0].machineGlobalConfig), {
+            // k3s's flannel would take the default-route interface; name the node's own.
+            "flannel-iface": "lab",
             "cluster-cidr": "10.64.0.0/16",
             "service-cidr": "10.65.0.0/16",
             "cluster-dns": "10.65.0.10",
@@ -264,6 +319,7 @@ describe("Kubernetes manifests", () => {
             serviceCidr: "10.2.0.0/16",
             clusterDns: "10.2.0.10",
             tlsSans: [],
+            nodeInterface: "lab",
         });
         assert.deepStrictEqual(parse(noFlannel), {
             "flannel-backend": "none",
@@ -356,5 +412,6 @@ function sampleVmArgs(): Parameters<typeof virtualMachine>[0] {
         bridges: [],
         rootDisk: "vm",
         cloudInitSecret: "vm-cloudinit",
+        readinessMarker: "/var/lib/edge-testbed/registered",
     };
 }

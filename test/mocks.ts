@@ -1,6 +1,8 @@
 import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
+import { parse } from "yaml";
+import { resourceNames } from "../lib/naming";
 import { readStackFile, stackFilePath } from "../lib/stackFile";
 import {
     MockOptions,
@@ -12,6 +14,14 @@ import {
 
 export { RecordedResource, secretValue };
 
+/** A private CA as Rancher's `cacerts` setting would hold it. */
+export const mockRancherCa =
+    "-----BEGIN CERTIFICATE-----\nMIIBmockRancherPrivateCA\n-----END CERTIFICATE-----\n";
+
+/** The downstream cluster's own CA, which signs its API server's certificate. */
+export const mockClusterCa =
+    "-----BEGIN CERTIFICATE-----\nMIIBmockDownstreamClusterCA\n-----END CERTIFICATE-----\n";
+
 /** What the mocked providers hand out; tests look for these values in emitted documents. */
 export const mockRancher = {
     clusterV1Id: (name: string) => `c-m-${name}`,
@@ -20,8 +30,25 @@ export const mockRancher = {
         "curl -fL https://rancher.example.org/system-agent-install.sh | sudo sh -s - --server https://rancher.example.org --label 'cattle.io/os=linux' --token mock-registration-token --ca-checksum 0f1e2d3c",
     insecureNodeCommand:
         "curl --insecure -fL https://rancher.example.org/system-agent-install.sh | sudo sh -s - --server https://rancher.example.org --label 'cattle.io/os=linux' --token mock-registration-token",
-    kubeconfig:
-        "apiVersion: v1\nkind: Config\nusers:\n- name: rancher\n  user:\n    token: mock-kubeconfig-token\n",
+    kubeconfig: [
+        "apiVersion: v1",
+        "kind: Config",
+        "clusters:",
+        "- name: mock",
+        "  cluster:",
+        "    server: https://rancher.example.org/k8s/clusters/mock",
+        "- name: mock-fqdn",
+        "  cluster:",
+        "    server: https://172.28.2.88:31443",
+        "- name: mock-france-fqdn",
+        "  cluster:",
+        "    server: https://172.30.0.11:30643",
+        "users:",
+        "- name: rancher",
+        "  user:",
+        "    token: mock-kubeconfig-token",
+        "",
+    ].join("\n"),
     nodePort: 31443,
     adminKubeconfig: [
         "apiVersion: v1",
@@ -37,6 +64,12 @@ export const mockRancher = {
         "    client-key-data: bW9jay1hZG1pbi1rZXk=",
         "",
     ].join("\n"),
+    rancherCaCerts: mockRancherCa,
+    clusterCaCert: Buffer.from(mockClusterCa).toString("base64"),
+    hostKey: (name: string) => ({
+        privateKeyOpenssh: `-----BEGIN OPENSSH PRIVATE KEY-----\nmock-host-key-of-${name}\n-----END OPENSSH PRIVATE KEY-----\n`,
+        publicKeyOpenssh: `ssh-ed25519 AAAAmockhostkey${name.replace(/[^A-Za-z0-9]/g, "")}\n`,
+    }),
 } satisfies ProviderValues;
 
 /** Installs the mock runtime with `config` and the test's provider values. */
@@ -137,9 +170,23 @@ export const types = {
     clusterV2: "rancher2:index/clusterV2:ClusterV2",
     clusterSync: "rancher2:index/clusterSync:ClusterSync",
     remoteCommand: "command:remote:Command",
+    hostKey: "tls:index/privateKey:PrivateKey",
     stack: "pulumi:pulumi:Stack",
     k8sProvider: "pulumi:providers:kubernetes",
     siteNetwork: "edge:index:SiteNetwork",
     edgeCluster: "edge:index:EdgeCluster",
     kubevirtNode: "edge:index:KubevirtNode",
 } as const;
+
+/** The site's node removal hook as tests declare components with it; it does nothing here. */
+export function testRemovalHook(): pulumi.ResourceHook {
+    return new pulumi.ResourceHook(resourceNames.nodeRemovalHook, async () => undefined);
+}
+
+/** The registration command inside a node's user-data: the line its script retries. */
+export function registrationCommandOf(userData: string): string {
+    const script: string = parse(userData).write_files[0].content;
+    const line = script.split("\n").find((l) => l.startsWith("    if "));
+    assert.ok(line, "the registration script runs a command");
+    return line.slice("    if ".length, -"; then".length);
+}

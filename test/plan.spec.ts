@@ -24,7 +24,7 @@ import {
     renderSummary,
 } from "../offline/render";
 import { locked } from "./fixtures";
-import { editableStackConfig, projectRoot } from "./mocks";
+import { editableStackConfig, projectRoot, registrationCommandOf } from "./mocks";
 
 async function render(
     config: Record<string, any>,
@@ -120,7 +120,7 @@ describe("offline plan", () => {
         );
         assert.strictEqual(
             lines[lines.length - 2],
-            "Totals: 1 cluster, 2 nodes, 12 CPUs, 8Gi memory, 30Gi disk; 19 resources (12 Kubernetes, 2 Rancher)",
+            "Totals: 1 cluster, 2 nodes, 12 CPUs, 8Gi memory, 30Gi disk; 21 resources (12 Kubernetes, 2 Rancher)",
         );
     });
 
@@ -173,6 +173,8 @@ describe("offline plan", () => {
                         "kubernetes:kubevirt.io/v1:VirtualMachine::final-test-cluster-master",
                         ["final-test-cluster-master"],
                     ],
+                    // A changed node set makes `pulumi up` wait for the cluster again.
+                    ["replace", "edge:index:EdgeCluster::final-test", ["final-test-sync"]],
                     [
                         "replace",
                         "edge:index:KubevirtNode::final-test-worker1",
@@ -188,12 +190,22 @@ describe("offline plan", () => {
                     after: "8Gi",
                 },
             ]);
-            const [disk, vm] = changes.filter((c) => c.action === "replace");
+            const [disk, vm, sync] = changes.filter((c) => c.action === "replace");
+            assert.deepStrictEqual(sync.reasons, ["replacementTrigger changed"]);
+            assert.deepStrictEqual(sync.fields, []);
             assert.deepStrictEqual(disk.reasons, [
                 "a DataVolume's spec is immutable",
                 "replaceOnChanges: spec",
+                'replaceOnChanges: metadata.annotations["edge.testbed/root-disk"]',
             ]);
+            const rootDisk = (image: string) =>
+                `image=edge-images/${image} size=15Gi storageClass=local-path roles=worker`;
             assert.deepStrictEqual(disk.fields, [
+                {
+                    path: ["metadata", "annotations", "edge.testbed/root-disk"],
+                    before: rootDisk("ubuntu-focal"),
+                    after: rootDisk("ubuntu-jammy"),
+                },
                 {
                     path: ["spec", "source", "pvc", "name"],
                     before: "ubuntu-focal",
@@ -213,7 +225,7 @@ describe("offline plan", () => {
             assert.ok(report.includes("  +- VirtualMachine final-test-worker1 (deleted first)"));
             assert.strictEqual(
                 report[report.length - 2],
-                "1 create chain, 1 update, 1 replace chain, 0 delete chains",
+                "1 create chain, 1 update, 2 replace chains, 0 delete chains",
             );
         });
 
@@ -225,7 +237,10 @@ describe("offline plan", () => {
             const changes = diffResources(parseRendered(before.files), after.evaluation.resources);
             assert.deepStrictEqual(
                 chains(changes).map((c) => [c.action, c.root, c.changes.length]),
-                [["delete", "edge:index:KubevirtNode::final-test-worker1", 3]],
+                [
+                    ["replace", "edge:index:EdgeCluster::final-test", 1],
+                    ["delete", "edge:index:KubevirtNode::final-test-worker1", 3],
+                ],
             );
         });
 
@@ -299,7 +314,7 @@ describe("offline plan", () => {
         const secret = parse(
             files["kubernetes/final-test/Secret.final-test-worker1-cloudinit.yaml"],
         );
-        const [registration] = parse(secret.stringData.userdata).runcmd as string[];
+        const registration = registrationCommandOf(secret.stringData.userdata);
         assert.ok(
             registration.startsWith(
                 "<computed: Rancher node command> --worker --node-name worker1",

@@ -12,6 +12,7 @@ import {
     mockRancher,
     ofType,
     promiseOf,
+    registrationCommandOf,
     runProgram,
     secretValue,
     types,
@@ -48,7 +49,7 @@ function threeClusters(names = ["alpha", "bravo", "charlie"]): Record<string, an
 
 describe("safety", () => {
     describe("changes stay local", () => {
-        it("adding a node creates only that node's resources and adds it to the ClusterSync", async () => {
+        it("adding a node creates only that node's resources, and `up` waits for it to join", async () => {
             const before = editableStackConfig("greece");
             const after = editableStackConfig("greece");
             const nodes = after["edge:clusters"][0].nodes;
@@ -58,6 +59,8 @@ describe("safety", () => {
                 "create final-test-worker2",
                 "create final-test-worker2-cloudinit",
                 "create final-test-worker2-rootdisk",
+                // ClusterSync waits only when created: a new node set replaces it.
+                "replace final-test-sync",
             ]);
             const sync = (await evaluate(locked(after))).resources.find(
                 (r) => r.name === "final-test-sync",
@@ -85,7 +88,7 @@ describe("safety", () => {
             );
         });
 
-        it("changing one node's image replaces only its DataVolume and VM", async () => {
+        it("changing one node's image replaces only its DataVolume and VM, and `up` waits again", async () => {
             const before = editableStackConfig("france");
             const after = editableStackConfig("france");
             after["edge:clusters"][1].nodes[0].image = "ubuntu-jammy";
@@ -93,6 +96,7 @@ describe("safety", () => {
             assert.deepStrictEqual(summarize(changes), [
                 "replace lab-node1",
                 "replace lab-node1-rootdisk",
+                "replace lab-sync",
             ]);
         });
 
@@ -184,6 +188,7 @@ describe("safety", () => {
                 replaced.map((c) => c.name).sort(),
                 [
                     "core",
+                    "core-sync",
                     ...["server1", "server2", "server3", "worker1", "worker2"].flatMap((n) => [
                         `core-${n}`,
                         `core-${n}-rootdisk`,
@@ -194,9 +199,10 @@ describe("safety", () => {
             assert.deepStrictEqual(cluster.reasons, [
                 'replaceOnChanges: annotations["edge.testbed/cluster-identity"]',
             ]);
-            assert.ok(
-                replaced.every((c) => c.deleteFirst),
-                "same names: old ones go first",
+            assert.deepStrictEqual(
+                replaced.filter((c) => !c.deleteFirst).map((c) => c.name),
+                ["core-sync"],
+                "same names: old ones go first; a ClusterSync names nothing in Rancher",
             );
         });
 
@@ -248,7 +254,9 @@ describe("safety", () => {
 
         it("the registration command sits in the cloud-init Secret, never in a VM spec", () => {
             for (const secret of ofType(resources, types.secret)) {
-                const [command] = parse(secretValue(secret.inputs.stringData).userdata).runcmd;
+                const command = registrationCommandOf(
+                    secretValue(secret.inputs.stringData).userdata,
+                );
                 assert.ok(command.startsWith(mockRancher.nodeCommand), "TLS-verified command");
             }
             for (const vm of ofType(resources, types.virtualMachine)) {

@@ -71,11 +71,42 @@ export function cloudConfigErrors(document: unknown): string[] {
     return validate(document) ? [] : errorsOf(validate);
 }
 
+/**
+ * cloud-init's network-config v2 schema with the netplan keys it does not list: a route's `table`
+ * and `on-link`, and `routing-policy` (netplan src/parse.c, route and routing-policy handlers).
+ * Where netplan exists cloud-init never applies this schema: it checks v2 with netplan's parser
+ * or not at all, and passes the document through (cloud-init cloudinit/config/schema.py,
+ * cloudinit/net/netplan.py). Only these keys are added; the rest stays as strict as cloud-init's.
+ */
+function networkConfigV2WithNetplanRouting(): Record<string, any> {
+    const schema = load("cloud-init/schema-network-config-v2.json") as Record<string, any>;
+    const mapping = schema.$defs.mapping.properties;
+    Object.assign(mapping.routes.items.properties, {
+        table: { type: "integer", minimum: 1 },
+        "on-link": { type: "boolean" },
+    });
+    mapping["routing-policy"] = {
+        type: "array",
+        items: {
+            type: "object",
+            additionalProperties: false,
+            required: ["table"],
+            properties: {
+                from: { type: "string" },
+                to: { type: "string" },
+                table: { type: "integer", minimum: 1 },
+                priority: { type: "integer" },
+            },
+        },
+    };
+    return schema;
+}
+
 /** Schema errors of a network-config v2 document. */
 export function networkConfigErrors(document: unknown): string[] {
     const validate = compiled("network-config-v2", () =>
         new Ajv({ strict: false, allErrors: true, validateFormats: false }).compile(
-            load("cloud-init/schema-network-config-v2.json"),
+            networkConfigV2WithNetplanRouting(),
         ),
     );
     return validate(document) ? [] : errorsOf(validate);

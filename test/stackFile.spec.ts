@@ -37,6 +37,9 @@ describe("stack files", () => {
                 podCidr: "10.64.0.0/16",
                 serviceCidr: "10.65.0.0/16",
                 nodes: { n: { lab: "10.0.0.5" } },
+                etcd: {
+                    n: "namespace=a image=edge-images/focal size=10Gi storageClass=x roles=etcd",
+                },
             },
         });
         assert.strictEqual(
@@ -46,7 +49,8 @@ describe("stack files", () => {
                 "config:",
                 "  rancher2:apiUrl: https://rancher.example.org # the central Rancher",
                 "  edge:clusters: [] # none yet",
-                "  # Written by `npm run lock`: the addresses handed out so far, kept when the config changes.",
+                "  # Written by `npm run lock`: the addresses handed out so far, kept when the config changes,",
+                "  # and each cluster's etcd members, against which the next change is checked for quorum.",
                 "  # Commit it with the config. Delete an entry to let that cluster or node be re-addressed.",
                 "  edge:allocations:",
                 "    a:",
@@ -56,6 +60,8 @@ describe("stack files", () => {
                 "      nodes:",
                 "        n:",
                 "          lab: 10.0.0.5",
+                "      etcd:",
+                "        n: namespace=a image=edge-images/focal size=10Gi storageClass=x roles=etcd",
                 "",
             ].join("\n"),
         );

@@ -2,6 +2,7 @@ import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import { overlaps, parseCidr } from "../lib/ip";
 import { planStack } from "../lib/plan";
+import { addCertificateAuthority } from "../lib/rancher";
 import { rawStackConfig } from "../lib/stackFile";
 import { greeceNodes } from "./fixtures";
 import {
@@ -48,6 +49,7 @@ describe("site stacks", () => {
                 [types.secret]: 2,
                 [types.virtualMachine]: 2,
                 [types.clusterSync]: 1,
+                [types.hostKey]: 2,
             });
         });
 
@@ -104,7 +106,15 @@ describe("site stacks", () => {
                 apiEndpoint: `https://172.28.2.88:${mockRancher.nodePort}`,
                 nodes: greeceNodes,
             });
-            assert.strictEqual(kubeconfig, mockRancher.kubeconfig);
+            // Rancher's kubeconfig, with the cluster's CA on its direct-API context.
+            assert.strictEqual(
+                kubeconfig,
+                addCertificateAuthority(
+                    mockRancher.kubeconfig,
+                    "https://172.28.2.88:31443",
+                    mockRancher.clusterCaCert,
+                ).kubeconfig,
+            );
             assert.strictEqual(breakGlassKubeconfig, undefined);
             assert.strictEqual(
                 await pulumi.isSecret(outputs.clusters["final-test"].kubeconfig),
@@ -157,7 +167,8 @@ describe("site stacks", () => {
             assert.strictEqual(counts[types.nad], 2);
             assert.strictEqual(counts[types.namespace], 4);
             assert.strictEqual(counts[types.service], 1);
-            assert.strictEqual(resources.length, 42, "41 and the root stack");
+            assert.strictEqual(counts[types.hostKey], 6);
+            assert.strictEqual(resources.length, 48, "41, a host key per node and the root stack");
 
             const rancher = ofType(resources, types.clusterV2);
             const core = rancher.find((r) => r.name === "core")!;
@@ -291,7 +302,7 @@ describe("site stacks", () => {
                     stack: "france",
                     preview: true,
                 });
-                assert.strictEqual(resources.length, 42, "41 and the root stack");
+                assert.strictEqual(resources.length, 48, "47 and the root stack");
             } finally {
                 (pulumi.log as { warn: typeof warn }).warn = warn;
             }

@@ -1,0 +1,85 @@
+import { ClusterConfig, NodeConfig, SiteConfig, StackConfig } from "./config";
+import { RootDiskSpec, vmIdentity } from "./naming";
+import { ProblemList } from "./problems";
+
+/**
+ * How nodes come and go without breaking their cluster. A node's VM is replaced when its root
+ * disk (image, size, storage class, roles) or namespace changes and removed when it leaves the
+ * config; before either, a hook removes
+ * its Rancher machine (see components/nodeRemoval.ts). etcd loses quorum when more than one member
+ * goes at once, so a change may replace or remove at most one etcd node, and must leave an odd
+ * number of them, unless the operator acknowledges the risk.
+ */
+
+export function rootDiskSpec(
+    site: SiteConfig,
+    node: Pick<NodeConfig, "image" | "disk" | "roles">,
+): RootDiskSpec {
+    return {
+        sourceNamespace: site.imageNamespace,
+        image: node.image,
+        size: node.disk,
+        ...(site.storageClass === undefined ? {} : { storageClass: site.storageClass }),
+        roles: node.roles,
+    };
+}
+
+/** etcd node name → what replaces its VM, as the allocation record keeps it. */
+export function etcdMembers(site: SiteConfig, cluster: ClusterConfig): Record<string, string> {
+    return Object.fromEntries(
+        cluster.nodes
+            .filter((node) => node.roles.includes("etcd"))
+            .map((node) => [node.name, vmIdentity(cluster.namespace, rootDiskSpec(site, node))]),
+    );
+}
+
+/** How the config changes the etcd members the record knows, one line per member that goes. */
+function departingMembers(recorded: Record<string, string>, now: Record<string, string>): string[] {
+    return Object.entries(recorded).flatMap(([node, identity]) => {
+        if (now[node] === undefined) {
+            return [`${node} removed`];
+        }
+        return now[node] === identity ? [] : [`${node} replaced (${now[node]})`];
+    });
+}
+
+/** Refuses a change that would cost a cluster its etcd quorum; see the note at the top. */
+export function checkEtcdQuorum(config: StackConfig, problems: ProblemList): void {
+    config.clusters.forEach((cluster, i) => {
+        if (cluster.acknowledgeReplacement) {
+            return;
+        }
+        const path = `clusters[${i}].nodes`;
+        const now = etcdMembers(config.site, cluster);
+        const recorded = config.allocations[cluster.name]?.etcd;
+        const departing = recorded ? departingMembers(recorded, now) : [];
+        if (departing.length > 1) {
+            problems.add(
+                path,
+                `this change replaces or removes ${departing.length} etcd members at once (${departing.join("; ")}); etcd loses quorum when more than one goes at a time. Change one etcd node, run \`npm run lock\` and \`pulumi up\`, wait for the cluster to be active, then change the next; or set clusters[${i}].acknowledgeReplacement: true to accept losing the cluster`,
+            );
+        }
+        const count = Object.keys(now).length;
+        if (count % 2 === 0) {
+            problems.add(
+                path,
+                `has ${count} etcd nodes; etcd needs an odd number (1, 3 or 5) to survive as many failures as it can, so give one more or one fewer node the etcd role, or set clusters[${i}].acknowledgeReplacement: true to accept it`,
+            );
+        }
+    });
+}
+
+/**
+ * The value that replaces a cluster's ClusterSync, which waits for the cluster to be active only
+ * when it is created: whenever a node joins, leaves or is replaced, `pulumi up` waits again.
+ */
+export function clusterSyncTrigger(
+    site: SiteConfig,
+    cluster: ClusterConfig,
+    identity: string,
+): string {
+    const nodes = [...cluster.nodes]
+        .sort((a, b) => a.name.localeCompare(b.name))
+        .map((node) => `${node.name} ${vmIdentity(cluster.namespace, rootDiskSpec(site, node))}`);
+    return [identity, ...nodes].join("\n");
+}

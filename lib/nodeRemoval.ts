@@ -1,0 +1,191 @@
+import { StackPlan } from "./plan";
+import { annotations, labels, rancherClusterName } from "./naming";
+
+/**
+ * Before a node's VM is deleted, its Rancher machine must go: Rancher then drains the node,
+ * removes its etcd member safely (rancher pkg/controllers/capr/etcdmgmt/saferemoval.go) and
+ * deletes the downstream Node, whose deletion in turn deletes k3s/rke2's node-password Secret
+ * (k3s pkg/nodepassword). Until then a new VM with the same node name is refused ("Node password
+ * rejected"), and the old etcd member stays in the member list.
+ */
+
+/** The node a VM stood for, read from the VM's recorded inputs. */
+export interface DeletedNode {
+    site: string;
+    cluster: string;
+    node: string;
+    rootDisk?: string;
+    clusterIdentity?: string;
+}
+
+/** Reads the node out of a VirtualMachine's old inputs; undefined for anything else. */
+export function deletedNodeOf(
+    inputs: Record<string, unknown> | undefined,
+): DeletedNode | undefined {
+    const metadata = inputs?.metadata as
+        { labels?: Record<string, string>; annotations?: Record<string, string> } | undefined;
+    const site = metadata?.labels?.[labels.site];
+    const cluster = metadata?.labels?.[labels.cluster];
+    const node = metadata?.labels?.[labels.node];
+    if (!site || !cluster || !node) {
+        return undefined;
+    }
+    return {
+        site,
+        cluster,
+        node,
+        rootDisk: metadata?.annotations?.[annotations.rootDisk],
+        clusterIdentity: metadata?.annotations?.[annotations.clusterIdentity],
+    };
+}
+
+export type RemovalDecision =
+    | { action: "remove"; rancherCluster: string; node: string; reason: string }
+    | { action: "skip"; reason: string };
+
+/**
+ * Whether deleting this VM takes one node out of a cluster that lives on, so that its Rancher
+ * machine must be removed first. Pulumi runs the hook on every delete, `pulumi destroy` included,
+ * and tells the program nothing of which it is; the current plan tells: a node the plan still has
+ * unchanged is going because everything is (destroy), a cluster the plan drops or rebuilds goes
+ * with its Rancher cluster, and only a node dropped or replaced from a cluster that stays is
+ * removed from Rancher.
+ */
+export function removalDecision(plan: StackPlan, deleted: DeletedNode): RemovalDecision {
+    const cluster = plan.clusters.find((c) => c.name === deleted.cluster);
+    if (deleted.site !== plan.site.name) {
+        return { action: "skip", reason: `the VM belongs to site ${deleted.site}` };
+    }
+    if (!cluster) {
+        return {
+            action: "skip",
+            reason: `cluster ${deleted.cluster} goes with its Rancher cluster`,
+        };
+    }
+    if (deleted.clusterIdentity !== undefined && deleted.clusterIdentity !== cluster.identity) {
+        return { action: "skip", reason: `cluster ${deleted.cluster} is rebuilt as a whole` };
+    }
+    const node = cluster.nodes.find((n) => n.name === deleted.node);
+    const remove = (reason: string): RemovalDecision => ({
+        action: "remove",
+        rancherCluster: rancherClusterName(deleted.site, deleted.cluster),
+        node: deleted.node,
+        reason,
+    });
+    if (!node) {
+        return remove(`node ${deleted.node} left cluster ${deleted.cluster}`);
+    }
+    const rootDisk = node.virtualMachine.metadata.annotations?.[annotations.rootDisk];
+    if (deleted.rootDisk !== undefined && deleted.rootDisk !== rootDisk) {
+        return remove(`node ${deleted.node} of cluster ${deleted.cluster} is replaced`);
+    }
+    return { action: "skip", reason: `the stack is being destroyed` };
+}
+
+/** Where and how to reach Rancher's API: `rancher2:apiUrl` and the provider's token. */
+export interface RancherApi {
+    url: string;
+    token: string;
+}
+
+export interface RemovalOptions {
+    /** How long to wait for the downstream Node to disappear. */
+    timeoutMs: number;
+    pollMs: number;
+    fetch?: typeof fetch;
+    log?: (message: string) => void;
+}
+
+/** Rancher's fleet workspace for v2-provisioned clusters. */
+const fleetNamespace = "fleet-default";
+
+interface Machine {
+    metadata: { name: string; labels?: Record<string, string> };
+    status?: { nodeRef?: { name?: string } };
+}
+
+class RancherError extends Error {}
+
+async function call(
+    api: RancherApi,
+    method: string,
+    path: string,
+    options: RemovalOptions,
+): Promise<{ status: number; body: any }> {
+    const response = await (options.fetch ?? fetch)(`${api.url.replace(/\/+$/, "")}${path}`, {
+        method,
+        headers: { Authorization: `Bearer ${api.token}`, Accept: "application/json" },
+    });
+    const text = await response.text();
+    if (!response.ok && response.status !== 404) {
+        throw new RancherError(`${method} ${path}: Rancher answered ${response.status}`);
+    }
+    return { status: response.status, body: text === "" ? undefined : JSON.parse(text) };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Deletes the Rancher machine of `node` in `rancherCluster` and waits until the downstream Node
+ * is gone. Idempotent: a machine or cluster that no longer exists is nothing to do.
+ */
+export async function removeRancherMachine(
+    api: RancherApi,
+    rancherCluster: string,
+    node: string,
+    options: RemovalOptions,
+): Promise<string> {
+    const log = options.log ?? (() => undefined);
+    const cluster = await call(
+        api,
+        "GET",
+        `/v1/provisioning.cattle.io.clusters/${fleetNamespace}/${rancherCluster}`,
+        options,
+    );
+    const clusterId: string | undefined = cluster.body?.status?.clusterName;
+    if (cluster.status === 404 || !clusterId) {
+        return `Rancher has no cluster ${rancherCluster}; nothing to remove`;
+    }
+    // Steve's SQL cache ignores labelSelector on some Rancher versions: filter here as well.
+    const selector = encodeURIComponent(`cluster.x-k8s.io/cluster-name=${rancherCluster}`);
+    const list = await call(
+        api,
+        "GET",
+        `/v1/cluster.x-k8s.io.machines/${fleetNamespace}?labelSelector=${selector}`,
+        options,
+    );
+    const machines: Machine[] = list.body?.data ?? [];
+    const machine = machines.find(
+        (m) =>
+            m.metadata.labels?.["cluster.x-k8s.io/cluster-name"] === rancherCluster &&
+            (m.status?.nodeRef?.name === node ||
+                m.metadata.labels?.["rke.cattle.io/node-name"] === node),
+    );
+    if (machine) {
+        log(`deleting Rancher machine ${machine.metadata.name} of node ${node}`);
+        await call(
+            api,
+            "DELETE",
+            `/v1/cluster.x-k8s.io.machines/${fleetNamespace}/${machine.metadata.name}`,
+            options,
+        );
+    }
+    const deadline = Date.now() + options.timeoutMs;
+    for (;;) {
+        const found = await call(
+            api,
+            "GET",
+            `/k8s/clusters/${clusterId}/api/v1/nodes/${node}`,
+            options,
+        );
+        if (found.status === 404) {
+            return `node ${node} left ${rancherCluster}`;
+        }
+        if (Date.now() >= deadline) {
+            throw new RancherError(
+                `node ${node} is still in ${rancherCluster} ${Math.round(options.timeoutMs / 60000)} minutes after its Rancher machine was deleted (a PodDisruptionBudget can block its drain); its VM is kept. Resolve it in Rancher and run pulumi up again`,
+            );
+        }
+        await sleep(options.pollMs);
+    }
+}
