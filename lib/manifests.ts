@@ -1,3 +1,5 @@
+import { cloneSourceRoleName } from "./naming";
+
 /**
  * Narrow types for the custom resources this project emits, checked against the upstream schemas
  * in the tests, and the pure functions that build them.
@@ -334,5 +336,28 @@ export function apiService(args: ApiServiceArgs): Service {
                 },
             ],
         },
+    };
+}
+
+export interface Role {
+    apiVersion: "rbac.authorization.k8s.io/v1";
+    kind: "Role";
+    metadata: { name: string; namespace: string };
+    rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[];
+}
+
+/** What CDI requires of whoever creates a DataVolume that clones from `namespace`. */
+export function cloneSourceRole(namespace: string): Role {
+    return {
+        apiVersion: "rbac.authorization.k8s.io/v1",
+        kind: "Role",
+        metadata: { name: cloneSourceRoleName, namespace },
+        rules: [
+            {
+                apiGroups: ["cdi.kubevirt.io"],
+                resources: ["datavolumes/source"],
+                verbs: ["create"],
+            },
+        ],
     };
 }

@@ -76,8 +76,6 @@ export const resourceNames = {
     cloudInit: (node: string) => `${node}-cloudinit`,
     rootDisk: (node: string) => `${node}-rootdisk`,
     hostKey: (node: string) => `${node}-hostkey`,
-    cloneRole: (site: string) => `${site}-clone-source`,
-    cloneBinding: (site: string, namespace: string) => `${site}-clone-source-${namespace}`,
     /** The beforeDelete hook of every node VM; its name must never change (see components). */
     nodeRemovalHook: "edge-node-removal",
 } as const;

@@ -52,6 +52,8 @@ export interface StackPlan {
 
 export interface SitePlan {
     name: string;
+    /** Namespace of the golden images, which every root disk clones from. */
+    imageNamespace: string;
     /** Namespaces the stack creates: images, networks and every cluster's. */
     namespaces: string[];
     networks: NetworkPlan[];
@@ -155,6 +157,7 @@ function planSite(config: StackConfig): SitePlan {
     ];
     return {
         name: site.name,
+        imageNamespace: site.imageNamespace,
         namespaces: [...new Set(namespaces)],
         networks: site.networks.map((n) => ({
             name: n.name,

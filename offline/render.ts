@@ -1,5 +1,6 @@
 import { stringify } from "yaml";
-import { StackPlan } from "../lib/plan";
+import { SitePlan, StackPlan } from "../lib/plan";
+import { formatPrerequisites, sitePrerequisites } from "../lib/prerequisites";
 import { Problem } from "../lib/problems";
 import { parseQuantity } from "../lib/quantity";
 import type { EvaluatedResource, Evaluation } from "./evaluate";
@@ -119,7 +120,13 @@ function folderOf(type: string): string | undefined {
 }
 
 /** The folders and files `--out` owns inside its directory; nothing else there is touched. */
-export const renderedEntries = ["kubernetes", "rancher", "command", "addresses.yaml"];
+export const renderedEntries = [
+    "kubernetes",
+    "rancher",
+    "command",
+    "addresses.yaml",
+    "prerequisites.md",
+];
 
 /** Header lines that identify a rendered file's resource, read back by `--diff`. */
 export const headerPrefix = {
@@ -135,9 +142,11 @@ export const headerPrefix = {
 export function renderFiles(
     evaluation: Evaluation,
     addresses: AddressSummary,
+    site: SitePlan,
 ): Record<string, string> {
     const files: Record<string, string> = {
         "addresses.yaml": `# Addresses and sizes of every cluster and node (npm run plan).\n${toYaml(addresses)}`,
+        "prerequisites.md": `# Site prerequisites of ${site.name} (npm run plan)\n\n${formatPrerequisites(site)}\n`,
     };
     for (const resource of evaluation.resources) {
         const folder = folderOf(resource.type);
@@ -190,6 +199,7 @@ export function renderSummary(
     stack: string,
     evaluation: Evaluation,
     addresses: AddressSummary,
+    site: SitePlan,
 ): string {
     const lines = [
         `Offline plan of stack ${stack}: values providers compute are shown as <computed: ...>.`,
@@ -249,6 +259,10 @@ export function renderSummary(
         ]).map((line) => `  ${line}`),
     );
 
+    lines.push("", "Site prerequisites (none of these is a resource of the stack)");
+    for (const prerequisite of sitePrerequisites(site)) {
+        lines.push(`  ${prerequisite.topic}`, ...prerequisite.lines.map((line) => `    ${line}`));
+    }
     const kubernetes = evaluation.resources.filter((r) => folderOf(r.type) === "kubernetes").length;
     const rancher = evaluation.resources.filter((r) => folderOf(r.type) === "rancher").length;
     lines.push(

@@ -34,8 +34,8 @@ async function main(): Promise<void> {
 
     start = process.hrtime.bigint();
     const addresses = addressSummary(plan, evaluation.outputs);
-    const files = renderFiles(evaluation, addresses);
-    const summary = renderSummary("bench", evaluation, addresses);
+    const files = renderFiles(evaluation, addresses, plan.site);
+    const summary = renderSummary("bench", evaluation, addresses, plan.site);
     const bytes = Object.values(files).reduce((sum, text) => sum + text.length, summary.length);
     console.log(
         `rendering: ${elapsed(start)}, ${Object.keys(files).length} files, ${(bytes / 2 ** 20).toFixed(1)} MiB`,

@@ -133,13 +133,13 @@ async function main(argv: string[]): Promise<number> {
     } else if (args.json) {
         process.stdout.write(renderJson(planDocument(args.stack, evaluation, addresses)));
     } else {
-        process.stdout.write(renderSummary(args.stack, evaluation, addresses));
+        process.stdout.write(renderSummary(args.stack, evaluation, addresses, plan.site));
     }
     if (args.policyConfig) {
         writeFileSync(args.policyConfig, renderJson(sitePolicyConfig(plan.site)));
     }
     if (args.out) {
-        const files = renderFiles(evaluation, addresses);
+        const files = renderFiles(evaluation, addresses, plan.site);
         writeTree(args.out, files);
         console.error(`wrote ${Object.keys(files).length} files to ${args.out}`);
     }

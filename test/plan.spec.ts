@@ -40,8 +40,8 @@ async function render(
     const addresses = addressSummary(plan, evaluation.outputs);
     return {
         evaluation,
-        files: renderFiles(evaluation, addresses),
-        summary: renderSummary(stack, evaluation, addresses),
+        files: renderFiles(evaluation, addresses, plan.site),
+        summary: renderSummary(stack, evaluation, addresses, plan.site),
         json: renderJson(planDocument(stack, evaluation, addresses)),
     };
 }

@@ -28,10 +28,8 @@ async function changesBetween(
     after: Record<string, any>,
 ): Promise<ResourceChange[]> {
     const old = await evaluate(before);
-    const files = renderFiles(
-        old,
-        addressSummary(planStack(rawStackConfig(before)).plan, old.outputs),
-    );
+    const { plan } = planStack(rawStackConfig(before));
+    const files = renderFiles(old, addressSummary(plan, old.outputs), plan.site);
     return diffResources(parseRendered(files), (await evaluate(after)).resources);
 }
 

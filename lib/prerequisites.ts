@@ -1,0 +1,102 @@
+import { stringify } from "yaml";
+import { cloneSourceRole } from "./manifests";
+import { cloneSourceRoleName } from "./naming";
+import { SitePlan } from "./plan";
+
+const indent = (text: string) =>
+    text
+        .trimEnd()
+        .split("\n")
+        .map((line) => `  ${line}`);
+
+/** One thing the site must have before `pulumi up`, and how to provide it. */
+export interface Prerequisite {
+    topic: string;
+    lines: string[];
+}
+
+/**
+ * What the host cluster, its nodes and the operator must provide for this site, which no
+ * resource of the stack can declare. `npm run plan` prints it and `--out` writes it.
+ */
+export function sitePrerequisites(site: SitePlan): Prerequisite[] {
+    const bridges = [...new Set(site.networks.map((n) => n.bridge))].sort();
+    return [
+        ...bridges.map((bridge) => bridgePrerequisite(site, bridge)),
+        {
+            topic: "CDI clone permission",
+            lines: [
+                `The identity that runs \`pulumi up\` needs \`create\` on \`datavolumes/source\` (group cdi.kubevirt.io) in namespace ${site.imageNamespace}:`,
+                "CDI checks the requesting user on every create and update of a root disk that clones a golden image",
+                "(CDI authorize_utils.go, CanUserClonePVC). The admin and edit roles include it; otherwise an admin applies",
+                "this Role and binds it to that identity:",
+                "  kubectl apply -f - <<'EOF'",
+                ...indent(stringify(cloneSourceRole(site.imageNamespace), { lineWidth: 0 })),
+                "  EOF",
+                `  kubectl -n ${site.imageNamespace} create rolebinding ${cloneSourceRoleName} --role=${cloneSourceRoleName} --user=<who runs pulumi up>`,
+            ],
+        },
+        {
+            topic: "Rancher",
+            lines: [
+                "Nodes reach rancher2:apiUrl from their site network, and their package archive (they install qemu-guest-agent,",
+                "which the VM's readiness probe uses to see that registration succeeded).",
+                site.insecureRegistration
+                    ? "site.insecureRegistration is set: nodes fetch Rancher's agent without verifying its certificate."
+                    : "Nodes verify Rancher's certificate: a public CA, or Rancher's own private CA, which the program reads from its cacerts setting and installs in every node's trust store.",
+            ],
+        },
+        {
+            topic: "Removing nodes and destroying the stack",
+            lines: [
+                "Every node VM has a beforeDelete hook that removes the node from Rancher first; Pulumi runs delete hooks only",
+                "with the program, so destroy with `pulumi destroy --run-program`, and export RANCHER_TOKEN_KEY (and rancher2:apiUrl) for `pulumi up` too.",
+            ],
+        },
+    ];
+}
+
+function bridgePrerequisite(site: SitePlan, bridge: string): Prerequisite {
+    const networks = site.networks.filter((n) => n.bridge === bridge);
+    const vlans = networks
+        .flatMap((n) => (n.vlan === undefined ? [] : [n.vlan]))
+        .sort((a, b) => a - b);
+    const names = networks.map((n) => n.name).join(", ");
+    const lines = [
+        `Every host node that may run a VM has Linux bridge ${bridge} (networks ${names}), with the uplink to the site LAN enslaved.`,
+    ];
+    if (vlans.length > 0) {
+        // containernetworking/plugins plugins/main/bridge/bridge.go: ensureBridge sets
+        // vlan_filtering only when it creates the bridge, and no VLAN is ever added to the uplink.
+        lines.push(
+            `The CNI bridge plugin tags only the VMs' ports (VLAN ${vlans.join(", ")}); on an existing bridge it neither turns on VLAN filtering nor tags the uplink. On each host node:`,
+            `  ip link set ${bridge} type bridge vlan_filtering 1`,
+            ...vlans.map((vlan) => `  bridge vlan add dev <uplink of ${bridge}> vid ${vlan}`),
+            "and make it persistent in the host's network configuration (netplan, systemd-networkd or NetworkManager).",
+        );
+    }
+    return { topic: `Bridge ${bridge}`, lines };
+}
+
+/** Markdown of one prerequisite: indented lines are commands or manifests, fenced. */
+function markdown(prerequisite: Prerequisite): string {
+    const out = [`## ${prerequisite.topic}`, ""];
+    let fenced = false;
+    for (const line of prerequisite.lines) {
+        const code = line.startsWith("  ");
+        if (code !== fenced) {
+            out.push(code ? "```sh" : "```");
+            fenced = code;
+        }
+        out.push(code ? line.slice(2) : line);
+    }
+    if (fenced) {
+        out.push("```");
+    }
+    return out.join("\n");
+}
+
+/** The prerequisites as the Markdown of `prerequisites.md`, which `--out` writes. */
+export function formatPrerequisites(site: SitePlan): string {
+    return sitePrerequisites(site).map(markdown).join("\n\n");
+}
