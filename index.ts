@@ -53,9 +53,18 @@ if (plan.lockChanges.length > 0) {
     pulumi.log.warn(message);
 }
 
-const hostCluster = new k8s.Provider(`${plan.site.name}-host`, {
-    kubeconfig: kubeconfig === undefined ? undefined : pulumi.secret(kubeconfig),
-});
+const removalHook = nodeRemovalHook(plan);
+
+const hostCluster = new k8s.Provider(
+    `${plan.site.name}-host`,
+    { kubeconfig: kubeconfig === undefined ? undefined : pulumi.secret(kubeconfig) },
+    {
+        // The SDK waits for a hook's registration only where a resource binds it; the provider
+        // always exists, so the hook is registered even when no node is left to bind it, and a
+        // deleted VM's hook is found. The hook ignores anything but node VMs.
+        hooks: { beforeDelete: [removalHook] },
+    },
+);
 
 const siteNetwork = new SiteNetwork(
     plan.site.name,
@@ -65,8 +74,6 @@ const siteNetwork = new SiteNetwork(
 
 // Empty when Rancher's certificate is publicly signed (rancher pkg/tls/tls.go, --no-cacerts).
 const rancherCaCerts = rancher2.getSettingOutput({ name: "cacerts" }).value;
-
-const removalHook = nodeRemovalHook(plan);
 
 const edgeClusters = plan.clusters.map(
     (cluster) =>

@@ -2,7 +2,7 @@ import { defaults, minimumNodeMemory, nodePortRange, supportedCnis } from "./def
 import { contains, intToIp, ipToInt, isIpv4, lastAddress, overlaps, parseCidr } from "./ip";
 import { ProblemList } from "./problems";
 import { parseQuantity } from "./quantity";
-import { honoursCniSetting, minimumVersionsText } from "./rancher";
+import { cniVersionProblem } from "./rancher";
 import {
     checkedString,
     describe,
@@ -903,17 +903,15 @@ function readCluster(
               defaults.cni[type],
           )
         : undefined;
-    if (
+    const cniProblem =
         type === "rke2" &&
         cni !== undefined &&
         kubernetesVersion !== undefined &&
-        versionPatterns.rke2.pattern.test(kubernetesVersion) &&
-        !honoursCniSetting(cni, kubernetesVersion)
-    ) {
-        problems.add(
-            keyPath(path, "kubernetesVersion"),
-            `rke2 ${kubernetesVersion} does not honour the ${cni} setting that keeps its nodes off the pod network's shared address; use ${minimumVersionsText(cni)} or later of the same minor, or a later minor`,
-        );
+        versionPatterns.rke2.pattern.test(kubernetesVersion)
+            ? cniVersionProblem(cni, kubernetesVersion)
+            : undefined;
+    if (cniProblem) {
+        problems.add(keyPath(path, "kubernetesVersion"), cniProblem);
     }
     const podCidr = optional(map, "podCidr", path, problems, readCidr, undefined);
     const serviceCidr = optional(map, "serviceCidr", path, problems, readCidr, undefined);

@@ -56,14 +56,14 @@ export function checkEtcdQuorum(config: StackConfig, problems: ProblemList): voi
         if (departing.length > 1) {
             problems.add(
                 path,
-                `this change replaces or removes ${departing.length} etcd members at once (${departing.join("; ")}); etcd loses quorum when more than one goes at a time. Change one etcd node, run \`npm run lock\` and \`pulumi up\`, wait for the cluster to be active, then change the next; or set clusters[${i}].acknowledgeReplacement: true to accept losing the cluster`,
+                `this change replaces or removes ${departing.length} etcd members at once (${departing.join("; ")}); etcd can lose its quorum when members go more than one at a time. Change one etcd node, run \`npm run lock\` and \`pulumi up\`, wait for the cluster to be active, then change the next; or set clusters[${i}].acknowledgeReplacement: true to accept losing the cluster`,
             );
         }
         const count = Object.keys(now).length;
         if (count % 2 === 0) {
             problems.add(
                 path,
-                `has ${count} etcd nodes; etcd needs an odd number (1, 3 or 5) to survive as many failures as it can, so give one more or one fewer node the etcd role, or set clusters[${i}].acknowledgeReplacement: true to accept it`,
+                `has ${count} etcd nodes; an even number survives no more failures than one fewer would, and a split vote stalls it: give one more or one fewer node the etcd role (1, 3 or 5), or set clusters[${i}].acknowledgeReplacement: true to accept it`,
             );
         }
     });

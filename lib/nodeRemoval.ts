@@ -123,6 +123,9 @@ async function call(
     return { status: response.status, body: text === "" ? undefined : JSON.parse(text) };
 }
 
+const duration = (ms: number) =>
+    ms >= 60_000 ? `${Math.round(ms / 60_000)} min` : `${Math.round(ms / 1000)} s`;
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -183,7 +186,7 @@ export async function removeRancherMachine(
         }
         if (Date.now() >= deadline) {
             throw new RancherError(
-                `node ${node} is still in ${rancherCluster} ${Math.round(options.timeoutMs / 60000)} minutes after its Rancher machine was deleted (a PodDisruptionBudget can block its drain); its VM is kept. Resolve it in Rancher and run pulumi up again`,
+                `node ${node} is still in ${rancherCluster} ${duration(options.timeoutMs)} after its Rancher machine was deleted (a PodDisruptionBudget can block its drain); its VM is kept. Resolve it in Rancher and run pulumi up again`,
             );
         }
         await sleep(options.pollMs);

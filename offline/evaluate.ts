@@ -165,12 +165,15 @@ export async function installMocks(
     const monitor = pulumi.runtime.getMonitor() as unknown as {
         registerResource(request: RegistrationRequest, callback: unknown): unknown;
         registerResourceHook?(
-            request: unknown,
+            request: { getName(): string },
             callback: (error: null, response: {}) => void,
         ): void;
     };
-    // The mock monitor knows no resource hooks; the engine only records their names here.
-    monitor.registerResourceHook ??= (_request, callback) => callback(null, {});
+    // The mock monitor knows no resource hooks: note their names, as the engine would.
+    monitor.registerResourceHook = (request, callback) => {
+        options.hooks?.push(request.getName());
+        callback(null, {});
+    };
     const register = monitor.registerResource.bind(monitor);
     monitor.registerResource = (request, callback) => {
         const key = `${request.getType()}::${request.getName()}`;

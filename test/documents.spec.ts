@@ -1,9 +1,18 @@
 import * as assert from "assert";
 import { parse } from "yaml";
 import { nodeRegistrationCommand, renderNetworkData, renderUserData } from "../lib/cloudinit";
-import { networkAttachmentDefinition, virtualMachine } from "../lib/manifests";
+import {
+    goldenImageDataVolume,
+    networkAttachmentDefinition,
+    virtualMachine,
+} from "../lib/manifests";
 import { StackPlan, planStack } from "../lib/plan";
-import { machineGlobalConfig, rewriteKubeconfigServer } from "../lib/rancher";
+import {
+    chartValues,
+    cniVersionProblem,
+    machineGlobalConfig,
+    rewriteKubeconfigServer,
+} from "../lib/rancher";
 import { rawStackConfig } from "../lib/stackFile";
 import { editableStackConfig, mockRancher, mockRancherCa, registrationCommandOf } from "./mocks";
 import { cloudConfigErrors, crdErrors, networkConfigErrors, requireSchemas } from "./schemas";
@@ -329,6 +338,58 @@ describe("Kubernetes manifests", () => {
         });
     });
 
+    it("every rke2 CNI is told the node's site interface or InternalIP, never left to guess", () => {
+        const values = (cni: string) => parse(chartValues(cni, "edge") ?? "null");
+        assert.deepStrictEqual(values("calico"), {
+            "rke2-calico": {
+                installation: {
+                    calicoNetwork: { nodeAddressAutodetectionV4: { kubernetes: "NodeInternalIP" } },
+                },
+            },
+        });
+        assert.deepStrictEqual(values("canal"), {
+            "rke2-canal": {
+                calico: { ipAutoDetectionMethod: "kubernetes-internal-ip" },
+                flannel: { iface: "edge" },
+            },
+        });
+        assert.deepStrictEqual(values("cilium"), { "rke2-cilium": { devices: ["edge"] } });
+        assert.deepStrictEqual(values("flannel"), {
+            "rke2-flannel": {
+                flannel: { args: ["--ip-masq", "--kube-subnet-mgr", "--iface=edge"] },
+            },
+        });
+        assert.strictEqual(values("none"), null);
+        assert.strictEqual(greece.clusters[0].chartValues, undefined, "k3s takes no chart values");
+    });
+
+    it("an rke2 release is refused where it ignores its CNI's node-address setting", () => {
+        assert.strictEqual(cniVersionProblem("calico", "v1.23.4+rke2r1"), undefined);
+        assert.strictEqual(cniVersionProblem("calico", "v1.31.5+rke2r1"), undefined);
+        assert.strictEqual(
+            cniVersionProblem("calico", "v1.22.17+rke2r1"),
+            "rke2 v1.22.17+rke2r1 predates calico's NodeInternalIP address detection; the oldest releases with it are v1.23.4+rke2r1 (per minor), and every later minor",
+        );
+        assert.strictEqual(cniVersionProblem("canal", "v1.22.10+rke2r1"), undefined);
+        assert.notStrictEqual(cniVersionProblem("canal", "v1.23.6+rke2r1"), undefined);
+        assert.strictEqual(cniVersionProblem("canal", "v1.24.1+rke2r1"), undefined);
+        assert.notStrictEqual(cniVersionProblem("flannel", "v1.29.1+rke2r1"), undefined);
+        assert.strictEqual(cniVersionProblem("flannel", "v1.31.0+rke2r1"), undefined);
+        assert.strictEqual(cniVersionProblem("cilium", "v1.20.0+rke2r1"), undefined);
+    });
+
+    it("a golden image behind credentials names CDI's Secret, never the credentials", () => {
+        const config = editableStackConfig("greece");
+        config["edge:images"]["ubuntu-focal"].secretRef = "focal-mirror-credentials";
+        const [focal] = planStack(rawStackConfig(config)).plan.site.images;
+        assert.deepStrictEqual(focal.dataVolume.spec.source, {
+            http: {
+                url: "https://cloud-images.ubuntu.com/focal/current/focal-server-cloudimg-amd64.img",
+                secretRef: "focal-mirror-credentials",
+            },
+        });
+    });
+
     it("the direct API Service selects the cluster's control-plane VMs on 6443", () => {
         assert.deepStrictEqual(france.clusters[0].apiService, {
             apiVersion: "v1",
@@ -387,6 +448,17 @@ describe("Kubernetes manifests", () => {
                 }
             }
             assert.strictEqual(checked, 3 + 3 + 2 * (2 + 6));
+        });
+
+        it("a golden image's secretRef is where CDI's schema has it", () => {
+            const image = goldenImageDataVolume({
+                name: "focal",
+                namespace: "edge-images",
+                url: "https://images.example.org/focal.img",
+                secretRef: "focal-mirror-credentials",
+                size: "10Gi",
+            });
+            assert.deepStrictEqual(crdErrors(image), []);
         });
 
         it("would catch a field the schema forbids", () => {

@@ -35,6 +35,14 @@ async function changesBetween(
 
 const summarize = (changes: ResourceChange[]) => changes.map((c) => `${c.action} ${c.name}`).sort();
 
+/** Greece with a second image, so that a node can switch to it. */
+function greeceWithJammy(): Record<string, any> {
+    const config = editableStackConfig("greece");
+    config["edge:images"]["ubuntu-jammy"] =
+        "https://cloud-images.ubuntu.com/jammy/current/jammy-server-cloudimg-amd64.img";
+    return config;
+}
+
 /** A synthetic site of three clusters, as a stack file would hold it, record included. */
 function threeClusters(names = ["alpha", "bravo", "charlie"]): Record<string, any> {
     const raw = syntheticStack(names.map((name) => ({ name, nodes: 2 })));
@@ -97,6 +105,55 @@ describe("safety", () => {
                 "replace lab-sync",
             ]);
         });
+
+        for (const [what, edit, reason] of [
+            [
+                "image",
+                (c: any) => (c["edge:clusters"][0].nodes[1].image = "ubuntu-jammy"),
+                "a DataVolume's spec is immutable",
+            ],
+            [
+                "disk size",
+                (c: any) => (c["edge:clusters"][0].nodes[1].disk = "20Gi"),
+                "a DataVolume's spec is immutable",
+            ],
+            [
+                "storage class",
+                (c: any) => (c["edge:site"].storageClass = "ceph-block"),
+                "a DataVolume's spec is immutable",
+            ],
+            [
+                "roles",
+                (c: any) => (c["edge:clusters"][0].nodes[1].roles = ["worker", "controlplane"]),
+                'replaceOnChanges: metadata.annotations["edge.testbed/root-disk"]',
+            ],
+        ] as const) {
+            it(`a changed ${what} replaces each disk it touches, and its VM with it`, async () => {
+                const before = greeceWithJammy();
+                const after = greeceWithJammy();
+                edit(after);
+                const changes = await changesBetween(before, after);
+                const replaced = changes.filter((c) => c.action === "replace");
+                const disks = replaced.filter((c) => c.name.endsWith("-rootdisk"));
+                assert.ok(disks.length > 0, "a disk is replaced");
+                for (const disk of disks) {
+                    assert.ok(disk.reasons.includes(reason), `${disk.name}: ${disk.reasons}`);
+                    const vm = replaced.find((c) => c.name === disk.name.replace(/-rootdisk$/, ""));
+                    assert.ok(vm, `the VM of ${disk.name} is replaced too`);
+                    assert.deepStrictEqual(vm.reasons, [
+                        'replaceOnChanges: metadata.annotations["edge.testbed/root-disk"]',
+                    ]);
+                    assert.ok(disk.deleteFirst && vm.deleteFirst);
+                }
+                assert.deepStrictEqual(
+                    changes
+                        .filter((c) => c.action !== "replace")
+                        .filter((c) => !(c.action === "update" && c.name.endsWith("-cloudinit"))),
+                    [],
+                    "nothing but a cloud-init Secret changes in place",
+                );
+            });
+        }
 
         for (const [what, names] of [
             ["first", ["zulu", "alpha", "bravo", "charlie"]],

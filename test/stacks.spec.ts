@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { overlaps, parseCidr } from "../lib/ip";
 import { planStack } from "../lib/plan";
 import { addCertificateAuthority } from "../lib/rancher";
+import { evaluateProgram, placeholders } from "../offline/evaluate";
 import { rawStackConfig } from "../lib/stackFile";
 import { greeceNodes } from "./fixtures";
 import {
@@ -152,6 +153,39 @@ describe("site stacks", () => {
                     ),
                 );
             assert.strictEqual(canonical(again.resources), canonical(resources));
+        });
+    });
+
+    describe("node removal hook", () => {
+        it("binds the site's one hook to every node VM and to the host cluster provider", async () => {
+            const evaluation = await evaluateProgram(stackConfig("france"), placeholders, {
+                stack: "france",
+            });
+            assert.deepStrictEqual(
+                evaluation.resources
+                    .filter((r) => r.options.beforeDelete.length > 0)
+                    .map((r) => [r.type, r.name, r.options.beforeDelete]),
+                [
+                    ...[
+                        "core-server1",
+                        "core-server2",
+                        "core-server3",
+                        "core-worker1",
+                        "core-worker2",
+                        "lab-node1",
+                    ].map((name) => [types.virtualMachine, name, ["edge-node-removal"]]),
+                    [types.k8sProvider, "france-host", ["edge-node-removal"]],
+                ],
+            );
+        });
+
+        it("registers the hook even when no node is declared: the engine finds a deleted VM's hook by name", async () => {
+            const hooks: string[] = [];
+            const config = editableStackConfig("greece");
+            config["edge:clusters"] = [];
+            delete config["edge:allocations"];
+            await evaluateProgram(config, placeholders, { stack: "greece", hooks, preview: true });
+            assert.deepStrictEqual(hooks, ["edge-node-removal"]);
         });
     });
 

@@ -1,0 +1,249 @@
+import * as assert from "assert";
+import { AddressInfo } from "net";
+import { IncomingMessage, ServerResponse, createServer } from "http";
+import { planStack } from "../lib/plan";
+import {
+    DeletedNode,
+    deletedNodeOf,
+    removalDecision,
+    removeRancherMachine,
+} from "../lib/nodeRemoval";
+import { rawStackConfig } from "../lib/stackFile";
+import { locked, problemsOf } from "./fixtures";
+import { editableStackConfig, stackConfig } from "./mocks";
+
+function franceWith(edit: (clusters: any[]) => void): Record<string, any> {
+    const config = editableStackConfig("france");
+    edit(config["edge:clusters"]);
+    return config;
+}
+
+describe("node lifecycle", () => {
+    describe("etcd quorum", () => {
+        it("lets one etcd member be replaced per change", () => {
+            const config = franceWith((clusters) => (clusters[0].nodes[0].image = "ubuntu-noble"));
+            const { plan } = planStack(rawStackConfig(config));
+            assert.deepStrictEqual(plan.lockChanges, [
+                "core.etcd.server1: namespace=core image=edge-images/ubuntu-jammy size=40Gi storageClass=(cluster default) roles=controlplane,etcd -> namespace=core image=edge-images/ubuntu-noble size=40Gi storageClass=(cluster default) roles=controlplane,etcd",
+            ]);
+        });
+
+        it("checks the next change against the record the last one wrote", () => {
+            const first = locked(franceWith((c) => (c[0].nodes[0].image = "ubuntu-noble")));
+            const second = structuredClone(first);
+            second["edge:clusters"][0].nodes[1].image = "ubuntu-noble";
+            assert.doesNotThrow(() => planStack(rawStackConfig(second)));
+        });
+
+        it("lets the operator replace every member at once when they acknowledge it", () => {
+            const config = franceWith((clusters) => {
+                clusters[0].acknowledgeReplacement = true;
+                for (const node of clusters[0].nodes.slice(0, 3)) {
+                    node.disk = "60Gi";
+                }
+            });
+            assert.doesNotThrow(() => planStack(rawStackConfig(config)));
+        });
+
+        it("counts a role change as a replacement: roles are installed on the disk", () => {
+            const problems = problemsOf(
+                rawStackConfig(
+                    franceWith((clusters) => {
+                        clusters[0].nodes[0].roles = ["controlplane", "etcd", "worker"];
+                        clusters[0].nodes[1].roles = ["controlplane", "etcd", "worker"];
+                    }),
+                ),
+            );
+            const identity = (node: string) =>
+                `${node} replaced (namespace=core image=edge-images/ubuntu-jammy size=40Gi storageClass=(cluster default) roles=controlplane,etcd,worker)`;
+            assert.deepStrictEqual(problems, [
+                `clusters[0].nodes: this change replaces or removes 2 etcd members at once (${identity("server1")}; ${identity("server2")}); etcd can lose its quorum when members go more than one at a time. Change one etcd node, run \`npm run lock\` and \`pulumi up\`, wait for the cluster to be active, then change the next; or set clusters[0].acknowledgeReplacement: true to accept losing the cluster`,
+            ]);
+        });
+
+        it("has nothing to compare against in a record written before etcd members were kept", () => {
+            const config = franceWith((clusters) => {
+                clusters[0].nodes[0].image = "ubuntu-noble";
+                clusters[0].nodes[1].image = "ubuntu-noble";
+            });
+            delete config["edge:allocations"].core.etcd;
+            assert.doesNotThrow(() => planStack(rawStackConfig(config)));
+        });
+    });
+
+    describe("which deletions remove a node from Rancher", () => {
+        const plan = planStack(rawStackConfig(stackConfig("france"))).plan;
+        const vmOf = (cluster: number, node: number) =>
+            deletedNodeOf(plan.clusters[cluster].nodes[node].virtualMachine as any)!;
+
+        it("reads the node from the VM's labels and annotations", () => {
+            assert.deepStrictEqual(vmOf(0, 3), {
+                site: "france",
+                cluster: "core",
+                node: "worker1",
+                rootDisk:
+                    "image=edge-images/ubuntu-jammy size=80Gi storageClass=(cluster default) roles=worker",
+                clusterIdentity: "rke2 pods=10.90.0.0/16 services=10.91.0.0/20",
+            });
+            assert.strictEqual(deletedNodeOf({ metadata: { name: "x" } }), undefined);
+        });
+
+        it("a node that left a cluster that stays", () => {
+            assert.deepStrictEqual(removalDecision(plan, { ...vmOf(0, 3), node: "worker9" }), {
+                action: "remove",
+                rancherCluster: "france-core",
+                node: "worker9",
+                reason: "node worker9 left cluster core",
+            });
+        });
+
+        it("a node whose VM is replaced", () => {
+            const deleted: DeletedNode = { ...vmOf(0, 0), rootDisk: "image=edge-images/old" };
+            assert.deepStrictEqual(removalDecision(plan, deleted), {
+                action: "remove",
+                rancherCluster: "france-core",
+                node: "server1",
+                reason: "node server1 of cluster core is replaced",
+            });
+        });
+
+        it("not when the plan still has the node as it was: the whole stack is destroyed", () => {
+            assert.deepStrictEqual(removalDecision(plan, vmOf(0, 0)), {
+                action: "skip",
+                reason: "the stack is being destroyed",
+            });
+        });
+
+        it("not when its cluster goes or is rebuilt: the Rancher cluster goes with it", () => {
+            assert.deepStrictEqual(removalDecision(plan, { ...vmOf(0, 0), cluster: "old" }), {
+                action: "skip",
+                reason: "cluster old goes with its Rancher cluster",
+            });
+            assert.deepStrictEqual(
+                removalDecision(plan, { ...vmOf(0, 0), clusterIdentity: "k3s pods=x" }),
+                { action: "skip", reason: "cluster core is rebuilt as a whole" },
+            );
+        });
+    });
+
+    describe("removing a Rancher machine, against a Rancher API on loopback", () => {
+        interface FakeRancher {
+            url: string;
+            requests: string[];
+            close: () => Promise<void>;
+        }
+
+        /** Rancher's Steve API as far as removal uses it; the node goes `nodeLingers` polls after the delete. */
+        async function fakeRancher(nodeLingers: number): Promise<FakeRancher> {
+            const requests: string[] = [];
+            let deleted = false;
+            let polls = 0;
+            const machine = (name: string, node: string) => ({
+                metadata: {
+                    name,
+                    labels: { "cluster.x-k8s.io/cluster-name": "france-core" },
+                },
+                status: { nodeRef: { name: node } },
+            });
+            const server = createServer((request: IncomingMessage, response: ServerResponse) => {
+                requests.push(
+                    `${request.method} ${request.url} ${request.headers.authorization ?? "-"}`,
+                );
+                const send = (status: number, body?: unknown) => {
+                    response.writeHead(status, { "content-type": "application/json" });
+                    response.end(body === undefined ? "" : JSON.stringify(body));
+                };
+                const url = request.url ?? "";
+                if (url === "/v1/provisioning.cattle.io.clusters/fleet-default/france-core") {
+                    return send(200, { status: { clusterName: "c-m-abc123" } });
+                }
+                if (url.startsWith("/v1/cluster.x-k8s.io.machines/fleet-default?")) {
+                    return send(200, {
+                        data: [
+                            machine("custom-1", "server1"),
+                            ...(deleted ? [] : [machine("custom-4", "worker1")]),
+                        ],
+                    });
+                }
+                if (url === "/v1/cluster.x-k8s.io.machines/fleet-default/custom-4") {
+                    deleted = true;
+                    return send(200, {});
+                }
+                if (url === "/k8s/clusters/c-m-abc123/api/v1/nodes/worker1") {
+                    polls++;
+                    return deleted && polls > nodeLingers ? send(404, {}) : send(200, {});
+                }
+                return send(404, {});
+            });
+            await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+            const { port } = server.address() as AddressInfo;
+            return {
+                url: `http://127.0.0.1:${port}/`,
+                requests,
+                close: () => new Promise((resolve) => server.close(() => resolve())),
+            };
+        }
+
+        it("deletes the node's machine and waits until the downstream Node is gone", async () => {
+            const rancher = await fakeRancher(2);
+            try {
+                const outcome = await removeRancherMachine(
+                    { url: rancher.url, token: "token-x:y" },
+                    "france-core",
+                    "worker1",
+                    { timeoutMs: 5000, pollMs: 10 },
+                );
+                assert.strictEqual(outcome, "node worker1 left france-core");
+                assert.deepStrictEqual(rancher.requests, [
+                    "GET /v1/provisioning.cattle.io.clusters/fleet-default/france-core Bearer token-x:y",
+                    "GET /v1/cluster.x-k8s.io.machines/fleet-default?labelSelector=cluster.x-k8s.io%2Fcluster-name%3Dfrance-core Bearer token-x:y",
+                    "DELETE /v1/cluster.x-k8s.io.machines/fleet-default/custom-4 Bearer token-x:y",
+                    "GET /k8s/clusters/c-m-abc123/api/v1/nodes/worker1 Bearer token-x:y",
+                    "GET /k8s/clusters/c-m-abc123/api/v1/nodes/worker1 Bearer token-x:y",
+                    "GET /k8s/clusters/c-m-abc123/api/v1/nodes/worker1 Bearer token-x:y",
+                ]);
+            } finally {
+                await rancher.close();
+            }
+        });
+
+        it("gives up, keeping the VM, when the node does not leave in time", async () => {
+            const rancher = await fakeRancher(Number.MAX_SAFE_INTEGER);
+            try {
+                await assert.rejects(
+                    removeRancherMachine(
+                        { url: rancher.url, token: "t" },
+                        "france-core",
+                        "worker1",
+                        { timeoutMs: 1000, pollMs: 50 },
+                    ),
+                    {
+                        message:
+                            "node worker1 is still in france-core 1 s after its Rancher machine was deleted (a PodDisruptionBudget can block its drain); its VM is kept. Resolve it in Rancher and run pulumi up again",
+                    },
+                );
+            } finally {
+                await rancher.close();
+            }
+        });
+
+        it("has nothing to do for a cluster Rancher no longer has", async () => {
+            const rancher = await fakeRancher(0);
+            try {
+                const outcome = await removeRancherMachine(
+                    { url: rancher.url, token: "t" },
+                    "france-gone",
+                    "worker1",
+                    { timeoutMs: 1000, pollMs: 10 },
+                );
+                assert.strictEqual(
+                    outcome,
+                    "Rancher has no cluster france-gone; nothing to remove",
+                );
+                assert.strictEqual(rancher.requests.length, 1);
+            } finally {
+                await rancher.close();
+            }
+        });
+    });
+});
