@@ -110,6 +110,8 @@ export interface MockOptions {
     secretKeys?: string[];
     /** Provider-computed values to use instead of the computed ones, per resource type. */
     overrides?: Record<string, Record<string, any>>;
+    /** Receives the name of every resource hook the program registers. */
+    hooks?: string[];
 }
 
 /**
