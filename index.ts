@@ -53,7 +53,10 @@ if (plan.lockChanges.length > 0) {
     pulumi.log.warn(message);
 }
 
-const removalHook = nodeRemovalHook(plan);
+// Empty when Rancher's certificate is publicly signed (rancher pkg/tls/tls.go, --no-cacerts).
+const rancherCaCerts = rancher2.getSettingOutput({ name: "cacerts" }).value;
+
+const removalHook = nodeRemovalHook(plan, rancherCaCerts);
 
 const hostCluster = new k8s.Provider(
     `${plan.site.name}-host`,
@@ -71,9 +74,6 @@ const siteNetwork = new SiteNetwork(
     { site: plan.site },
     { providers: [hostCluster] },
 );
-
-// Empty when Rancher's certificate is publicly signed (rancher pkg/tls/tls.go, --no-cacerts).
-const rancherCaCerts = rancher2.getSettingOutput({ name: "cacerts" }).value;
 
 const edgeClusters = plan.clusters.map(
     (cluster) =>

@@ -1,3 +1,6 @@
+import { request as httpRequest } from "http";
+import { request as httpsRequest } from "https";
+import * as tls from "tls";
 import { StackPlan } from "./plan";
 import { annotations, labels, rancherClusterName } from "./naming";
 
@@ -82,17 +85,22 @@ export function removalDecision(plan: StackPlan, deleted: DeletedNode): RemovalD
     return { action: "skip", reason: `the stack is being destroyed` };
 }
 
-/** Where and how to reach Rancher's API: `rancher2:apiUrl` and the provider's token. */
+/** Where and how to reach Rancher's API, as the rancher2 provider is configured. */
 export interface RancherApi {
+    /** `rancher2:apiUrl`. */
     url: string;
+    /** The provider's token, `RANCHER_TOKEN_KEY`. */
     token: string;
+    /** Rancher's private CA (its `cacerts` setting), trusted besides the system's. */
+    caCerts?: string;
+    /** `rancher2:insecure`: skip verifying Rancher's certificate, as the provider does. */
+    insecure?: boolean;
 }
 
 export interface RemovalOptions {
     /** How long to wait for the downstream Node to disappear. */
     timeoutMs: number;
     pollMs: number;
-    fetch?: typeof fetch;
     log?: (message: string) => void;
 }
 
@@ -106,21 +114,43 @@ interface Machine {
 
 class RancherError extends Error {}
 
-async function call(
+/** One JSON request to Rancher; 404 is an answer, any other failure an error. */
+function call(
     api: RancherApi,
     method: string,
     path: string,
-    options: RemovalOptions,
 ): Promise<{ status: number; body: any }> {
-    const response = await (options.fetch ?? fetch)(`${api.url.replace(/\/+$/, "")}${path}`, {
-        method,
-        headers: { Authorization: `Bearer ${api.token}`, Accept: "application/json" },
+    const url = new URL(`${api.url.replace(/\/+$/, "")}${path}`);
+    const secure = url.protocol === "https:";
+    const send = secure ? httpsRequest : httpRequest;
+    return new Promise((resolve, reject) => {
+        const request = send(
+            url,
+            {
+                method,
+                headers: { Authorization: `Bearer ${api.token}`, Accept: "application/json" },
+                ...(secure && api.caCerts ? { ca: [...tls.rootCertificates, api.caCerts] } : {}),
+                ...(secure && api.insecure ? { rejectUnauthorized: false } : {}),
+            },
+            (response) => {
+                const chunks: Buffer[] = [];
+                response.on("data", (chunk: Buffer) => chunks.push(chunk));
+                response.on("end", () => {
+                    const status = response.statusCode ?? 0;
+                    if ((status < 200 || status >= 300) && status !== 404) {
+                        reject(new RancherError(`${method} ${path}: Rancher answered ${status}`));
+                        return;
+                    }
+                    const text = Buffer.concat(chunks).toString("utf8");
+                    resolve({ status, body: text === "" ? undefined : JSON.parse(text) });
+                });
+            },
+        );
+        request.on("error", (error) =>
+            reject(new RancherError(`${method} ${path}: ${error.message}`)),
+        );
+        request.end();
     });
-    const text = await response.text();
-    if (!response.ok && response.status !== 404) {
-        throw new RancherError(`${method} ${path}: Rancher answered ${response.status}`);
-    }
-    return { status: response.status, body: text === "" ? undefined : JSON.parse(text) };
 }
 
 const duration = (ms: number) =>
@@ -143,7 +173,6 @@ export async function removeRancherMachine(
         api,
         "GET",
         `/v1/provisioning.cattle.io.clusters/${fleetNamespace}/${rancherCluster}`,
-        options,
     );
     const clusterId: string | undefined = cluster.body?.status?.clusterName;
     if (cluster.status === 404 || !clusterId) {
@@ -155,7 +184,6 @@ export async function removeRancherMachine(
         api,
         "GET",
         `/v1/cluster.x-k8s.io.machines/${fleetNamespace}?labelSelector=${selector}`,
-        options,
     );
     const machines: Machine[] = list.body?.data ?? [];
     const machine = machines.find(
@@ -170,17 +198,11 @@ export async function removeRancherMachine(
             api,
             "DELETE",
             `/v1/cluster.x-k8s.io.machines/${fleetNamespace}/${machine.metadata.name}`,
-            options,
         );
     }
     const deadline = Date.now() + options.timeoutMs;
     for (;;) {
-        const found = await call(
-            api,
-            "GET",
-            `/k8s/clusters/${clusterId}/api/v1/nodes/${node}`,
-            options,
-        );
+        const found = await call(api, "GET", `/k8s/clusters/${clusterId}/api/v1/nodes/${node}`);
         if (found.status === 404) {
             return `node ${node} left ${rancherCluster}`;
         }

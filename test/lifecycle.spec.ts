@@ -1,6 +1,11 @@
 import * as assert from "assert";
-import { AddressInfo } from "net";
+import { execFileSync } from "child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { IncomingMessage, ServerResponse, createServer } from "http";
+import { createServer as createTlsServer } from "https";
+import { AddressInfo } from "net";
+import { tmpdir } from "os";
+import * as path from "path";
 import { planStack } from "../lib/plan";
 import {
     DeletedNode,
@@ -133,8 +138,14 @@ describe("node lifecycle", () => {
             close: () => Promise<void>;
         }
 
-        /** Rancher's Steve API as far as removal uses it; the node goes `nodeLingers` polls after the delete. */
-        async function fakeRancher(nodeLingers: number): Promise<FakeRancher> {
+        /**
+         * Rancher's Steve API as far as removal uses it; the node goes `nodeLingers` polls after
+         * the delete. Served over TLS when given a certificate.
+         */
+        async function fakeRancher(
+            nodeLingers: number,
+            certificate?: { key: string; cert: string },
+        ): Promise<FakeRancher> {
             const requests: string[] = [];
             let deleted = false;
             let polls = 0;
@@ -145,7 +156,7 @@ describe("node lifecycle", () => {
                 },
                 status: { nodeRef: { name: node } },
             });
-            const server = createServer((request: IncomingMessage, response: ServerResponse) => {
+            const handler = (request: IncomingMessage, response: ServerResponse) => {
                 requests.push(
                     `${request.method} ${request.url} ${request.headers.authorization ?? "-"}`,
                 );
@@ -174,11 +185,14 @@ describe("node lifecycle", () => {
                     return deleted && polls > nodeLingers ? send(404, {}) : send(200, {});
                 }
                 return send(404, {});
-            });
+            };
+            const server = certificate
+                ? createTlsServer(certificate, handler)
+                : createServer(handler);
             await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
             const { port } = server.address() as AddressInfo;
             return {
-                url: `http://127.0.0.1:${port}/`,
+                url: `${certificate ? "https" : "http"}://127.0.0.1:${port}/`,
                 requests,
                 close: () => new Promise((resolve) => server.close(() => resolve())),
             };
@@ -225,6 +239,114 @@ describe("node lifecycle", () => {
             } finally {
                 await rancher.close();
             }
+        });
+
+        describe("over TLS signed by a private CA, as Rancher's own certificate is", () => {
+            let dir: string;
+            let ca: string;
+            let certificate: { key: string; cert: string };
+
+            before(() => {
+                dir = mkdtempSync(path.join(tmpdir(), "rancher-ca-"));
+                const file = (name: string) => path.join(dir, name);
+                const openssl = (...args: string[]) =>
+                    execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
+                openssl(
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "ec",
+                    "-pkeyopt",
+                    "ec_paramgen_curve:P-256",
+                    "-nodes",
+                    "-days",
+                    "1",
+                    "-subj",
+                    "/CN=test Rancher CA",
+                    "-keyout",
+                    "ca.key",
+                    "-out",
+                    "ca.pem",
+                );
+                openssl(
+                    "req",
+                    "-newkey",
+                    "ec",
+                    "-pkeyopt",
+                    "ec_paramgen_curve:P-256",
+                    "-nodes",
+                    "-subj",
+                    "/CN=rancher",
+                    "-keyout",
+                    "server.key",
+                    "-out",
+                    "server.csr",
+                );
+                writeFileSync(file("san.ext"), "subjectAltName=IP:127.0.0.1\n");
+                openssl(
+                    "x509",
+                    "-req",
+                    "-in",
+                    "server.csr",
+                    "-CA",
+                    "ca.pem",
+                    "-CAkey",
+                    "ca.key",
+                    "-CAcreateserial",
+                    "-days",
+                    "1",
+                    "-extfile",
+                    "san.ext",
+                    "-out",
+                    "server.pem",
+                );
+                ca = readFileSync(file("ca.pem"), "utf8");
+                certificate = {
+                    key: readFileSync(file("server.key"), "utf8"),
+                    cert: readFileSync(file("server.pem"), "utf8"),
+                };
+            });
+
+            after(() => rmSync(dir, { recursive: true, force: true }));
+
+            it("trusts Rancher's cacerts setting", async () => {
+                const rancher = await fakeRancher(0, certificate);
+                try {
+                    const outcome = await removeRancherMachine(
+                        { url: rancher.url, token: "t", caCerts: ca },
+                        "france-core",
+                        "worker1",
+                        { timeoutMs: 5000, pollMs: 10 },
+                    );
+                    assert.strictEqual(outcome, "node worker1 left france-core");
+                } finally {
+                    await rancher.close();
+                }
+            });
+
+            it("refuses the certificate without it", async () => {
+                const rancher = await fakeRancher(0, certificate);
+                try {
+                    await assert.rejects(
+                        removeRancherMachine(
+                            { url: rancher.url, token: "t" },
+                            "france-core",
+                            "worker1",
+                            {
+                                timeoutMs: 5000,
+                                pollMs: 10,
+                            },
+                        ),
+                        {
+                            message:
+                                "GET /v1/provisioning.cattle.io.clusters/fleet-default/france-core: unable to verify the first certificate",
+                        },
+                    );
+                    assert.deepStrictEqual(rancher.requests, [], "nothing reached Rancher");
+                } finally {
+                    await rancher.close();
+                }
+            });
         });
 
         it("has nothing to do for a cluster Rancher no longer has", async () => {
