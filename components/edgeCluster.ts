@@ -31,6 +31,8 @@ export interface NodeSummary {
     roles: string[];
     ips: Record<string, string>;
     macs: Record<string, string>;
+    /** The node's SSH host key, for operators' known_hosts. */
+    hostKey: string;
 }
 
 /**
@@ -57,7 +59,7 @@ export class EdgeCluster extends pulumi.ComponentResource {
     public readonly apiEndpoint: pulumi.Output<string>;
     /** The cluster's nodes by name. */
     public readonly nodes: Record<string, KubevirtNode>;
-    /** Per node: roles, IPs and MACs. */
+    /** Per node: roles, IPs, MACs and SSH host key. */
     public readonly nodeSummaries: pulumi.Output<Record<string, NodeSummary>>;
 
     constructor(name: string, args: EdgeClusterArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -169,10 +171,10 @@ export class EdgeCluster extends pulumi.ComponentResource {
             .all(
                 Object.entries(this.nodes).map(([nodeName, node]) =>
                     pulumi
-                        .all([node.roles, node.ips, node.macs])
-                        .apply(([roles, ips, macs]): [string, NodeSummary] => [
+                        .all([node.roles, node.ips, node.macs, node.hostPublicKey])
+                        .apply(([roles, ips, macs, hostKey]): [string, NodeSummary] => [
                             nodeName,
-                            { roles, ips, macs },
+                            { roles, ips, macs, hostKey },
                         ]),
                 ),
             )
@@ -256,7 +258,8 @@ export class EdgeCluster extends pulumi.ComponentResource {
                     host: server.address,
                     user: site.sshUser,
                     privateKey: pulumi.secret(sshPrivateKey),
-                    // The node's own host key, handed to it through cloud-init: no first-use trust.
+                    // The node's own host key, handed to it through cloud-init: no first-use trust
+                    // (pulumi-command provider/pkg/provider/remote/connection.go: FixedHostKey).
                     hostKey: this.nodes[server.name].hostPublicKey,
                 },
                 create: `sudo cat ${cluster.adminKubeconfigPath}`,

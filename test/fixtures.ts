@@ -59,17 +59,19 @@ export function syntheticStack(clusters: SyntheticCluster[]): RawStackConfig {
     };
 }
 
-/** The greece stack's nodes as EdgeCluster and the stack export them: roles, IPs and MACs. */
+/** The greece stack's nodes as EdgeCluster and the stack export them, under mocks. */
 export const greeceNodes = {
     "cluster-master": {
         roles: ["controlplane", "etcd", "worker"],
         ips: { lab: "192.168.18.203" },
         macs: { lab: "e6:d3:d0:a5:8f:c8" },
+        hostKey: "ssh-ed25519 AAAAmockhostkeyfinaltestclustermasterhostkey",
     },
     worker1: {
         roles: ["worker"],
         ips: { lab: "192.168.18.204" },
         macs: { lab: "4a:cd:1e:23:e1:af" },
+        hostKey: "ssh-ed25519 AAAAmockhostkeyfinaltestworker1hostkey",
     },
 };
 
