@@ -14,6 +14,7 @@ interface Step {
 
 interface Job {
     if?: string;
+    name?: string;
     needs?: string;
     environment?: string;
     permissions?: Record<string, string>;
@@ -21,13 +22,17 @@ interface Job {
     steps: Step[];
 }
 
-const workflow = parse(
-    readFileSync(path.join(projectRoot, ".github", "workflows", "infra.yml"), "utf8"),
-) as {
-    on: Record<string, unknown>;
+interface Workflow {
+    on: Record<string, any>;
     permissions: Record<string, string>;
     jobs: Record<string, Job>;
-};
+}
+
+const readWorkflow = (file: string) =>
+    parse(readFileSync(path.join(projectRoot, ".github", "workflows", file), "utf8")) as Workflow;
+
+const workflow = readWorkflow("infra.yml");
+const destroy = readWorkflow("destroy.yml");
 
 /** The site stacks that exist: one Pulumi.<site>.yaml each. */
 const stacks = readdirSync(projectRoot)
@@ -44,6 +49,11 @@ function pulumiStep(job: Job): Step {
 describe("CI workflow", () => {
     it("previews and deploys exactly the sites that have a stack file", () => {
         assert.deepStrictEqual(stacks, ["france", "greece"]);
+        assert.deepStrictEqual(
+            [...destroy.on.workflow_dispatch.inputs.stack.options].sort(),
+            stacks,
+            "destroy.yml's stack options must list every Pulumi.<site>.yaml",
+        );
         for (const job of ["preview", "up"]) {
             assert.deepStrictEqual(
                 [...workflow.jobs[job].strategy!.matrix.stack].sort(),
@@ -94,10 +104,30 @@ describe("CI workflow", () => {
         });
     });
 
+    it("destroys a site only on demand, naming it twice, with the program so its hooks run", () => {
+        assert.deepStrictEqual(Object.keys(destroy.on), ["workflow_dispatch"]);
+        assert.strictEqual(destroy.on.workflow_dispatch.inputs.confirm.required, true);
+        const job = destroy.jobs.destroy as Job & { concurrency: unknown };
+        assert.strictEqual(job.if, "inputs.stack == inputs.confirm");
+        assert.strictEqual(job.environment, "${{ inputs.stack }}");
+        assert.deepStrictEqual(job.concurrency, {
+            group: "pulumi-up-${{ inputs.stack }}",
+            "cancel-in-progress": false,
+        });
+        assert.strictEqual(pulumiStep(job).with, undefined, "the action only installs the CLI");
+        const run = job.steps.find((s) => s.run?.startsWith("pulumi destroy"));
+        assert.strictEqual(run?.run, 'pulumi destroy --run-program --yes --stack "$STACK"');
+        assert.strictEqual(run?.env?.RANCHER_TOKEN_KEY, "${{ secrets.RANCHER_TOKEN_KEY }}");
+    });
+
     it("takes every credential from secrets, never from the repository", () => {
         assert.deepStrictEqual(workflow.permissions, { contents: "read" });
+        assert.deepStrictEqual(destroy.permissions, { contents: "read" });
         const credentials = ["PULUMI_ACCESS_TOKEN", "RANCHER_TOKEN_KEY", "SITE_KUBECONFIG"];
-        for (const [name, job] of Object.entries(workflow.jobs)) {
+        for (const [name, job] of [
+            ...Object.entries(workflow.jobs),
+            ...Object.entries(destroy.jobs),
+        ]) {
             for (const step of job.steps) {
                 for (const [key, value] of Object.entries(step.env ?? {})) {
                     if (credentials.includes(key)) {
@@ -121,10 +151,10 @@ describe("CI workflow", () => {
     });
 
     it("pins every action to a commit or an exact release", () => {
-        const uses = Object.values(workflow.jobs).flatMap((job) =>
-            job.steps.flatMap((s) => (s.uses ? [s.uses] : [])),
+        const uses = [...Object.values(workflow.jobs), ...Object.values(destroy.jobs)].flatMap(
+            (job) => job.steps.flatMap((s) => (s.uses ? [s.uses] : [])),
         );
-        assert.strictEqual(uses.length, 8);
+        assert.strictEqual(uses.length, 11);
         for (const use of uses) {
             assert.match(use, /^[\w.-]+\/[\w.-]+@([0-9a-f]{40}|v\d+\.\d+\.\d+)$/, use);
         }
