@@ -9,6 +9,7 @@ import * as path from "path";
 import { planStack } from "../lib/plan";
 import {
     DeletedNode,
+    RancherApi,
     deletedNodeOf,
     removalDecision,
     removeRancherMachine,
@@ -198,15 +199,34 @@ describe("node lifecycle", () => {
             };
         }
 
-        it("deletes the node's machine and waits until the downstream Node is gone", async () => {
-            const rancher = await fakeRancher(2);
+        /** Runs `body` against a fresh fake Rancher, closing it afterwards. */
+        async function withRancher(
+            nodeLingers: number,
+            body: (rancher: FakeRancher) => Promise<void>,
+            certificate?: { key: string; cert: string },
+        ): Promise<void> {
+            const rancher = await fakeRancher(nodeLingers, certificate);
             try {
-                const outcome = await removeRancherMachine(
-                    { url: rancher.url, token: "token-x:y" },
-                    "france-core",
-                    "worker1",
-                    { timeoutMs: 5000, pollMs: 10 },
-                );
+                await body(rancher);
+            } finally {
+                await rancher.close();
+            }
+        }
+
+        /** Removes worker1 of `cluster` through `rancher`, polling every 10 ms. */
+        const removeWorker1 = (
+            rancher: FakeRancher,
+            api: Partial<RancherApi> = {},
+            { cluster = "france-core", timeoutMs = 5000 } = {},
+        ) =>
+            removeRancherMachine({ url: rancher.url, token: "t", ...api }, cluster, "worker1", {
+                timeoutMs,
+                pollMs: 10,
+            });
+
+        it("deletes the node's machine and waits until the downstream Node is gone", () =>
+            withRancher(2, async (rancher) => {
+                const outcome = await removeWorker1(rancher, { token: "token-x:y" });
                 assert.strictEqual(outcome, "node worker1 left france-core");
                 assert.deepStrictEqual(rancher.requests, [
                     "GET /v1/provisioning.cattle.io.clusters/fleet-default/france-core Bearer token-x:y",
@@ -216,30 +236,25 @@ describe("node lifecycle", () => {
                     "GET /k8s/clusters/c-m-abc123/api/v1/nodes/worker1 Bearer token-x:y",
                     "GET /k8s/clusters/c-m-abc123/api/v1/nodes/worker1 Bearer token-x:y",
                 ]);
-            } finally {
-                await rancher.close();
-            }
-        });
+            }));
 
-        it("gives up, keeping the VM, when the node does not leave in time", async () => {
-            const rancher = await fakeRancher(Number.MAX_SAFE_INTEGER);
-            try {
-                await assert.rejects(
-                    removeRancherMachine(
-                        { url: rancher.url, token: "t" },
-                        "france-core",
-                        "worker1",
-                        { timeoutMs: 1000, pollMs: 50 },
-                    ),
-                    {
-                        message:
-                            "node worker1 is still in france-core 1 s after its Rancher machine was deleted (a PodDisruptionBudget can block its drain); its VM is kept. Resolve it in Rancher and run pulumi up again",
-                    },
+        it("gives up, keeping the VM, when the node does not leave in time", () =>
+            withRancher(Number.MAX_SAFE_INTEGER, async (rancher) => {
+                await assert.rejects(removeWorker1(rancher, {}, { timeoutMs: 1000 }), {
+                    message:
+                        "node worker1 is still in france-core 1 s after its Rancher machine was deleted (a PodDisruptionBudget can block its drain); its VM is kept. Resolve it in Rancher and run pulumi up again",
+                });
+            }));
+
+        it("has nothing to do for a cluster Rancher no longer has", () =>
+            withRancher(0, async (rancher) => {
+                const outcome = await removeWorker1(rancher, {}, { cluster: "france-gone" });
+                assert.strictEqual(
+                    outcome,
+                    "Rancher has no cluster france-gone; nothing to remove",
                 );
-            } finally {
-                await rancher.close();
-            }
-        });
+                assert.strictEqual(rancher.requests.length, 1);
+            }));
 
         describe("over TLS signed by a private CA, as Rancher's own certificate is", () => {
             let dir: string;
@@ -309,63 +324,28 @@ describe("node lifecycle", () => {
 
             after(() => rmSync(dir, { recursive: true, force: true }));
 
-            it("trusts Rancher's cacerts setting", async () => {
-                const rancher = await fakeRancher(0, certificate);
-                try {
-                    const outcome = await removeRancherMachine(
-                        { url: rancher.url, token: "t", caCerts: ca },
-                        "france-core",
-                        "worker1",
-                        { timeoutMs: 5000, pollMs: 10 },
-                    );
-                    assert.strictEqual(outcome, "node worker1 left france-core");
-                } finally {
-                    await rancher.close();
-                }
-            });
+            it("trusts Rancher's cacerts setting", () =>
+                withRancher(
+                    0,
+                    async (rancher) => {
+                        const outcome = await removeWorker1(rancher, { caCerts: ca });
+                        assert.strictEqual(outcome, "node worker1 left france-core");
+                    },
+                    certificate,
+                ));
 
-            it("refuses the certificate without it", async () => {
-                const rancher = await fakeRancher(0, certificate);
-                try {
-                    await assert.rejects(
-                        removeRancherMachine(
-                            { url: rancher.url, token: "t" },
-                            "france-core",
-                            "worker1",
-                            {
-                                timeoutMs: 5000,
-                                pollMs: 10,
-                            },
-                        ),
-                        {
+            it("refuses the certificate without it", () =>
+                withRancher(
+                    0,
+                    async (rancher) => {
+                        await assert.rejects(removeWorker1(rancher), {
                             message:
                                 "GET /v1/provisioning.cattle.io.clusters/fleet-default/france-core: unable to verify the first certificate",
-                        },
-                    );
-                    assert.deepStrictEqual(rancher.requests, [], "nothing reached Rancher");
-                } finally {
-                    await rancher.close();
-                }
-            });
-        });
-
-        it("has nothing to do for a cluster Rancher no longer has", async () => {
-            const rancher = await fakeRancher(0);
-            try {
-                const outcome = await removeRancherMachine(
-                    { url: rancher.url, token: "t" },
-                    "france-gone",
-                    "worker1",
-                    { timeoutMs: 1000, pollMs: 10 },
-                );
-                assert.strictEqual(
-                    outcome,
-                    "Rancher has no cluster france-gone; nothing to remove",
-                );
-                assert.strictEqual(rancher.requests.length, 1);
-            } finally {
-                await rancher.close();
-            }
+                        });
+                        assert.deepStrictEqual(rancher.requests, [], "nothing reached Rancher");
+                    },
+                    certificate,
+                ));
         });
     });
 });
