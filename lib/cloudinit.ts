@@ -44,21 +44,26 @@ const yamlOptions = { lineWidth: 0 } as const;
  * never runs it again. So: pipefail, retries with backoff, and a marker only on success, which the
  * VM's readiness probe waits for.
  */
-export function registrationScriptText(registrationCommand: string): string {
-    const { attempts, firstDelaySeconds, maxDelaySeconds } = registrationRetry;
+export function registrationScriptText(
+    registrationCommand: string,
+    { retry = registrationRetry, marker = registrationMarker } = {},
+): string {
+    const { attempts, firstDelaySeconds, maxDelaySeconds } = retry;
     return [
         "#!/bin/bash",
         "set -o pipefail",
         `delay=${firstDelaySeconds}`,
         `for attempt in $(seq 1 ${attempts}); do`,
         `    if ${registrationCommand}; then`,
-        `        mkdir -p "$(dirname ${registrationMarker})"`,
-        `        touch ${registrationMarker}`,
+        `        mkdir -p "$(dirname ${marker})"`,
+        `        touch ${marker}`,
         "        exit 0",
         "    fi",
-        `    echo "edge-register: attempt $attempt of ${attempts} failed; retrying in $delay s" >&2`,
-        '    sleep "$delay"',
-        `    delay=$((delay * 2 > ${maxDelaySeconds} ? ${maxDelaySeconds} : delay * 2))`,
+        `    if [ "$attempt" -lt ${attempts} ]; then`,
+        `        echo "edge-register: attempt $attempt of ${attempts} failed; retrying in $delay s" >&2`,
+        '        sleep "$delay"',
+        `        delay=$((delay * 2 > ${maxDelaySeconds} ? ${maxDelaySeconds} : delay * 2))`,
+        "    fi",
         "done",
         `echo "edge-register: giving up after ${attempts} attempts" >&2`,
         "exit 1",

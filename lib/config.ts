@@ -993,7 +993,8 @@ function readCluster(
         return read.every((n) => n !== undefined) ? (read as NodeConfig[]) : undefined;
     });
     if (nodes) {
-        // Rancher keeps a custom cluster provisioning until every role has a node.
+        // Rancher waits "for at least one control plane, etcd, and worker node to be registered"
+        // (rancher pkg/capr/planner/planner.go) and the cluster never becomes active without.
         for (const role of nodeRoles) {
             if (!nodes.some((n) => n.roles.includes(role))) {
                 problems.add(

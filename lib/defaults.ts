@@ -41,8 +41,11 @@ export const masqueradeNetwork = {
 /** Routing table of replies that leave through the pod network (see renderNetworkData). */
 export const podReplyTable = 100;
 
-/** How often and how patiently a node retries Rancher's registration before it gives up. */
-export const registrationRetry = { attempts: 10, firstDelaySeconds: 15, maxDelaySeconds: 300 };
+/**
+ * How often and how patiently a node retries Rancher's registration before it gives up: about
+ * 18 minutes of waits, inside the VM's 30-minute create timeout with boot and installs.
+ */
+export const registrationRetry = { attempts: 8, firstDelaySeconds: 15, maxDelaySeconds: 300 };
 
 /** Per-node pod subnet size that k3s and rke2 carve from the cluster CIDR. */
 export const nodePodCidrPrefix = 24;

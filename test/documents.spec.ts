@@ -1,6 +1,15 @@
 import * as assert from "assert";
 import { parse } from "yaml";
-import { nodeRegistrationCommand, renderNetworkData, renderUserData } from "../lib/cloudinit";
+import { spawnSync } from "child_process";
+import { existsSync, mkdtempSync, rmSync } from "fs";
+import { tmpdir } from "os";
+import * as path from "path";
+import {
+    nodeRegistrationCommand,
+    registrationScriptText,
+    renderNetworkData,
+    renderUserData,
+} from "../lib/cloudinit";
 import {
     goldenImageDataVolume,
     networkAttachmentDefinition,
@@ -74,7 +83,7 @@ describe("cloud-init documents", () => {
         assert.ok(!/passw/i.test(text.replace("ssh_pwauth", "")), "no password anywhere");
     });
 
-    it("registration fails loudly: pipefail, retries with backoff, and a marker only on success", () => {
+    it("registration runs Rancher's command under pipefail with backoff, marking only success", () => {
         const script: string = parse(userDataOf()).write_files[0].content;
         assert.strictEqual(
             script,
@@ -82,22 +91,71 @@ describe("cloud-init documents", () => {
                 "#!/bin/bash",
                 "set -o pipefail",
                 "delay=15",
-                "for attempt in $(seq 1 10); do",
+                "for attempt in $(seq 1 8); do",
                 `    if ${masterCommand}; then`,
                 '        mkdir -p "$(dirname /var/lib/edge-testbed/registered)"',
                 "        touch /var/lib/edge-testbed/registered",
                 "        exit 0",
                 "    fi",
-                '    echo "edge-register: attempt $attempt of 10 failed; retrying in $delay s" >&2',
-                '    sleep "$delay"',
-                "    delay=$((delay * 2 > 300 ? 300 : delay * 2))",
+                '    if [ "$attempt" -lt 8 ]; then',
+                '        echo "edge-register: attempt $attempt of 8 failed; retrying in $delay s" >&2',
+                '        sleep "$delay"',
+                "        delay=$((delay * 2 > 300 ? 300 : delay * 2))",
+                "    fi",
                 "done",
-                'echo "edge-register: giving up after 10 attempts" >&2',
+                'echo "edge-register: giving up after 8 attempts" >&2',
                 "exit 1",
                 "",
             ].join("\n"),
         );
         assert.strictEqual(registrationCommandOf(userDataOf()), masterCommand);
+    });
+
+    describe("the registration script, run by bash", () => {
+        let dir: string;
+        before(() => (dir = mkdtempSync(path.join(tmpdir(), "edge-register-"))));
+        after(() => rmSync(dir, { recursive: true, force: true }));
+
+        /** Runs the script around `command`, retrying 3 times at once, with the marker in `dir`. */
+        function register(command: string) {
+            const marker = path.join(dir, `${Math.random()}`.slice(2), "registered");
+            const script = registrationScriptText(command, {
+                retry: { attempts: 3, firstDelaySeconds: 0, maxDelaySeconds: 0 },
+                marker,
+            });
+            const run = spawnSync("bash", ["-c", script], { encoding: "utf8" });
+            return { status: run.status, stderr: run.stderr, registered: existsSync(marker) };
+        }
+
+        it("fails, unmarked, when the download fails, though `sh` reading nothing exits 0", () => {
+            // Rancher's `curl -fL <url> | sudo sh -s - ...`, with a download that cannot succeed.
+            assert.deepStrictEqual(
+                register(
+                    "(echo 'curl: (60) SSL certificate problem' >&2; exit 60) | sh -s - --worker",
+                ),
+                {
+                    status: 1,
+                    stderr: [
+                        "curl: (60) SSL certificate problem",
+                        "edge-register: attempt 1 of 3 failed; retrying in 0 s",
+                        "curl: (60) SSL certificate problem",
+                        "edge-register: attempt 2 of 3 failed; retrying in 0 s",
+                        "curl: (60) SSL certificate problem",
+                        "edge-register: giving up after 3 attempts",
+                        "",
+                    ].join("\n"),
+                    registered: false,
+                },
+            );
+        });
+
+        it("leaves the marker once the command succeeds", () => {
+            assert.deepStrictEqual(register("echo 'exit 0' | sh -s - --worker"), {
+                status: 0,
+                stderr: "",
+                registered: true,
+            });
+        });
     });
 
     it("a worker registers with the worker role only", () => {
