@@ -86,11 +86,14 @@ export class KubevirtNode extends pulumi.ComponentResource {
             parent: this,
             dependsOn: [this.cloudInit, this.rootDisk, ...args.networkAttachments],
             // The annotations carry every reason its root disk or cluster is replaced, so the VM
-            // is replaced with them (Pulumi does not cascade replacements along dependsOn).
+            // is replaced with them (Pulumi does not cascade replacements along dependsOn)...
             replaceOnChanges: [
                 `metadata.annotations["${annotations.rootDisk}"]`,
                 `metadata.annotations["${annotations.clusterIdentity}"]`,
             ],
+            // ...and the disk's delete-before-replace deletes the VM first, not the disk under it
+            // (pulumi pkg/resource/deploy/step_generator.go, findDependentCascadeReplacements).
+            replaceWith: [this.rootDisk],
             // The VM keeps its name, so the old one must be deleted before the new one exists.
             deleteBeforeReplace: true,
             // Booting, cloning and the registration can outlast the default 10m.

@@ -50,20 +50,31 @@ export function checkEtcdQuorum(config: StackConfig, problems: ProblemList): voi
             return;
         }
         const path = `clusters[${i}].nodes`;
+        const acknowledge = `set clusters[${i}].acknowledgeReplacement: true`;
         const now = etcdMembers(config.site, cluster);
         const recorded = config.allocations[cluster.name]?.etcd;
         const departing = recorded ? departingMembers(recorded, now) : [];
+        const members = Object.keys(recorded ?? {}).length;
         if (departing.length > 1) {
             problems.add(
                 path,
-                `this change replaces or removes ${departing.length} etcd members at once (${departing.join("; ")}); etcd can lose its quorum when members go more than one at a time. Change one etcd node, run \`npm run lock\` and \`pulumi up\`, wait for the cluster to be active, then change the next; or set clusters[${i}].acknowledgeReplacement: true to accept losing the cluster`,
+                `this change replaces or removes ${departing.length} etcd members at once (${departing.join("; ")}); etcd can lose its quorum when members go more than one at a time. Change one etcd node, run \`npm run lock\` and \`pulumi up\`, wait for the cluster to be active, then change the next; or ${acknowledge} to accept losing the cluster`,
+            );
+        } else if (departing.length === 1 && members === 1) {
+            // Rancher removes a member safely while another remains (rancher
+            // pkg/controllers/capr/bootstrap/controller.go); the last one takes the datastore along.
+            problems.add(
+                path,
+                `this change replaces or removes ${departing[0].split(" ")[0]}, the only etcd member: the cluster's datastore goes with it. Give the etcd role to more nodes first (to 3), one \`pulumi up\` before this change; or ${acknowledge} to accept losing the cluster`,
             );
         }
         const count = Object.keys(now).length;
-        if (count % 2 === 0) {
+        // A step down from an odd count (3 to 2 on the way to 1) is how a cluster shrinks safely.
+        const shrinking = recorded !== undefined && count < members;
+        if (count % 2 === 0 && !shrinking) {
             problems.add(
                 path,
-                `has ${count} etcd nodes; an even number survives no more failures than one fewer would, and a split vote stalls it: give one more or one fewer node the etcd role (1, 3 or 5), or set clusters[${i}].acknowledgeReplacement: true to accept it`,
+                `has ${count} etcd nodes; an even number survives no more failures than one fewer would, and a split vote stalls it: give one more or one fewer node the etcd role (1, 3 or 5), or ${acknowledge} to accept it`,
             );
         }
     });

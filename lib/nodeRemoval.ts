@@ -17,6 +17,7 @@ export interface DeletedNode {
     site: string;
     cluster: string;
     node: string;
+    namespace?: string;
     rootDisk?: string;
     clusterIdentity?: string;
 }
@@ -26,7 +27,12 @@ export function deletedNodeOf(
     inputs: Record<string, unknown> | undefined,
 ): DeletedNode | undefined {
     const metadata = inputs?.metadata as
-        { labels?: Record<string, string>; annotations?: Record<string, string> } | undefined;
+        | {
+              namespace?: string;
+              labels?: Record<string, string>;
+              annotations?: Record<string, string>;
+          }
+        | undefined;
     const site = metadata?.labels?.[labels.site];
     const cluster = metadata?.labels?.[labels.cluster];
     const node = metadata?.labels?.[labels.node];
@@ -37,6 +43,7 @@ export function deletedNodeOf(
         site,
         cluster,
         node,
+        namespace: metadata?.namespace,
         rootDisk: metadata?.annotations?.[annotations.rootDisk],
         clusterIdentity: metadata?.annotations?.[annotations.clusterIdentity],
     };
@@ -78,8 +85,10 @@ export function removalDecision(plan: StackPlan, deleted: DeletedNode): RemovalD
     if (!node) {
         return remove(`node ${deleted.node} left cluster ${deleted.cluster}`);
     }
+    // The VM is replaced when its namespace or root disk changes (see lifecycle.ts).
     const rootDisk = node.virtualMachine.metadata.annotations?.[annotations.rootDisk];
-    if (deleted.rootDisk !== undefined && deleted.rootDisk !== rootDisk) {
+    const moved = deleted.namespace !== undefined && deleted.namespace !== node.namespace;
+    if (moved || (deleted.rootDisk !== undefined && deleted.rootDisk !== rootDisk)) {
         return remove(`node ${deleted.node} of cluster ${deleted.cluster} is replaced`);
     }
     return { action: "skip", reason: `the stack is being destroyed` };

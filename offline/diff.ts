@@ -232,12 +232,44 @@ export function diffResources(
             deleteFirst: reasons.length > 0 && r.options.deleteBeforeReplace,
         });
     }
+    cascadeReplacements(rendered, changes);
     for (const r of before) {
         if (!now.has(key(r))) {
             changes.push({ ...r, action: "delete", fields: [], reasons: [], deleteFirst: false });
         }
     }
     return changes;
+}
+
+/**
+ * A resource is replaced with every resource its `replaceWith` names that is replaced, whatever
+ * its own inputs do (pulumi step_generator.go, findDependentCascadeReplacements).
+ */
+function cascadeReplacements(resources: EvaluatedResource[], changes: ResourceChange[]): void {
+    const replaced = new Set(changes.filter((c) => c.action === "replace").map(key));
+    for (const r of resources) {
+        const causes = r.options.replaceWith.filter((cause) => replaced.has(cause));
+        if (causes.length === 0) {
+            continue;
+        }
+        const reasons = causes.map((cause) => `replaceWith: ${cause.split("::")[1]} is replaced`);
+        const change = changes.find((c) => key(c) === key(r));
+        if (change) {
+            change.action = "replace";
+            change.reasons.push(...reasons);
+            change.deleteFirst = r.options.deleteBeforeReplace;
+        } else {
+            changes.push({
+                type: r.type,
+                name: r.name,
+                ...(r.options.parent ? { parent: r.options.parent } : {}),
+                action: "replace",
+                fields: [],
+                reasons,
+                deleteFirst: r.options.deleteBeforeReplace,
+            });
+        }
+    }
 }
 
 /** Creates, replaces and deletes grouped by the component they belong to; updates one by one. */

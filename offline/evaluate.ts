@@ -204,6 +204,8 @@ export interface DeclaredOptions {
     replacementTrigger?: string;
     /** Names of the hooks that run before it is deleted. */
     beforeDelete: string[];
+    /** `type::name` of the resources whose replacement replaces it (`replaceWith`). */
+    replaceWith: string[];
 }
 
 /** One resource of an evaluated program: what it is, where it sits, what it was given. */
@@ -287,6 +289,7 @@ export async function evaluateProgram(
                     ? { replacementTrigger: opts.replacementTrigger }
                     : {}),
                 beforeDelete: (opts.hooks?.beforeDelete ?? []).map((hook) => hook.name),
+                replaceWith: (opts.replaceWith ?? []).map((r) => keyOf(r) ?? "?"),
             });
             return undefined;
         });

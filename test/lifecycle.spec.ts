@@ -67,6 +67,23 @@ describe("node lifecycle", () => {
             ]);
         });
 
+        it("lets a cluster shrink from 3 etcd members to 1 through 2, one per change", () => {
+            const two = locked(
+                franceWith((clusters) => (clusters[0].nodes[2].roles = ["controlplane"])),
+            );
+            const one = structuredClone(two);
+            one["edge:clusters"][0].nodes[1].roles = ["controlplane"];
+            assert.doesNotThrow(() => planStack(rawStackConfig(one)));
+        });
+
+        it("refuses growing to an even number of etcd members", () => {
+            const config = editableStackConfig("greece");
+            config["edge:clusters"][0].nodes[1].roles = ["etcd", "worker"];
+            assert.deepStrictEqual(problemsOf(rawStackConfig(config)), [
+                "clusters[0].nodes: has 2 etcd nodes; an even number survives no more failures than one fewer would, and a split vote stalls it: give one more or one fewer node the etcd role (1, 3 or 5), or set clusters[0].acknowledgeReplacement: true to accept it",
+            ]);
+        });
+
         it("has nothing to compare against in a record written before etcd members were kept", () => {
             const config = franceWith((clusters) => {
                 clusters[0].nodes[0].image = "ubuntu-noble";
@@ -87,6 +104,7 @@ describe("node lifecycle", () => {
                 site: "france",
                 cluster: "core",
                 node: "worker1",
+                namespace: "core",
                 rootDisk:
                     "image=edge-images/ubuntu-jammy size=80Gi storageClass=(cluster default) roles=worker",
                 clusterIdentity: "rke2 pods=10.90.0.0/16 services=10.91.0.0/20",
@@ -111,6 +129,18 @@ describe("node lifecycle", () => {
                 node: "server1",
                 reason: "node server1 of cluster core is replaced",
             });
+        });
+
+        it("a node whose VM moves to another namespace", () => {
+            assert.deepStrictEqual(
+                removalDecision(plan, { ...vmOf(0, 0), namespace: "old-core" }),
+                {
+                    action: "remove",
+                    rancherCluster: "france-core",
+                    node: "server1",
+                    reason: "node server1 of cluster core is replaced",
+                },
+            );
         });
 
         it("not when the plan still has the node as it was: the whole stack is destroyed", () => {

@@ -214,6 +214,7 @@ describe("offline plan", () => {
             ]);
             assert.deepStrictEqual(vm.reasons, [
                 'replaceOnChanges: metadata.annotations["edge.testbed/root-disk"]',
+                "replaceWith: final-test-worker1-rootdisk is replaced",
             ]);
             assert.ok(disk.deleteFirst && vm.deleteFirst);
 

@@ -97,12 +97,12 @@ describe("safety", () => {
         it("changing one node's image replaces only its DataVolume and VM, and `up` waits again", async () => {
             const before = editableStackConfig("france");
             const after = editableStackConfig("france");
-            after["edge:clusters"][1].nodes[0].image = "ubuntu-jammy";
+            after["edge:clusters"][0].nodes[4].image = "ubuntu-noble";
             const changes = await changesBetween(before, after);
             assert.deepStrictEqual(summarize(changes), [
-                "replace lab-node1",
-                "replace lab-node1-rootdisk",
-                "replace lab-sync",
+                "replace core-sync",
+                "replace core-worker2",
+                "replace core-worker2-rootdisk",
             ]);
         });
 
@@ -119,7 +119,11 @@ describe("safety", () => {
             ],
             [
                 "storage class",
-                (c: any) => (c["edge:site"].storageClass = "ceph-block"),
+                (c: any) => {
+                    c["edge:site"].storageClass = "ceph-block";
+                    // Every disk, the only etcd member's too: the operator must agree.
+                    c["edge:clusters"][0].acknowledgeReplacement = true;
+                },
                 "a DataVolume's spec is immutable",
             ],
             [
@@ -140,8 +144,10 @@ describe("safety", () => {
                     assert.ok(disk.reasons.includes(reason), `${disk.name}: ${disk.reasons}`);
                     const vm = replaced.find((c) => c.name === disk.name.replace(/-rootdisk$/, ""));
                     assert.ok(vm, `the VM of ${disk.name} is replaced too`);
+                    // replaceWith: the disk's delete-before-replace deletes the VM first.
                     assert.deepStrictEqual(vm.reasons, [
                         'replaceOnChanges: metadata.annotations["edge.testbed/root-disk"]',
+                        `replaceWith: ${disk.name} is replaced`,
                     ]);
                     assert.ok(disk.deleteFirst && vm.deleteFirst);
                 }
