@@ -11,21 +11,41 @@ import { StackPlan } from "../lib/plan";
 /** How long a node may take to drain and leave its cluster before the hook gives up. */
 const removalTimeoutMs = 30 * 60 * 1000;
 
-/** Rancher's API as the rancher2 provider is configured, trusting Rancher's own CA too. */
-function rancherApi(caCerts: string): RancherApi {
+/** An Output's value, once known; the hook runs during `up`, when every value is. */
+const valueOf = <T>(output: pulumi.Output<T>) => new Promise<T>((resolve) => output.apply(resolve));
+
+/**
+ * Rancher's API as the rancher2 provider is configured (its config keys first, then their
+ * environment variables: terraform-provider-rancher2 rancher2/provider.go), trusting Rancher's
+ * own CA too.
+ */
+async function rancherApi(rancherCaCerts: string): Promise<RancherApi> {
     const config = new pulumi.Config("rancher2");
+    const secret = async (key: string, variable: string) => {
+        const configured = config.getSecret(key);
+        return configured ? await valueOf(configured) : process.env[variable];
+    };
     const url = config.get("apiUrl") ?? process.env.RANCHER_URL;
-    const token = process.env.RANCHER_TOKEN_KEY;
+    const accessKey = config.get("accessKey") ?? process.env.RANCHER_ACCESS_KEY;
+    const secretKey = await secret("secretKey", "RANCHER_SECRET_KEY");
+    const token =
+        (await secret("tokenKey", "RANCHER_TOKEN_KEY")) ??
+        (accessKey && secretKey ? `${accessKey}:${secretKey}` : undefined);
     if (!url || !token) {
         throw new Error(
-            "removing a node needs Rancher's API: set rancher2:apiUrl and RANCHER_TOKEN_KEY as for the rancher2 provider",
+            "removing a node needs Rancher's API as the rancher2 provider reaches it: set rancher2:apiUrl, and RANCHER_TOKEN_KEY (or rancher2:tokenKey)",
         );
     }
+    const caCerts = [config.get("caCerts") ?? process.env.RANCHER_CA_CERTS, rancherCaCerts]
+        .filter((pem): pem is string => pem !== undefined && pem.trim() !== "")
+        .join("\n");
     return {
         url,
         token,
-        ...(caCerts.trim() === "" ? {} : { caCerts }),
-        ...(config.getBoolean("insecure") ? { insecure: true } : {}),
+        ...(caCerts === "" ? {} : { caCerts }),
+        ...((config.getBoolean("insecure") ?? process.env.RANCHER_INSECURE === "true")
+            ? { insecure: true }
+            : {}),
     };
 }
 
@@ -49,9 +69,8 @@ export function nodeRemovalHook(
             return;
         }
         pulumi.log.info(`${args.name}: ${decision.reason}; removing it from Rancher first`);
-        const caCerts = await new Promise<string>((resolve) => rancherCaCerts.apply(resolve));
         const outcome = await removeRancherMachine(
-            rancherApi(caCerts),
+            await rancherApi(await valueOf(rancherCaCerts)),
             decision.rancherCluster,
             decision.node,
             {

@@ -123,15 +123,26 @@ interface Machine {
 
 class RancherError extends Error {}
 
-/** One JSON request to Rancher; 404 is an answer, any other failure an error. */
+/**
+ * Whether a 404 says the object is gone: Steve's error (`code: NotFound`) or Kubernetes' Status
+ * (`reason: NotFound`), not a wrong URL answered by something else.
+ */
+function isNotFound(body: any): boolean {
+    return body?.code === "NotFound" || body?.reason === "NotFound";
+}
+
+/** One JSON request to Rancher; a Kubernetes NotFound is an answer, any other failure an error. */
 function call(
     api: RancherApi,
     method: string,
     path: string,
 ): Promise<{ status: number; body: any }> {
-    const url = new URL(`${api.url.replace(/\/+$/, "")}${path}`);
+    // The provider keeps only scheme, host and port of rancher2:apiUrl (NormalizeURL in
+    // terraform-provider-rancher2 rancher2/util.go).
+    const url = new URL(path, new URL(api.url).origin);
     const secure = url.protocol === "https:";
     const send = secure ? httpsRequest : httpRequest;
+    const fail = (reason: string) => new RancherError(`${method} ${path}: ${reason}`);
     return new Promise((resolve, reject) => {
         const request = send(
             url,
@@ -146,18 +157,29 @@ function call(
                 response.on("data", (chunk: Buffer) => chunks.push(chunk));
                 response.on("end", () => {
                     const status = response.statusCode ?? 0;
-                    if ((status < 200 || status >= 300) && status !== 404) {
-                        reject(new RancherError(`${method} ${path}: Rancher answered ${status}`));
+                    const text = Buffer.concat(chunks).toString("utf8");
+                    let body: any;
+                    try {
+                        body = text === "" ? undefined : JSON.parse(text);
+                    } catch {
+                        reject(
+                            fail(
+                                `Rancher answered ${status} with no JSON; is rancher2:apiUrl Rancher?`,
+                            ),
+                        );
                         return;
                     }
-                    const text = Buffer.concat(chunks).toString("utf8");
-                    resolve({ status, body: text === "" ? undefined : JSON.parse(text) });
+                    if (status === 404 && isNotFound(body)) {
+                        resolve({ status, body });
+                    } else if (status < 200 || status >= 300) {
+                        reject(fail(`Rancher answered ${status}`));
+                    } else {
+                        resolve({ status, body });
+                    }
                 });
             },
         );
-        request.on("error", (error) =>
-            reject(new RancherError(`${method} ${path}: ${error.message}`)),
-        );
+        request.on("error", (error) => reject(fail(error.message)));
         request.end();
     });
 }

@@ -1,4 +1,5 @@
 import * as assert from "assert";
+import * as pulumi from "@pulumi/pulumi";
 import { execFileSync } from "child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { IncomingMessage, ServerResponse, createServer } from "http";
@@ -16,7 +17,8 @@ import {
 } from "../lib/nodeRemoval";
 import { rawStackConfig } from "../lib/stackFile";
 import { locked, problemsOf } from "./fixtures";
-import { editableStackConfig, stackConfig } from "./mocks";
+import { nodeRemovalHook } from "../components";
+import { editableStackConfig, setupMocks, stackConfig } from "./mocks";
 
 function franceWith(edit: (clusters: any[]) => void): Record<string, any> {
     const config = editableStackConfig("france");
@@ -196,6 +198,13 @@ describe("node lifecycle", () => {
                     response.end(body === undefined ? "" : JSON.stringify(body));
                 };
                 const url = request.url ?? "";
+                // How Steve and the Kubernetes API say an object does not exist.
+                const steveNotFound = { type: "error", status: "404", code: "NotFound" };
+                const kubeNotFound = { kind: "Status", reason: "NotFound", code: 404 };
+                if (url.startsWith("/v3/")) {
+                    response.writeHead(404, { "content-type": "text/html" });
+                    return response.end("<html>404 page not found</html>");
+                }
                 if (url === "/v1/provisioning.cattle.io.clusters/fleet-default/france-core") {
                     return send(200, { status: { clusterName: "c-m-abc123" } });
                 }
@@ -213,9 +222,12 @@ describe("node lifecycle", () => {
                 }
                 if (url === "/k8s/clusters/c-m-abc123/api/v1/nodes/worker1") {
                     polls++;
-                    return deleted && polls > nodeLingers ? send(404, {}) : send(200, {});
+                    return deleted && polls > nodeLingers ? send(404, kubeNotFound) : send(200, {});
                 }
-                return send(404, {});
+                if (url.startsWith("/v1/")) {
+                    return send(404, steveNotFound);
+                }
+                return send(404, { message: "no route" });
             };
             const server = certificate
                 ? createTlsServer(certificate, handler)
@@ -273,6 +285,64 @@ describe("node lifecycle", () => {
                 await assert.rejects(removeWorker1(rancher, {}, { timeoutMs: 1000 }), {
                     message:
                         "node worker1 is still in france-core 1 s after its Rancher machine was deleted (a PodDisruptionBudget can block its drain); its VM is kept. Resolve it in Rancher and run pulumi up again",
+                });
+            }));
+
+        it("the hook removes a node dropped from the config, with the provider's URL and token", () =>
+            withRancher(0, async (rancher) => {
+                await setupMocks({ "rancher2:apiUrl": `${rancher.url}v3` });
+                const before = planStack(rawStackConfig(stackConfig("france"))).plan;
+                const dropped = franceWith((clusters) => clusters[0].nodes.splice(3, 1));
+                const hook = nodeRemovalHook(
+                    planStack(rawStackConfig(dropped)).plan,
+                    pulumi.output(""),
+                );
+                const token = process.env.RANCHER_TOKEN_KEY;
+                process.env.RANCHER_TOKEN_KEY = "token-from-env";
+                try {
+                    await hook.callback({
+                        urn: "urn:pulumi:france::edge::kubernetes:kubevirt.io/v1:VirtualMachine::core-worker1",
+                        id: "core/core-worker1",
+                        name: "core-worker1",
+                        type: "kubernetes:kubevirt.io/v1:VirtualMachine",
+                        oldInputs: before.clusters[0].nodes[3].virtualMachine as any,
+                    });
+                } finally {
+                    process.env.RANCHER_TOKEN_KEY = token;
+                }
+                assert.deepStrictEqual(
+                    rancher.requests.filter((r) => r.startsWith("DELETE")),
+                    [
+                        "DELETE /v1/cluster.x-k8s.io.machines/fleet-default/custom-4 Bearer token-from-env",
+                    ],
+                );
+            }));
+
+        it("the hook leaves Rancher alone when the whole stack is destroyed", () =>
+            withRancher(0, async (rancher) => {
+                await setupMocks({ "rancher2:apiUrl": rancher.url });
+                const plan = planStack(rawStackConfig(stackConfig("france"))).plan;
+                await nodeRemovalHook(plan, pulumi.output("")).callback({
+                    urn: "urn:pulumi:france::edge::kubernetes:kubevirt.io/v1:VirtualMachine::core-worker1",
+                    id: "core/core-worker1",
+                    name: "core-worker1",
+                    type: "kubernetes:kubevirt.io/v1:VirtualMachine",
+                    oldInputs: plan.clusters[0].nodes[3].virtualMachine as any,
+                });
+                assert.deepStrictEqual(rancher.requests, []);
+            }));
+
+        it("reaches Rancher at the apiUrl's host whatever its path, as the provider does", () =>
+            withRancher(0, async (rancher) => {
+                const outcome = await removeWorker1(rancher, { url: `${rancher.url}v3` });
+                assert.strictEqual(outcome, "node worker1 left france-core");
+            }));
+
+        it("takes a 404 that is not Kubernetes' NotFound for an error, not for gone", () =>
+            withRancher(0, async (rancher) => {
+                await assert.rejects(removeWorker1(rancher, {}, { cluster: "../../../v3/x" }), {
+                    message:
+                        "GET /v1/provisioning.cattle.io.clusters/fleet-default/../../../v3/x: Rancher answered 404 with no JSON; is rancher2:apiUrl Rancher?",
                 });
             }));
 
