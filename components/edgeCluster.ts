@@ -3,6 +3,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as rancher2 from "@pulumi/rancher2";
 import { ClusterPlan, SitePlan, directApiEndpoint } from "../lib/plan";
+import { clusterSyncStateConfirm } from "../lib/defaults";
 import { annotations } from "../lib/naming";
 import { addCertificateAuthority, rewriteKubeconfigServer } from "../lib/rancher";
 import { KubevirtNode } from "./kubevirtNode";
@@ -144,7 +145,12 @@ export class EdgeCluster extends pulumi.ComponentResource {
 
         const sync = new rancher2.ClusterSync(
             `${name}-sync`,
-            { clusterId: this.clusterId },
+            {
+                clusterId: this.clusterId,
+                // A cluster can read active for a moment before Rancher plans a new node; each
+                // confirmation is 5 s apart (terraform-provider-rancher2 cluster_sync docs).
+                stateConfirm: clusterSyncStateConfirm,
+            },
             {
                 parent: this,
                 // `pulumi up` ends when the cluster is active, which needs every node registered.
@@ -160,6 +166,7 @@ export class EdgeCluster extends pulumi.ComponentResource {
         this.kubeconfig = nodePort
             ? this.withDirectApiCa(cluster, sync)
             : pulumi.secret(sync.kubeConfig);
+        this.warnOfMissingNodes(cluster, sync);
 
         this.breakGlassKubeconfig =
             cluster.breakGlassKubeconfig && sshPrivateKey !== undefined
@@ -189,6 +196,23 @@ export class EdgeCluster extends pulumi.ComponentResource {
             apiEndpoint: this.apiEndpoint,
             nodes: this.nodes,
             nodeSummaries: this.nodeSummaries,
+        });
+    }
+
+    /** Says which planned nodes Rancher does not list once the cluster is active. */
+    private warnOfMissingNodes(cluster: ClusterPlan, sync: rancher2.ClusterSync): void {
+        sync.nodes.apply((nodes) => {
+            if (nodes === undefined) {
+                return;
+            }
+            const listed = new Set(nodes.map((node) => node.name));
+            const missing = cluster.nodes.filter((node) => !listed.has(node.name));
+            if (missing.length > 0) {
+                pulumi.log.warn(
+                    `Rancher reports cluster ${cluster.rancherName} active without node ${missing.map((n) => n.name).join(", ")}; see its VM's console and the cluster's machines in Rancher`,
+                    this,
+                );
+            }
         });
     }
 

@@ -49,3 +49,6 @@ export const registrationRetry = { attempts: 8, firstDelaySeconds: 15, maxDelayS
 
 /** Per-node pod subnet size that k3s and rke2 carve from the cluster CIDR. */
 export const nodePodCidrPrefix = 24;
+
+/** How many times, 5 s apart, ClusterSync must see a cluster active before `pulumi up` goes on. */
+export const clusterSyncStateConfirm = 6;

@@ -39,8 +39,9 @@ export function sitePrerequisites(site: SitePlan): Prerequisite[] {
         {
             topic: "Rancher",
             lines: [
-                "Nodes reach rancher2:apiUrl from their site network, and their package archive (they install qemu-guest-agent,",
-                "which the VM's readiness probe uses to see that registration succeeded).",
+                `Nodes reach rancher2:apiUrl, their DNS servers (${site.dnsServers.join(", ")}) and their package archive through the`,
+                "gateway of their first site network; the pod network carries only replies. They install qemu-guest-agent, which",
+                "the VM's readiness probe uses to see that registration succeeded.",
                 site.insecureRegistration
                     ? "site.insecureRegistration is set: nodes fetch Rancher's agent without verifying its certificate."
                     : "Nodes verify Rancher's certificate: a public CA, or Rancher's own private CA, which the program reads from its cacerts setting and installs in every node's trust store.",

@@ -309,7 +309,8 @@ describe("components", () => {
             );
 
             const sync = named(resources, types.clusterSync, "final-test-sync");
-            assert.deepStrictEqual(sync.inputs, { clusterId: "c-m-final-test" });
+            // Six confirmations 5 s apart: active must last, not be a moment before a node is planned.
+            assert.deepStrictEqual(sync.inputs, { clusterId: "c-m-final-test", stateConfirm: 6 });
             const options = captured.options.get("final-test-sync")!;
             assert.deepStrictEqual(await namesOf(options.dependsOn), [
                 "final-test-cluster-master",
@@ -325,6 +326,26 @@ describe("components", () => {
                     "worker1 namespace=final-test image=edge-images/ubuntu-focal size=15Gi storageClass=local-path roles=worker",
                 ].join("\n"),
             );
+        });
+
+        it("warns when Rancher calls the cluster active without every planned node", async () => {
+            const warnings: string[] = [];
+            const warn = pulumi.log.warn;
+            (pulumi.log as { warn: typeof warn }).warn = async (message: string) => {
+                warnings.push(message);
+            };
+            try {
+                await setupMocks(
+                    {},
+                    { overrides: { [types.clusterSync]: { nodes: [{ name: "cluster-master" }] } } },
+                );
+                await declareCluster(stackPlan("greece"));
+            } finally {
+                (pulumi.log as { warn: typeof warn }).warn = warn;
+            }
+            assert.deepStrictEqual(warnings, [
+                "Rancher reports cluster greece-final-test active without node worker1; see its VM's console and the cluster's machines in Rancher",
+            ]);
         });
 
         it("reaches the API through the first server node without direct access", async () => {

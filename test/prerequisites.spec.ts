@@ -1,0 +1,104 @@
+import * as assert from "assert";
+import { parse } from "yaml";
+import { planStack } from "../lib/plan";
+import { formatPrerequisites, sitePrerequisites } from "../lib/prerequisites";
+import { rawStackConfig } from "../lib/stackFile";
+import { editableStackConfig } from "./mocks";
+
+function siteOf(stack: string, edit?: (config: Record<string, any>) => void) {
+    const config = editableStackConfig(stack);
+    edit?.(config);
+    return planStack(rawStackConfig(config)).plan.site;
+}
+
+const topic = (stack: string, name: string, edit?: (config: Record<string, any>) => void) =>
+    sitePrerequisites(siteOf(stack, edit)).find((p) => p.topic === name)!;
+
+describe("site prerequisites", () => {
+    it("lists every topic, one bridge each", () => {
+        assert.deepStrictEqual(
+            sitePrerequisites(siteOf("france")).map((p) => p.topic),
+            [
+                "Bridge br-trunk",
+                "CDI clone permission",
+                "Rancher",
+                "Removing nodes and destroying the stack",
+            ],
+        );
+    });
+
+    it("tells the host to filter and trunk the VLANs the CNI tags only on VM ports", () => {
+        assert.deepStrictEqual(topic("france", "Bridge br-trunk").lines, [
+            "Every host node that may run a VM has Linux bridge br-trunk (networks edge, storage), with the uplink to the site LAN enslaved.",
+            "The CNI bridge plugin tags only the VMs' ports (VLAN 120, 121); on an existing bridge it neither turns on VLAN filtering nor tags the uplink. On each host node:",
+            "  ip link set br-trunk type bridge vlan_filtering 1",
+            "  bridge vlan add dev <uplink of br-trunk> vid 120",
+            "  bridge vlan add dev <uplink of br-trunk> vid 121",
+            "and make it persistent in the host's network configuration (netplan, systemd-networkd or NetworkManager).",
+        ]);
+        assert.deepStrictEqual(topic("greece", "Bridge br0").lines, [
+            "Every host node that may run a VM has Linux bridge br0 (networks lab), with the uplink to the site LAN enslaved.",
+        ]);
+    });
+
+    it("gives an admin the Role CDI checks for cross-namespace clones", () => {
+        const lines = topic("greece", "CDI clone permission").lines;
+        const start = lines.indexOf("  kubectl apply -f - <<'EOF'");
+        const end = lines.indexOf("  EOF");
+        const role = parse(
+            lines
+                .slice(start + 1, end)
+                .map((line) => line.slice(2))
+                .join("\n"),
+        );
+        assert.deepStrictEqual(role, {
+            apiVersion: "rbac.authorization.k8s.io/v1",
+            kind: "Role",
+            metadata: { name: "edge-clone-source", namespace: "edge-images" },
+            rules: [
+                {
+                    apiGroups: ["cdi.kubevirt.io"],
+                    resources: ["datavolumes/source"],
+                    verbs: ["create"],
+                },
+            ],
+        });
+        assert.strictEqual(
+            lines[end + 1],
+            "  kubectl -n edge-images create rolebinding edge-clone-source --role=edge-clone-source --user=<who runs pulumi up>",
+        );
+    });
+
+    it("says whether nodes verify Rancher's certificate", () => {
+        const verified = topic("greece", "Rancher").lines;
+        assert.strictEqual(
+            verified[verified.length - 1],
+            "Nodes verify Rancher's certificate: a public CA, or Rancher's own private CA, which the program reads from its cacerts setting and installs in every node's trust store.",
+        );
+        const insecure = topic(
+            "greece",
+            "Rancher",
+            (c) => (c["edge:site"].insecureRegistration = true),
+        ).lines;
+        assert.strictEqual(
+            insecure[insecure.length - 1],
+            "site.insecureRegistration is set: nodes fetch Rancher's agent without verifying its certificate.",
+        );
+    });
+
+    it("writes Markdown with commands fenced", () => {
+        const markdown = formatPrerequisites(siteOf("france"));
+        assert.ok(
+            markdown.includes(
+                [
+                    "```sh",
+                    "ip link set br-trunk type bridge vlan_filtering 1",
+                    "bridge vlan add dev <uplink of br-trunk> vid 120",
+                    "bridge vlan add dev <uplink of br-trunk> vid 121",
+                    "```",
+                    "and make it persistent",
+                ].join("\n"),
+            ),
+        );
+    });
+});
