@@ -33,6 +33,11 @@ export interface UserDataArgs {
 export interface NetworkDataArgs {
     interfaces: GuestInterface[];
     dnsServers: string[];
+    /**
+     * Whether the guest routes replies from its pod-network address back through the pod
+     * network, which only netplan can render; otherwise the pod NIC is named but left unused.
+     */
+    podNetworkReplies: boolean;
 }
 
 const yamlOptions = { lineWidth: 0 } as const;
@@ -106,17 +111,24 @@ export function renderUserData(args: UserDataArgs): string {
 }
 
 /**
- * netplan v2 network-data: every interface matched by MAC, static addresses on site networks.
- * Replies to connections that came in through the pod network (the host's NodePort in front of
- * the API) must leave the same way, whoever sent them: a rule sends everything from the
- * masquerade address to a table whose default route is the masquerade gateway. The route is
- * `on-link` so that it installs before the DHCP lease arrives.
+ * network-config v2 network-data: every interface matched by MAC and named after its network,
+ * static addresses on site networks, the default route as `0.0.0.0/0` (cloud-init's eni,
+ * networkd and sysconfig renderers reject `default`). Replies to connections that came in
+ * through the pod network (the host's NodePort in front of the API) must leave the same way,
+ * whoever sent them: a rule sends everything from the masquerade address to a table whose
+ * default route is the masquerade gateway, `on-link` so that it installs before the DHCP lease
+ * arrives. Only netplan renders that (cloud-init passes v2 through to it); for other renderers
+ * the pod NIC stays unaddressed, since their DHCP would add a second default route.
  */
 export function renderNetworkData(args: NetworkDataArgs): string {
     const ethernets: Record<string, unknown> = {};
     for (const nic of args.interfaces) {
         // Named after its network, so that cluster-wide CNI settings can name the interface.
         const identity = { match: { macaddress: nic.mac }, "set-name": nic.name };
+        if (nic.address === undefined && !args.podNetworkReplies) {
+            ethernets[nic.name] = identity;
+            continue;
+        }
         if (nic.address === undefined) {
             ethernets[nic.name] = {
                 ...identity,
@@ -140,7 +152,7 @@ export function renderNetworkData(args: NetworkDataArgs): string {
             ...(nic.gateway === undefined
                 ? {}
                 : {
-                      routes: [{ to: "default", via: nic.gateway }],
+                      routes: [{ to: "0.0.0.0/0", via: nic.gateway }],
                       nameservers: { addresses: args.dnsServers },
                   }),
         };

@@ -18,10 +18,16 @@ import {
 } from "./read";
 
 export type ClusterType = "k3s" | "rke2";
+/**
+ * Guest families, by the renderer their cloud-init writes network config with: ubuntu netplan,
+ * debian ENI (ifupdown), rhel sysconfig (ifcfg files).
+ */
+export type GuestOs = "ubuntu" | "debian" | "rhel";
 export type NodeRole = "controlplane" | "etcd" | "worker";
 
 export const clusterTypes: readonly ClusterType[] = ["k3s", "rke2"];
 export const nodeRoles: readonly NodeRole[] = ["controlplane", "etcd", "worker"];
+export const guestOses: readonly GuestOs[] = ["ubuntu", "debian", "rhel"];
 
 /** A bridge network of the site that VMs join with a static address. */
 export interface SiteNetworkConfig {
@@ -59,6 +65,7 @@ export interface ImageConfig {
     size: string;
     /** Secret in the image namespace holding the image server's credentials, for CDI. */
     secretRef?: string;
+    os: GuestOs;
 }
 
 export interface NodeNetworkConfig {
@@ -597,15 +604,23 @@ function readImages(
         const spec =
             typeof entry === "string"
                 ? { url: entry }
-                : readMap(entry, entryPath, problems, ["url", "size", "secretRef"]);
+                : readMap(entry, entryPath, problems, ["url", "size", "secretRef", "os"]);
         if (!spec) {
             continue;
         }
         const url = required(spec, "url", entryPath, problems, readImageUrl);
         const size = optional(spec, "size", entryPath, problems, readQuantity, defaults.imageSize);
         const secretRef = optional(spec, "secretRef", entryPath, problems, readLabel, undefined);
-        if (url && size) {
-            images.push({ name, url, size, ...(secretRef === undefined ? {} : { secretRef }) });
+        const os = optional(
+            spec,
+            "os",
+            entryPath,
+            problems,
+            (v, p, pr) => readEnum(v, p, pr, guestOses),
+            defaults.imageOs,
+        );
+        if (url && size && os) {
+            images.push({ name, url, size, os, ...(secretRef === undefined ? {} : { secretRef }) });
         }
     }
     if (Object.keys(map).length === 0) {
@@ -992,6 +1007,14 @@ function readCluster(
         }
         return read.every((n) => n !== undefined) ? (read as NodeConfig[]) : undefined;
     });
+    if (directApi?.enabled && nodes) {
+        reportUnroutedDirectApi(
+            nodes,
+            context.images ?? [],
+            keyPath(keyPath(path, "directApi"), "enabled"),
+            problems,
+        );
+    }
     if (nodes) {
         // Rancher waits "for at least one control plane, etcd, and worker node to be registered"
         // (rancher pkg/capr/planner/planner.go) and the cluster never becomes active without.
@@ -1020,6 +1043,30 @@ function readCluster(
         acknowledgeReplacement: acknowledgeReplacement!,
         nodes: nodes!,
     };
+}
+
+/**
+ * The direct API reaches control-plane VMs through their pod network, and the replies find their
+ * way back only by source policy routing, which cloud-init renders only through netplan: its eni,
+ * sysconfig and networkd renderers drop `routing-policy` and a route's `table`.
+ */
+function reportUnroutedDirectApi(
+    nodes: NodeConfig[],
+    images: ImageConfig[],
+    path: string,
+    problems: ProblemList,
+): void {
+    const unrouted = nodes.filter((node) => {
+        const os = images.find((image) => image.name === node.image)?.os;
+        return node.roles.includes("controlplane") && os !== undefined && os !== "ubuntu";
+    });
+    if (unrouted.length > 0) {
+        const which = unrouted.map((node) => `${node.name} (image ${node.image})`).join(", ");
+        problems.add(
+            path,
+            `needs every control-plane node on an image with os: ubuntu, whose netplan routes replies back through the pod network; ${which} ${unrouted.length === 1 ? "is" : "are"} not. Use an Ubuntu image there, or disable directApi`,
+        );
+    }
 }
 
 /**

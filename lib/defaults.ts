@@ -12,6 +12,8 @@ export const defaults = {
     sshUser: "ubuntu",
     /** Size of a golden image volume when the image is given as a bare URL. */
     imageSize: "10Gi",
+    /** Guest family of an image, which decides how cloud-init renders its network-data. */
+    imageOs: "ubuntu",
     /** CNI per distribution when a cluster names none. */
     cni: { k3s: "flannel", rke2: "canal" },
 } as const;

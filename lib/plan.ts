@@ -4,6 +4,7 @@ import {
     Allocations,
     ClusterConfig,
     ClusterType,
+    GuestOs,
     NodeConfig,
     RawStackConfig,
     StackConfig,
@@ -101,6 +102,8 @@ export interface NodePlan extends Pick<
 > {
     vmName: string;
     namespace: string;
+    /** Guest family of the node's image: how cloud-init renders its network-data. */
+    os: GuestOs;
     /** First site-network IP: what Rancher and the cluster know the node by. */
     address: string;
     podMac: string;
@@ -244,6 +247,7 @@ function planNode(
         image: node.image,
         vmName: name,
         namespace: cluster.namespace,
+        os: image.os,
         address: interfaces[0].ip,
         podMac,
         interfaces,
@@ -261,6 +265,7 @@ function planNode(
         networkData: renderNetworkData({
             interfaces: guestInterfaces,
             dnsServers: site.dnsServers,
+            podNetworkReplies: image.os === "ubuntu",
         }),
         rootDisk: rootDiskDataVolume({
             name,

@@ -185,7 +185,7 @@ describe("cloud-init documents", () => {
                     match: { macaddress: server.interfaces[0].mac },
                     "set-name": "edge",
                     addresses: ["10.120.0.11/24"],
-                    routes: [{ to: "default", via: "10.120.0.1" }],
+                    routes: [{ to: "0.0.0.0/0", via: "10.120.0.1" }],
                     nameservers: { addresses: ["172.30.0.53", "172.30.0.54"] },
                 },
                 storage: {
@@ -234,7 +234,9 @@ describe("cloud-init documents", () => {
 
         it("would catch a document the schema forbids", () => {
             assert.notDeepStrictEqual(cloudConfigErrors({ ssh_pwauth: "maybe", runcmd: 3 }), []);
-            const bad = parse(renderNetworkData({ interfaces: [], dnsServers: [] }));
+            const bad = parse(
+                renderNetworkData({ interfaces: [], dnsServers: [], podNetworkReplies: true }),
+            );
             assert.notDeepStrictEqual(networkConfigErrors({ ...bad, version: 3 }), []);
         });
     });
