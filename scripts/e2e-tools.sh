@@ -1,0 +1,364 @@
+#!/usr/bin/env bash
+# Builds the binaries the end-to-end suite runs (etcd, kube-apiserver,
+# kube-controller-manager, pulumi, ...) from Go modules only, at the versions
+# pinned in e2e/versions.env, into a cache outside the repository:
+#
+#   ${EDGE_E2E_CACHE:-$HOME/.cache/edge-e2e}/<key>/bin
+#
+# where <key> is derived from the pinned versions, the wrapper modules under
+# e2e/tools/ and this script's recipe revision. A second run with the same
+# pins reuses the binaries (and needs neither Go nor the network). The bin
+# directory is printed as the last line of stdout; progress goes to stderr.
+#
+#   scripts/e2e-tools.sh            build what is missing, print the bin dir
+#   scripts/e2e-tools.sh --force    rebuild everything
+#
+# Each tool is built in its own directory, ${cache}/build/<tool>-<hash>, whose
+# hash covers only that tool's pins, so changing one pin rebuilds one tool.
+# Its generated go.mod/go.sum, build.log and build-info.tsv stay there.
+set -euo pipefail
+
+# Bump when a change to this script changes what it builds.
+RECIPE=1
+
+log() { printf 'e2e-tools: %s\n' "$*" >&2; }
+die() {
+    printf 'e2e-tools: error: %s\n' "$*" >&2
+    exit 1
+}
+
+force=0
+case "${1:-}" in
+'') ;;
+--force) force=1 ;;
+-h | --help)
+    sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
+    exit 0
+    ;;
+*) die "unknown argument: $1 (usage: $0 [--force])" ;;
+esac
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+versions_file=$repo/e2e/versions.env
+tools_dir=$repo/e2e/tools
+[ -f "$versions_file" ] || die "missing $versions_file"
+
+# --- pinned versions -------------------------------------------------------
+# Only KEY=value lines; values are plain version strings. Anything with the
+# same name in the environment is overridden: the file is the only source.
+pins=""
+while IFS= read -r line || [ -n "$line" ]; do
+    case "$line" in '' | '#'*) continue ;; esac
+    [[ "$line" =~ ^([A-Z][A-Z0-9_]*)=([A-Za-z0-9._+-]*)$ ]] ||
+        die "e2e/versions.env: not a KEY=value line: $line"
+    printf -v "${BASH_REMATCH[1]}" '%s' "${BASH_REMATCH[2]}"
+    pins+="$line"$'\n'
+done <"$versions_file"
+
+for k in GO_MIN_VERSION ETCD_VERSION KUBERNETES_VERSION PULUMI_VERSION; do
+    [ -n "${!k:-}" ] || die "e2e/versions.env: $k is not set"
+done
+KUBERNETES_CONTROLLER_MANAGER=${KUBERNETES_CONTROLLER_MANAGER:-0}
+PULUMI_LANGUAGE_NODEJS_VERSION=${PULUMI_LANGUAGE_NODEJS_VERSION:-}
+PULUMI_LANGUAGE_NODEJS_LEGACY_SDK_VERSION=${PULUMI_LANGUAGE_NODEJS_LEGACY_SDK_VERSION:-}
+[[ "$KUBERNETES_VERSION" =~ ^v1\.([0-9]+)\.([0-9]+)$ ]] ||
+    die "e2e/versions.env: KUBERNETES_VERSION must look like v1.35.4, not $KUBERNETES_VERSION"
+k8s_minor=${BASH_REMATCH[1]}
+k8s_staging_version=v0.${BASH_REMATCH[1]}.${BASH_REMATCH[2]}
+
+# --- cache key ---------------------------------------------------------------
+sha() { sha256sum | cut -c1-16; }
+# Contents of one wrapper module directory (or of all of them), path-stamped.
+tree_digest() {
+    (cd "$tools_dir" && find "$@" -type f | LC_ALL=C sort | while IFS= read -r f; do
+        printf '%s %s\n' "$f" "$(sha256sum <"$f" | cut -d' ' -f1)"
+    done)
+}
+key=$({
+    echo "recipe=$RECIPE"
+    printf '%s' "$pins" | LC_ALL=C sort
+    tree_digest .
+} | sha)
+cache=${EDGE_E2E_CACHE:-$HOME/.cache/edge-e2e}
+out=$cache/$key
+bin=$out/bin
+
+if [ "$force" = 0 ] && [ -f "$out/complete" ]; then
+    log "reusing $bin"
+    echo "$bin"
+    exit 0
+fi
+
+# --- toolchain and proxy ---------------------------------------------------
+command -v go >/dev/null 2>&1 ||
+    die "go not found on PATH: Go >= $GO_MIN_VERSION is needed to build the e2e tools"
+gover=$(go env GOVERSION 2>/dev/null) || die "'go env GOVERSION' failed: is $(command -v go) a working Go?"
+if [[ "$gover" =~ ^go([0-9]+\.[0-9]+(\.[0-9]+)?)$ ]]; then
+    v=${BASH_REMATCH[1]}
+    [ "$(printf '%s\n%s\n' "$GO_MIN_VERSION" "$v" | sort -V | head -n1)" = "$GO_MIN_VERSION" ] ||
+        die "$gover is too old: Go >= $GO_MIN_VERSION is needed to build the e2e tools"
+fi
+
+# Never fetch a toolchain, never join a workspace, no cgo, and flags of our own
+# only (GOPROXY, GOSUMDB, GOPRIVATE etc. are the user's).
+export GOTOOLCHAIN=local GOWORK=off CGO_ENABLED=0 GOFLAGS=-buildvcs=false
+
+mkdir -p "$cache/build"
+# One run at a time per cache.
+if command -v flock >/dev/null 2>&1; then
+    exec 9>"$cache/.lock"
+    flock 9
+    if [ "$force" = 0 ] && [ -f "$out/complete" ]; then
+        log "reusing $bin (built by a concurrent run)"
+        echo "$bin"
+        exit 0
+    fi
+fi
+
+# fetch MODULE VERSION: downloads one module into the module cache and prints
+# the path of its go.mod; a proxy that cannot be reached or refuses the
+# version ends the run with one line.
+fetch() {
+    local json rc=0 err
+    json=$(timeout 300 go mod download -json "$1@$2" 2>&1) || rc=$?
+    if [ "$rc" = 124 ]; then
+        die "Go module proxy ($(go env GOPROXY)) timed out after 300s fetching $1@$2"
+    fi
+    if [ "$rc" != 0 ]; then
+        err=$(printf '%s\n' "$json" | sed -n 's/^[[:space:]]*"Error": "\(.*\)",\{0,1\}$/\1/p' | head -n1)
+        [ -n "$err" ] || err=$(printf '%s\n' "$json" | grep -v '^[[:space:]]*[{}]' | head -n1)
+        err=${err//\\n/ }
+        err=${err//\\t/ }
+        err=${err//\\\"/\"}
+        die "cannot fetch $1@$2 from the Go module proxy ($(go env GOPROXY)): $err"
+    fi
+    printf '%s\n' "$json" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p'
+}
+
+# Modules a go.mod requires at v0.0.0 (Kubernetes' staging modules).
+v000_requires() {
+    awk '
+        /^require[ \t]*\([ \t]*$/ { inreq = 1; next }
+        inreq && /^[ \t]*\)/ { inreq = 0; next }
+        inreq && $2 == "v0.0.0" { print $1 }
+        /^require[ \t]+[^( \t]/ && $3 == "v0.0.0" { print $2 }
+    ' "$1"
+}
+
+# Non-directory replace directives of a go.mod, as go mod edit -replace args.
+module_replaces() {
+    awk '
+        /^replace[ \t]*\([ \t]*$/ { inrep = 1; next }
+        inrep && /^[ \t]*\)/ { inrep = 0; next }
+        inrep || /^replace[ \t]/ {
+            s = $0; sub(/\/\/.*/, "", s); sub(/^replace[ \t]+/, "", s); $0 = s
+            if (NF == 0) next
+            if ($2 == "=>") { old = $1; n = 3 } else if ($3 == "=>") { old = $1 "@" $2; n = 4 } else next
+            if ($n ~ /^[.\/]/ || $(n + 1) == "") next
+            print old "=" $n "@" $(n + 1)
+        }
+    ' "$1"
+}
+
+human_size() { awk -v b="$1" 'BEGIN { printf "%.1f MB", b / 1000000 }'; }
+
+# Filled by the tool functions; read by build_tool.
+declare -a mod_edits
+ldflags=""
+tool_version=""
+
+# build_tool NAME DIGEST_INPUT PREPARE_FUNC VERIFY_FUNC BINARY=PACKAGE...
+# Builds the binaries of one wrapper module into $cache/build/NAME-<hash>/bin
+# unless that directory is complete already, then links them into $stage.
+build_tool() {
+    local name=$1 digest_input=$2 prepare=$3 verify=$4
+    shift 4
+    local h dir work t0 t1 b pkg bytes vout secs
+    h=$({
+        echo "recipe=$RECIPE tool=$name go-min=$GO_MIN_VERSION"
+        printf '%s\n' "$digest_input"
+        tree_digest "$name"
+    } | sha)
+    dir=$cache/build/$name-$h
+    if [ "$force" = 0 ] && [ -f "$dir/complete" ]; then
+        log "$name: reusing $dir"
+    else
+        # What a failed run left (kept for its build.log) goes now.
+        rm -rf "$cache/build/.tmp.$name."*
+        work=$(mktemp -d "$cache/build/.tmp.$name.$h.XXXXXX")
+        chmod 755 "$work"
+        cp -R "$tools_dir/$name/." "$work/"
+        mkdir -p "$work/bin"
+        : >"$work/build.log"
+        printf 'binary\tversion\tbuild_seconds\tbytes\tversion_output\tgo\n' >"$work/build-info.tsv"
+        mod_edits=()
+        ldflags="-s -w"
+        tool_version=""
+        "$prepare" "$work"
+        (cd "$work" && go mod edit "${mod_edits[@]}" && go mod tidy) >>"$work/build.log" 2>&1 ||
+            die "$name: go mod tidy failed, see $work/build.log: $(grep -m1 -v '^go: downloading' "$work/build.log" || true)"
+        "$prepare" "$work" ldflags
+        for spec in "$@"; do
+            b=${spec%%=*}
+            pkg=${spec#*=}
+            log "$name: building $b ($tool_version), this can take minutes"
+            t0=$(date +%s)
+            (cd "$work" && nice -n 10 go build -trimpath -ldflags "$ldflags" -o "bin/$b" "$pkg") >>"$work/build.log" 2>&1 || {
+                tail -n 20 "$work/build.log" >&2
+                die "$name: building $b failed, see $work/build.log"
+            }
+            t1=$(date +%s)
+            secs=$((t1 - t0))
+            bytes=$(stat -c %s "$work/bin/$b")
+            vout=$("$verify" "$work/bin/$b" 2>&1 | head -n1) ||
+                die "$name: $b built but its version check failed: $vout"
+            printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$b" "$tool_version" "$secs" "$bytes" "$vout" "$gover" >>"$work/build-info.tsv"
+            log "$name: built $b in ${secs}s, $(human_size "$bytes"), reports: $vout"
+        done
+        rm -rf "$dir"
+        mv "$work" "$dir"
+        touch "$dir/complete"
+    fi
+    tail -n +2 "$dir/build-info.tsv" >>"$stage/build-info.tsv"
+    for spec in "$@"; do
+        b=${spec%%=*}
+        ln -f "$dir/bin/$b" "$stage/bin/$b" 2>/dev/null || cp -p "$dir/bin/$b" "$stage/bin/$b"
+    done
+}
+
+# --- etcd --------------------------------------------------------------------
+prepare_etcd() {
+    if [ "${2:-}" = ldflags ]; then return; fi
+    tool_version=$ETCD_VERSION
+    fetch go.etcd.io/etcd/server/v3 "$ETCD_VERSION" >/dev/null
+    mod_edits=("-require=go.etcd.io/etcd/server/v3@$ETCD_VERSION")
+}
+verify_etcd() {
+    local o
+    o=$("$1" --version) || return 1
+    grep -q "^etcd Version: ${ETCD_VERSION#v}\$" <<<"$o" || {
+        echo "expected etcd Version: ${ETCD_VERSION#v}, got: $o"
+        return 1
+    }
+    head -n1 <<<"$o"
+}
+
+# --- Kubernetes ----------------------------------------------------------------
+prepare_kubernetes() {
+    local gomod m p
+    if [ "${2:-}" = ldflags ]; then
+        # Both version packages when they exist (client-go's may go away).
+        for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+            (cd "$1" && go list "$p" >/dev/null 2>&1) || continue
+            ldflags+=" -X $p.gitVersion=$KUBERNETES_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$k8s_minor -X $p.gitTreeState=clean"
+        done
+        return
+    fi
+    tool_version=$KUBERNETES_VERSION
+    gomod=$(fetch k8s.io/kubernetes "$KUBERNETES_VERSION")
+    mod_edits=("-require=k8s.io/kubernetes@$KUBERNETES_VERSION")
+    for m in $(v000_requires "$gomod"); do
+        mod_edits+=("-replace=$m=$m@$k8s_staging_version")
+    done
+    [ "${#mod_edits[@]}" -gt 1 ] || die "k8s.io/kubernetes@$KUBERNETES_VERSION requires no staging module at v0.0.0: unexpected go.mod $gomod"
+}
+verify_kubernetes() {
+    local o
+    o=$("$1" --version) || return 1
+    [ "$o" = "Kubernetes $KUBERNETES_VERSION" ] || {
+        echo "expected 'Kubernetes $KUBERNETES_VERSION', got: $o"
+        return 1
+    }
+    echo "$o"
+}
+
+# --- Pulumi --------------------------------------------------------------------
+pulumi_lh=github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3
+prepare_pulumi() {
+    local gomods=() r dup x
+    if [ "${2:-}" = ldflags ]; then
+        ldflags+=" -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION"
+        return
+    fi
+    tool_version=$PULUMI_VERSION
+    gomods+=("$(fetch github.com/pulumi/pulumi/pkg/v3 "$PULUMI_VERSION")")
+    gomods+=("$(fetch github.com/pulumi/pulumi/sdk/v3 "$PULUMI_VERSION")")
+    mod_edits=("-require=github.com/pulumi/pulumi/pkg/v3@$PULUMI_VERSION"
+        "-require=github.com/pulumi/pulumi/sdk/v3@$PULUMI_VERSION")
+    if [ -n "$PULUMI_LANGUAGE_NODEJS_VERSION" ]; then
+        gomods+=("$(fetch "$pulumi_lh" "$PULUMI_LANGUAGE_NODEJS_VERSION")")
+        mod_edits+=("-require=$pulumi_lh@$PULUMI_LANGUAGE_NODEJS_VERSION" "-tool=$pulumi_lh")
+    fi
+    r=$(for f in "${gomods[@]}"; do module_replaces "$f"; done | LC_ALL=C sort -u)
+    dup=$(printf '%s\n' "$r" | sed '/^$/d; s/=.*//' | uniq -d)
+    [ -z "$dup" ] || die "pulumi: the go.mod files replace $dup in different ways: ${r//$'\n'/ }"
+    for x in $r; do mod_edits+=("-replace=$x"); done
+}
+# Fallback language host: the package inside sdk/v3 (<= v3.68.0), used only
+# while PULUMI_LANGUAGE_NODEJS_VERSION is empty.
+prepare_language_host_legacy() {
+    local gomod x
+    if [ "${2:-}" = ldflags ]; then
+        ldflags+=" -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_LANGUAGE_NODEJS_LEGACY_SDK_VERSION"
+        return
+    fi
+    tool_version="sdk/v3 $PULUMI_LANGUAGE_NODEJS_LEGACY_SDK_VERSION"
+    gomod=$(fetch github.com/pulumi/pulumi/sdk/v3 "$PULUMI_LANGUAGE_NODEJS_LEGACY_SDK_VERSION")
+    mod_edits=("-require=github.com/pulumi/pulumi/sdk/v3@$PULUMI_LANGUAGE_NODEJS_LEGACY_SDK_VERSION")
+    for x in $(module_replaces "$gomod"); do mod_edits+=("-replace=$x"); done
+}
+
+verify_pulumi() {
+    local o
+    if [ "${1##*/}" = pulumi-language-nodejs ]; then
+        # It has no version flag; running and printing its usage is the check.
+        "$1" -help 2>&1 | grep -q -i usage || {
+            echo "pulumi-language-nodejs does not run"
+            return 1
+        }
+        echo "(no version flag; runs)"
+        return
+    fi
+    o=$("$1" version) || return 1
+    [ "$o" = "$PULUMI_VERSION" ] || {
+        echo "expected $PULUMI_VERSION, got: $o"
+        return 1
+    }
+    echo "$o"
+}
+
+# --- build ---------------------------------------------------------------------
+log "cache key $key (pins: e2e/versions.env, $gover)"
+rm -rf "$cache/.$key."*
+stage=$(mktemp -d "$cache/.$key.XXXXXX")
+chmod 755 "$stage"
+mkdir -p "$stage/bin"
+printf 'binary\tversion\tbuild_seconds\tbytes\tversion_output\tgo\n' >"$stage/build-info.tsv"
+
+build_tool etcd "ETCD_VERSION=$ETCD_VERSION" prepare_etcd verify_etcd \
+    etcd=go.etcd.io/etcd/server/v3
+
+kube_bins=(kube-apiserver=k8s.io/kubernetes/cmd/kube-apiserver)
+[ "$KUBERNETES_CONTROLLER_MANAGER" = 1 ] &&
+    kube_bins+=(kube-controller-manager=k8s.io/kubernetes/cmd/kube-controller-manager)
+build_tool kubernetes "KUBERNETES_VERSION=$KUBERNETES_VERSION ${kube_bins[*]}" \
+    prepare_kubernetes verify_kubernetes "${kube_bins[@]}"
+
+pulumi_bins=(pulumi=github.com/pulumi/pulumi/pkg/v3/cmd/pulumi)
+[ -n "$PULUMI_LANGUAGE_NODEJS_VERSION" ] &&
+    pulumi_bins+=(pulumi-language-nodejs="$pulumi_lh")
+build_tool pulumi "PULUMI_VERSION=$PULUMI_VERSION PULUMI_LANGUAGE_NODEJS_VERSION=$PULUMI_LANGUAGE_NODEJS_VERSION" \
+    prepare_pulumi verify_pulumi "${pulumi_bins[@]}"
+if [ -z "$PULUMI_LANGUAGE_NODEJS_VERSION" ] && [ -n "$PULUMI_LANGUAGE_NODEJS_LEGACY_SDK_VERSION" ]; then
+    build_tool pulumi-language-nodejs-legacy \
+        "PULUMI_LANGUAGE_NODEJS_LEGACY_SDK_VERSION=$PULUMI_LANGUAGE_NODEJS_LEGACY_SDK_VERSION" \
+        prepare_language_host_legacy verify_pulumi \
+        pulumi-language-nodejs=github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs
+fi
+
+printf '%s' "$pins" >"$stage/versions.env"
+rm -rf "$out"
+mv "$stage" "$out"
+touch "$out/complete"
+column -t -s $'\t' "$out/build-info.tsv" >&2 2>/dev/null || cat "$out/build-info.tsv" >&2
+echo "$bin"
