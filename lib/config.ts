@@ -644,36 +644,57 @@ const readImageUrl = checkedString((text) => {
     return undefined;
 });
 
-function readHostSelector(
+type EntryReader = (
+    key: string,
     value: unknown,
     path: string,
     problems: ProblemList,
+) => string | undefined;
+
+/** A map of strings, each entry read by `readEntry`; undefined when any entry is wrong. */
+function readStringMap(
+    value: unknown,
+    path: string,
+    problems: ProblemList,
+    readEntry: EntryReader = (_key, entry, entryPath, pr) => readString(entry, entryPath, pr),
 ): Record<string, string> | undefined {
     const map = readMap(value, path, problems);
     if (!map) {
         return undefined;
     }
-    const result: Record<string, string> = {};
-    let ok = true;
-    for (const [key, raw] of Object.entries(map)) {
-        const entryPath = keyPath(path, key);
-        if (!labelKey.test(key)) {
-            problems.add(entryPath, `"${key}" is not a Kubernetes label key`);
-            ok = false;
-        } else if (typeof raw !== "string") {
-            problems.add(
-                entryPath,
-                `must be a string, got ${describe(raw)} (quote it: "${String(raw)}")`,
-            );
-            ok = false;
-        } else if (!labelValue.test(raw) || raw.length > 63) {
-            problems.add(entryPath, `"${raw}" is not a Kubernetes label value`);
-            ok = false;
-        } else {
-            result[key] = raw;
-        }
+    const before = problems.problems.length;
+    const entries = Object.entries(map).map(([key, entry]) => [
+        key,
+        readEntry(key, entry, keyPath(path, key), problems),
+    ]);
+    return problems.problems.length > before ? undefined : Object.fromEntries(entries);
+}
+
+const readHostSelectorEntry: EntryReader = (key, raw, entryPath, problems) => {
+    if (!labelKey.test(key)) {
+        problems.add(entryPath, `"${key}" is not a Kubernetes label key`);
+        return undefined;
     }
-    return ok ? result : undefined;
+    if (typeof raw !== "string") {
+        problems.add(
+            entryPath,
+            `must be a string, got ${describe(raw)} (quote it: "${String(raw)}")`,
+        );
+        return undefined;
+    }
+    if (!labelValue.test(raw) || raw.length > 63) {
+        problems.add(entryPath, `"${raw}" is not a Kubernetes label value`);
+        return undefined;
+    }
+    return raw;
+};
+
+function readHostSelector(
+    value: unknown,
+    path: string,
+    problems: ProblemList,
+): Record<string, string> | undefined {
+    return readStringMap(value, path, problems, readHostSelectorEntry);
 }
 
 function readNodeNetworks(
@@ -1131,23 +1152,6 @@ function readClusters(
     // reported together with these.
     const valid = read.filter((c): c is ClusterConfig => c !== undefined);
     return valid.filter((c, i) => valid.findIndex((other) => other.name === c.name) === i);
-}
-
-function readStringMap(
-    value: unknown,
-    path: string,
-    problems: ProblemList,
-): Record<string, string> | undefined {
-    const map = readMap(value, path, problems);
-    if (!map) {
-        return undefined;
-    }
-    const before = problems.problems.length;
-    const entries = Object.entries(map).map(([key, v]) => [
-        key,
-        readString(v, keyPath(path, key), problems),
-    ]);
-    return problems.problems.length > before ? undefined : Object.fromEntries(entries);
 }
 
 function readAllocations(value: unknown, problems: ProblemList): Allocations | undefined {
