@@ -61,6 +61,11 @@ done
 KUBERNETES_CONTROLLER_MANAGER=${KUBERNETES_CONTROLLER_MANAGER:-0}
 PULUMI_LANGUAGE_NODEJS_VERSION=${PULUMI_LANGUAGE_NODEJS_VERSION:-}
 PULUMI_LANGUAGE_NODEJS_LEGACY_SDK_VERSION=${PULUMI_LANGUAGE_NODEJS_LEGACY_SDK_VERSION:-}
+PULUMI_KUBERNETES_PROVIDER_VERSION=${PULUMI_KUBERNETES_PROVIDER_VERSION:-}
+PULUMI_KUBERNETES_VERSION=${PULUMI_KUBERNETES_VERSION:-}
+if [ -n "$PULUMI_KUBERNETES_PROVIDER_VERSION" ] && [ -z "$PULUMI_KUBERNETES_VERSION" ]; then
+    die "e2e/versions.env: PULUMI_KUBERNETES_VERSION is needed with PULUMI_KUBERNETES_PROVIDER_VERSION"
+fi
 [[ "$KUBERNETES_VERSION" =~ ^v1\.([0-9]+)\.([0-9]+)$ ]] ||
     die "e2e/versions.env: KUBERNETES_VERSION must look like v1.35.4, not $KUBERNETES_VERSION"
 k8s_minor=${BASH_REMATCH[1]}
@@ -327,6 +332,63 @@ verify_pulumi() {
     echo "$o"
 }
 
+# --- Kubernetes provider -------------------------------------------------------
+pk_mod=github.com/pulumi/pulumi-kubernetes/provider/v4
+pk_cmd=provider/cmd/pulumi-resource-kubernetes
+# The module is copied into ./provider (writable) and required through a
+# directory replace, so the two files main.go embeds can be generated next to
+# it; the copy's own replace (sdk/v4 => ../sdk) does not apply to a dependency.
+prepare_pulumi_kubernetes() {
+    local gomod dir
+    if [ "${2:-}" = ldflags ]; then
+        # After go mod tidy: the module graph has pulumi/pkg/v3 for ./gen.
+        (cd "$1" && go build -o gen.bin ./gen && cd "$pk_cmd" && rm -f schema-embed.json terraform-mapping-embed.json &&
+            VERSION=$PULUMI_KUBERNETES_VERSION "$1/gen.bin" && rm -f "$1/gen.bin") >>"$1/build.log" 2>&1 ||
+            die "pulumi-kubernetes: generating the embedded schema failed, see $1/build.log"
+        ldflags+=" -X $pk_mod/pkg/version.Version=$PULUMI_KUBERNETES_VERSION"
+        return
+    fi
+    tool_version="$PULUMI_KUBERNETES_PROVIDER_VERSION as $PULUMI_KUBERNETES_VERSION"
+    gomod=$(fetch "$pk_mod" "$PULUMI_KUBERNETES_PROVIDER_VERSION")
+    dir=$(go mod download -json "$pk_mod@$PULUMI_KUBERNETES_PROVIDER_VERSION" |
+        sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')
+    [ -n "$dir" ] && [ -f "$dir/cmd/pulumi-resource-kubernetes/schema.json" ] ||
+        die "pulumi-kubernetes: $pk_mod@$PULUMI_KUBERNETES_PROVIDER_VERSION has no cmd/pulumi-resource-kubernetes/schema.json (go.mod $gomod)"
+    cp -R "$dir" "$1/provider"
+    chmod -R u+w "$1/provider"
+    # The module's own generator (build-ignored upstream), as a package of the wrapper module, so
+    # that go mod tidy resolves its imports; it comes from the module cache, never from the repo.
+    mkdir -p "$1/gen"
+    sed '/^\/\/go:build ignore$/d; /^\/\/ +build ignore$/d' \
+        "$1/$pk_cmd/generate.go" >"$1/gen/main.go"
+    # Placeholders so go mod tidy can load the package; replaced after it.
+    : >"$1/$pk_cmd/schema-embed.json"
+    : >"$1/$pk_cmd/terraform-mapping-embed.json"
+    mod_edits=("-require=$pk_mod@$PULUMI_KUBERNETES_PROVIDER_VERSION" "-replace=$pk_mod=./provider")
+}
+# With no arguments a provider serves gRPC and prints its port.
+verify_pulumi_kubernetes() {
+    local o pid port tmp
+    tmp=$(mktemp)
+    "$1" >"$tmp" 2>&1 &
+    pid=$!
+    for _ in $(seq 50); do
+        port=$(head -n1 "$tmp")
+        [ -n "$port" ] && break
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.2
+    done
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    o=$(head -n3 "$tmp")
+    rm -f "$tmp"
+    [[ "$port" =~ ^[0-9]+$ ]] || {
+        echo "expected a port on stdout with no arguments, got: $o"
+        return 1
+    }
+    echo "serves on port $port; version $PULUMI_KUBERNETES_VERSION (ldflags)"
+}
+
 # --- build ---------------------------------------------------------------------
 log "cache key $key (pins: e2e/versions.env, $gover)"
 rm -rf "$cache/.$key."*
@@ -354,6 +416,13 @@ if [ -z "$PULUMI_LANGUAGE_NODEJS_VERSION" ] && [ -n "$PULUMI_LANGUAGE_NODEJS_LEG
         "PULUMI_LANGUAGE_NODEJS_LEGACY_SDK_VERSION=$PULUMI_LANGUAGE_NODEJS_LEGACY_SDK_VERSION" \
         prepare_language_host_legacy verify_pulumi \
         pulumi-language-nodejs=github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs
+fi
+
+if [ -n "$PULUMI_KUBERNETES_PROVIDER_VERSION" ]; then
+    build_tool pulumi-kubernetes \
+        "PULUMI_KUBERNETES_PROVIDER_VERSION=$PULUMI_KUBERNETES_PROVIDER_VERSION PULUMI_KUBERNETES_VERSION=$PULUMI_KUBERNETES_VERSION" \
+        prepare_pulumi_kubernetes verify_pulumi_kubernetes \
+        pulumi-resource-kubernetes=$pk_mod/cmd/pulumi-resource-kubernetes
 fi
 
 printf '%s' "$pins" >"$stage/versions.env"
