@@ -1,19 +1,10 @@
 import * as assert from "assert";
-import { execFileSync } from "child_process";
-import {
-    appendFileSync,
-    chmodSync,
-    mkdirSync,
-    mkdtempSync,
-    readFileSync,
-    rmSync,
-    symlinkSync,
-    writeFileSync,
-} from "fs";
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
+import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
+import { pulumiEnvironment, toolsBin } from "./pulumiEnv";
 
 /**
  * The Pulumi engine semantics that KubevirtNode and EdgeCluster rely on, run by the real CLI
@@ -24,7 +15,6 @@ import { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation"
  * The program runs inline (Automation API): the Node.js SDK is its own language host.
  */
 
-const projectRoot = path.resolve(__dirname, "..");
 let work: string;
 let operations: string;
 
@@ -110,49 +100,19 @@ describe("the Pulumi engine, as the components use it", function () {
     let stack: Stack;
 
     before(async function () {
-        const tools = execFileSync(path.join(projectRoot, "scripts", "e2e-tools.sh"), {
-            encoding: "utf8",
-            stdio: ["ignore", "pipe", "inherit"],
-        });
-        const bin = tools.trim().split("\n").pop()!;
         work = mkdtempSync(path.join(tmpdir(), "edge-e2e-"));
         operations = path.join(work, "operations.log");
         writeFileSync(operations, "");
-        // Only the CLI: no language host, which the inline program does not need.
-        mkdirSync(path.join(work, "cli", "bin"), { recursive: true });
-        symlinkSync(path.join(bin, "pulumi"), path.join(work, "cli", "bin", "pulumi"));
-        // The dynamic provider's plugin: the SDK's own entry point, as the CLI's shim runs it.
-        mkdirSync(path.join(work, "plugins"));
-        const shim = path.join(work, "plugins", "pulumi-resource-pulumi-nodejs");
-        writeFileSync(
-            shim,
-            `#!/bin/sh\nexec "${process.execPath}" "${path.join(projectRoot, "node_modules", "@pulumi", "pulumi", "cmd", "dynamic-provider")}" "$@"\n`,
-        );
-        chmodSync(shim, 0o755);
-        const env = {
-            PATH: `${path.join(work, "plugins")}:${process.env.PATH}`,
-            PULUMI_HOME: path.join(work, "home"),
-            PULUMI_CONFIG_PASSPHRASE: "e2e",
-            PULUMI_SKIP_UPDATE_CHECK: "true",
-            PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-            EDGE_E2E_OPERATIONS: operations,
-        };
-        Object.assign(process.env, env);
-        mkdirSync(path.join(work, "state"));
-        const pulumiCommand = await PulumiCommand.get({
-            root: path.join(work, "cli"),
-            skipVersionCheck: true,
-        });
+        process.env.EDGE_E2E_OPERATIONS = operations;
+        const { pulumiCommand, env, backend } = await pulumiEnvironment(work, toolsBin(), [
+            "dynamic",
+        ]);
         stack = await LocalWorkspace.createOrSelectStack(
             { stackName: "e2e", projectName: "engine", program },
             {
                 pulumiCommand,
-                envVars: env,
-                projectSettings: {
-                    name: "engine",
-                    runtime: "nodejs",
-                    backend: { url: `file://${path.join(work, "state")}` },
-                },
+                envVars: { ...env, EDGE_E2E_OPERATIONS: operations },
+                projectSettings: { name: "engine", runtime: "nodejs", backend: { url: backend } },
             },
         );
     });
