@@ -33,6 +33,8 @@ function newOperations(): string[] {
     return fresh;
 }
 
+// Pulumi serializes these methods into the provider's own process: they reach the log through
+// its environment and require what they use, capturing nothing of this module.
 const provider: pulumi.dynamic.ResourceProvider = {
     async create(inputs) {
         require("fs").appendFileSync(
