@@ -20,6 +20,7 @@ import {
     setupMocks,
     testRemovalHook,
     types,
+    warningsOf,
 } from "./mocks";
 
 function stackPlan(stack: string, edit?: (raw: any) => void): StackPlan {
@@ -329,20 +330,13 @@ describe("components", () => {
         });
 
         it("warns when Rancher calls the cluster active without every planned node", async () => {
-            const warnings: string[] = [];
-            const warn = pulumi.log.warn;
-            (pulumi.log as { warn: typeof warn }).warn = async (message: string) => {
-                warnings.push(message);
-            };
-            try {
+            const warnings = await warningsOf(async () => {
                 await setupMocks(
                     {},
                     { overrides: { [types.clusterSync]: { nodes: [{ name: "cluster-master" }] } } },
                 );
                 await declareCluster(stackPlan("greece"));
-            } finally {
-                (pulumi.log as { warn: typeof warn }).warn = warn;
-            }
+            });
             assert.deepStrictEqual(warnings, [
                 "Rancher reports cluster greece-final-test active without node worker1; see its VM's console and the cluster's machines in Rancher",
             ]);

@@ -108,8 +108,8 @@ describe("the guest's own programs read our cloud-init", function () {
     after(() => dir && rmSync(dir, { recursive: true, force: true }));
 
     let runs = 0;
-    /** `cloud-init devel net-convert` of `networkData` for `distro` with `renderer`; its output root. */
-    function netConvert(networkData: string, distro: string, renderer: string): string {
+    /** Runs `cloud-init devel net-convert` on `networkData`, writing below a fresh directory. */
+    function runNetConvert(networkData: string, distro: string, renderer: string) {
         const root = path.join(dir, `${++runs}`);
         mkdirSync(root);
         writeFileSync(path.join(root, "network-data.yaml"), networkData);
@@ -131,8 +131,14 @@ describe("the guest's own programs read our cloud-init", function () {
             ],
             { encoding: "utf8" },
         );
+        return { run, out: path.join(root, "out") };
+    }
+
+    /** What net-convert wrote for `networkData`, which it must accept: its output root. */
+    function netConvert(networkData: string, distro: string, renderer: string): string {
+        const { run, out } = runNetConvert(networkData, distro, renderer);
         assert.strictEqual(run.status, 0, `${renderer}: ${run.stderr}`);
-        return path.join(root, "out");
+        return out;
     }
 
     /** netplan as Ubuntu runs it on what cloud-init wrote: the systemd-networkd files it generates. */
@@ -236,30 +242,12 @@ describe("the guest's own programs read our cloud-init", function () {
         const { plan } = planStack(rawStackConfig(editableStackConfig("greece")));
         const old = plan.clusters[0].nodes[0].networkData.replace("to: 0.0.0.0/0", "to: default");
         assert.ok(old.includes("to: default"));
-        writeFileSync(path.join(dir, "old.yaml"), old);
         for (const [distro, renderer] of [
             ["debian", "eni"],
             ["debian", "networkd"],
             ["rhel", "sysconfig"],
         ]) {
-            const run = spawnSync(
-                "cloud-init",
-                [
-                    "devel",
-                    "net-convert",
-                    "-p",
-                    path.join(dir, "old.yaml"),
-                    "-k",
-                    "yaml",
-                    "-d",
-                    path.join(dir, `old-${renderer}`),
-                    "-D",
-                    distro,
-                    "-O",
-                    renderer,
-                ],
-                { encoding: "utf8" },
-            );
+            const { run } = runNetConvert(old, distro, renderer);
             assert.notStrictEqual(run.status, 0, renderer);
             assert.match(
                 run.stderr,

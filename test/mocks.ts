@@ -190,3 +190,18 @@ export function registrationCommandOf(userData: string): string {
     assert.ok(line, "the registration script runs a command");
     return line.slice("    if ".length, -"; then".length);
 }
+
+/** Runs `run` and returns what it logged with `pulumi.log.warn`, which is restored afterwards. */
+export async function warningsOf(run: () => Promise<unknown>): Promise<string[]> {
+    const warnings: string[] = [];
+    const warn = pulumi.log.warn;
+    (pulumi.log as { warn: typeof warn }).warn = async (message: string) => {
+        warnings.push(message);
+    };
+    try {
+        await run();
+    } finally {
+        (pulumi.log as { warn: typeof warn }).warn = warn;
+    }
+    return warnings;
+}

@@ -16,6 +16,7 @@ import {
     runProgram,
     stackConfig,
     types,
+    warningsOf,
 } from "./mocks";
 
 function countByType(resources: RecordedResource[]): Record<string, number> {
@@ -326,20 +327,13 @@ describe("site stacks", () => {
         });
 
         it("lets `pulumi preview` show the provisional addresses, with a warning", async () => {
-            const warnings: string[] = [];
-            const warn = pulumi.log.warn;
-            (pulumi.log as { warn: typeof warn }).warn = async (message: string) => {
-                warnings.push(message);
-            };
-            try {
+            const warnings = await warningsOf(async () => {
                 const { resources } = await runProgram(withoutRecord(), {
                     stack: "france",
                     preview: true,
                 });
                 assert.strictEqual(resources.length, 48, "47 and the root stack");
-            } finally {
-                (pulumi.log as { warn: typeof warn }).warn = warn;
-            }
+            });
             assert.strictEqual(warnings.length, 1);
             assert.ok(warnings[0].includes("  lab.podCidr: 10.80.0.0/16 (new)"));
         });
