@@ -149,6 +149,10 @@ describe("the guest's own programs read our cloud-init", function () {
         return path.join(out, "run/systemd/network");
     }
 
+    /** What cloud-init's own networkd renderer writes for `distro`. */
+    const networkdOf = (data: string, distro: string) =>
+        readNetworkd(path.join(netConvert(data, distro, "networkd"), "etc/systemd/network"));
+
     const readers: Record<Family, [string, (networkData: string) => GuestNetwork][]> = {
         ubuntu: [
             [
@@ -158,23 +162,11 @@ describe("the guest's own programs read our cloud-init", function () {
         ],
         debian: [
             ["eni", (data) => readEni(netConvert(data, "debian", "eni"))],
-            [
-                "networkd",
-                (data) =>
-                    readNetworkd(
-                        path.join(netConvert(data, "debian", "networkd"), "etc/systemd/network"),
-                    ),
-            ],
+            ["networkd", (data) => networkdOf(data, "debian")],
         ],
         rhel: [
             ["sysconfig", (data) => readSysconfig(netConvert(data, "rhel", "sysconfig"))],
-            [
-                "networkd",
-                (data) =>
-                    readNetworkd(
-                        path.join(netConvert(data, "rocky", "networkd"), "etc/systemd/network"),
-                    ),
-            ],
+            ["networkd", (data) => networkdOf(data, "rocky")],
         ],
     };
 
@@ -225,17 +217,7 @@ describe("the guest's own programs read our cloud-init", function () {
             pod(readSysconfig(netConvert(ubuntuDocument, "rhel", "sysconfig"))),
             harmful,
         );
-        assert.deepStrictEqual(
-            pod(
-                readNetworkd(
-                    path.join(
-                        netConvert(ubuntuDocument, "debian", "networkd"),
-                        "etc/systemd/network",
-                    ),
-                ),
-            ),
-            harmful,
-        );
+        assert.deepStrictEqual(pod(networkdOf(ubuntuDocument, "debian")), harmful);
     });
 
     it("`to: default` is what stopped eni, networkd and sysconfig", () => {
