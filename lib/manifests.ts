@@ -310,6 +310,7 @@ export interface Service {
 export interface ApiServiceArgs {
     name: string;
     namespace: string;
+    annotations: Record<string, string>;
     selector: Record<string, string>;
     nodePort?: number;
 }
@@ -322,7 +323,7 @@ export function apiService(args: ApiServiceArgs): Service {
     return {
         apiVersion: "v1",
         kind: "Service",
-        metadata: { name: args.name, namespace: args.namespace },
+        metadata: { name: args.name, namespace: args.namespace, annotations: args.annotations },
         spec: {
             type: "NodePort",
             selector: args.selector,

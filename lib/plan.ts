@@ -144,6 +144,10 @@ export interface ClusterPlan {
 export const awaitAnnotations = {
     goldenImage: { "pulumi.com/waitFor": "jsonpath={.status.phase}=Succeeded" },
     virtualMachine: { "pulumi.com/waitFor": "condition=Ready" },
+    // The provider waits for a Service's pods (pulumi-kubernetes provider/pkg/await/service.go),
+    // but these are the control-plane VMs', which wait on the Rancher cluster, which waits on this
+    // Service's nodePort: without this, every first `up` deadlocks until the Service times out.
+    apiService: { "pulumi.com/skipAwait": "true" },
 } as const;
 
 function prefixOf(cidr: string): number {
@@ -290,6 +294,7 @@ function planNode(
                 ...awaitAnnotations.virtualMachine,
                 [annotations.rootDisk]: rootDisk,
                 [annotations.clusterIdentity]: shared.identity,
+                ...(site.protect ? { [annotations.protected]: "true" } : {}),
             },
             nodeSelector: node.hostSelector,
             dnsServers: site.dnsServers,
@@ -346,6 +351,7 @@ function planCluster(
                   apiService: apiService({
                       name: `${cluster.name}-api`,
                       namespace: cluster.namespace,
+                      annotations: awaitAnnotations.apiService,
                       selector: { [labels.cluster]: cluster.name, [labels.controlplane]: "true" },
                       nodePort: cluster.directApi.nodePort,
                   }),

@@ -450,11 +450,15 @@ describe("Kubernetes manifests", () => {
         });
     });
 
-    it("the direct API Service selects the cluster's control-plane VMs on 6443", () => {
+    it("the direct API Service selects the cluster's control-plane VMs on 6443, without awaiting them", () => {
         assert.deepStrictEqual(france.clusters[0].apiService, {
             apiVersion: "v1",
             kind: "Service",
-            metadata: { name: "core-api", namespace: "core" },
+            metadata: {
+                name: "core-api",
+                namespace: "core",
+                annotations: { "pulumi.com/skipAwait": "true" },
+            },
             spec: {
                 type: "NodePort",
                 selector: { "edge.testbed/cluster": "core", "edge.testbed/controlplane": "true" },
