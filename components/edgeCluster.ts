@@ -64,7 +64,9 @@ export class EdgeCluster extends pulumi.ComponentResource {
     public readonly nodeSummaries: pulumi.Output<Record<string, NodeSummary>>;
 
     constructor(name: string, args: EdgeClusterArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("edge:index:EdgeCluster", name, {}, opts);
+        // A production site (site.protect) protects everything in it, children included: a
+        // protected Rancher cluster alone would let `pulumi destroy` delete every node VM.
+        super("edge:index:EdgeCluster", name, {}, { protect: args.site.protect, ...opts });
         const { site, cluster, siteNetwork } = args;
         const { sshPrivateKey } = args;
         if (cluster.breakGlassKubeconfig && sshPrivateKey === undefined) {
@@ -80,7 +82,21 @@ export class EdgeCluster extends pulumi.ComponentResource {
                   dependsOn: [siteNetwork.namespaces[cluster.namespace]],
               })
             : undefined;
-        const nodePort = apiService?.spec.ports.apply((ports) => ports[0].nodePort);
+        const nodePort = apiService?.spec.ports.apply((ports) => {
+            const port = ports[0].nodePort;
+            if (port !== undefined) {
+                return port;
+            }
+            // A preview reports the Service's inputs, before the API server assigns the port: the
+            // endpoint is unknown then, not the node's :6443 (found by the e2e suite's preview).
+            if (pulumi.runtime.isDryRun()) {
+                return pulumi.unknown as unknown as number;
+            }
+            throw new pulumi.ResourceError(
+                `the host cluster assigned no nodePort to ${cluster.apiService!.metadata.namespace}/${cluster.apiService!.metadata.name}`,
+                this,
+            );
+        });
         this.apiEndpoint = nodePort
             ? nodePort.apply((port) => directApiEndpoint(site, cluster, port))
             : pulumi.output(directApiEndpoint(site, cluster));
@@ -113,8 +129,6 @@ export class EdgeCluster extends pulumi.ComponentResource {
                 replaceOnChanges: [`annotations["${annotations.clusterIdentity}"]`],
                 // The replacement keeps the Rancher name, so the old cluster must go first.
                 deleteBeforeReplace: true,
-                // Production sites opt in: deleting a cluster destroys every workload on it.
-                protect: site.protect,
                 // Rancher hands out the registration token and kubeconfig here.
                 additionalSecretOutputs: ["clusterRegistrationToken", "kubeConfig"],
             },
@@ -161,6 +175,9 @@ export class EdgeCluster extends pulumi.ComponentResource {
                 customTimeouts: { create: "45m", update: "45m" },
                 // It returns the cluster's kubeconfig.
                 additionalSecretOutputs: ["kubeConfig"],
+                // Bookkeeping that deletes nothing in Rancher (terraform-provider-rancher2
+                // resource_rancher2_cluster_sync.go): a protected site must still add nodes.
+                protect: false,
             },
         );
         this.kubeconfig = nodePort
@@ -302,6 +319,8 @@ export class EdgeCluster extends pulumi.ComponentResource {
                 dependsOn: [sync],
                 // stdout is the admin kubeconfig.
                 additionalSecretOutputs: ["stdout"],
+                // A read: deleting it runs nothing on the node.
+                protect: false,
             },
         );
         return pulumi.secret(

@@ -17,36 +17,40 @@ const valueOf = <T>(output: pulumi.Output<T>) => new Promise<T>((resolve) => out
 /**
  * Rancher's API as the rancher2 provider is configured (its config keys first, then their
  * environment variables: terraform-provider-rancher2 rancher2/provider.go), trusting Rancher's
- * own CA too.
+ * own CA too; or why it cannot be reached. Read while the program runs: a hook's callback can run
+ * outside the run's config (the Automation API keeps each run's config in async-local storage,
+ * @pulumi/pulumi runtime/state.js), where every key reads as unset.
  */
-async function rancherApi(rancherCaCerts: string): Promise<RancherApi> {
+function rancherApi(rancherCaCerts: pulumi.Output<string>): pulumi.Output<RancherApi | string> {
     const config = new pulumi.Config("rancher2");
-    const secret = async (key: string, variable: string) => {
-        const configured = config.getSecret(key);
-        return configured ? await valueOf(configured) : process.env[variable];
-    };
+    const secret = (key: string, variable: string) =>
+        config.getSecret(key) ?? pulumi.secret(process.env[variable]);
     const url = config.get("apiUrl") ?? process.env.RANCHER_URL;
     const accessKey = config.get("accessKey") ?? process.env.RANCHER_ACCESS_KEY;
-    const secretKey = await secret("secretKey", "RANCHER_SECRET_KEY");
-    const token =
-        (await secret("tokenKey", "RANCHER_TOKEN_KEY")) ??
-        (accessKey && secretKey ? `${accessKey}:${secretKey}` : undefined);
-    if (!url || !token) {
-        throw new Error(
-            "removing a node needs Rancher's API as the rancher2 provider reaches it: set rancher2:apiUrl, and RANCHER_TOKEN_KEY (or rancher2:tokenKey)",
-        );
-    }
-    const caCerts = [config.get("caCerts") ?? process.env.RANCHER_CA_CERTS, rancherCaCerts]
-        .filter((pem): pem is string => pem !== undefined && pem.trim() !== "")
-        .join("\n");
-    return {
-        url,
-        token,
-        ...(caCerts === "" ? {} : { caCerts }),
-        ...((config.getBoolean("insecure") ?? process.env.RANCHER_INSECURE === "true")
-            ? { insecure: true }
-            : {}),
-    };
+    const configuredCa = config.get("caCerts") ?? process.env.RANCHER_CA_CERTS;
+    const insecure = config.getBoolean("insecure") ?? process.env.RANCHER_INSECURE === "true";
+    return pulumi
+        .all([
+            secret("secretKey", "RANCHER_SECRET_KEY"),
+            secret("tokenKey", "RANCHER_TOKEN_KEY"),
+            rancherCaCerts,
+        ])
+        .apply(([secretKey, tokenKey, rancherCa]): RancherApi | string => {
+            const token =
+                tokenKey ?? (accessKey && secretKey ? `${accessKey}:${secretKey}` : undefined);
+            if (!url || !token) {
+                return "removing a node needs Rancher's API as the rancher2 provider reaches it: set rancher2:apiUrl, and RANCHER_TOKEN_KEY (or rancher2:tokenKey)";
+            }
+            const caCerts = [configuredCa, rancherCa]
+                .filter((pem): pem is string => pem !== undefined && pem.trim() !== "")
+                .join("\n");
+            return {
+                url,
+                token,
+                ...(caCerts === "" ? {} : { caCerts }),
+                ...(insecure ? { insecure: true } : {}),
+            };
+        });
 }
 
 /**
@@ -58,6 +62,7 @@ export function nodeRemovalHook(
     plan: StackPlan,
     rancherCaCerts: pulumi.Output<string>,
 ): pulumi.ResourceHook {
+    const api = rancherApi(rancherCaCerts);
     return new pulumi.ResourceHook(resourceNames.nodeRemovalHook, async (args) => {
         const deleted = deletedNodeOf(args.oldInputs);
         if (!deleted) {
@@ -68,9 +73,16 @@ export function nodeRemovalHook(
             pulumi.log.info(`${args.name}: Rancher machine kept: ${decision.reason}`);
             return;
         }
+        if (decision.action === "refuse") {
+            throw new Error(`${args.name}: ${decision.reason}`);
+        }
         pulumi.log.info(`${args.name}: ${decision.reason}; removing it from Rancher first`);
+        const reachable = await valueOf(api);
+        if (typeof reachable === "string") {
+            throw new Error(reachable);
+        }
         const outcome = await removeRancherMachine(
-            await rancherApi(await valueOf(rancherCaCerts)),
+            reachable,
             decision.rancherCluster,
             decision.node,
             {

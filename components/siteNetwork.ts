@@ -41,7 +41,8 @@ export class SiteNetwork extends pulumi.ComponentResource {
     public readonly images: pulumi.Output<Record<string, ImageSummary>>;
 
     constructor(name: string, args: SiteNetworkArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("edge:index:SiteNetwork", name, {}, opts);
+        // A production site (site.protect) protects everything in it: namespaces, images, NADs.
+        super("edge:index:SiteNetwork", name, {}, { protect: args.site.protect, ...opts });
         const { site } = args;
 
         this.namespaces = Object.fromEntries(
@@ -80,8 +81,6 @@ export class SiteNetwork extends pulumi.ComponentResource {
                         deleteBeforeReplace: true,
                         // Downloading and converting a cloud image can take a while on a site uplink.
                         customTimeouts: { create: "60m" },
-                        // Production sites opt in: every node's disk is cloned from it.
-                        protect: site.protect,
                     },
                 ),
             ]),

@@ -55,7 +55,7 @@ export interface SiteConfig {
     sshUser: string;
     networks: SiteNetworkConfig[];
     insecureRegistration: boolean;
-    /** Puts Pulumi's `protect` on the Rancher clusters and golden images. */
+    /** Puts Pulumi's `protect` on everything the site declares but Pulumi's bookkeeping. */
     protect: boolean;
 }
 

@@ -16,6 +16,8 @@ export const annotations = {
     rootDisk: `${labelPrefix}/root-disk`,
     /** A cluster's distribution and CIDRs; changing them replaces the cluster and its nodes. */
     clusterIdentity: `${labelPrefix}/cluster-identity`,
+    /** "true" on the VMs of a site with `site.protect`, which the removal hook reads back. */
+    protected: `${labelPrefix}/protected`,
 } as const;
 
 /** What a cluster cannot change without being rebuilt, as one annotation value. */

@@ -20,6 +20,8 @@ export interface DeletedNode {
     namespace?: string;
     rootDisk?: string;
     clusterIdentity?: string;
+    /** Whether the VM was protected (`site.protect`) when it was last applied. */
+    protected: boolean;
 }
 
 /** Reads the node out of a VirtualMachine's old inputs; undefined for anything else. */
@@ -46,12 +48,14 @@ export function deletedNodeOf(
         namespace: metadata?.namespace,
         rootDisk: metadata?.annotations?.[annotations.rootDisk],
         clusterIdentity: metadata?.annotations?.[annotations.clusterIdentity],
+        protected: metadata?.annotations?.[annotations.protected] === "true",
     };
 }
 
 export type RemovalDecision =
     | { action: "remove"; rancherCluster: string; node: string; reason: string }
-    | { action: "skip"; reason: string };
+    | { action: "skip"; reason: string }
+    | { action: "refuse"; reason: string };
 
 /**
  * Whether deleting this VM takes one node out of a cluster that lives on, so that its Rancher
@@ -76,12 +80,21 @@ export function removalDecision(plan: StackPlan, deleted: DeletedNode): RemovalD
         return { action: "skip", reason: `cluster ${deleted.cluster} is rebuilt as a whole` };
     }
     const node = cluster.nodes.find((n) => n.name === deleted.node);
-    const remove = (reason: string): RemovalDecision => ({
-        action: "remove",
-        rancherCluster: rancherClusterName(deleted.site, deleted.cluster),
-        node: deleted.node,
-        reason,
-    });
+    const remove = (reason: string): RemovalDecision =>
+        // The engine runs this hook before it refuses to delete a protected resource (pulumi
+        // pkg/resource/deploy/step.go, DeleteStep.Apply): removing the node from Rancher first
+        // would leave its VM running outside the cluster.
+        deleted.protected
+            ? {
+                  action: "refuse",
+                  reason: `${reason}, but its VM is protected (site.protect), so Pulumi would keep it: run pulumi up with site.protect unset first, then make this change`,
+              }
+            : {
+                  action: "remove",
+                  rancherCluster: rancherClusterName(deleted.site, deleted.cluster),
+                  node: deleted.node,
+                  reason,
+              };
     if (!node) {
         return remove(`node ${deleted.node} left cluster ${deleted.cluster}`);
     }

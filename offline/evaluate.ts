@@ -284,7 +284,8 @@ export async function evaluateProgram(
                 dependsOn: dependsOn.map((d) => keyOf(d) ?? "?"),
                 replaceOnChanges: opts.replaceOnChanges ?? [],
                 deleteBeforeReplace: opts.deleteBeforeReplace ?? false,
-                protect: opts.protect ?? false,
+                // Children inherit protect from their component, after transformations run.
+                protect: opts.protect ?? declared.get(keyOf(opts.parent) ?? "")?.protect ?? false,
                 ...(typeof opts.replacementTrigger === "string"
                     ? { replacementTrigger: opts.replacementTrigger }
                     : {}),

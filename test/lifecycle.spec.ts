@@ -20,9 +20,9 @@ import { locked, problemsOf } from "./fixtures";
 import { nodeRemovalHook } from "../components";
 import { editableStackConfig, setupMocks, stackConfig } from "./mocks";
 
-function franceWith(edit: (clusters: any[]) => void): Record<string, any> {
+function franceWith(edit: (clusters: any[], site: any) => void): Record<string, any> {
     const config = editableStackConfig("france");
-    edit(config["edge:clusters"]);
+    edit(config["edge:clusters"], config["edge:site"]);
     return config;
 }
 
@@ -110,8 +110,25 @@ describe("node lifecycle", () => {
                 rootDisk:
                     "image=edge-images/ubuntu-jammy size=80Gi storageClass=(cluster default) roles=worker",
                 clusterIdentity: "rke2 pods=10.90.0.0/16 services=10.91.0.0/20",
+                protected: false,
             });
             assert.strictEqual(deletedNodeOf({ metadata: { name: "x" } }), undefined);
+        });
+
+        it("refuses to take a protected VM's node out of Rancher, as Pulumi will keep the VM", () => {
+            const protectedPlan = planStack(
+                rawStackConfig(franceWith((_, site) => (site.protect = true))),
+            ).plan;
+            const vm = protectedPlan.clusters[0].nodes[3].virtualMachine;
+            assert.strictEqual(vm.metadata.annotations?.["edge.testbed/protected"], "true");
+            const deleted = deletedNodeOf(vm as any)!;
+            assert.strictEqual(deleted.protected, true);
+            assert.deepStrictEqual(removalDecision(plan, { ...deleted, node: "worker9" }), {
+                action: "refuse",
+                reason: "node worker9 left cluster core, but its VM is protected (site.protect), so Pulumi would keep it: run pulumi up with site.protect unset first, then make this change",
+            });
+            // Destroying a protected site still leaves Rancher alone; Pulumi then refuses.
+            assert.strictEqual(removalDecision(protectedPlan, deleted).action, "skip");
         });
 
         it("a node that left a cluster that stays", () => {
@@ -288,18 +305,21 @@ describe("node lifecycle", () => {
                 });
             }));
 
-        it("the hook removes a node dropped from the config, with the provider's URL and token", () =>
+        it("the hook removes a node dropped from the config, with the provider's URL and token read while the program ran", () =>
             withRancher(0, async (rancher) => {
                 await setupMocks({ "rancher2:apiUrl": `${rancher.url}v3` });
                 const before = planStack(rawStackConfig(stackConfig("france"))).plan;
                 const dropped = franceWith((clusters) => clusters[0].nodes.splice(3, 1));
-                const hook = nodeRemovalHook(
-                    planStack(rawStackConfig(dropped)).plan,
-                    pulumi.output(""),
-                );
                 const token = process.env.RANCHER_TOKEN_KEY;
                 process.env.RANCHER_TOKEN_KEY = "token-from-env";
                 try {
+                    const hook = nodeRemovalHook(
+                        planStack(rawStackConfig(dropped)).plan,
+                        pulumi.output(""),
+                    );
+                    // An Automation API run's config is gone where the engine calls the hook.
+                    pulumi.runtime.setAllConfig({}, []);
+                    delete process.env.RANCHER_TOKEN_KEY;
                     await hook.callback({
                         urn: "urn:pulumi:france::edge::kubernetes:kubevirt.io/v1:VirtualMachine::core-worker1",
                         id: "core/core-worker1",
@@ -308,7 +328,11 @@ describe("node lifecycle", () => {
                         oldInputs: before.clusters[0].nodes[3].virtualMachine as any,
                     });
                 } finally {
-                    process.env.RANCHER_TOKEN_KEY = token;
+                    if (token === undefined) {
+                        delete process.env.RANCHER_TOKEN_KEY;
+                    } else {
+                        process.env.RANCHER_TOKEN_KEY = token;
+                    }
                 }
                 assert.deepStrictEqual(
                     rancher.requests.filter((r) => r.startsWith("DELETE")),

@@ -214,18 +214,24 @@ describe("safety", () => {
     });
 
     describe("no accidental destruction", () => {
-        it("site.protect protects the Rancher clusters and golden images, and nothing else", async () => {
+        it("site.protect protects everything in the site but Pulumi's own bookkeeping", async () => {
             const config = editableStackConfig("france");
             config["edge:site"].protect = true;
-            const protectedKeys = (await evaluate(config)).resources
-                .filter((r) => r.options.protect)
-                .map((r) => `${r.type}::${r.name}`);
-            assert.deepStrictEqual(protectedKeys, [
-                "kubernetes:cdi.kubevirt.io/v1beta1:DataVolume::france-image-ubuntu-jammy",
-                "kubernetes:cdi.kubevirt.io/v1beta1:DataVolume::france-image-ubuntu-noble",
-                "rancher2:index/clusterV2:ClusterV2::core",
-                "rancher2:index/clusterV2:ClusterV2::lab",
+            const { resources } = await evaluate(config);
+            const keys = (protect: boolean) =>
+                resources
+                    .filter((r) => r.options.protect === protect)
+                    .map((r) => `${r.type}::${r.name}`);
+            // Deleting a ClusterSync or the break-glass read deletes nothing in Rancher or a node.
+            assert.deepStrictEqual(keys(false), [
+                "pulumi:providers:kubernetes::france-host",
+                "rancher2:index/clusterSync:ClusterSync::core-sync",
+                "rancher2:index/clusterSync:ClusterSync::lab-sync",
             ]);
+            assert.strictEqual(keys(true).length, 44);
+            assert.ok(
+                keys(true).includes("kubernetes:kubevirt.io/v1:VirtualMachine::core-server1"),
+            );
             const unprotected = await evaluate(editableStackConfig("france"));
             assert.ok(
                 unprotected.resources.every((r) => !r.options.protect),
