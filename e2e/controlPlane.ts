@@ -1,6 +1,14 @@
 import { ChildProcess, spawn } from "child_process";
 import { generateKeyPairSync } from "crypto";
-import { mkdtempSync, openSync, rmSync, writeFileSync } from "fs";
+import {
+    existsSync,
+    mkdtempSync,
+    openSync,
+    readFileSync,
+    readdirSync,
+    rmSync,
+    writeFileSync,
+} from "fs";
 import { request } from "https";
 import { AddressInfo, createServer } from "net";
 import { tmpdir } from "os";
@@ -10,6 +18,8 @@ import * as path from "path";
 export interface ControlPlane {
     server: string;
     kubeconfig: string;
+    /** The admin's bearer token. */
+    token: string;
     /** One authenticated request to the API server; JSON in and out. */
     call(
         method: string,
@@ -166,9 +176,38 @@ export async function startControlPlane(bin: string): Promise<ControlPlane> {
             "--root-ca-file=certs/apiserver.crt",
             "--controllers=namespace,garbagecollector,serviceaccount,serviceaccount-token",
         ]);
-        return { server, kubeconfig, call, stop };
+        return { server, kubeconfig, token, call, stop };
     } catch (error) {
         await stop();
         throw error;
+    }
+}
+
+/** CRDs built from the upstream schemas for a test API server (../shared/crds); never copied. */
+export const crdRoot = path.resolve(__dirname, "..", "..", "shared", "crds");
+
+/** Whether the CRDs are there; says why the suite skips when they are not. */
+export function crdsPresent(): boolean {
+    if (existsSync(crdRoot)) {
+        return true;
+    }
+    console.log(`    (skipped: ${crdRoot} not found; the API server needs its CRDs)`);
+    return false;
+}
+
+/** Applies every CRD of ../shared/crds to the control plane. */
+export async function applyCrds(controlPlane: ControlPlane): Promise<void> {
+    for (const file of readdirSync(crdRoot)
+        .filter((f) => f.endsWith(".yaml"))
+        .sort()) {
+        const created = await controlPlane.call(
+            "POST",
+            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+            readFileSync(path.join(crdRoot, file), "utf8"),
+            "application/yaml",
+        );
+        if (created.status !== 201) {
+            throw new Error(`${file}: ${JSON.stringify(created.body)}`);
+        }
     }
 }

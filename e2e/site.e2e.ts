@@ -1,5 +1,5 @@
 import * as assert from "assert";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "fs";
+import { mkdtempSync, rmSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import * as k8s from "@pulumi/kubernetes";
@@ -7,11 +7,8 @@ import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { SiteNetwork } from "../components";
 import { planStack } from "../lib/plan";
 import { readStackFile, rawStackConfig, stackFilePath } from "../lib/stackFile";
-import { ControlPlane, startControlPlane } from "./controlPlane";
+import { ControlPlane, applyCrds, crdsPresent, startControlPlane } from "./controlPlane";
 import { projectRoot, pulumiEnvironment, toolsBin } from "./pulumiEnv";
-
-/** CRDs built from the upstream schemas for a test API server (../shared/crds); never copied. */
-const crdRoot = path.resolve(projectRoot, "..", "shared", "crds");
 
 const plan = planStack(
     rawStackConfig(readStackFile(path.join(projectRoot, stackFilePath("greece"))).config),
@@ -29,24 +26,13 @@ describe("the site layer against a live API server", function () {
     let output = "";
 
     before(async function () {
-        if (!existsSync(crdRoot)) {
-            console.log(`    (skipped: ${crdRoot} not found; the API server needs its CRDs)`);
+        if (!crdsPresent()) {
             this.skip();
         }
         const bin = toolsBin();
         work = mkdtempSync(path.join(tmpdir(), "edge-site-e2e-"));
         controlPlane = await startControlPlane(bin);
-        for (const file of readdirSync(crdRoot)
-            .filter((f) => f.endsWith(".yaml"))
-            .sort()) {
-            const created = await controlPlane.call(
-                "POST",
-                "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
-                readFileSync(path.join(crdRoot, file), "utf8"),
-                "application/yaml",
-            );
-            assert.strictEqual(created.status, 201, `${file}: ${JSON.stringify(created.body)}`);
-        }
+        await applyCrds(controlPlane);
         const { kubeconfig } = controlPlane;
         const { pulumiCommand, env, backend } = await pulumiEnvironment(work, bin, ["kubernetes"]);
         stack = await LocalWorkspace.createOrSelectStack(

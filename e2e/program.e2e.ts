@@ -1,0 +1,633 @@
+import * as assert from "assert";
+import { execFileSync } from "child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
+import { tmpdir } from "os";
+import * as path from "path";
+import { EngineEvent, LocalWorkspace, Stack, UpResult } from "@pulumi/pulumi/automation";
+import { labels } from "../lib/naming";
+import { StackPlan, planStack } from "../lib/plan";
+import { parseStackFile, stackFileConfig, stackFilePath, withAllocations } from "../lib/stackFile";
+import { sitePolicyConfig } from "../policy/policies";
+import { ControlPlane, applyCrds, crdsPresent, startControlPlane } from "./controlPlane";
+import { FakeRancher, clusterV1Id, startFakeRancher } from "./fakeRancher";
+import { policyPackRunner, projectRoot, pulumiEnvironment, toolsBin } from "./pulumiEnv";
+
+/**
+ * The project's own program, index.ts, run by the real CLI with greece's stack file as the CLI
+ * reads it: the real Kubernetes provider applies it to a live API server with our CRDs, while the
+ * test plays CDI, KubeVirt and each node's Rancher agent through `status` and a fake Rancher. The
+ * rancher2 and tls providers are stand-ins (e2e/standIns/): the module proxy serves neither.
+ */
+
+const stackName = "greece";
+const operatorKey = "-----BEGIN OPENSSH PRIVATE KEY-----\ne2e-operator-ssh-key\n";
+
+interface Run {
+    summary: Record<string, number>;
+    /** Engine steps in the order the engine finished them: `<op> <resource name>`. */
+    steps: string[];
+    output: string;
+}
+
+/** A URN as `<type name> <resource name>`, e.g. `VirtualMachine final-test-worker1`. */
+function shortUrn(urn: string): string {
+    const [, , types, name] = urn.split("::");
+    return `${types.split("$").pop()!.split(":").pop()} ${name}`;
+}
+
+/** Where `needle` appears in plain text in a state export: resource URN and property path. */
+function plainTextPaths(deployment: any, needle: string): string[] {
+    const found: string[] = [];
+    const walk = (value: unknown, where: string) => {
+        if (typeof value === "string") {
+            if (value.includes(needle)) {
+                found.push(`${needle} at ${where}`);
+            }
+        } else if (Array.isArray(value)) {
+            value.forEach((item, i) => walk(item, `${where}[${i}]`));
+        } else if (typeof value === "object" && value !== null) {
+            for (const [key, child] of Object.entries(value)) {
+                walk(child, `${where}.${key}`);
+            }
+        }
+    };
+    for (const resource of deployment.resources ?? []) {
+        walk(resource, resource.urn);
+    }
+    return found;
+}
+
+/** Asserts that `first` finished before each of `later` in the engine's order. */
+function assertBefore(steps: string[], first: string, later: string[]): void {
+    const at = (step: string) => {
+        const index = steps.indexOf(step);
+        assert.ok(index >= 0, `${step} is not among the steps: ${steps.join(", ")}`);
+        return index;
+    };
+    for (const step of later) {
+        assert.ok(at(first) < at(step), `${first} finished after ${step}`);
+    }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe("index.ts against a live API server", function () {
+    this.timeout(30 * 60 * 1000);
+    let work: string;
+    let controlPlane: ControlPlane | undefined;
+    let rancher: FakeRancher | undefined;
+    let stack: Stack;
+    let stackFile: string;
+    let policyConfigs: Record<"greece" | "france", string>;
+    let policyPack: string;
+    let stopPlaying: (() => void) | undefined;
+    let cliEnv: Record<string, string>;
+    /** Whether KubeVirt may report VMs ready; the first up checks it waits until then. */
+    let vmsMayStart = true;
+
+    /** The stack file as the workspace holds it, edited, re-recorded and written back. */
+    function editStack(edit: (config: any) => void): StackPlan {
+        const file = parseStackFile(readFileSync(stackFile, "utf8"), stackFile);
+        const config = file.document.get("config") as any;
+        const plain = config.toJSON();
+        edit(plain);
+        file.document.set(
+            "config",
+            file.document.createNode(plain, { aliasDuplicateObjects: false }),
+        );
+        const edited = parseStackFile(file.document.toString(), stackFile);
+        const { plan } = planStack(stackFileConfig(edited));
+        writeFileSync(stackFile, withAllocations(edited.document, plan.allocations));
+        return plan;
+    }
+
+    /** The plan of the stack file as the workspace holds it now. */
+    function currentPlan(): StackPlan {
+        return planStack(
+            stackFileConfig(parseStackFile(readFileSync(stackFile, "utf8"), stackFile)),
+        ).plan;
+    }
+
+    const cluster = (config: any, name: string) =>
+        config["edge:clusters"].find((c: any) => c.name === name);
+
+    async function vmPresent(rancherCluster: string, node: string): Promise<boolean> {
+        const selector = encodeURIComponent(
+            `${labels.cluster}=${rancherCluster.replace(`${stackName}-`, "")},${labels.node}=${node}`,
+        );
+        const list = await controlPlane!.call(
+            "GET",
+            `/apis/kubevirt.io/v1/virtualmachines?labelSelector=${selector}`,
+        );
+        return list.body.items.length === 1;
+    }
+
+    /** Plays CDI (imports and clones finish), KubeVirt (VMs run) and the nodes' Rancher agents. */
+    function play(): () => void {
+        let busy = false;
+        const timer = setInterval(async () => {
+            if (busy) {
+                return;
+            }
+            busy = true;
+            try {
+                const volumes = await controlPlane!.call(
+                    "GET",
+                    "/apis/cdi.kubevirt.io/v1beta1/datavolumes",
+                );
+                for (const dv of volumes.body.items ?? []) {
+                    if (dv.status?.phase !== "Succeeded") {
+                        await controlPlane!.call(
+                            "PATCH",
+                            `/apis/cdi.kubevirt.io/v1beta1/namespaces/${dv.metadata.namespace}/datavolumes/${dv.metadata.name}/status`,
+                            {
+                                status: {
+                                    phase: "Succeeded",
+                                    progress: "100.0%",
+                                    conditions: [
+                                        { type: "Bound", status: "True" },
+                                        { type: "Ready", status: "True" },
+                                        { type: "Running", status: "False", reason: "Completed" },
+                                    ],
+                                },
+                            },
+                            "application/merge-patch+json",
+                        );
+                    }
+                }
+                const vms = await controlPlane!.call("GET", "/apis/kubevirt.io/v1/virtualmachines");
+                for (const vm of vms.body.items ?? []) {
+                    if (!vmsMayStart || vm.metadata.deletionTimestamp) {
+                        continue;
+                    }
+                    if (vm.status?.ready !== true) {
+                        await controlPlane!.call(
+                            "PATCH",
+                            `/apis/kubevirt.io/v1/namespaces/${vm.metadata.namespace}/virtualmachines/${vm.metadata.name}/status`,
+                            {
+                                status: {
+                                    created: true,
+                                    ready: true,
+                                    printableStatus: "Running",
+                                    conditions: [{ type: "Ready", status: "True" }],
+                                },
+                            },
+                            "application/merge-patch+json",
+                        );
+                    }
+                    const node = vm.metadata.labels[labels.node];
+                    const clusterName = vm.metadata.labels[labels.cluster];
+                    rancher!.registerNode(`${stackName}-${clusterName}`, node);
+                }
+            } finally {
+                busy = false;
+            }
+        }, 250);
+        return () => clearInterval(timer);
+    }
+
+    function recorder(): { onEvent: (event: EngineEvent) => void; steps: string[] } {
+        const steps: string[] = [];
+        return {
+            steps,
+            onEvent: (event) => {
+                const done = event.resOutputsEvent?.metadata;
+                if (done && done.op !== "same" && done.op !== "read") {
+                    steps.push(`${done.op} ${shortUrn(done.urn)}`);
+                }
+            },
+        };
+    }
+
+    async function up(): Promise<Run> {
+        const { onEvent, steps } = recorder();
+        let output = "";
+        const result: UpResult = await stack.up({
+            onEvent,
+            onOutput: (text) => {
+                output += text;
+                if (process.env.EDGE_E2E_ECHO) {
+                    process.stdout.write(text);
+                }
+            },
+        });
+        return { summary: result.summary.resourceChanges ?? {}, steps, output };
+    }
+
+    /** What the engine would change, by operation, leaving out what stays the same. */
+    const changes = (summary: Record<string, number>) =>
+        Object.fromEntries(Object.entries(summary).filter(([op]) => op !== "same"));
+
+    before(async function () {
+        if (!crdsPresent()) {
+            this.skip();
+        }
+        const bin = toolsBin();
+        work = mkdtempSync(path.join(tmpdir(), "edge-program-e2e-"));
+        controlPlane = await startControlPlane(bin);
+        await applyCrds(controlPlane);
+        rancher = await startFakeRancher(vmPresent);
+
+        const workDir = path.join(work, "project");
+        mkdirSync(workDir);
+        stackFile = path.join(workDir, stackFilePath(stackName));
+        writeFileSync(
+            stackFile,
+            readFileSync(path.join(projectRoot, stackFilePath(stackName)), "utf8").replace(
+                "rancher2:apiUrl: https://rancher.example.org",
+                `rancher2:apiUrl: ${rancher.url}`,
+            ),
+        );
+        policyPack = policyPackRunner(work);
+        policyConfigs = { greece: "", france: "" };
+        for (const site of ["greece", "france"] as const) {
+            const { plan } = planStack(
+                stackFileConfig(
+                    parseStackFile(
+                        readFileSync(path.join(projectRoot, stackFilePath(site)), "utf8"),
+                        site,
+                    ),
+                ),
+            );
+            policyConfigs[site] = path.join(work, `policy-${site}.json`);
+            writeFileSync(policyConfigs[site], JSON.stringify(sitePolicyConfig(plan.site)));
+        }
+
+        const { pulumiCommand, env, backend } = await pulumiEnvironment(
+            work,
+            bin,
+            ["kubernetes", "rancher2", "tls"],
+            { RANCHER_TOKEN_KEY: "token-e2e:rancher", EDGE_E2E_RANCHER_URL: rancher.url },
+        );
+        stack = await LocalWorkspace.createOrSelectStack(
+            {
+                stackName,
+                projectName: "edge",
+                // The program is index.ts itself, evaluated afresh on every run.
+                program: async () => {
+                    const entry = require.resolve(path.join(projectRoot, "index"));
+                    delete require.cache[entry];
+                    return { ...require(entry) };
+                },
+            },
+            {
+                workDir,
+                pulumiCommand,
+                envVars: (cliEnv = env),
+                projectSettings: { name: "edge", runtime: "nodejs", backend: { url: backend } },
+            },
+        );
+        // Secrets as an operator sets them: the host cluster's kubeconfig inside edge:site.
+        await stack.setConfig(
+            "edge:site.kubeconfig",
+            { value: controlPlane.kubeconfig, secret: true },
+            true,
+        );
+        await stack.setConfig("edge:sshPrivateKey", { value: operatorKey, secret: true });
+        stopPlaying = play();
+    });
+
+    after(async () => {
+        stopPlaying?.();
+        await rancher?.stop();
+        await controlPlane?.stop();
+        if (work) {
+            rmSync(work, { recursive: true, force: true });
+        }
+    });
+
+    it("passes the policy pack under the CLI with greece's policy config, and fails it with france's", async () => {
+        const passed = await stack.preview({
+            policyPacks: [policyPack],
+            policyPackConfigs: [policyConfigs.greece],
+        });
+        // Only advisories: the password rule cannot read user-data that Rancher's token makes
+        // unknown until `up`, where it runs (and the offline plan's tests run it on every change).
+        assert.match(passed.stdout, /Policies:\n\s+⚠️ edge-sites@v0\.1\.0/);
+        assert.doesNotMatch(passed.stdout, /\[mandatory\]/);
+        assert.deepStrictEqual(passed.stdout.match(/\[advisory\] {2}\S+/g), [
+            "[advisory]  user-data-no-passwords",
+            "[advisory]  user-data-no-passwords",
+        ]);
+        // Before the Service exists its nodePort, and so the direct endpoint, is unknown.
+        assert.match(passed.stdout, /apiEndpoint: \[unknown\]/);
+        await assert.rejects(
+            stack.preview({
+                policyPacks: [policyPack],
+                policyPackConfigs: [policyConfigs.france],
+            }),
+            (error: Error) => {
+                assert.match(
+                    error.message,
+                    /\[mandatory\] {2}nads-on-declared-bridges {2}\(kubernetes:k8s\.cni\.cncf\.io\/v1:NetworkAttachmentDefinition: greece-nad-lab\)\n.*\n\s+bridge br0 is not a network the site declares/,
+                );
+                return true;
+            },
+        );
+    });
+
+    it("creates every object once, and finishes only when CDI and KubeVirt report them ready", async () => {
+        vmsMayStart = false;
+        let finished = false;
+        const running = up().finally(() => (finished = true));
+        const vmsCreated = async () =>
+            (await controlPlane!.call("GET", "/apis/kubevirt.io/v1/virtualmachines")).body.items
+                .length === 2;
+        while (!(await vmsCreated())) {
+            assert.strictEqual(finished, false, "up finished before its VMs existed");
+            await sleep(250);
+        }
+        await sleep(3000);
+        assert.strictEqual(finished, false, "up finished before the VMs were Ready");
+        vmsMayStart = true;
+        const run = await running;
+        assert.deepStrictEqual(run.summary, { create: 22 });
+        assert.match(run.output, /Found \{\.status\.phase\}=Succeeded/);
+        assert.doesNotMatch(
+            run.output,
+            // The provider's progress while a VM has no conditions yet is a warning; it waits on.
+            /unknown field|pruned|warning: (?!using pulumi-resource-\w+ from \$PATH|Has no \.status\.conditions)/i,
+        );
+        assert.deepStrictEqual(rancher!.clusters(), {
+            "greece-final-test": clusterV1Id("greece-final-test"),
+        });
+    });
+
+    it("left the planned objects on the API server, with Rancher's registration in cloud-init", async () => {
+        const plan = currentPlan();
+        const [clusterPlan] = plan.clusters;
+        for (const node of clusterPlan.nodes) {
+            const vm = await controlPlane!.call(
+                "GET",
+                `/apis/kubevirt.io/v1/namespaces/${node.namespace}/virtualmachines/${node.vmName}`,
+            );
+            assert.deepStrictEqual(
+                vm.body.spec.template.spec.domain.devices.interfaces,
+                node.virtualMachine.spec.template.spec.domain.devices.interfaces,
+            );
+            assert.deepStrictEqual(
+                vm.body.spec.template.spec.networks,
+                node.virtualMachine.spec.template.spec.networks,
+            );
+            const secret = await controlPlane!.call(
+                "GET",
+                `/api/v1/namespaces/${node.namespace}/secrets/${node.cloudInitSecretName}`,
+            );
+            assert.deepStrictEqual(Object.keys(secret.body.data).sort(), [
+                "networkdata",
+                "userdata",
+            ]);
+            const userData = Buffer.from(secret.body.data.userdata, "base64").toString("utf8");
+            const networkData = Buffer.from(secret.body.data.networkdata, "base64").toString(
+                "utf8",
+            );
+            assert.strictEqual(networkData, node.networkData);
+            assert.match(userData, /^#cloud-config\n/);
+            assert.ok(
+                userData.includes(
+                    `--token e2e-registration-token-${clusterV1Id("greece-final-test")}`,
+                ),
+            );
+            assert.ok(
+                userData.includes(rancher!.caCerts.split("\n")[1]),
+                "Rancher's CA in ca_certs",
+            );
+            assert.match(userData, /BEGIN OPENSSH PRIVATE KEY/);
+            const disk = await controlPlane!.call(
+                "GET",
+                `/apis/cdi.kubevirt.io/v1beta1/namespaces/${node.namespace}/datavolumes/${node.rootDisk.metadata.name}`,
+            );
+            assert.deepStrictEqual(disk.body.spec, node.rootDisk.spec);
+        }
+        const [lab] = plan.site.networks;
+        const nad = await controlPlane!.call(
+            "GET",
+            `/apis/k8s.cni.cncf.io/v1/namespaces/${lab.nad.metadata.namespace}/network-attachment-definitions/lab`,
+        );
+        assert.deepStrictEqual(JSON.parse(nad.body.spec.config), JSON.parse(lab.nad.spec.config));
+        const service = await controlPlane!.call(
+            "GET",
+            `/api/v1/namespaces/${clusterPlan.namespace}/services/${clusterPlan.apiService!.metadata.name}`,
+        );
+        const nodePort = service.body.spec.ports[0].nodePort;
+        const outputs = await stack.outputs();
+        const exported = outputs.clusters.value["final-test"];
+        assert.strictEqual(exported.apiEndpoint, `https://${plan.site.hostNodeIps[0]}:${nodePort}`);
+        // Rancher's kubeconfig, with the cluster's CA added to its direct-API context.
+        assert.ok(
+            exported.kubeconfig.includes(
+                `server: https://${plan.site.hostNodeIps[0]}:${nodePort}\n      certificate-authority-data: ${Buffer.from(rancher!.caCerts).toString("base64")}`,
+            ),
+        );
+    });
+
+    it("changes nothing on a second up, and a preview expects no changes", async () => {
+        const run = await up();
+        assert.deepStrictEqual(changes(run.summary), {});
+        await stack.preview({ expectNoChanges: true });
+    });
+
+    it("keeps every secret out of the state in plain text", async () => {
+        // As an operator would run it: without --show-secrets (which exportStack() passes).
+        const exported = execFileSync(
+            stack.workspace.pulumiCommand.command,
+            ["stack", "export", "--stack", stackName],
+            { cwd: path.dirname(stackFile), env: { ...process.env, ...cliEnv }, encoding: "utf8" },
+        );
+        const state = JSON.parse(exported);
+        const leaks = [
+            "e2e-registration-token",
+            "kubeconfig-token",
+            "BEGIN OPENSSH PRIVATE KEY",
+            "e2e-operator-ssh-key",
+            controlPlane!.token,
+        ].flatMap((plain) => plainTextPaths(state.deployment, plain));
+        assert.deepStrictEqual(leaks, []);
+        assert.ok(JSON.stringify(state).includes('"ciphertext"'));
+    });
+
+    it("updates only a node's VM when its memory changes", async () => {
+        const plan = editStack((config) => {
+            cluster(config, "final-test").nodes[1].memory = "6Gi";
+        });
+        const run = await up();
+        assert.deepStrictEqual(changes(run.summary), { update: 1 });
+        assert.deepStrictEqual(run.steps, ["update VirtualMachine final-test-worker1"]);
+        const node = plan.clusters[0].nodes[1];
+        const vm = await controlPlane!.call(
+            "GET",
+            `/apis/kubevirt.io/v1/namespaces/${node.namespace}/virtualmachines/${node.vmName}`,
+        );
+        assert.strictEqual(vm.body.spec.template.spec.domain.memory.guest, "6Gi");
+    });
+
+    it("replaces a node's disk and VM in order when its disk grows, taking it out of Rancher first", async () => {
+        editStack((config) => {
+            cluster(config, "final-test").nodes[1].disk = "20Gi";
+        });
+        const run = await up();
+        assert.deepStrictEqual(changes(run.summary), { replace: 3 });
+        assert.deepStrictEqual(run.steps, [
+            "delete-replaced VirtualMachine final-test-worker1",
+            "delete-replaced DataVolume final-test-worker1-rootdisk",
+            "replace DataVolume final-test-worker1-rootdisk",
+            "create-replacement DataVolume final-test-worker1-rootdisk",
+            "replace VirtualMachine final-test-worker1",
+            "create-replacement VirtualMachine final-test-worker1",
+            "create-replacement ClusterSync final-test-sync",
+            "replace ClusterSync final-test-sync",
+            "delete-replaced ClusterSync final-test-sync",
+        ]);
+        // The hook ran while the old VM still existed, before the engine deleted it.
+        assert.deepStrictEqual(rancher!.removals, [
+            { rancherCluster: "greece-final-test", node: "worker1", vmPresent: true },
+        ]);
+    });
+
+    it("creates only a new node's objects", async () => {
+        editStack((config) => {
+            cluster(config, "final-test").nodes.push({
+                ...structuredClone(cluster(config, "final-test").nodes[1]),
+                name: "worker2",
+                networks: [{ network: "lab", ip: "192.168.18.205" }],
+            });
+        });
+        const run = await up();
+        // The ClusterSync is replaced so that `up` waits for Rancher to report the cluster active.
+        assert.deepStrictEqual(changes(run.summary), { create: 5, replace: 1 });
+        assert.deepStrictEqual(run.steps.sort(), [
+            "create DataVolume final-test-worker2-rootdisk",
+            "create KubevirtNode final-test-worker2",
+            "create PrivateKey final-test-worker2-hostkey",
+            "create Secret final-test-worker2-cloudinit",
+            "create VirtualMachine final-test-worker2",
+            "create-replacement ClusterSync final-test-sync",
+            "delete-replaced ClusterSync final-test-sync",
+            "replace ClusterSync final-test-sync",
+        ]);
+    });
+
+    it("deletes only a removed cluster's objects, and its Rancher cluster", async () => {
+        editStack((config) => {
+            config["edge:clusters"].push({
+                name: "extra",
+                type: "k3s",
+                kubernetesVersion: "v1.31.5+k3s1",
+                nodes: [
+                    {
+                        name: "solo",
+                        roles: ["controlplane", "etcd", "worker"],
+                        cpu: 2,
+                        memory: "2Gi",
+                        disk: "15Gi",
+                        image: "ubuntu-focal",
+                        networks: [{ network: "lab", ip: "192.168.18.210" }],
+                    },
+                ],
+            });
+        });
+        const added = await up();
+        assert.deepStrictEqual(changes(added.summary), { create: 9 });
+        assert.deepStrictEqual(Object.keys(rancher!.clusters()).sort(), [
+            "greece-extra",
+            "greece-final-test",
+        ]);
+        editStack((config) => {
+            config["edge:clusters"] = config["edge:clusters"].filter(
+                (c: any) => c.name !== "extra",
+            );
+        });
+        const removed = await up();
+        assert.deepStrictEqual(changes(removed.summary), { delete: 9 });
+        assert.deepStrictEqual([...removed.steps].sort(), [
+            "delete ClusterSync extra-sync",
+            "delete ClusterV2 extra",
+            "delete DataVolume extra-solo-rootdisk",
+            "delete EdgeCluster extra",
+            "delete KubevirtNode extra-solo",
+            "delete Namespace greece-ns-extra",
+            "delete PrivateKey extra-solo-hostkey",
+            "delete Secret extra-solo-cloudinit",
+            "delete VirtualMachine extra-solo",
+        ]);
+        assertBefore(removed.steps, "delete VirtualMachine extra-solo", [
+            "delete DataVolume extra-solo-rootdisk",
+            "delete Secret extra-solo-cloudinit",
+            "delete ClusterV2 extra",
+            "delete Namespace greece-ns-extra",
+        ]);
+        // The whole cluster goes with its Rancher cluster: no machine is removed one by one.
+        assert.strictEqual(rancher!.removals.length, 1);
+        assert.deepStrictEqual(Object.keys(rancher!.clusters()), ["greece-final-test"]);
+    });
+
+    it("with site.protect, refuses to remove a node or destroy anything, and touches nothing", async () => {
+        editStack((config) => {
+            config["edge:site"].protect = true;
+        });
+        const protect = await up();
+        // The VMs carry the protection for the removal hook; nothing else changes on the server.
+        assert.deepStrictEqual(changes(protect.summary), { update: 3 });
+        let removedNode: unknown;
+        editStack((config) => {
+            removedNode = cluster(config, "final-test").nodes.pop();
+        });
+        await assert.rejects(up(), (error: Error) => {
+            assert.match(
+                error.message,
+                /before hook "edge-node-removal" failed: final-test-worker2: node worker2 left cluster final-test, but its VM is protected \(site\.protect\), so Pulumi would keep it: run pulumi up with site\.protect unset first, then make this change/,
+            );
+            return true;
+        });
+        await assert.rejects(
+            stack.destroy({ runProgram: true }),
+            /cannot be deleted\s+because it is protected/,
+        );
+        assert.strictEqual(rancher!.removals.length, 1, "Rancher was left alone");
+        const vms = await controlPlane!.call("GET", "/apis/kubevirt.io/v1/virtualmachines");
+        assert.deepStrictEqual(vms.body.items.map((vm: any) => vm.metadata.name).sort(), [
+            "final-test-cluster-master",
+            "final-test-worker1",
+            "final-test-worker2",
+        ]);
+        assert.deepStrictEqual(Object.keys(rancher!.clusters()), ["greece-final-test"]);
+        // As the message says: the node stays until the site is unprotected.
+        editStack((config) => {
+            cluster(config, "final-test").nodes.push(removedNode);
+        });
+    });
+
+    it("destroys everything in dependency order once unprotected, namespaces included", async () => {
+        editStack((config) => {
+            delete config["edge:site"].protect;
+        });
+        await up();
+        const { onEvent, steps } = recorder();
+        await stack.destroy({ runProgram: true, onEvent });
+        for (const node of ["cluster-master", "worker1", "worker2"]) {
+            assertBefore(steps, `delete VirtualMachine final-test-${node}`, [
+                `delete DataVolume final-test-${node}-rootdisk`,
+                `delete Secret final-test-${node}-cloudinit`,
+                "delete ClusterV2 final-test",
+                "delete NetworkAttachmentDefinition greece-nad-lab",
+            ]);
+            assertBefore(steps, `delete DataVolume final-test-${node}-rootdisk`, [
+                "delete DataVolume greece-image-ubuntu-focal",
+            ]);
+        }
+        assertBefore(steps, "delete DataVolume greece-image-ubuntu-focal", [
+            "delete Namespace greece-ns-edge-images",
+        ]);
+        const plan = currentPlan();
+        for (const namespace of plan.site.namespaces) {
+            assert.strictEqual(
+                (await controlPlane!.call("GET", `/api/v1/namespaces/${namespace}`)).status,
+                404,
+                namespace,
+            );
+        }
+        assert.deepStrictEqual(rancher!.clusters(), {});
+        // Destroying the stack is not removing nodes: Rancher's machines go with the cluster.
+        assert.strictEqual(rancher!.removals.length, 1);
+    });
+});
