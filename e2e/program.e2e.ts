@@ -82,6 +82,53 @@ describe("index.ts against a live API server", function () {
     let policyPack: string;
     let stopPlaying: (() => void) | undefined;
     let cliEnv: Record<string, string>;
+    let environment: Awaited<ReturnType<typeof pulumiEnvironment>>;
+
+    /**
+     * A site's stack as an operator has it: its committed stack file (Rancher's URL pointed at
+     * the fake), then the host kubeconfig and an SSH key set with `--secret`.
+     */
+    async function openStack(site: string): Promise<{ stack: Stack; stackFile: string }> {
+        const workDir = path.join(work, `project-${site}`);
+        mkdirSync(workDir);
+        const file = path.join(workDir, stackFilePath(site));
+        writeFileSync(
+            file,
+            readFileSync(path.join(projectRoot, stackFilePath(site)), "utf8").replace(
+                "rancher2:apiUrl: https://rancher.example.org",
+                `rancher2:apiUrl: ${rancher!.url}`,
+            ),
+        );
+        const opened = await LocalWorkspace.createOrSelectStack(
+            {
+                stackName: site,
+                projectName: "edge",
+                // The program is index.ts itself, evaluated afresh on every run.
+                program: async () => {
+                    const entry = require.resolve(path.join(projectRoot, "index"));
+                    delete require.cache[entry];
+                    return { ...require(entry) };
+                },
+            },
+            {
+                workDir,
+                pulumiCommand: environment.pulumiCommand,
+                envVars: environment.env,
+                projectSettings: {
+                    name: "edge",
+                    runtime: "nodejs",
+                    backend: { url: environment.backend },
+                },
+            },
+        );
+        await opened.setConfig(
+            "edge:site.kubeconfig",
+            { value: controlPlane!.kubeconfig, secret: true },
+            true,
+        );
+        await opened.setConfig("edge:sshPrivateKey", { value: operatorKey, secret: true });
+        return { stack: opened, stackFile: file };
+    }
     /** Whether KubeVirt may report VMs ready; the first up checks it waits until then. */
     let vmsMayStart = true;
 
@@ -174,10 +221,11 @@ describe("index.ts against a live API server", function () {
                             },
                             "application/merge-patch+json",
                         );
+                        // The node's agent registers once, when its VM first boots.
+                        const node = vm.metadata.labels[labels.node];
+                        const clusterName = vm.metadata.labels[labels.cluster];
+                        rancher!.registerNode(`${stackName}-${clusterName}`, node);
                     }
-                    const node = vm.metadata.labels[labels.node];
-                    const clusterName = vm.metadata.labels[labels.cluster];
-                    rancher!.registerNode(`${stackName}-${clusterName}`, node);
                 }
             } finally {
                 busy = false;
@@ -228,16 +276,6 @@ describe("index.ts against a live API server", function () {
         await applyCrds(controlPlane);
         rancher = await startFakeRancher(vmPresent);
 
-        const workDir = path.join(work, "project");
-        mkdirSync(workDir);
-        stackFile = path.join(workDir, stackFilePath(stackName));
-        writeFileSync(
-            stackFile,
-            readFileSync(path.join(projectRoot, stackFilePath(stackName)), "utf8").replace(
-                "rancher2:apiUrl: https://rancher.example.org",
-                `rancher2:apiUrl: ${rancher.url}`,
-            ),
-        );
         policyPack = policyPackRunner(work);
         policyConfigs = { greece: "", france: "" };
         for (const site of ["greece", "france"] as const) {
@@ -253,37 +291,12 @@ describe("index.ts against a live API server", function () {
             writeFileSync(policyConfigs[site], JSON.stringify(sitePolicyConfig(plan.site)));
         }
 
-        const { pulumiCommand, env, backend } = await pulumiEnvironment(
-            work,
-            bin,
-            ["kubernetes", "rancher2", "tls"],
-            { RANCHER_TOKEN_KEY: "token-e2e:rancher", EDGE_E2E_RANCHER_URL: rancher.url },
-        );
-        stack = await LocalWorkspace.createOrSelectStack(
-            {
-                stackName,
-                projectName: "edge",
-                // The program is index.ts itself, evaluated afresh on every run.
-                program: async () => {
-                    const entry = require.resolve(path.join(projectRoot, "index"));
-                    delete require.cache[entry];
-                    return { ...require(entry) };
-                },
-            },
-            {
-                workDir,
-                pulumiCommand,
-                envVars: (cliEnv = env),
-                projectSettings: { name: "edge", runtime: "nodejs", backend: { url: backend } },
-            },
-        );
-        // Secrets as an operator sets them: the host cluster's kubeconfig inside edge:site.
-        await stack.setConfig(
-            "edge:site.kubeconfig",
-            { value: controlPlane.kubeconfig, secret: true },
-            true,
-        );
-        await stack.setConfig("edge:sshPrivateKey", { value: operatorKey, secret: true });
+        environment = await pulumiEnvironment(work, bin, ["kubernetes", "rancher2", "tls"], {
+            RANCHER_TOKEN_KEY: "token-e2e:rancher",
+            EDGE_E2E_RANCHER_URL: rancher.url,
+        });
+        cliEnv = environment.env;
+        ({ stack, stackFile } = await openStack(stackName));
         stopPlaying = play();
     });
 
@@ -597,6 +610,17 @@ describe("index.ts against a live API server", function () {
         editStack((config) => {
             cluster(config, "final-test").nodes.push(removedNode);
         });
+    });
+
+    it("previews france's stack with the policy pack: every resource a create, only advisories", async () => {
+        const france = await openStack("france");
+        const preview = await france.stack.preview({
+            policyPacks: [policyPack],
+            policyPackConfigs: [policyConfigs.france],
+        });
+        assert.deepStrictEqual(preview.changeSummary, { create: 48 });
+        assert.match(preview.stdout, /Policies:\n\s+⚠️ edge-sites@v0\.1\.0/);
+        assert.doesNotMatch(preview.stdout, /\[mandatory\]/);
     });
 
     it("destroys everything in dependency order once unprotected, namespaces included", async () => {
