@@ -2,6 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as rancher2 from "@pulumi/rancher2";
 import { EdgeCluster, SiteNetwork, nodeRemovalHook } from "./components";
+import { resourceNames } from "./lib/naming";
 import { StackPlan, planStack } from "./lib/plan";
 import { ConfigError } from "./lib/problems";
 import {
@@ -59,7 +60,7 @@ const rancherCaCerts = rancher2.getSettingOutput({ name: "cacerts" }).value;
 const removalHook = nodeRemovalHook(plan, rancherCaCerts);
 
 const hostCluster = new k8s.Provider(
-    `${plan.site.name}-host`,
+    resourceNames.hostProvider(plan.site.name),
     { kubeconfig: kubeconfig === undefined ? undefined : pulumi.secret(kubeconfig) },
     {
         // The SDK waits for a hook's registration only where a resource binds it; the provider

@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as rancher2 from "@pulumi/rancher2";
 import { ClusterPlan, SitePlan, directApiEndpoint } from "../lib/plan";
 import { clusterSyncStateConfirm } from "../lib/defaults";
-import { annotations } from "../lib/naming";
+import { annotations, resourceNames, typeTokens } from "../lib/naming";
 import { addCertificateAuthority, rewriteKubeconfigServer } from "../lib/rancher";
 import { KubevirtNode } from "./kubevirtNode";
 import { SiteNetwork } from "./siteNetwork";
@@ -66,7 +66,7 @@ export class EdgeCluster extends pulumi.ComponentResource {
     constructor(name: string, args: EdgeClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         // A production site (site.protect) protects everything in it, children included: a
         // protected Rancher cluster alone would let `pulumi destroy` delete every node VM.
-        super("edge:index:EdgeCluster", name, {}, { protect: args.site.protect, ...opts });
+        super(typeTokens.edgeCluster, name, {}, { protect: args.site.protect, ...opts });
         const { site, cluster, siteNetwork } = args;
         const { sshPrivateKey } = args;
         if (cluster.breakGlassKubeconfig && sshPrivateKey === undefined) {
@@ -77,7 +77,7 @@ export class EdgeCluster extends pulumi.ComponentResource {
         }
 
         const apiService = cluster.apiService
-            ? new k8s.core.v1.Service(`${name}-api`, cluster.apiService, {
+            ? new k8s.core.v1.Service(resourceNames.apiService(name), cluster.apiService, {
                   parent: this,
                   dependsOn: [siteNetwork.namespaces[cluster.namespace]],
               })
@@ -140,7 +140,7 @@ export class EdgeCluster extends pulumi.ComponentResource {
             cluster.nodes.map((node) => [
                 node.name,
                 new KubevirtNode(
-                    `${name}-${node.name}`,
+                    resourceNames.node(name, node.name),
                     {
                         node,
                         registrationCommand,
@@ -158,7 +158,7 @@ export class EdgeCluster extends pulumi.ComponentResource {
         );
 
         const sync = new rancher2.ClusterSync(
-            `${name}-sync`,
+            resourceNames.clusterSync(name),
             {
                 clusterId: this.clusterId,
                 // A cluster can read active for a moment before Rancher plans a new node; each
@@ -293,7 +293,7 @@ export class EdgeCluster extends pulumi.ComponentResource {
     ): pulumi.Output<string> {
         const server = cluster.nodes.find((n) => n.roles.includes("controlplane"))!;
         const read = new command.remote.Command(
-            `${name}-break-glass`,
+            resourceNames.breakGlass(name),
             {
                 connection: {
                     host: server.address,

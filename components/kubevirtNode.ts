@@ -2,7 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import { nodeRegistrationCommand, renderUserData } from "../lib/cloudinit";
-import { annotations, resourceNames } from "../lib/naming";
+import { annotations, resourceNames, typeTokens } from "../lib/naming";
 import { NodePlan } from "../lib/plan";
 
 export interface KubevirtNodeArgs {
@@ -44,7 +44,7 @@ export class KubevirtNode extends pulumi.ComponentResource {
     public readonly virtualMachine: k8s.apiextensions.CustomResource;
 
     constructor(name: string, args: KubevirtNodeArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("edge:index:KubevirtNode", name, {}, opts);
+        super(typeTokens.kubevirtNode, name, {}, opts);
         const { node } = args;
 
         // Generated once and kept in the state, so that SSH clients can pin it.

@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { SitePlan } from "../lib/plan";
+import { resourceNames, typeTokens } from "../lib/naming";
 
 export interface SiteNetworkArgs {
     /** The site's resolved plan: namespaces, networks and golden images (see `planStack`). */
@@ -42,14 +43,14 @@ export class SiteNetwork extends pulumi.ComponentResource {
 
     constructor(name: string, args: SiteNetworkArgs, opts?: pulumi.ComponentResourceOptions) {
         // A production site (site.protect) protects everything in it: namespaces, images, NADs.
-        super("edge:index:SiteNetwork", name, {}, { protect: args.site.protect, ...opts });
+        super(typeTokens.siteNetwork, name, {}, { protect: args.site.protect, ...opts });
         const { site } = args;
 
         this.namespaces = Object.fromEntries(
             site.namespaces.map((ns) => [
                 ns,
                 new k8s.core.v1.Namespace(
-                    `${name}-ns-${ns}`,
+                    resourceNames.namespace(name, ns),
                     { metadata: { name: ns } },
                     { parent: this },
                 ),
@@ -59,10 +60,14 @@ export class SiteNetwork extends pulumi.ComponentResource {
         this.networkAttachments = Object.fromEntries(
             site.networks.map((network) => [
                 network.name,
-                new k8s.apiextensions.CustomResource(`${name}-nad-${network.name}`, network.nad, {
-                    parent: this,
-                    dependsOn: [this.namespaces[network.nad.metadata.namespace]],
-                }),
+                new k8s.apiextensions.CustomResource(
+                    resourceNames.nad(name, network.name),
+                    network.nad,
+                    {
+                        parent: this,
+                        dependsOn: [this.namespaces[network.nad.metadata.namespace]],
+                    },
+                ),
             ]),
         );
 
@@ -70,7 +75,7 @@ export class SiteNetwork extends pulumi.ComponentResource {
             site.images.map((image) => [
                 image.name,
                 new k8s.apiextensions.CustomResource(
-                    `${name}-image-${image.name}`,
+                    resourceNames.goldenImage(name, image.name),
                     image.dataVolume,
                     {
                         parent: this,

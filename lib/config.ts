@@ -1,5 +1,6 @@
 import { defaults, minimumNodeMemory, nodePortRange, supportedCnis } from "./defaults";
 import { contains, intToIp, ipToInt, isIpv4, lastAddress, overlaps, parseCidr } from "./ip";
+import { podInterfaceName } from "./naming";
 import { ProblemList } from "./problems";
 import { parseQuantity } from "./quantity";
 import { cniVersionProblem } from "./rancher";
@@ -157,9 +158,6 @@ const versionPatterns: Record<ClusterType, { pattern: RegExp; example: string }>
     k3s: { pattern: /^v\d+\.\d+\.\d+\+k3s\d+$/, example: "v1.31.5+k3s1" },
     rke2: { pattern: /^v\d+\.\d+\.\d+\+rke2r\d+$/, example: "v1.31.5+rke2r1" },
 };
-
-/** The name of the VM's pod network interface; a site network may not take it. */
-export const podInterfaceName = "pod";
 
 function nameOf(item: unknown): string | undefined {
     return isRecord(item) && typeof item.name === "string" ? item.name : undefined;

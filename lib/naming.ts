@@ -73,14 +73,47 @@ export function interfaceMac(site: string, cluster: string, node: string, networ
     return octets.map((o) => o.toString(16).padStart(2, "0")).join(":");
 }
 
-/** Pulumi names of a node's children and of the site's shared hook. */
+/**
+ * Pulumi type tokens: ours (never renamed without `aliases`, or every resource is replaced), and
+ * the providers' that the program, the policy pack, the offline plan and the tests refer to.
+ */
+export const typeTokens = {
+    siteNetwork: "edge:index:SiteNetwork",
+    edgeCluster: "edge:index:EdgeCluster",
+    kubevirtNode: "edge:index:KubevirtNode",
+    namespace: "kubernetes:core/v1:Namespace",
+    secret: "kubernetes:core/v1:Secret",
+    service: "kubernetes:core/v1:Service",
+    nad: "kubernetes:k8s.cni.cncf.io/v1:NetworkAttachmentDefinition",
+    dataVolume: "kubernetes:cdi.kubevirt.io/v1beta1:DataVolume",
+    virtualMachine: "kubernetes:kubevirt.io/v1:VirtualMachine",
+    clusterV2: "rancher2:index/clusterV2:ClusterV2",
+    clusterSync: "rancher2:index/clusterSync:ClusterSync",
+    remoteCommand: "command:remote:Command",
+    hostKey: "tls:index/privateKey:PrivateKey",
+    stack: "pulumi:pulumi:Stack",
+    k8sProvider: "pulumi:providers:kubernetes",
+} as const;
+
+/** Pulumi names of every resource the components declare, and of the site's shared hook. */
 export const resourceNames = {
+    hostProvider: (site: string) => `${site}-host`,
+    namespace: (site: string, namespace: string) => `${site}-ns-${namespace}`,
+    nad: (site: string, network: string) => `${site}-nad-${network}`,
+    goldenImage: (site: string, image: string) => `${site}-image-${image}`,
+    apiService: (cluster: string) => `${cluster}-api`,
+    clusterSync: (cluster: string) => `${cluster}-sync`,
+    breakGlass: (cluster: string) => `${cluster}-break-glass`,
+    node: (cluster: string, node: string) => `${cluster}-${node}`,
     cloudInit: (node: string) => `${node}-cloudinit`,
     rootDisk: (node: string) => `${node}-rootdisk`,
     hostKey: (node: string) => `${node}-hostkey`,
     /** The beforeDelete hook of every node VM; its name must never change (see components). */
     nodeRemovalHook: "edge-node-removal",
 } as const;
+
+/** The name of the VM's pod network interface; a site network may not take it. */
+export const podInterfaceName = "pod";
 
 /** Where a node's registration script leaves its marker; the VM's readiness probe looks for it. */
 export const registrationMarker = "/var/lib/edge-testbed/registered";

@@ -8,7 +8,6 @@ import {
     NodeConfig,
     RawStackConfig,
     StackConfig,
-    podInterfaceName,
     readStackConfig,
 } from "./config";
 import { parseCidr } from "./ip";
@@ -30,6 +29,7 @@ import {
     clusterIdentity,
     interfaceMac,
     labels,
+    podInterfaceName,
     rancherClusterName,
     registrationMarker,
     rootDiskIdentity,

@@ -231,8 +231,8 @@ export function resourceKey(resource: { type: string; name: string }): string {
 
 /** Pulumi's wire form of a secret, as the mock monitor receives secret inputs. */
 const secretSignature = {
-    key: "4dabf18193072939515e22adb298388d",
-    value: "1b47061264138c4ac30d75fd1eb44270",
+    key: pulumi.runtime.specialSigKey,
+    value: pulumi.runtime.specialSecretSig,
 };
 
 /** The value inside a secret input, or undefined when the input was not sent as a secret. */

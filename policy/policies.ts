@@ -1,5 +1,6 @@
 import { ReportViolation, ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
 import { SitePlan } from "../lib/plan";
+import { typeTokens } from "../lib/naming";
 import {
     DeclaredNetwork,
     checkClusterCidrs,
@@ -10,13 +11,6 @@ import {
     checkVirtualMachine,
     userDataOf,
 } from "./rules";
-
-const types = {
-    virtualMachine: "kubernetes:kubevirt.io/v1:VirtualMachine",
-    dataVolume: "kubernetes:cdi.kubevirt.io/v1beta1:DataVolume",
-    nad: "kubernetes:k8s.cni.cncf.io/v1:NetworkAttachmentDefinition",
-    clusterV2: "rancher2:index/clusterV2:ClusterV2",
-} as const;
 
 /** A validation of one resource type, reporting every message `check` returns. */
 function forType(
@@ -56,7 +50,7 @@ export const policies: ResourceValidationPolicy[] = [
         name: "vm-cpu-memory-run-strategy",
         description: "Every VirtualMachine sets CPU and memory and runs with runStrategy Always.",
         enforcementLevel: "mandatory",
-        validateResource: forType(types.virtualMachine, checkVirtualMachine),
+        validateResource: forType(typeTokens.virtualMachine, checkVirtualMachine),
     },
     {
         name: "user-data-no-passwords",
@@ -77,7 +71,7 @@ export const policies: ResourceValidationPolicy[] = [
                 allowedImageUrlPrefixes: { type: "array", items: { type: "string" }, default: [] },
             },
         },
-        validateResource: forType(types.dataVolume, (props, args) =>
+        validateResource: forType(typeTokens.dataVolume, (props, args) =>
             checkImageUrl(
                 props,
                 args.getConfig<SitePolicyConfig["images-from-https"]>().allowedImageUrlPrefixes,
@@ -88,7 +82,7 @@ export const policies: ResourceValidationPolicy[] = [
         name: "datavolumes-retained",
         description: "DataVolumes are never garbage-collected out from under Pulumi.",
         enforcementLevel: "mandatory",
-        validateResource: forType(types.dataVolume, checkDataVolumeRetained),
+        validateResource: forType(typeTokens.dataVolume, checkDataVolumeRetained),
     },
     {
         name: "nads-on-declared-bridges",
@@ -108,7 +102,7 @@ export const policies: ResourceValidationPolicy[] = [
             },
             required: ["networks"],
         },
-        validateResource: forType(types.nad, (props, args) =>
+        validateResource: forType(typeTokens.nad, (props, args) =>
             checkNetworkAttachment(
                 props,
                 args.getConfig<SitePolicyConfig["nads-on-declared-bridges"]>().networks,
@@ -124,7 +118,7 @@ export const policies: ResourceValidationPolicy[] = [
             properties: { reservedCidrs: { type: "array", items: { type: "string" } } },
             required: ["reservedCidrs"],
         },
-        validateResource: forType(types.clusterV2, (props, args) =>
+        validateResource: forType(typeTokens.clusterV2, (props, args) =>
             checkClusterCidrs(
                 props,
                 args.getConfig<SitePolicyConfig["cluster-cidrs-clear-of-reserved"]>().reservedCidrs,

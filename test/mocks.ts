@@ -2,7 +2,7 @@ import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import { parse } from "yaml";
-import { resourceNames } from "../lib/naming";
+import { resourceNames, typeTokens } from "../lib/naming";
 import { readStackFile, stackFilePath } from "../lib/stackFile";
 import {
     MockOptions,
@@ -160,23 +160,8 @@ export function ofType(resources: RecordedResource[], type: string): RecordedRes
     return resources.filter((r) => r.type === type);
 }
 
-export const types = {
-    namespace: "kubernetes:core/v1:Namespace",
-    secret: "kubernetes:core/v1:Secret",
-    service: "kubernetes:core/v1:Service",
-    nad: "kubernetes:k8s.cni.cncf.io/v1:NetworkAttachmentDefinition",
-    dataVolume: "kubernetes:cdi.kubevirt.io/v1beta1:DataVolume",
-    virtualMachine: "kubernetes:kubevirt.io/v1:VirtualMachine",
-    clusterV2: "rancher2:index/clusterV2:ClusterV2",
-    clusterSync: "rancher2:index/clusterSync:ClusterSync",
-    remoteCommand: "command:remote:Command",
-    hostKey: "tls:index/privateKey:PrivateKey",
-    stack: "pulumi:pulumi:Stack",
-    k8sProvider: "pulumi:providers:kubernetes",
-    siteNetwork: "edge:index:SiteNetwork",
-    edgeCluster: "edge:index:EdgeCluster",
-    kubevirtNode: "edge:index:KubevirtNode",
-} as const;
+/** The type tokens tests look resources up by: the program's own (lib/naming.ts). */
+export const types = typeTokens;
 
 /** The site's node removal hook as tests declare components with it; it does nothing here. */
 export function testRemovalHook(): pulumi.ResourceHook {
