@@ -1,7 +1,7 @@
 import { planStack } from "../lib/plan";
 import { evaluateProgram, placeholders } from "../offline/evaluate";
 import { addressSummary, renderFiles, renderSummary } from "../offline/render";
-import { syntheticStack } from "../test/fixtures";
+import { syntheticStack } from "../offline/synthetic";
 
 /**
  * `npm run bench`: the work of `npm run plan -- --out` for a synthetic site of 100 clusters of

@@ -4,7 +4,7 @@ import { Allocations, RawStackConfig } from "../lib/config";
 import { masqueradeNetwork } from "../lib/defaults";
 import { Cidr, contains, ipToInt, lastAddress, overlaps, parseCidr } from "../lib/ip";
 import { StackPlan, planStack } from "../lib/plan";
-import { syntheticStack } from "./fixtures";
+import { syntheticStack } from "../offline/synthetic";
 
 /**
  * Property tests of the address planner, after awsx's subnet planner tests: random sequences of

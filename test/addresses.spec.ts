@@ -3,7 +3,7 @@ import { Allocations, RawStackConfig } from "../lib/config";
 import { interfaceMac } from "../lib/naming";
 import { StackPlan, planStack } from "../lib/plan";
 import { rawStackConfig } from "../lib/stackFile";
-import { syntheticStack } from "./fixtures";
+import { syntheticStack } from "../offline/synthetic";
 import { editableStackConfig } from "./mocks";
 
 /** What must never move for a cluster: its CIDRs, and per node its IPs and MACs. */

@@ -7,7 +7,8 @@ import { parse } from "yaml";
 import { nodeRegistrationCommand, renderUserData } from "../lib/cloudinit";
 import { NodePlan, SitePlan, planStack } from "../lib/plan";
 import { rawStackConfig } from "../lib/stackFile";
-import { locked, syntheticStack } from "./fixtures";
+import { syntheticStack } from "../offline/synthetic";
+import { locked } from "./fixtures";
 import { GuestNetwork, readEni, readNetworkd, readSysconfig } from "./guestNetwork";
 import { editableStackConfig, mockRancher, mockRancherCa } from "./mocks";
 

@@ -6,7 +6,8 @@ import { rawStackConfig } from "../lib/stackFile";
 import { ResourceChange, chains, diffResources, parseRendered } from "../offline/diff";
 import { EvaluatedResource, Evaluation, evaluateProgram, placeholders } from "../offline/evaluate";
 import { addressSummary, renderFiles } from "../offline/render";
-import { locked, syntheticStack } from "./fixtures";
+import { syntheticStack } from "../offline/synthetic";
+import { locked } from "./fixtures";
 import {
     editableStackConfig,
     mockRancher,
