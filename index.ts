@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as rancher2 from "@pulumi/rancher2";
 import { EdgeCluster, SiteNetwork, nodeRemovalHook } from "./components";
 import { resourceNames } from "./lib/naming";
+import { withCappedStackTraces } from "./lib/stackTraces";
 import { StackPlan, planStack } from "./lib/plan";
 import { ConfigError } from "./lib/problems";
 import {
@@ -54,43 +55,49 @@ if (plan.lockChanges.length > 0) {
     pulumi.log.warn(message);
 }
 
-// Empty when Rancher's certificate is publicly signed (rancher pkg/tls/tls.go, --no-cacerts).
-const rancherCaCerts = rancher2.getSettingOutput({ name: "cacerts" }).value;
+/** Everything the site declares: its shared objects, then each edge cluster. */
+function declareSite(): { siteNetwork: SiteNetwork; edgeClusters: EdgeCluster[] } {
+    // Empty when Rancher's certificate is publicly signed (rancher pkg/tls/tls.go, --no-cacerts).
+    const rancherCaCerts = rancher2.getSettingOutput({ name: "cacerts" }).value;
 
-const removalHook = nodeRemovalHook(plan, rancherCaCerts);
+    const removalHook = nodeRemovalHook(plan, rancherCaCerts);
 
-const hostCluster = new k8s.Provider(
-    resourceNames.hostProvider(plan.site.name),
-    { kubeconfig: kubeconfig === undefined ? undefined : pulumi.secret(kubeconfig) },
-    {
-        // The SDK waits for a hook's registration only where a resource binds it; the provider
-        // always exists, so the hook is registered even when no node is left to bind it, and a
-        // deleted VM's hook is found. The hook ignores anything but node VMs.
-        hooks: { beforeDelete: [removalHook] },
-    },
-);
+    const hostCluster = new k8s.Provider(
+        resourceNames.hostProvider(plan.site.name),
+        { kubeconfig: kubeconfig === undefined ? undefined : pulumi.secret(kubeconfig) },
+        {
+            // The SDK waits for a hook's registration only where a resource binds it; the provider
+            // always exists, so the hook is registered even when no node is left to bind it, and a
+            // deleted VM's hook is found. The hook ignores anything but node VMs.
+            hooks: { beforeDelete: [removalHook] },
+        },
+    );
 
-const siteNetwork = new SiteNetwork(
-    plan.site.name,
-    { site: plan.site },
-    { providers: [hostCluster] },
-);
+    const siteNetwork = new SiteNetwork(
+        plan.site.name,
+        { site: plan.site },
+        { providers: [hostCluster] },
+    );
 
-const edgeClusters = plan.clusters.map(
-    (cluster) =>
-        new EdgeCluster(
-            cluster.name,
-            {
-                site: plan.site,
-                cluster,
-                siteNetwork,
-                sshPrivateKey,
-                rancherCaCerts,
-                removalHook,
-            },
-            { providers: [hostCluster] },
-        ),
-);
+    const edgeClusters = plan.clusters.map(
+        (cluster) =>
+            new EdgeCluster(
+                cluster.name,
+                {
+                    site: plan.site,
+                    cluster,
+                    siteNetwork,
+                    sshPrivateKey,
+                    rancherCaCerts,
+                    removalHook,
+                },
+                { providers: [hostCluster] },
+            ),
+    );
+    return { siteNetwork, edgeClusters };
+}
+
+const { siteNetwork, edgeClusters } = withCappedStackTraces(declareSite);
 
 export const site = {
     name: plan.site.name,
