@@ -1,6 +1,6 @@
 import * as assert from "assert";
-import { spawnSync } from "child_process";
-import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "fs";
+import { execFileSync, spawnSync } from "child_process";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import { parse, parseDocument } from "yaml";
@@ -89,6 +89,23 @@ describe("offline plan", () => {
             );
         });
     }
+
+    it("npm run plan, compiled by tsc into build/, writes exactly rendered/greece", () => {
+        const out = mkdtempSync(path.join(tmpdir(), "edge-plan-"));
+        try {
+            execFileSync(
+                process.execPath,
+                ["scripts/run.js", "plan", "--stack", "greece", "--out", out],
+                { cwd: projectRoot, stdio: "pipe" },
+            );
+            assert.deepStrictEqual(
+                readTree(out),
+                readTree(path.join(projectRoot, "rendered", "greece")),
+            );
+        } finally {
+            rmSync(out, { recursive: true, force: true });
+        }
+    });
 
     it("renders byte-identical output run after run", async () => {
         const first = await render(editableStackConfig("france"), "france");
@@ -325,14 +342,13 @@ describe("offline plan", () => {
 
     describe("the command", function () {
         this.timeout(60000);
-        const register = require.resolve("ts-node/register/transpile-only");
-        const script = path.join(projectRoot, "scripts", "plan.ts");
+        const runner = path.join(projectRoot, "scripts", "run.js");
 
+        /** `npm run plan -- <args>` in `cwd`. */
         function plan(cwd: string, ...args: string[]) {
-            const run = spawnSync(process.execPath, ["-r", register, script, ...args], {
+            const run = spawnSync(process.execPath, [runner, "plan", ...args], {
                 cwd,
                 encoding: "utf8",
-                env: { ...process.env, TS_NODE_PROJECT: path.join(projectRoot, "tsconfig.json") },
             });
             return { status: run.status, stdout: run.stdout, stderr: run.stderr };
         }

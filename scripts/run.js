@@ -1,0 +1,60 @@
+// `npm run plan|lock|bench`: runs scripts/<name>.ts as JavaScript compiled by tsc into build/,
+// recompiling (without type checks: `npm test` does those) whenever a source file changed. Node
+// then starts in about half the time ts-node takes to transpile the same modules on every run.
+"use strict";
+const { createHash } = require("crypto");
+const { execFileSync } = require("child_process");
+const { existsSync, readFileSync, readdirSync, writeFileSync } = require("fs");
+const path = require("path");
+
+const root = path.resolve(__dirname, "..");
+const build = path.join(root, "build");
+const stampFile = path.join(build, ".sources");
+const sourceDirs = ["components", "lib", "offline", "policy", "scripts"];
+
+/** Every file the build depends on, sorted, relative to the project root. */
+function sources() {
+    const files = ["index.ts", "tsconfig.json", "tsconfig.build.json", "package-lock.json"];
+    const walk = (dir) => {
+        for (const entry of readdirSync(path.join(root, dir), { withFileTypes: true })) {
+            const relative = path.join(dir, entry.name);
+            if (entry.isDirectory()) {
+                walk(relative);
+            } else if (entry.name.endsWith(".ts")) {
+                files.push(relative);
+            }
+        }
+    };
+    sourceDirs.forEach(walk);
+    return files.sort();
+}
+
+function sourceHash() {
+    const hash = createHash("sha256");
+    for (const file of sources()) {
+        hash.update(`${file}\0`)
+            .update(readFileSync(path.join(root, file)))
+            .update("\0");
+    }
+    return hash.digest("hex");
+}
+
+const [name, ...args] = process.argv.slice(2);
+if (!["plan", "lock", "bench"].includes(name)) {
+    console.error("usage: node scripts/run.js plan|lock|bench [args]");
+    process.exit(2);
+}
+const hash = sourceHash();
+if (!existsSync(stampFile) || readFileSync(stampFile, "utf8") !== hash) {
+    const tsc = require.resolve("typescript/bin/tsc");
+    execFileSync(
+        process.execPath,
+        [tsc, "-p", path.join(root, "tsconfig.build.json"), "--noCheck"],
+        {
+            stdio: "inherit",
+        },
+    );
+    writeFileSync(stampFile, hash);
+}
+process.argv = [process.argv[0], path.join(build, "scripts", `${name}.js`), ...args];
+require(path.join(build, "scripts", `${name}.js`));
