@@ -3,7 +3,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as rancher2 from "@pulumi/rancher2";
 import { ClusterPlan, SitePlan, directApiEndpoint } from "../lib/plan";
-import { clusterSyncStateConfirm } from "../lib/defaults";
+import { clusterSyncStateConfirm, nodePortRange } from "../lib/defaults";
 import { annotations, resourceNames, typeTokens } from "../lib/naming";
 import { addCertificateAuthority, rewriteKubeconfigServer } from "../lib/rancher";
 import { KubevirtNode } from "./kubevirtNode";
@@ -84,13 +84,17 @@ export class EdgeCluster extends pulumi.ComponentResource {
             : undefined;
         const nodePort = apiService?.spec.ports.apply((ports) => {
             const port = ports[0].nodePort;
+            // A preview of a new Service reports its inputs (no port yet) or, in a namespace that
+            // exists, the API server's dry run, whose dummy ports start above the node port range
+            // (kubernetes pkg/registry/core/service/portallocator/operation.go, AllocateNext):
+            // the endpoint is unknown then, not the node's :6443 or a port that will not exist.
+            const dryRunDummy =
+                port !== undefined && (port < nodePortRange.first || port > nodePortRange.last);
+            if (pulumi.runtime.isDryRun() && (port === undefined || dryRunDummy)) {
+                return pulumi.unknown as unknown as number;
+            }
             if (port !== undefined) {
                 return port;
-            }
-            // A preview reports the Service's inputs, before the API server assigns the port: the
-            // endpoint is unknown then, not the node's :6443 (found by the e2e suite's preview).
-            if (pulumi.runtime.isDryRun()) {
-                return pulumi.unknown as unknown as number;
             }
             throw new pulumi.ResourceError(
                 `the host cluster assigned no nodePort to ${cluster.apiService!.metadata.namespace}/${cluster.apiService!.metadata.name}`,

@@ -350,21 +350,29 @@ describe("components", () => {
             assert.ok(!resources.some((r) => r.name === "lab-api"));
         });
 
-        it("leaves the direct endpoint unknown in a preview, before the API server assigns the port", async () => {
-            const plan = stackPlan("greece");
-            // A preview's Service outputs are its inputs: no nodePort yet.
-            resources = await setupMocks(
-                {},
-                { preview: true, overrides: { [types.service]: plan.clusters[0].apiService! } },
-            );
-            const cluster = await declareCluster(plan);
-            const isKnown = (output: pulumi.Output<unknown>) =>
-                (output as unknown as { isKnown: Promise<boolean> }).isKnown;
-            assert.strictEqual(await isKnown(cluster.apiEndpoint), false);
-            const fqdn = named(resources, types.clusterV2, "final-test").inputs.localAuthEndpoint
-                ?.fqdn;
-            assert.ok(!String(fqdn).includes("undefined"), `fqdn ${fqdn}`);
-        });
+        for (const [what, nodePort] of [
+            ["the Service's inputs, with no port yet", undefined],
+            ["a server dry run's dummy port, above the node port range", 32769],
+        ] as const) {
+            it(`leaves the direct endpoint unknown in a preview that reports ${what}`, async () => {
+                const plan = stackPlan("greece");
+                const service = structuredClone(plan.clusters[0].apiService!);
+                if (nodePort !== undefined) {
+                    service.spec.ports[0].nodePort = nodePort;
+                }
+                resources = await setupMocks(
+                    {},
+                    { preview: true, overrides: { [types.service]: service } },
+                );
+                const cluster = await declareCluster(plan);
+                const isKnown = (output: pulumi.Output<unknown>) =>
+                    (output as unknown as { isKnown: Promise<boolean> }).isKnown;
+                assert.strictEqual(await isKnown(cluster.apiEndpoint), false);
+                const fqdn = named(resources, types.clusterV2, "final-test").inputs
+                    .localAuthEndpoint?.fqdn;
+                assert.ok(!/undefined|32769/.test(String(fqdn)), `fqdn ${fqdn}`);
+            });
+        }
 
         it("registers nodes with the insecure command only when the site opts out of TLS checks", async () => {
             const plan = stackPlan("greece", (raw) => (raw.site.insecureRegistration = true));

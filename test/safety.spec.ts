@@ -218,13 +218,20 @@ describe("safety", () => {
         it("site.protect protects everything in the site but Pulumi's own bookkeeping", async () => {
             const config = editableStackConfig("france");
             config["edge:site"].protect = true;
-            const { resources } = await evaluate(config);
+            config["edge:clusters"][0].breakGlassKubeconfig = true;
+            config["edge:sshPrivateKey"] = "PRIVATE-KEY";
+            const { resources } = await evaluateProgram(config, placeholders, {
+                stack: "test",
+                preview: true,
+                secretKeys: ["edge:sshPrivateKey"],
+            });
             const keys = (protect: boolean) =>
                 resources
                     .filter((r) => r.options.protect === protect)
                     .map((r) => `${r.type}::${r.name}`);
             // Deleting a ClusterSync or the break-glass read deletes nothing in Rancher or a node.
             assert.deepStrictEqual(keys(false), [
+                "command:remote:Command::core-break-glass",
                 "pulumi:providers:kubernetes::france-host",
                 "rancher2:index/clusterSync:ClusterSync::core-sync",
                 "rancher2:index/clusterSync:ClusterSync::lab-sync",
