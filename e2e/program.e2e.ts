@@ -8,7 +8,13 @@ import { labels } from "../lib/naming";
 import { StackPlan, planStack } from "../lib/plan";
 import { parseStackFile, stackFileConfig, stackFilePath, withAllocations } from "../lib/stackFile";
 import { sitePolicyConfig } from "../policy/policies";
-import { ControlPlane, applyCrds, crdsPresent, startControlPlane } from "./controlPlane";
+import {
+    ControlPlane,
+    applyCrds,
+    completeDataVolumes,
+    crdsPresent,
+    startControlPlane,
+} from "./controlPlane";
 import { FakeRancher, clusterV1Id, startFakeRancher } from "./fakeRancher";
 import { policyPackRunner, projectRoot, pulumiEnvironment, toolsBin } from "./pulumiEnv";
 
@@ -81,7 +87,6 @@ describe("index.ts against a live API server", function () {
     let policyConfigs: Record<"greece" | "france", string>;
     let policyPack: string;
     let stopPlaying: (() => void) | undefined;
-    let cliEnv: Record<string, string>;
     let environment: Awaited<ReturnType<typeof pulumiEnvironment>>;
 
     /**
@@ -178,30 +183,7 @@ describe("index.ts against a live API server", function () {
             }
             busy = true;
             try {
-                const volumes = await controlPlane!.call(
-                    "GET",
-                    "/apis/cdi.kubevirt.io/v1beta1/datavolumes",
-                );
-                for (const dv of volumes.body.items ?? []) {
-                    if (dv.status?.phase !== "Succeeded") {
-                        await controlPlane!.call(
-                            "PATCH",
-                            `/apis/cdi.kubevirt.io/v1beta1/namespaces/${dv.metadata.namespace}/datavolumes/${dv.metadata.name}/status`,
-                            {
-                                status: {
-                                    phase: "Succeeded",
-                                    progress: "100.0%",
-                                    conditions: [
-                                        { type: "Bound", status: "True" },
-                                        { type: "Ready", status: "True" },
-                                        { type: "Running", status: "False", reason: "Completed" },
-                                    ],
-                                },
-                            },
-                            "application/merge-patch+json",
-                        );
-                    }
-                }
+                await completeDataVolumes(controlPlane!);
                 const vms = await controlPlane!.call("GET", "/apis/kubevirt.io/v1/virtualmachines");
                 for (const vm of vms.body.items ?? []) {
                     if (!vmsMayStart || vm.metadata.deletionTimestamp) {
@@ -295,7 +277,6 @@ describe("index.ts against a live API server", function () {
             RANCHER_TOKEN_KEY: "token-e2e:rancher",
             EDGE_E2E_RANCHER_URL: rancher.url,
         });
-        cliEnv = environment.env;
         ({ stack, stackFile } = await openStack(stackName));
         stopPlaying = play();
     });
@@ -447,7 +428,11 @@ describe("index.ts against a live API server", function () {
         const exported = execFileSync(
             stack.workspace.pulumiCommand.command,
             ["stack", "export", "--stack", stackName],
-            { cwd: path.dirname(stackFile), env: { ...process.env, ...cliEnv }, encoding: "utf8" },
+            {
+                cwd: path.dirname(stackFile),
+                env: { ...process.env, ...environment.env },
+                encoding: "utf8",
+            },
         );
         const state = JSON.parse(exported);
         const leaks = [

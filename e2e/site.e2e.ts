@@ -7,7 +7,13 @@ import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { SiteNetwork } from "../components";
 import { planStack } from "../lib/plan";
 import { readStackFile, rawStackConfig, stackFilePath } from "../lib/stackFile";
-import { ControlPlane, applyCrds, crdsPresent, startControlPlane } from "./controlPlane";
+import {
+    ControlPlane,
+    applyCrds,
+    completeDataVolumes,
+    crdsPresent,
+    startControlPlane,
+} from "./controlPlane";
 import { projectRoot, pulumiEnvironment, toolsBin } from "./pulumiEnv";
 
 const plan = planStack(
@@ -64,24 +70,9 @@ describe("the site layer against a live API server", function () {
         }
     });
 
-    /** Plays CDI: marks every DataVolume of the image namespace imported, until stopped. */
+    /** Plays CDI until stopped. */
     function playCdi(): () => void {
-        const timer = setInterval(async () => {
-            const list = await controlPlane!.call(
-                "GET",
-                `/apis/cdi.kubevirt.io/v1beta1/namespaces/${plan.site.imageNamespace}/datavolumes`,
-            );
-            for (const dv of list.body?.items ?? []) {
-                if (dv.status?.phase !== "Succeeded") {
-                    await controlPlane!.call(
-                        "PATCH",
-                        `/apis/cdi.kubevirt.io/v1beta1/namespaces/${plan.site.imageNamespace}/datavolumes/${dv.metadata.name}/status`,
-                        { status: { phase: "Succeeded" } },
-                        "application/merge-patch+json",
-                    );
-                }
-            }
-        }, 500);
+        const timer = setInterval(() => completeDataVolumes(controlPlane!), 500);
         return () => clearInterval(timer);
     }
 

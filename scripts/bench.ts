@@ -84,12 +84,13 @@ async function measureFloor(resourcesFile: string): Promise<{ floorMs: number; p
         readFileSync(resourcesFile, "utf8"),
     );
     await installMocks({}, placeholders, { stack: "bench", preview: true });
+    class Replayed extends pulumi.CustomResource {}
     const start = process.hrtime.bigint();
     await pulumi.runtime.runInPulumiStack(async () => {
         // Under the same conditions as the program (see lib/stackTraces.ts).
         withCappedStackTraces(() => {
             for (const { type, name, inputs } of resources) {
-                new (class extends pulumi.CustomResource {})(type, name, inputs);
+                new Replayed(type, name, inputs);
             }
         });
     });

@@ -60,7 +60,6 @@ for k in GO_MIN_VERSION ETCD_VERSION KUBERNETES_VERSION PULUMI_VERSION; do
 done
 KUBERNETES_CONTROLLER_MANAGER=${KUBERNETES_CONTROLLER_MANAGER:-0}
 PULUMI_LANGUAGE_NODEJS_VERSION=${PULUMI_LANGUAGE_NODEJS_VERSION:-}
-PULUMI_LANGUAGE_NODEJS_LEGACY_SDK_VERSION=${PULUMI_LANGUAGE_NODEJS_LEGACY_SDK_VERSION:-}
 PULUMI_KUBERNETES_PROVIDER_VERSION=${PULUMI_KUBERNETES_PROVIDER_VERSION:-}
 PULUMI_KUBERNETES_VERSION=${PULUMI_KUBERNETES_VERSION:-}
 if [ -n "$PULUMI_KUBERNETES_PROVIDER_VERSION" ] && [ -z "$PULUMI_KUBERNETES_VERSION" ]; then
@@ -299,20 +298,6 @@ prepare_pulumi() {
     [ -z "$dup" ] || die "pulumi: the go.mod files replace $dup in different ways: ${r//$'\n'/ }"
     for x in $r; do mod_edits+=("-replace=$x"); done
 }
-# Fallback language host: the package inside sdk/v3 (<= v3.68.0), used only
-# while PULUMI_LANGUAGE_NODEJS_VERSION is empty.
-prepare_language_host_legacy() {
-    local gomod x
-    if [ "${2:-}" = ldflags ]; then
-        ldflags+=" -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_LANGUAGE_NODEJS_LEGACY_SDK_VERSION"
-        return
-    fi
-    tool_version="sdk/v3 $PULUMI_LANGUAGE_NODEJS_LEGACY_SDK_VERSION"
-    gomod=$(fetch github.com/pulumi/pulumi/sdk/v3 "$PULUMI_LANGUAGE_NODEJS_LEGACY_SDK_VERSION")
-    mod_edits=("-require=github.com/pulumi/pulumi/sdk/v3@$PULUMI_LANGUAGE_NODEJS_LEGACY_SDK_VERSION")
-    for x in $(module_replaces "$gomod"); do mod_edits+=("-replace=$x"); done
-}
-
 verify_pulumi() {
     local o
     if [ "${1##*/}" = pulumi-language-nodejs ]; then
@@ -411,12 +396,6 @@ pulumi_bins=(pulumi=github.com/pulumi/pulumi/pkg/v3/cmd/pulumi)
     pulumi_bins+=(pulumi-language-nodejs="$pulumi_lh")
 build_tool pulumi "PULUMI_VERSION=$PULUMI_VERSION PULUMI_LANGUAGE_NODEJS_VERSION=$PULUMI_LANGUAGE_NODEJS_VERSION" \
     prepare_pulumi verify_pulumi "${pulumi_bins[@]}"
-if [ -z "$PULUMI_LANGUAGE_NODEJS_VERSION" ] && [ -n "$PULUMI_LANGUAGE_NODEJS_LEGACY_SDK_VERSION" ]; then
-    build_tool pulumi-language-nodejs-legacy \
-        "PULUMI_LANGUAGE_NODEJS_LEGACY_SDK_VERSION=$PULUMI_LANGUAGE_NODEJS_LEGACY_SDK_VERSION" \
-        prepare_language_host_legacy verify_pulumi \
-        pulumi-language-nodejs=github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs
-fi
 
 if [ -n "$PULUMI_KUBERNETES_PROVIDER_VERSION" ]; then
     build_tool pulumi-kubernetes \
