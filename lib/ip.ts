@@ -19,9 +19,15 @@ export function intToIp(value: number): string {
     return ipaddr.fromByteArray(bytes).toString();
 }
 
-/** True for a dotted-quad IPv4 address in its canonical four-part form. */
+const octet = "(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)";
+
+/** A dotted-quad IPv4 address in its canonical four-part form (no leading zeros), unanchored. */
+export const ipv4Address = `${octet}(?:\\.${octet}){3}`;
+
+export const ipv4Pattern = new RegExp(`^${ipv4Address}$`);
+
 export function isIpv4(text: string): boolean {
-    return ipaddr.IPv4.isValidFourPartDecimal(text);
+    return ipv4Pattern.test(text);
 }
 
 export function cidrSize(cidr: Cidr): number {

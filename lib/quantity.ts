@@ -14,7 +14,7 @@ const suffixes: Record<string, number> = {
     Ei: 2 ** 60,
 };
 
-const quantityPattern = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$/;
+export const quantityPattern = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$/;
 
 /**
  * Bytes in a Kubernetes memory or storage quantity (`4Gi`, `500M`), or undefined when the text is

@@ -1,0 +1,345 @@
+import { defaults, supportedCnis } from "../defaults";
+import { contains, intToIp, ipToInt, lastAddress, overlaps, parseCidr } from "../ip";
+import { ProblemList } from "../problems";
+import { parseQuantity } from "../quantity";
+import { cniVersionProblem } from "../rancher";
+import { isRecord, keyPath, reportDuplicates } from "./report";
+import { ClusterSettings, ClusterType, NetworkShape, NodeConfig, nodeRoles } from "./shape";
+import { ClusterConfig, ImageConfig, SiteConfig, SiteNetworkConfig } from "./types";
+
+/**
+ * The rules that relate fields to each other or to the rest of the config. Each takes values
+ * that already have their shape (lib/config/shape.ts) and reports at the path of the field to
+ * change.
+ */
+
+/** What node and cluster rules need to know of the rest of the config. */
+export interface RuleContext {
+    site?: SiteConfig;
+    /** The images, with their sizes, when all are valid. */
+    images?: ImageConfig[];
+    /** Every image name edge:images declares, valid or not. */
+    imageNames?: string[];
+    hasSshPrivateKey: boolean;
+}
+
+const versionPatterns: Record<ClusterType, { pattern: RegExp; example: string }> = {
+    k3s: { pattern: /^v\d+\.\d+\.\d+\+k3s\d+$/, example: "v1.31.5+k3s1" },
+    rke2: { pattern: /^v\d+\.\d+\.\d+\+rke2r\d+$/, example: "v1.31.5+rke2r1" },
+};
+
+/** The network with its range resolved, once its gateway and range fit its CIDR. */
+export function resolveNetwork(
+    network: NetworkShape,
+    path: string,
+    problems: ProblemList,
+): SiteNetworkConfig | undefined {
+    const parsed = parseCidr(network.cidr);
+    if (!("cidr" in parsed)) {
+        return undefined;
+    }
+    const cidr = parsed.cidr;
+    const before = problems.problems.length;
+    const gateway = ipToInt(network.gateway);
+    if (!contains(cidr, gateway)) {
+        problems.add(keyPath(path, "gateway"), `${network.gateway} is outside ${network.cidr}`);
+    } else if (gateway === cidr.base || gateway === lastAddress(cidr)) {
+        problems.add(
+            keyPath(path, "gateway"),
+            `${network.gateway} is the network or broadcast address of ${network.cidr}`,
+        );
+    }
+    const usable = (ip: number) =>
+        contains(cidr, ip) && ip !== cidr.base && ip !== lastAddress(cidr);
+    let range = { first: intToIp(cidr.base + 1), last: intToIp(lastAddress(cidr) - 1) };
+    if (network.range !== undefined) {
+        const [first, last] = network.range.split("-").map((part) => part.trim());
+        const rangePath = keyPath(path, "range");
+        if (!usable(ipToInt(first)) || !usable(ipToInt(last))) {
+            problems.add(
+                rangePath,
+                `${network.range} is not inside the usable addresses of ${network.cidr}`,
+            );
+        } else if (ipToInt(first) > ipToInt(last)) {
+            problems.add(rangePath, `${network.range} starts after it ends`);
+        }
+        range = { first, last };
+    }
+    return problems.problems.length > before ? undefined : { ...network, range };
+}
+
+/** Two site networks on one range would give the guest two routes to it, and clash addresses. */
+export function reportNetworkOverlaps(
+    networks: (SiteNetworkConfig | undefined)[],
+    path: string,
+    problems: ProblemList,
+): void {
+    const parsed = networks.map((n) => {
+        const cidr = n ? parseCidr(n.cidr) : undefined;
+        return cidr && "cidr" in cidr ? cidr.cidr : undefined;
+    });
+    parsed.forEach((cidr, j) => {
+        const i = parsed.findIndex((other, k) => k < j && other && cidr && overlaps(other, cidr));
+        if (i >= 0) {
+            problems.add(
+                `${path}[${j}].cidr`,
+                `${networks[j]!.cidr} overlaps site.networks[${i}] ${networks[i]!.name} (${networks[i]!.cidr})`,
+            );
+        }
+    });
+}
+
+/** Reports every name written more than once among `items`, whatever else is wrong with them. */
+export function reportDuplicateNames(
+    items: unknown[],
+    path: string,
+    problems: ProblemList,
+    what: string,
+): void {
+    reportDuplicates(
+        items.flatMap((item, i) => {
+            const name = nameOf(item);
+            return name === undefined ? [] : [{ value: name, path: `${path}[${i}].name` }];
+        }),
+        problems,
+        what,
+    );
+}
+
+function nameOf(item: unknown): string | undefined {
+    return isRecord(item) && typeof item.name === "string" ? item.name : undefined;
+}
+
+/** Why `ip` cannot be a node's address on `network`, or undefined when it can. */
+export function checkNodeIp(
+    ip: string,
+    network: SiteNetworkConfig,
+    site: SiteConfig,
+): string | undefined {
+    const parsed = parseCidr(network.cidr);
+    if (!("cidr" in parsed)) {
+        return undefined;
+    }
+    const value = ipToInt(ip);
+    if (!contains(parsed.cidr, value)) {
+        return `${ip} is outside network ${network.name} (${network.cidr})`;
+    }
+    if (ip === network.gateway) {
+        return `${ip} is the gateway of network ${network.name}`;
+    }
+    if (value < ipToInt(network.range.first) || value > ipToInt(network.range.last)) {
+        return `${ip} is outside the range ${network.range.first}-${network.range.last} of network ${network.name}`;
+    }
+    if (site.dnsServers.includes(ip)) {
+        return `${ip} is one of site.dnsServers`;
+    }
+    if (site.hostNodeIps.includes(ip)) {
+        return `${ip} is one of site.hostNodeIps`;
+    }
+    return undefined;
+}
+
+/** A node's roles, image, disk and networks against each other and the rest of the config. */
+export function checkNode(
+    node: NodeConfig,
+    path: string,
+    problems: ProblemList,
+    context: RuleContext,
+): boolean {
+    const before = problems.problems.length;
+    reportDuplicates(
+        node.roles.map((role, i) => ({ value: role, path: `${path}.roles[${i}]` })),
+        problems,
+        "role",
+    );
+    if (context.imageNames && !context.imageNames.includes(node.image)) {
+        problems.add(
+            keyPath(path, "image"),
+            `unknown image "${node.image}" (edge:images has: ${context.imageNames.join(", ")})`,
+        );
+    }
+    const imageSize = context.images?.find((i) => i.name === node.image)?.size;
+    if (imageSize !== undefined && parseQuantity(node.disk)! < parseQuantity(imageSize)!) {
+        problems.add(
+            keyPath(path, "disk"),
+            `${node.disk} is smaller than image ${node.image} (${imageSize})`,
+        );
+    }
+    const site = context.site;
+    node.networks.forEach(({ network, ip }, i) => {
+        const itemPath = `${path}.networks[${i}]`;
+        const siteNetwork = site?.networks.find((n) => n.name === network);
+        if (site && !siteNetwork) {
+            const known = site.networks.map((n) => n.name).join(", ");
+            problems.add(
+                keyPath(itemPath, "network"),
+                `unknown site network "${network}" (site.networks has: ${known})`,
+            );
+            return;
+        }
+        const error = site && siteNetwork && ip ? checkNodeIp(ip, siteNetwork, site) : undefined;
+        if (error) {
+            problems.add(keyPath(itemPath, "ip"), error);
+        }
+    });
+    reportDuplicates(
+        node.networks.map((n, i) => ({ value: n.network, path: `${path}.networks[${i}].network` })),
+        problems,
+        "network",
+    );
+    return problems.problems.length === before;
+}
+
+/**
+ * A cluster's own settings against each other and the site; the cluster with the defaults that
+ * depend on other fields, or undefined when a rule fails.
+ */
+export function resolveClusterSettings(
+    settings: ClusterSettings,
+    path: string,
+    problems: ProblemList,
+    context: RuleContext,
+): Omit<ClusterConfig, "nodes"> | undefined {
+    const before = problems.problems.length;
+    const { type, kubernetesVersion } = settings;
+    if (context.site && `${context.site.name}-${settings.name}`.length > 63) {
+        problems.add(
+            keyPath(path, "name"),
+            `the Rancher cluster name "${context.site.name}-${settings.name}" is longer than 63 characters`,
+        );
+    }
+    const versionPattern = versionPatterns[type];
+    const versionFits = versionPattern.pattern.test(kubernetesVersion);
+    if (!versionFits) {
+        problems.add(
+            keyPath(path, "kubernetesVersion"),
+            `"${kubernetesVersion}" is not a valid ${type} version (e.g. ${versionPattern.example})`,
+        );
+    }
+    const allowed: readonly string[] = supportedCnis[type];
+    const cni = settings.cni ?? defaults.cni[type];
+    if (!allowed.includes(cni)) {
+        problems.add(keyPath(path, "cni"), `"${cni}" is not one of: ${allowed.join(", ")}`);
+    }
+    const cniProblem =
+        type === "rke2" && versionFits ? cniVersionProblem(cni, kubernetesVersion) : undefined;
+    if (cniProblem) {
+        problems.add(keyPath(path, "kubernetesVersion"), cniProblem);
+    }
+    if (settings.directApi.enabled && context.site && context.site.hostNodeIps.length === 0) {
+        problems.add(
+            keyPath(keyPath(path, "directApi"), "enabled"),
+            "needs site.hostNodeIps: the API is reached through a host node's NodePort",
+        );
+    }
+    if (settings.breakGlassKubeconfig && !context.hasSshPrivateKey) {
+        problems.add(
+            keyPath(path, "breakGlassKubeconfig"),
+            "needs the SSH private key: pulumi config set --secret edge:sshPrivateKey < ~/.ssh/id_ed25519",
+        );
+    }
+    if (problems.problems.length > before) {
+        return undefined;
+    }
+    const { nodes: _nodes, ...rest } = settings;
+    return { ...rest, cni, namespace: settings.namespace ?? settings.name };
+}
+
+/** The rules over a cluster's nodes together, once every node is sound. */
+export function checkClusterNodes(
+    nodes: NodeConfig[],
+    directApiEnabled: boolean,
+    path: string,
+    problems: ProblemList,
+    context: RuleContext,
+): void {
+    const nodesPath = keyPath(path, "nodes");
+    reportMixedNodeNetworks(nodes, nodesPath, problems);
+    if (directApiEnabled) {
+        reportUnroutedDirectApi(
+            nodes,
+            context.images ?? [],
+            keyPath(keyPath(path, "directApi"), "enabled"),
+            problems,
+        );
+    }
+    // Rancher waits "for at least one control plane, etcd, and worker node to be registered"
+    // (rancher pkg/capr/planner/planner.go) and the cluster never becomes active without.
+    for (const role of nodeRoles) {
+        if (!nodes.some((n) => n.roles.includes(role))) {
+            problems.add(nodesPath, `needs at least one node with the ${role} role`);
+        }
+    }
+}
+
+/**
+ * The direct API reaches control-plane VMs through their pod network, and the replies find their
+ * way back only by source policy routing, which cloud-init renders only through netplan: its eni,
+ * sysconfig and networkd renderers drop `routing-policy` and a route's `table`.
+ */
+function reportUnroutedDirectApi(
+    nodes: NodeConfig[],
+    images: ImageConfig[],
+    path: string,
+    problems: ProblemList,
+): void {
+    const unrouted = nodes.filter((node) => {
+        const os = images.find((image) => image.name === node.image)?.os;
+        return node.roles.includes("controlplane") && os !== undefined && os !== "ubuntu";
+    });
+    if (unrouted.length > 0) {
+        const which = unrouted.map((node) => `${node.name} (image ${node.image})`).join(", ");
+        problems.add(
+            path,
+            `needs every control-plane node on an image with os: ubuntu, whose netplan routes replies back through the pod network; ${which} ${unrouted.length === 1 ? "is" : "are"} not. Use an Ubuntu image there, or disable directApi`,
+        );
+    }
+}
+
+/**
+ * A node's first network carries its node address, and the CNI is told that interface by name
+ * for the whole cluster (see lib/rancher.ts), so every node lists the same network first.
+ */
+function reportMixedNodeNetworks(nodes: NodeConfig[], path: string, problems: ProblemList): void {
+    const first = nodes[0].networks[0].network;
+    nodes.forEach((node, j) => {
+        if (node.networks[0].network !== first) {
+            problems.add(
+                `${path}[${j}].networks[0]`,
+                `is ${node.networks[0].network}, but ${nodes[0].name} lists ${first} first; every node of a cluster lists the same network first, because it carries the node addresses the CNI uses`,
+            );
+        }
+    });
+}
+
+/**
+ * VM names join cluster and node names, so `a` + `b-c` and `a-b` + `c` would collide; names are
+ * compared as written, so that a cluster with other problems is still checked.
+ */
+export function reportVmNameCollisions(
+    clusters: unknown[],
+    path: string,
+    problems: ProblemList,
+): void {
+    const vmNames = clusters.flatMap((item, i) => {
+        const clusterName = nameOf(item);
+        const nodes = isRecord(item) && Array.isArray(item.nodes) ? item.nodes : [];
+        const withinCluster = new Set<string>();
+        return nodes.flatMap((node, j) => {
+            const nodeName = nameOf(node);
+            const vm = `${clusterName}-${nodeName}`;
+            // A name repeated inside one cluster is reported as a duplicate node name already.
+            if (!clusterName || !nodeName || withinCluster.has(vm)) {
+                return [];
+            }
+            withinCluster.add(vm);
+            return [{ value: vm, path: `${path}[${i}].nodes[${j}].name` }];
+        });
+    });
+    reportDuplicates(vmNames, problems, "VM name");
+    for (const vm of vmNames) {
+        if (vm.value.length > 63) {
+            problems.add(vm.path, `the VM name "${vm.value}" is longer than 63 characters`);
+        }
+    }
+}

@@ -1,0 +1,436 @@
+import { z } from "zod";
+import { defaults, minimumNodeMemory, nodePortRange, supportedCnis } from "../defaults";
+import { ipv4Address, ipv4Pattern, parseCidr } from "../ip";
+import { podInterfaceName } from "../naming";
+import { parseQuantity, quantityPattern } from "../quantity";
+import { describe } from "./report";
+
+/**
+ * The shape of a stack's config, declared once: field types, formats, defaults and descriptions.
+ * The program parses with it (lib/config/index.ts), the editor's JSON Schema and the README's
+ * tables are generated from it (lib/config/jsonSchema.ts). Rules that relate fields to each other
+ * are in lib/config/rules.ts. Each failure message names what was given and what is expected;
+ * lib/config/issues.ts words the generic ones.
+ */
+
+export const clusterTypes = ["k3s", "rke2"] as const;
+export const nodeRoles = ["controlplane", "etcd", "worker"] as const;
+/**
+ * Guest families, by the renderer their cloud-init writes network config with: ubuntu netplan,
+ * debian ENI (ifupdown), rhel sysconfig (ifcfg files).
+ */
+export const guestOses = ["ubuntu", "debian", "rhel"] as const;
+/** Every CNI some distribution installs; which one a cluster may use is a rule of its type. */
+export const cnis = [...supportedCnis.rke2] as const;
+
+export type ClusterType = (typeof clusterTypes)[number];
+export type NodeRole = (typeof nodeRoles)[number];
+export type GuestOs = (typeof guestOses)[number];
+
+const dns1123Label = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const dns1123Subdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const linuxInterfaceName = /^[A-Za-z0-9_.-]{1,15}$/;
+const linuxUserName = /^[a-z_][a-z0-9_-]{0,31}$/;
+const labelKey =
+    /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+const labelValue = /^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/;
+const publicKey =
+    /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/]+={0,3}( .*)?$/;
+const cidrShape = /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/;
+const ipv4Range = new RegExp(`^${ipv4Address} *- *${ipv4Address}$`);
+
+/** Text that says something: every string field starts here. */
+function text() {
+    return z.string().regex(/\S/, { error: "must not be empty", abort: true });
+}
+
+/** Text matching `pattern`, which editors check too; `message` says what is wrong with `given`. */
+function matching(pattern: RegExp, message: (given: string) => string) {
+    return text().regex(pattern, { error: (issue) => message(String(issue.input)), abort: true });
+}
+
+/** Text that `check` accepts; `check` says what is wrong. `pattern` gives editors a first check. */
+function checked(check: (text: string) => string | undefined, pattern?: RegExp) {
+    const schema = text().superRefine((value, context) => {
+        const message = check(value);
+        if (message !== undefined) {
+            // Checks after this one assume what it checked.
+            context.addIssue({ code: "custom", message, input: value, continue: false });
+        }
+    });
+    return pattern === undefined ? schema : schema.meta({ pattern: pattern.source });
+}
+
+function wholeNumber(min: number, max: number) {
+    const outside = (issue: { input?: unknown }) =>
+        `must be between ${min} and ${max}, got ${String(issue.input)}`;
+    return z.int().min(min, { error: outside }).max(max, { error: outside });
+}
+
+/** A list of at least one item, with `empty` saying why one is needed. */
+function listOf<T extends z.ZodType>(item: T, empty: string) {
+    return z.array(item).min(1, { error: empty });
+}
+
+/** A map with exactly these fields: any other is reported as unknown, with the known ones. */
+function fields<T extends z.core.$ZodLooseShape>(shape: T) {
+    const known = Object.keys(shape).join(", ");
+    return z.strictObject(shape, {
+        error: (issue) =>
+            issue.code === "unrecognized_keys"
+                ? `unknown field (expected one of: ${known})`
+                : undefined,
+    });
+}
+
+export function checkLabel(text: string): string | undefined {
+    return dns1123Label.test(text)
+        ? undefined
+        : `"${text}" is not a DNS-1123 label (lowercase letters, digits and "-", at most 63 characters, starting and ending with a letter or digit)`;
+}
+
+const label = () => matching(dns1123Label, (given) => checkLabel(given)!);
+const ipv4 = () => matching(ipv4Pattern, (given) => `"${given}" is not an IPv4 address`);
+const cidr = () =>
+    checked((value) => {
+        const parsed = parseCidr(value);
+        return "error" in parsed ? parsed.error : undefined;
+    }, cidrShape);
+
+/** A Kubernetes quantity; a bare number is the usual slip, so it gets its own message. */
+function quantity() {
+    return z
+        .string({
+            error: (issue) =>
+                typeof issue.input === "number"
+                    ? `${issue.input} has no unit; write a Kubernetes quantity such as ${issue.input}Gi`
+                    : undefined,
+        })
+        .regex(/\S/, { error: "must not be empty", abort: true })
+        .regex(quantityPattern, {
+            error: (issue) =>
+                `"${String(issue.input)}" is not a Kubernetes quantity (e.g. 4Gi, 512Mi)`,
+            abort: true,
+        });
+}
+
+function checkPublicKey(value: string): string | undefined {
+    if (value.includes("PRIVATE KEY")) {
+        return "is a private key; put the public key here and the private key in the edge:sshPrivateKey secret";
+    }
+    return publicKey.test(value.trim())
+        ? undefined
+        : "is not an OpenSSH public key (e.g. ssh-ed25519 AAAA... ops@example)";
+}
+
+export function checkImageUrl(value: string): string | undefined {
+    const url = URL.canParse(value) ? new URL(value) : undefined;
+    if (url?.protocol !== "https:" && url?.protocol !== "http:") {
+        return `"${value}" is not an http(s) URL`;
+    }
+    if (url.username !== "" || url.password !== "") {
+        // Never repeat the credentials: this message reaches CI logs.
+        url.username = "";
+        url.password = "";
+        return `${url.href} carries credentials, which would land in the DataVolume spec and in rendered/; put them in a Secret (keys accessKeyId and secretKey) in the image namespace and name it in secretRef`;
+    }
+    return undefined;
+}
+
+export const networkSchema = fields({
+    name: label()
+        .max(15, {
+            error: (issue) =>
+                `"${String(issue.input)}" is longer than 15 characters; it names the guest's interface on the network`,
+            abort: true,
+        })
+        .refine((name) => name !== podInterfaceName, {
+            error: `"${podInterfaceName}" is reserved for the VM's pod network`,
+        })
+        .meta({
+            description:
+                "Network name (DNS label, at most 15 characters): names the guest's interface and the NetworkAttachmentDefinition",
+        }),
+    bridge: matching(
+        linuxInterfaceName,
+        (given) =>
+            `"${given}" is not a Linux interface name (at most 15 letters, digits, "_", "-", ".")`,
+    ).meta({ description: "Linux bridge on every host node that the network's VMs join" }),
+    vlan: wholeNumber(1, 4094).optional().meta({
+        description:
+            "VLAN tag on the bridge; the host bridge must be VLAN-filtering (see the printed prerequisites)",
+    }),
+    cidr: cidr()
+        .refine((value) => Number(value.split("/")[1]) <= 30, {
+            error: (issue) =>
+                `/${String(issue.input).split("/")[1]} leaves no room for a gateway and nodes`,
+        })
+        .meta({ description: "The network's IPv4 CIDR, at most /30" }),
+    gateway: ipv4().meta({ description: "Default gateway of nodes on the network, inside cidr" }),
+    range: matching(
+        ipv4Range,
+        (given) =>
+            `"${given}" is not a range of two IPv4 addresses (e.g. 192.168.18.200-192.168.18.250)`,
+    )
+        .optional()
+        .meta({
+            description:
+                "Addresses nodes may be given, first-last inclusive; absent: the whole CIDR but network and broadcast",
+        }),
+});
+
+/** The site's own settings; its networks are read one by one with networkSchema. */
+const siteFields = {
+    name: label().meta({
+        description: "Site name (DNS label); prefixes Rancher cluster names and labels",
+    }),
+    kubeconfig: text().optional().meta({
+        description:
+            "Host cluster kubeconfig, set as a secret (pulumi config set --secret --path edge:site.kubeconfig); absent: the ambient kubeconfig",
+    }),
+    storageClass: matching(dns1123Subdomain, (given) => `"${given}" is not a StorageClass name`)
+        .optional()
+        .meta({
+            description: "StorageClass of every DataVolume; absent: the host cluster's default",
+        }),
+    imageNamespace: label()
+        .default(defaults.imageNamespace)
+        .meta({ description: "Namespace of the golden image DataVolumes" }),
+    networkNamespace: label()
+        .default(defaults.networkNamespace)
+        .meta({ description: "Namespace of the NetworkAttachmentDefinitions" }),
+    dnsServers: listOf(
+        ipv4(),
+        "must list at least one DNS server: nodes resolve the Rancher URL with it",
+    ).meta({
+        description: "IPv4 DNS servers of every node",
+    }),
+    hostNodeIps: z.array(ipv4()).default([]).meta({
+        description:
+            "Host cluster node IPs: the clusters' tls-san, and where the direct API endpoint is reached",
+    }),
+    reservedCidrs: z.array(cidr()).default([]).meta({
+        description:
+            "Host pod and service CIDRs and the site LAN: no edge cluster may overlap them",
+    }),
+    clusterCidrPool: cidr().meta({
+        description: "The block that pod and service CIDRs not pinned by a cluster come from",
+    }),
+    podCidrPrefix: wholeNumber(8, 24)
+        .default(defaults.podCidrPrefix)
+        .meta({ description: "Prefix length of an assigned pod CIDR" }),
+    serviceCidrPrefix: wholeNumber(12, 24)
+        .default(defaults.serviceCidrPrefix)
+        .meta({ description: "Prefix length of an assigned service CIDR" }),
+    sshAuthorizedKeys: listOf(
+        checked(checkPublicKey).transform((key) => key.trim()),
+        "must list at least one key: nodes have no password login",
+    ).meta({ description: "OpenSSH public keys of the nodes' default user" }),
+    sshUser: matching(linuxUserName, (given) => `"${given}" is not a Linux user name`)
+        .default(defaults.sshUser)
+        .meta({ description: "The cloud image's default user, who gets the SSH keys" }),
+    networks: listOf(
+        z.unknown(),
+        "must list at least one site network: nodes need a stable address",
+    ).meta({ description: "The site's bridge networks that nodes join with static addresses" }),
+    insecureRegistration: z.boolean().default(false).meta({
+        description:
+            "Nodes fetch Rancher's agent without checking its certificate (a self-signed Rancher)",
+    }),
+    protect: z.boolean().default(false).meta({
+        description:
+            "Put Pulumi's protect on everything the site declares but ClusterSync and the break-glass read (production sites)",
+    }),
+};
+
+export const siteSettingsSchema = fields(siteFields);
+export const siteSchema = fields({
+    ...siteFields,
+    networks: listOf(
+        networkSchema,
+        "must list at least one site network: nodes need a stable address",
+    ).meta({
+        description: siteFields.networks.meta()!.description,
+    }),
+});
+
+const imageFields = fields({
+    url: checked(checkImageUrl, /^https?:\/\//).meta({
+        description: "http(s) URL of the cloud image CDI imports, without credentials",
+    }),
+    size: quantity()
+        .default(defaults.imageSize)
+        .meta({ description: "Size of the golden image volume" }),
+    secretRef: label().optional().meta({
+        description:
+            "Secret in the image namespace with accessKeyId and secretKey for the image server",
+    }),
+    os: z.enum(guestOses).default(defaults.imageOs).meta({
+        description:
+            "Guest family: how cloud-init renders the network config (ubuntu netplan, debian ENI, rhel sysconfig)",
+    }),
+});
+
+export const imageSchema = z
+    .union([
+        checked(checkImageUrl, /^https?:\/\//).transform((url) => imageFields.parse({ url })),
+        imageFields,
+    ])
+    .meta({ description: "A cloud image: its URL, or a map with url, size, secretRef and os" });
+
+export const imagesSchema = z
+    .record(label(), imageSchema, {
+        error: (issue) =>
+            issue.code === "invalid_key" ? checkLabel(String(issue.input)) : undefined,
+    })
+    .refine((images) => Object.keys(images).length > 0, { error: "must define at least one image" })
+    .meta({ description: "Cloud images CDI imports once per site, by name" });
+
+const nodeNetworkFields = fields({
+    network: text().meta({ description: "Name of a site network" }),
+    ip: ipv4()
+        .optional()
+        .meta({ description: "Pinned address; absent: assigned from the network's range" }),
+});
+
+export const nodeNetworkSchema = z
+    .union([
+        text().transform((network): { network: string; ip?: string } => ({ network })),
+        nodeNetworkFields,
+    ])
+    .meta({ description: "A site network the node joins: its name, or a map with network and ip" });
+
+export const nodeSchema = fields({
+    name: label().meta({ description: "Node name (DNS label); the VM is <cluster>-<node>" }),
+    roles: listOf(z.enum(nodeRoles), `must list at least one of: ${nodeRoles.join(", ")}`).meta({
+        description: "Rancher roles of the node",
+    }),
+    cpu: wholeNumber(1, 512).meta({ description: "Virtual CPU cores" }),
+    memory: quantity()
+        .refine((value) => parseQuantity(value)! >= parseQuantity(minimumNodeMemory)!, {
+            error: (issue) =>
+                `${String(issue.input)} is less than the ${minimumNodeMemory} a Kubernetes node needs`,
+        })
+        .meta({ description: `Guest memory, at least ${minimumNodeMemory}` }),
+    disk: quantity().meta({ description: "Root disk size, at least the image's size" }),
+    image: text().meta({ description: "Name of an image in edge:images" }),
+    networks: listOf(
+        nodeNetworkSchema,
+        "must attach the node to at least one site network: its cluster address cannot be a pod IP, which changes on restart",
+    ).meta({ description: "Site networks the node joins; the first carries its node address" }),
+    hostSelector: z
+        .record(
+            z.string().regex(labelKey),
+            z
+                .string({
+                    error: (issue) =>
+                        typeof issue.input === "boolean" || typeof issue.input === "number"
+                            ? `must be a string, got ${describe(issue.input)} (quote it: "${String(issue.input)}")`
+                            : undefined,
+                })
+                .regex(labelValue, {
+                    error: (issue) => `"${String(issue.input)}" is not a Kubernetes label value`,
+                }),
+            {
+                error: (issue) =>
+                    issue.code === "invalid_key"
+                        ? `"${String(issue.input)}" is not a Kubernetes label key`
+                        : undefined,
+            },
+        )
+        .default({})
+        .meta({ description: "Host node labels the VM must be scheduled on" }),
+});
+
+const directApiSchema = fields({
+    enabled: z
+        .boolean()
+        .default(false)
+        .meta({ description: "Serve the cluster's API through a host NodePort" }),
+    nodePort: wholeNumber(nodePortRange.first, nodePortRange.last)
+        .optional()
+        .meta({ description: "The NodePort; absent: any free port" }),
+})
+    .default({ enabled: false })
+    .meta({
+        description:
+            "A NodePort Service and Rancher's authorized endpoint for the cluster's API; every control-plane node on an os: ubuntu image",
+    });
+
+/** A cluster's own settings; its nodes are read one by one with nodeSchema. */
+const clusterFields = {
+    name: label().meta({
+        description: "Cluster name (DNS label); Rancher's name is <site>-<name>",
+    }),
+    type: z.enum(clusterTypes).meta({ description: "Distribution" }),
+    kubernetesVersion: text().meta({
+        description: "e.g. v1.31.5+k3s1 or v1.31.5+rke2r1, matching type",
+    }),
+    cni: z
+        .enum(cnis)
+        .optional()
+        .meta({
+            description: `CNI; k3s: ${supportedCnis.k3s.join(", ")}; rke2: ${supportedCnis.rke2.join(", ")}; absent: ${defaults.cni.k3s} / ${defaults.cni.rke2}`,
+        }),
+    podCidr: cidr()
+        .optional()
+        .meta({ description: "Pinned pod CIDR; absent: from the site's pool" }),
+    serviceCidr: cidr()
+        .optional()
+        .meta({ description: "Pinned service CIDR; absent: from the site's pool" }),
+    namespace: label()
+        .optional()
+        .meta({ description: "Host namespace of the cluster's VMs; absent: the cluster name" }),
+    directApi: directApiSchema,
+    breakGlassKubeconfig: z
+        .boolean()
+        .default(false)
+        .meta({ description: "Read the admin kubeconfig over SSH (needs edge:sshPrivateKey)" }),
+    acknowledgeReplacement: z.boolean().default(false).meta({
+        description:
+            "Accept that a changed type, podCidr or serviceCidr rebuilds the cluster, or that a change replaces or removes several etcd nodes or leaves an even number",
+    }),
+    nodes: listOf(z.unknown(), "must list at least one node").meta({
+        description:
+            "The nodes: at least one per role, an odd number of etcd nodes, all listing the same network first",
+    }),
+};
+
+export const clusterSettingsSchema = fields(clusterFields);
+export const clusterSchema = fields({
+    ...clusterFields,
+    nodes: listOf(nodeSchema, "must list at least one node").meta({
+        description: clusterFields.nodes.meta()!.description,
+    }),
+});
+
+export const clustersSchema = z
+    .array(z.unknown())
+    .meta({ description: "The site's edge clusters; absent: none" });
+
+export const allocationSchema = fields({
+    type: z.enum(clusterTypes),
+    podCidr: cidr(),
+    serviceCidr: cidr(),
+    /** node name → site network name → IP */
+    nodes: z.record(z.string(), z.record(z.string(), ipv4())).default({}),
+    /**
+     * etcd node name → what replaces its VM (see `vmIdentity`): how the next change is checked
+     * for etcd quorum. Absent in records written before it existed.
+     */
+    etcd: z.record(z.string(), text()).optional(),
+});
+
+export const allocationsSchema = z.record(z.string(), allocationSchema).meta({
+    description:
+        "Written by npm run lock: the addresses handed out so far and each cluster's etcd members; commit it with the config",
+});
+
+export type NetworkShape = z.output<typeof networkSchema>;
+export type SiteSettings = z.output<typeof siteSettingsSchema>;
+export type ImageShape = z.output<typeof imageSchema>;
+export type NodeNetworkConfig = z.output<typeof nodeNetworkSchema>;
+export type NodeConfig = z.output<typeof nodeSchema>;
+export type ClusterSettings = z.output<typeof clusterSettingsSchema>;
+export type ClusterAllocation = z.output<typeof allocationSchema>;
+export type Allocations = z.output<typeof allocationsSchema>;

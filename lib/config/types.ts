@@ -1,0 +1,54 @@
+import {
+    Allocations,
+    ClusterSettings,
+    ClusterType,
+    ImageShape,
+    NetworkShape,
+    NodeConfig,
+    SiteSettings,
+} from "./shape";
+
+/** Addresses nodes may be given on a network, inclusive. */
+export interface AddressRange {
+    first: string;
+    last: string;
+}
+
+/** A bridge network of the site that VMs join with a static address, its range resolved. */
+export type SiteNetworkConfig = Omit<NetworkShape, "range"> & { range: AddressRange };
+
+export type SiteConfig = Omit<SiteSettings, "networks" | "kubeconfig"> & {
+    networks: SiteNetworkConfig[];
+};
+
+export type ImageConfig = ImageShape & { name: string };
+
+/** A cluster with the defaults that depend on its other fields applied. */
+export type ClusterConfig = Omit<ClusterSettings, "cni" | "namespace" | "nodes"> & {
+    cni: string;
+    namespace: string;
+    nodes: NodeConfig[];
+};
+
+export interface StackConfig {
+    site: SiteConfig;
+    images: ImageConfig[];
+    clusters: ClusterConfig[];
+    allocations: Allocations;
+}
+
+/** The stack's config as read from `edge:*` keys, not yet trusted. */
+export interface RawStackConfig {
+    site?: unknown;
+    images?: unknown;
+    clusters?: unknown;
+    allocations?: unknown;
+    /** Whether the `edge:sshPrivateKey` secret is set; its value never reaches validation. */
+    hasSshPrivateKey?: boolean;
+    /** Keys of the project's namespace that the program does not know, such as `edge:cluster`. */
+    unknownKeys?: string[];
+    /** Keys that hold credentials but were stored in plain text, such as `rancher2:tokenKey`. */
+    plaintextSecrets?: string[];
+}
+
+export type { ClusterType };
