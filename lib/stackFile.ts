@@ -23,9 +23,13 @@ export interface StackFile {
     config: Record<string, unknown>;
 }
 
-/** Config paths that hold credentials, so must be stored with `pulumi config set --secret`. */
-const credentialPaths = [
+/**
+ * Config paths that hold credentials, so must be stored with `pulumi config set --secret`; the
+ * editor's JSON Schema takes them only as `{secure: ...}` (lib/config/jsonSchema.ts).
+ */
+export const credentialPaths: readonly (readonly string[])[] = [
     ["rancher2:tokenKey"],
+    ["rancher2:secretKey"],
     [`${configNamespace}:sshPrivateKey`],
     [`${configNamespace}:site`, "kubeconfig"],
 ];

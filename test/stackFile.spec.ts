@@ -80,14 +80,16 @@ describe("stack files", () => {
         const text = [
             "config:",
             "  rancher2:tokenKey: token-abcde:0123456789",
+            "  rancher2:secretKey: 0123456789",
             "  edge:sshPrivateKey: not-encrypted",
             "  edge:site:",
             "    kubeconfig: apiVersion v1",
             "",
         ].join("\n");
         const problems = problemsOf(stackFileConfig(parseStackFile(text, "x")));
-        assert.deepStrictEqual(problems.slice(0, 3), [
+        assert.deepStrictEqual(problems.slice(0, 4), [
             "rancher2:tokenKey: holds a credential in plain text; store it encrypted: pulumi config set --secret rancher2:tokenKey",
+            "rancher2:secretKey: holds a credential in plain text; store it encrypted: pulumi config set --secret rancher2:secretKey",
             "edge:sshPrivateKey: holds a credential in plain text; store it encrypted: pulumi config set --secret edge:sshPrivateKey",
             "edge:site.kubeconfig: holds a credential in plain text; store it encrypted: pulumi config set --secret --path edge:site.kubeconfig",
         ]);

@@ -149,7 +149,7 @@ export const networkSchema = fields({
         })
         .meta({
             description:
-                "Network name (DNS label, at most 15 characters): names the guest's interface and the NetworkAttachmentDefinition",
+                "Network name (DNS label of at most 15 characters, not pod): names the guest's interface and the NetworkAttachmentDefinition",
         }),
     bridge: matching(
         linuxInterfaceName,
@@ -165,7 +165,9 @@ export const networkSchema = fields({
             error: (issue) =>
                 `/${String(issue.input).split("/")[1]} leaves no room for a gateway and nodes`,
         })
-        .meta({ description: "The network's IPv4 CIDR, at most /30" }),
+        .meta({
+            description: "The network's IPv4 CIDR, at most /30; no two site networks overlap",
+        }),
     gateway: ipv4().meta({ description: "Default gateway of nodes on the network, inside cidr" }),
     range: matching(
         ipv4Range,
@@ -260,7 +262,7 @@ const imageFields = fields({
     }),
     size: quantity()
         .default(defaults.imageSize)
-        .meta({ description: "Size of the golden image volume" }),
+        .meta({ description: "Size of the golden image volume; node disks are at least as large" }),
     secretRef: label().optional().meta({
         description:
             "Secret in the image namespace with accessKeyId and secretKey for the image server",
@@ -370,7 +372,7 @@ const clusterFields = {
         .enum(cnis)
         .optional()
         .meta({
-            description: `CNI; k3s: ${supportedCnis.k3s.join(", ")}; rke2: ${supportedCnis.rke2.join(", ")}; absent: ${defaults.cni.k3s} / ${defaults.cni.rke2}`,
+            description: `CNI; k3s takes ${supportedCnis.k3s.join(" or ")}; absent: ${defaults.cni.k3s} for k3s, ${defaults.cni.rke2} for rke2`,
         }),
     podCidr: cidr()
         .optional()

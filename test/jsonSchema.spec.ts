@@ -1,0 +1,157 @@
+import * as assert from "assert";
+import Ajv2020, { ErrorObject } from "ajv/dist/2020";
+import { readFileSync } from "fs";
+import * as path from "path";
+import { parse } from "yaml";
+import { configKeys } from "../lib/config";
+import { stackJsonSchema, stackJsonSchemaText, stackSchemaPath } from "../lib/config/jsonSchema";
+import { configReference, referenceEnd, referenceStart } from "../lib/config/reference";
+import { credentialPaths } from "../lib/stackFile";
+import { InvalidCase, applyEdits } from "./corpus/edits";
+import { projectRoot } from "./mocks";
+
+const committedSchema = readFileSync(path.join(projectRoot, stackSchemaPath), "utf8");
+const validate = new Ajv2020({ allErrors: true }).compile(JSON.parse(committedSchema));
+const stacks = ["greece", "france"];
+
+function stackFile(stack: string): { text: string; document: Record<string, unknown> } {
+    const text = readFileSync(path.join(projectRoot, `Pulumi.${stack}.yaml`), "utf8");
+    return { text, document: parse(text) };
+}
+
+/** What ajv finds wrong with a stack file, as `instancePath keyword` lines. */
+function schemaErrors(document: unknown): string[] {
+    return validate(document)
+        ? []
+        : (validate.errors ?? []).map(
+              (e: ErrorObject) =>
+                  `${e.instancePath} ${e.keyword}${e.keyword === "additionalProperties" ? ` ${e.params.additionalProperty}` : ""}`,
+          );
+}
+
+/** A stack file with `edits` applied to its `config:` map, as in the bad-input corpus. */
+function edited(stack: string, edits: Omit<InvalidCase, "case" | "stack" | "expect">) {
+    const { document } = stackFile(stack);
+    const config = applyEdits(document.config as Record<string, unknown>, {
+        case: "",
+        stack,
+        expect: [],
+        ...edits,
+    });
+    return { ...document, config };
+}
+
+describe("the stack file's JSON Schema for editors", () => {
+    it(`is current in ${stackSchemaPath} (regenerate with npm run schema)`, () => {
+        assert.strictEqual(committedSchema, stackJsonSchemaText());
+    });
+
+    it("is current in the README's config reference (regenerate with npm run schema)", () => {
+        const readme = readFileSync(path.join(projectRoot, "README.md"), "utf8");
+        const start = readme.indexOf(referenceStart);
+        const end = readme.indexOf(referenceEnd) + referenceEnd.length;
+        assert.strictEqual(readme.slice(start, end), configReference(stackJsonSchema()));
+    });
+
+    it("is named on the first line of every example stack file", () => {
+        for (const stack of stacks) {
+            assert.strictEqual(
+                stackFile(stack).text.split("\n")[0],
+                `# yaml-language-server: $schema=./${stackSchemaPath}`,
+            );
+        }
+    });
+
+    it("accepts both example stacks", () => {
+        for (const stack of stacks) {
+            assert.deepStrictEqual(schemaErrors(stackFile(stack).document), [], stack);
+        }
+    });
+
+    it("knows exactly the edge: keys the program reads", () => {
+        const config = (stackJsonSchema().properties as Record<string, any>).config;
+        assert.deepStrictEqual(
+            Object.keys(config.properties).filter((key) => key.startsWith("edge:")),
+            configKeys.map((key) => `edge:${key}`),
+        );
+    });
+
+    it("takes every credential only as {secure: ...}", () => {
+        for (const credential of credentialPaths) {
+            const plain = edited("greece", { set: { [credential.join(".")]: "s3cr3t" } });
+            const [key, ...rest] = credential;
+            const at = ["", "config", key, ...rest].join("/");
+            assert.deepStrictEqual(schemaErrors(plain), [`${at} type`], credential.join("."));
+            const encrypted = edited("greece", {
+                set: { [credential.join(".")]: { secure: "v1:AAAA" } },
+            });
+            assert.deepStrictEqual(schemaErrors(encrypted), [], credential.join("."));
+        }
+    });
+
+    const invalid: {
+        what: string;
+        edits: Omit<InvalidCase, "case" | "stack" | "expect">;
+        expect: string[];
+    }[] = [
+        {
+            what: "a misspelt node field",
+            edits: { set: { "edge:clusters[0].nodes[0].memmory": "4Gi" } },
+            expect: ["/config/edge:clusters/0/nodes/0 additionalProperties memmory"],
+        },
+        {
+            what: "a misspelt edge: key",
+            edits: { set: { "edge:cluster": [] } },
+            expect: ["/config additionalProperties edge:cluster"],
+        },
+        {
+            what: "a misspelt rancher2: key",
+            edits: { set: { "rancher2:apiURL": "https://rancher.example.org" } },
+            expect: ["/config additionalProperties rancher2:apiURL"],
+        },
+        {
+            what: "a VLAN out of range",
+            edits: { set: { "edge:site.networks[0].vlan": 9999 } },
+            expect: ["/config/edge:site/networks/0/vlan maximum"],
+        },
+        {
+            what: "an unknown cluster type",
+            edits: { set: { "edge:clusters[0].type": "microk8s" } },
+            expect: ["/config/edge:clusters/0/type enum"],
+        },
+        {
+            what: "memory without a unit",
+            edits: { set: { "edge:clusters[0].nodes[0].memory": 4 } },
+            expect: ["/config/edge:clusters/0/nodes/0/memory type"],
+        },
+        {
+            what: "a host selector value YAML reads as a boolean",
+            edits: { set: { "edge:clusters[0].nodes[0].hostSelector": { "slices-gr": true } } },
+            expect: ["/config/edge:clusters/0/nodes/0/hostSelector/slices-gr type"],
+        },
+        {
+            what: "a missing required field",
+            edits: { unset: ["edge:clusters[0].nodes[1].disk"] },
+            expect: ["/config/edge:clusters/0/nodes/1 required"],
+        },
+        {
+            what: "an IP that is not an address",
+            edits: { set: { "edge:clusters[0].nodes[0].networks[0].ip": "192.168.18.300" } },
+            // The entry is a map, so the name-only form reports its type as well.
+            expect: [
+                "/config/edge:clusters/0/nodes/0/networks/0 type",
+                "/config/edge:clusters/0/nodes/0/networks/0/ip pattern",
+            ],
+        },
+    ];
+    for (const c of invalid) {
+        it(`rejects ${c.what}`, () => {
+            const errors = schemaErrors(edited("greece", c.edits));
+            // ajv closes the errors of a `name | map` field with one saying neither form fits.
+            assert.deepStrictEqual(
+                errors.filter((e) => !e.endsWith(" anyOf")),
+                c.expect,
+            );
+        });
+    }
+});
