@@ -28,3 +28,12 @@ export function parseQuantity(text: string): number | undefined {
     }
     return Number(match[1]) * suffixes[match[2] ?? ""];
 }
+
+/** Bytes in a quantity the config's shape has accepted already. */
+export function bytes(text: string): number {
+    const value = parseQuantity(text);
+    if (value === undefined) {
+        throw new Error(`"${text}" is not a Kubernetes quantity`);
+    }
+    return value;
+}

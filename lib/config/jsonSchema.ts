@@ -13,7 +13,10 @@ export const stackSchemaPath = "schema/stack.schema.json";
 function secure(description: string) {
     return z
         .strictObject({ secure: z.string().meta({ description: "Ciphertext Pulumi wrote" }) })
-        .meta({ description: `${description}; a secret: pulumi config set --secret` });
+        .meta({
+            title: "an encrypted value: pulumi config set --secret",
+            description: `${description}; a secret: pulumi config set --secret`,
+        });
 }
 
 const configSchema = z

@@ -65,32 +65,39 @@ function table(heading: string, schema: JsonSchema): string[] {
     ];
 }
 
+/** The schema of `key` inside `schema`: a property, or `[]` for a list's items. */
+function at(schema: JsonSchema, ...keys: string[]): JsonSchema {
+    return keys.reduce((inner, key) => {
+        const next = key === "[]" ? inner.items : inner.properties?.[key];
+        if (next === undefined) {
+            throw new Error(`the stack schema has no ${keys.join(".")}`);
+        }
+        return next;
+    }, schema);
+}
+
 /** The object alternative of a field that also takes a short form (a URL, a network name). */
 function objectForm(schema: JsonSchema): JsonSchema {
     return schema.anyOf?.find((alternative) => alternative.type === "object") ?? schema;
 }
 
 export function configReference(stackSchema: JsonSchema): string {
-    const config = stackSchema.properties!.config;
-    const keys = config.properties!;
-    const site = keys["edge:site"];
-    const image = objectForm(keys["edge:images"].additionalProperties as JsonSchema);
-    const cluster = keys["edge:clusters"].items!;
-    const node = cluster.properties!.nodes.items!;
+    const config = at(stackSchema, "config");
+    const site = at(config, "edge:site");
+    const images = at(config, "edge:images").additionalProperties;
+    const cluster = at(config, "edge:clusters", "[]");
+    const node = at(cluster, "nodes", "[]");
     return [
         referenceStart,
         "",
         ...table("Keys", { ...config, description: undefined }),
         ...table("`edge:site`", site),
-        ...table("`edge:site.networks[]`", site.properties!.networks.items!),
-        ...table("`edge:images.<name>`", image),
+        ...table("`edge:site.networks[]`", at(site, "networks", "[]")),
+        ...table("`edge:images.<name>`", objectForm(typeof images === "object" ? images : {})),
         ...table("`edge:clusters[]`", cluster),
-        ...table("`edge:clusters[].directApi`", cluster.properties!.directApi),
+        ...table("`edge:clusters[].directApi`", at(cluster, "directApi")),
         ...table("`edge:clusters[].nodes[]`", node),
-        ...table(
-            "`edge:clusters[].nodes[].networks[]`",
-            objectForm(node.properties!.networks.items!),
-        ),
+        ...table("`edge:clusters[].nodes[].networks[]`", objectForm(at(node, "networks", "[]"))),
         referenceEnd,
     ].join("\n");
 }

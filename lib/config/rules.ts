@@ -1,7 +1,7 @@
 import { defaults, supportedCnis } from "../defaults";
 import { contains, intToIp, ipToInt, lastAddress, overlaps, parseCidr } from "../ip";
 import { ProblemList } from "../problems";
-import { parseQuantity } from "../quantity";
+import { bytes } from "../quantity";
 import { cniVersionProblem } from "../rancher";
 import { isRecord, keyPath, reportDuplicates } from "./report";
 import { ClusterSettings, ClusterType, NetworkShape, NodeConfig, nodeRoles } from "./shape";
@@ -74,16 +74,16 @@ export function reportNetworkOverlaps(
     path: string,
     problems: ProblemList,
 ): void {
-    const parsed = networks.map((n) => {
-        const cidr = n ? parseCidr(n.cidr) : undefined;
-        return cidr && "cidr" in cidr ? cidr.cidr : undefined;
+    const blocks = networks.flatMap((network, index) => {
+        const parsed = network ? parseCidr(network.cidr) : undefined;
+        return network && parsed && "cidr" in parsed ? [{ network, index, cidr: parsed.cidr }] : [];
     });
-    parsed.forEach((cidr, j) => {
-        const i = parsed.findIndex((other, k) => k < j && other && cidr && overlaps(other, cidr));
-        if (i >= 0) {
+    blocks.forEach(({ network, index, cidr }, j) => {
+        const earlier = blocks.slice(0, j).find((other) => overlaps(other.cidr, cidr));
+        if (earlier) {
             problems.add(
-                `${path}[${j}].cidr`,
-                `${networks[j]!.cidr} overlaps site.networks[${i}] ${networks[i]!.name} (${networks[i]!.cidr})`,
+                `${path}[${index}].cidr`,
+                `${network.cidr} overlaps site.networks[${earlier.index}] ${earlier.network.name} (${earlier.network.cidr})`,
             );
         }
     });
@@ -159,7 +159,7 @@ export function checkNode(
         );
     }
     const imageSize = context.images?.find((i) => i.name === node.image)?.size;
-    if (imageSize !== undefined && parseQuantity(node.disk)! < parseQuantity(imageSize)!) {
+    if (imageSize !== undefined && bytes(node.disk) < bytes(imageSize)) {
         problems.add(
             keyPath(path, "disk"),
             `${node.disk} is smaller than image ${node.image} (${imageSize})`,

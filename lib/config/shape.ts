@@ -2,7 +2,7 @@ import { z } from "zod";
 import { defaults, minimumNodeMemory, nodePortRange, supportedCnis } from "../defaults";
 import { ipv4Address, ipv4Pattern, parseCidr } from "../ip";
 import { podInterfaceName } from "../naming";
-import { parseQuantity, quantityPattern } from "../quantity";
+import { bytes, quantityPattern } from "../quantity";
 import { describe } from "./report";
 
 /**
@@ -83,13 +83,15 @@ function fields<T extends z.core.$ZodLooseShape>(shape: T) {
     });
 }
 
-export function checkLabel(text: string): string | undefined {
-    return dns1123Label.test(text)
-        ? undefined
-        : `"${text}" is not a DNS-1123 label (lowercase letters, digits and "-", at most 63 characters, starting and ending with a letter or digit)`;
+function notALabel(text: string): string {
+    return `"${text}" is not a DNS-1123 label (lowercase letters, digits and "-", at most 63 characters, starting and ending with a letter or digit)`;
 }
 
-const label = () => matching(dns1123Label, (given) => checkLabel(given)!);
+export function checkLabel(text: string): string | undefined {
+    return dns1123Label.test(text) ? undefined : notALabel(text);
+}
+
+const label = () => matching(dns1123Label, notALabel);
 const ipv4 = () => matching(ipv4Pattern, (given) => `"${given}" is not an IPv4 address`);
 const cidr = () =>
     checked((value) => {
@@ -181,6 +183,14 @@ export const networkSchema = fields({
         }),
 });
 
+function siteNetworks<T extends z.ZodType>(network: T) {
+    return listOf(network, "must list at least one site network: nodes need a stable address").meta(
+        {
+            description: "The site's bridge networks that nodes join with static addresses",
+        },
+    );
+}
+
 /** The site's own settings; its networks are read one by one with networkSchema. */
 const siteFields = {
     name: label().meta({
@@ -231,10 +241,7 @@ const siteFields = {
     sshUser: matching(linuxUserName, (given) => `"${given}" is not a Linux user name`)
         .default(defaults.sshUser)
         .meta({ description: "The cloud image's default user, who gets the SSH keys" }),
-    networks: listOf(
-        z.unknown(),
-        "must list at least one site network: nodes need a stable address",
-    ).meta({ description: "The site's bridge networks that nodes join with static addresses" }),
+    networks: siteNetworks(z.unknown()),
     insecureRegistration: z.boolean().default(false).meta({
         description:
             "Nodes fetch Rancher's agent without checking its certificate (a self-signed Rancher)",
@@ -248,12 +255,7 @@ const siteFields = {
 export const siteSettingsSchema = fields(siteFields);
 export const siteSchema = fields({
     ...siteFields,
-    networks: listOf(
-        networkSchema,
-        "must list at least one site network: nodes need a stable address",
-    ).meta({
-        description: siteFields.networks.meta()!.description,
-    }),
+    networks: siteNetworks(networkSchema),
 });
 
 const imageFields = fields({
@@ -309,7 +311,7 @@ export const nodeSchema = fields({
     }),
     cpu: wholeNumber(1, 512).meta({ description: "Virtual CPU cores" }),
     memory: quantity()
-        .refine((value) => parseQuantity(value)! >= parseQuantity(minimumNodeMemory)!, {
+        .refine((value) => bytes(value) >= bytes(minimumNodeMemory), {
             error: (issue) =>
                 `${String(issue.input)} is less than the ${minimumNodeMemory} a Kubernetes node needs`,
         })
@@ -359,6 +361,13 @@ const directApiSchema = fields({
             "A NodePort Service and Rancher's authorized endpoint for the cluster's API; every control-plane node on an os: ubuntu image",
     });
 
+function clusterNodes<T extends z.ZodType>(node: T) {
+    return listOf(node, "must list at least one node").meta({
+        description:
+            "The nodes: at least one per role, an odd number of etcd nodes, all listing the same network first",
+    });
+}
+
 /** A cluster's own settings; its nodes are read one by one with nodeSchema. */
 const clusterFields = {
     name: label().meta({
@@ -392,18 +401,13 @@ const clusterFields = {
         description:
             "Accept that a changed type, podCidr or serviceCidr rebuilds the cluster, or that a change replaces or removes several etcd nodes or leaves an even number",
     }),
-    nodes: listOf(z.unknown(), "must list at least one node").meta({
-        description:
-            "The nodes: at least one per role, an odd number of etcd nodes, all listing the same network first",
-    }),
+    nodes: clusterNodes(z.unknown()),
 };
 
 export const clusterSettingsSchema = fields(clusterFields);
 export const clusterSchema = fields({
     ...clusterFields,
-    nodes: listOf(nodeSchema, "must list at least one node").meta({
-        description: clusterFields.nodes.meta()!.description,
-    }),
+    nodes: clusterNodes(nodeSchema),
 });
 
 export const clustersSchema = z
