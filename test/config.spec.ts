@@ -33,6 +33,25 @@ describe("config validation", () => {
         assert.strictEqual(plan.clusters[0].namespace, "final-test");
     });
 
+    it("lets no malformed cluster or node hide another's problems", () => {
+        const raw = rawStackConfig(editableStackConfig("france")) as any;
+        raw.clusters[0].nodes[0].cpu = "many";
+        raw.clusters[0].nodes[1].image = "debian";
+        raw.clusters[0].kubernetesVersion = "v1.31.5+k3s1";
+        raw.clusters[1] = {
+            ...raw.clusters[1],
+            type: "rke2",
+            nodes: [null, ...raw.clusters[1].nodes],
+        };
+        assert.deepStrictEqual(problemsOf(raw), [
+            'clusters[0].kubernetesVersion: "v1.31.5+k3s1" is not a valid rke2 version (e.g. v1.31.5+rke2r1)',
+            'clusters[0].nodes[0].cpu: must be a whole number, got the string "many"',
+            'clusters[0].nodes[1].image: unknown image "debian" (edge:images has: ubuntu-jammy, ubuntu-noble)',
+            'clusters[1].kubernetesVersion: "v1.31.5+k3s1" is not a valid rke2 version (e.g. v1.31.5+rke2r1)',
+            "clusters[1].nodes[0]: must be a map, got null",
+        ]);
+    });
+
     it("reports a bad quantity with its path", () => {
         const raw = greece();
         raw.clusters[0].nodes[1].memory = "4 GB";
