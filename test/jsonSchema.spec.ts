@@ -1,6 +1,6 @@
 import * as assert from "assert";
 import Ajv2020, { ErrorObject } from "ajv/dist/2020";
-import { readFileSync } from "fs";
+import { readFileSync, readdirSync } from "fs";
 import * as path from "path";
 import { parse } from "yaml";
 import { configKeys } from "../lib/config";
@@ -12,7 +12,10 @@ import { projectRoot } from "./mocks";
 
 const committedSchema = readFileSync(path.join(projectRoot, stackSchemaPath), "utf8");
 const validate = new Ajv2020({ allErrors: true }).compile(JSON.parse(committedSchema));
-const stacks = ["greece", "france"];
+/** Every stack file of the project, so that a new site's is checked too. */
+const stacks = readdirSync(projectRoot)
+    .map((file) => /^Pulumi\.(.+)\.yaml$/.exec(file)?.[1])
+    .filter((stack): stack is string => stack !== undefined);
 
 function stackFile(stack: string): { text: string; document: Record<string, unknown> } {
     const text = readFileSync(path.join(projectRoot, `Pulumi.${stack}.yaml`), "utf8");
@@ -53,7 +56,8 @@ describe("the stack file's JSON Schema for editors", () => {
         assert.strictEqual(readme.slice(start, end), configReference(stackJsonSchema()));
     });
 
-    it("is named on the first line of every example stack file", () => {
+    it("is named on the first line of every stack file", () => {
+        assert.deepStrictEqual([...stacks].sort(), ["france", "greece"]);
         for (const stack of stacks) {
             assert.strictEqual(
                 stackFile(stack).text.split("\n")[0],
@@ -62,7 +66,7 @@ describe("the stack file's JSON Schema for editors", () => {
         }
     });
 
-    it("accepts both example stacks", () => {
+    it("accepts every stack file", () => {
         for (const stack of stacks) {
             assert.deepStrictEqual(schemaErrors(stackFile(stack).document), [], stack);
         }
