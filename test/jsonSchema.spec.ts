@@ -139,6 +139,34 @@ describe("the stack file's JSON Schema for editors", () => {
             expect: ["/config/edge:clusters/0/nodes/1 required"],
         },
         {
+            what: "the pod network's name for a site network",
+            edits: { set: { "edge:site.networks[0].name": "pod" } },
+            expect: ["/config/edge:site/networks/0/name not"],
+        },
+        {
+            what: "a private key among the authorized keys",
+            edits: {
+                set: {
+                    "edge:site.sshAuthorizedKeys[0]":
+                        "-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn\n-----END OPENSSH PRIVATE KEY-----",
+                },
+            },
+            expect: ["/config/edge:site/sshAuthorizedKeys/0 pattern"],
+        },
+        {
+            what: "an image URL with credentials",
+            edits: {
+                set: {
+                    "edge:images.ubuntu-focal.url": "https://ops:hunter2@images.example.org/a.img",
+                },
+            },
+            // The entry is a map, so the URL-only form reports its type as well.
+            expect: [
+                "/config/edge:images/ubuntu-focal type",
+                "/config/edge:images/ubuntu-focal/url pattern",
+            ],
+        },
+        {
             what: "an IP that is not an address",
             edits: { set: { "edge:clusters[0].nodes[0].networks[0].ip": "192.168.18.300" } },
             // The entry is a map, so the name-only form reports its type as well.

@@ -36,6 +36,8 @@ const labelKey =
 const labelValue = /^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/;
 const publicKey =
     /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/]+={0,3}( .*)?$/;
+/** An http(s) URL with no credentials before its host. */
+const imageUrl = /^https?:\/\/[^/?#@]+([/?#].*)?$/;
 const cidrShape = /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/;
 const ipv4Range = new RegExp(`^${ipv4Address} *- *${ipv4Address}$`);
 
@@ -150,6 +152,7 @@ export const networkSchema = fields({
             error: `"${podInterfaceName}" is reserved for the VM's pod network`,
         })
         .meta({
+            not: { const: podInterfaceName },
             description:
                 "Network name (DNS label of at most 15 characters, not pod): names the guest's interface and the NetworkAttachmentDefinition",
         }),
@@ -235,7 +238,7 @@ const siteFields = {
         .default(defaults.serviceCidrPrefix)
         .meta({ description: "Prefix length of an assigned service CIDR" }),
     sshAuthorizedKeys: listOf(
-        checked(checkPublicKey).transform((key) => key.trim()),
+        checked(checkPublicKey, publicKey).transform((key) => key.trim()),
         "must list at least one key: nodes have no password login",
     ).meta({ description: "OpenSSH public keys of the nodes' default user" }),
     sshUser: matching(linuxUserName, (given) => `"${given}" is not a Linux user name`)
@@ -259,7 +262,7 @@ export const siteSchema = fields({
 });
 
 const imageFields = fields({
-    url: checked(checkImageUrl, /^https?:\/\//).meta({
+    url: checked(checkImageUrl, imageUrl).meta({
         description: "http(s) URL of the cloud image CDI imports, without credentials",
     }),
     size: quantity()
@@ -277,7 +280,7 @@ const imageFields = fields({
 
 export const imageSchema = z
     .union([
-        checked(checkImageUrl, /^https?:\/\//).transform((url) => imageFields.parse({ url })),
+        checked(checkImageUrl, imageUrl).transform((url) => imageFields.parse({ url })),
         imageFields,
     ])
     .meta({ description: "A cloud image: its URL, or a map with url, size, secretRef and os" });
