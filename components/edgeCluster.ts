@@ -53,9 +53,9 @@ export class EdgeCluster extends pulumi.ComponentResource {
     /** Admin kubeconfig read from the first server node, when asked for (secret). */
     public readonly breakGlassKubeconfig: pulumi.Output<string | undefined>;
     /** The cluster's pod CIDR. */
-    public readonly podCidr: pulumi.Output<string>;
+    public readonly podCidr: string;
     /** The cluster's service CIDR. */
-    public readonly serviceCidr: pulumi.Output<string>;
+    public readonly serviceCidr: string;
     /** Where the Kubernetes API answers without going through Rancher. */
     public readonly apiEndpoint: pulumi.Output<string>;
     /** The cluster's nodes by name. */
@@ -193,29 +193,28 @@ export class EdgeCluster extends pulumi.ComponentResource {
             cluster.breakGlassKubeconfig && sshPrivateKey !== undefined
                 ? this.readAdminKubeconfig(name, site, cluster, sync, sshPrivateKey)
                 : pulumi.output(undefined);
-        this.podCidr = pulumi.output(cluster.podCidr);
-        this.serviceCidr = pulumi.output(cluster.serviceCidr);
+        this.podCidr = cluster.podCidr;
+        this.serviceCidr = cluster.serviceCidr;
+        // Only the host keys are computed; the rest is plan data.
+        const nodes = Object.entries(this.nodes);
         this.nodeSummaries = pulumi
-            .all(
-                Object.entries(this.nodes).map(([nodeName, node]) =>
-                    pulumi
-                        .all([node.roles, node.ips, node.macs, node.hostPublicKey])
-                        .apply(([roles, ips, macs, hostKey]): [string, NodeSummary] => [
-                            nodeName,
-                            { roles, ips, macs, hostKey },
-                        ]),
+            .all(nodes.map(([, node]) => node.hostPublicKey))
+            .apply((hostKeys) =>
+                Object.fromEntries(
+                    nodes.map(([nodeName, { roles, ips, macs }], i): [string, NodeSummary] => [
+                        nodeName,
+                        { roles, ips, macs, hostKey: hostKeys[i] },
+                    ]),
                 ),
-            )
-            .apply((entries) => Object.fromEntries(entries));
+            );
+        // The data outputs only: the Rancher cluster and the nodes are in the state already.
         this.registerOutputs({
-            rancherCluster: this.rancherCluster,
             clusterId: this.clusterId,
             kubeconfig: this.kubeconfig,
             breakGlassKubeconfig: this.breakGlassKubeconfig,
             podCidr: this.podCidr,
             serviceCidr: this.serviceCidr,
             apiEndpoint: this.apiEndpoint,
-            nodes: this.nodes,
             nodeSummaries: this.nodeSummaries,
         });
     }

@@ -28,12 +28,12 @@ export interface KubevirtNodeArgs {
  * cloud-init Secret.
  */
 export class KubevirtNode extends pulumi.ComponentResource {
-    /** The node's IPs by site network. */
-    public readonly ips: pulumi.Output<Record<string, string>>;
+    /** The node's IPs by site network: planned, so plain data. */
+    public readonly ips: Record<string, string>;
     /** The node's MACs by site network. */
-    public readonly macs: pulumi.Output<Record<string, string>>;
+    public readonly macs: Record<string, string>;
     /** The node's Rancher roles. */
-    public readonly roles: pulumi.Output<string[]>;
+    public readonly roles: string[];
     /** The public half of the node's SSH host key, as `ssh-ed25519 AAAA...`. */
     public readonly hostPublicKey: pulumi.Output<string>;
     /** The Secret holding cloud-init user-data (with the registration token) and network-data. */
@@ -102,19 +102,16 @@ export class KubevirtNode extends pulumi.ComponentResource {
             hooks: { beforeDelete: [args.removalHook] },
         });
 
-        this.ips = pulumi.output(Object.fromEntries(node.interfaces.map((i) => [i.network, i.ip])));
-        this.macs = pulumi.output(
-            Object.fromEntries(node.interfaces.map((i) => [i.network, i.mac])),
-        );
-        this.roles = pulumi.output([...node.roles]);
+        this.ips = Object.fromEntries(node.interfaces.map((i) => [i.network, i.ip]));
+        this.macs = Object.fromEntries(node.interfaces.map((i) => [i.network, i.mac]));
+        this.roles = [...node.roles];
+        // The data outputs only: each child is in the state already, and serializing a resource
+        // as an output awaits its URN and ID for nothing.
         this.registerOutputs({
             ips: this.ips,
             macs: this.macs,
             roles: this.roles,
             hostPublicKey: this.hostPublicKey,
-            cloudInit: this.cloudInit,
-            rootDisk: this.rootDisk,
-            virtualMachine: this.virtualMachine,
         });
     }
 }

@@ -37,9 +37,9 @@ export class SiteNetwork extends pulumi.ComponentResource {
     /** Golden image DataVolumes by image name. */
     public readonly goldenImages: Record<string, k8s.apiextensions.CustomResource>;
     /** Site networks by name, as exported. */
-    public readonly networks: pulumi.Output<Record<string, NetworkSummary>>;
+    public readonly networks: Record<string, NetworkSummary>;
     /** Golden images by name, as exported. */
-    public readonly images: pulumi.Output<Record<string, ImageSummary>>;
+    public readonly images: Record<string, ImageSummary>;
 
     constructor(name: string, args: SiteNetworkArgs, opts?: pulumi.ComponentResourceOptions) {
         // A production site (site.protect) protects everything in it: namespaces, images, NADs.
@@ -91,36 +91,30 @@ export class SiteNetwork extends pulumi.ComponentResource {
             ]),
         );
 
-        this.networks = pulumi.output(
-            Object.fromEntries(
-                site.networks.map((n) => [
-                    n.name,
-                    {
-                        bridge: n.bridge,
-                        ...(n.vlan === undefined ? {} : { vlan: n.vlan }),
-                        cidr: n.cidr,
-                        gateway: n.gateway,
-                        networkAttachmentDefinition: n.nadRef,
-                    },
-                ]),
-            ),
+        this.networks = Object.fromEntries(
+            site.networks.map((n) => [
+                n.name,
+                {
+                    bridge: n.bridge,
+                    ...(n.vlan === undefined ? {} : { vlan: n.vlan }),
+                    cidr: n.cidr,
+                    gateway: n.gateway,
+                    networkAttachmentDefinition: n.nadRef,
+                },
+            ]),
         );
-        this.images = pulumi.output(
-            Object.fromEntries(
-                site.images.map((i) => [
-                    i.name,
-                    {
-                        url: i.url,
-                        size: i.size,
-                        dataVolume: `${i.dataVolume.metadata.namespace}/${i.dataVolume.metadata.name}`,
-                    },
-                ]),
-            ),
+        this.images = Object.fromEntries(
+            site.images.map((i) => [
+                i.name,
+                {
+                    url: i.url,
+                    size: i.size,
+                    dataVolume: `${i.dataVolume.metadata.namespace}/${i.dataVolume.metadata.name}`,
+                },
+            ]),
         );
+        // The data outputs only: the namespaces, NADs and images are in the state already.
         this.registerOutputs({
-            namespaces: this.namespaces,
-            networkAttachments: this.networkAttachments,
-            goldenImages: this.goldenImages,
             networks: this.networks,
             images: this.images,
         });

@@ -375,10 +375,34 @@ export function directApiEndpoint(site: SitePlan, cluster: ClusterPlan, nodePort
 }
 
 /**
+ * The last config planned and its plan, frozen: `npm run plan` plans the stack file, then
+ * evaluates the program, which plans the same config again.
+ */
+let lastPlanned: { key: string; result: { plan: StackPlan; kubeconfig?: string } } | undefined;
+
+/**
  * Validates a stack's raw config and resolves it into a plan. Throws one ConfigError listing every
  * problem, before anything is declared.
  */
 export function planStack(raw: RawStackConfig): { plan: StackPlan; kubeconfig?: string } {
+    // Stack files hold no credential in plain text when a plan comes back, so the list is empty.
+    const key = JSON.stringify({ ...raw, plaintextSecrets: raw.plaintextSecrets ?? [] });
+    if (lastPlanned?.key !== key) {
+        lastPlanned = { key, result: deepFreeze(planAnew(raw)) };
+    }
+    return lastPlanned.result;
+}
+
+/** `value`, with it and everything inside it frozen: a shared plan must not change under anyone. */
+function deepFreeze<T>(value: T): T {
+    if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+        Object.freeze(value);
+        Object.values(value).forEach(deepFreeze);
+    }
+    return value;
+}
+
+function planAnew(raw: RawStackConfig): { plan: StackPlan; kubeconfig?: string } {
     const problems = new ProblemList();
     const { config, kubeconfig } = readStackConfig(raw, problems);
     const addresses = config ? planAddresses(config, problems) : undefined;

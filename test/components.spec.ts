@@ -65,7 +65,7 @@ describe("components", () => {
                         { transformations: [captured.transformation] },
                     ),
             );
-            const networks = await promiseOf(site.networks);
+            const networks = site.networks;
 
             assert.deepStrictEqual(
                 ofType(resources, types.namespace).map((r) => [r.name, r.inputs.metadata.name]),
@@ -482,3 +482,55 @@ describe("components", () => {
         });
     });
 });
+
+describe("component outputs", () => {
+    it("each component registers its public data outputs, not its children", async () => {
+        await setupMocks(editableStackConfig("greece"));
+        const registered: Record<string, string[]> = {};
+        const monitor = pulumi.runtime.getMonitor() as unknown as {
+            registerResourceOutputs(request: OutputsRequest, callback: unknown): unknown;
+        };
+        const register = monitor.registerResourceOutputs.bind(monitor);
+        monitor.registerResourceOutputs = (request, callback) => {
+            const [type, name] = request.getUrn().split("::").slice(-2);
+            const outputs = request.getOutputs()?.toJavaScript() ?? {};
+            const token = type.split("$").pop()!;
+            if (token.startsWith("edge:")) {
+                registered[`${token}::${name}`] = Object.keys(outputs).sort();
+            }
+            return register(request, callback);
+        };
+        delete require.cache[require.resolve("../index")];
+        await inStack(() => import("../index"));
+        assert.deepStrictEqual(registered, {
+            [`${types.siteNetwork}::greece`]: ["images", "networks"],
+            [`${types.edgeCluster}::final-test`]: [
+                // breakGlassKubeconfig is undefined here, so not sent.
+                "apiEndpoint",
+                "clusterId",
+                "kubeconfig",
+                "nodeSummaries",
+                "podCidr",
+                "serviceCidr",
+            ],
+            [`${types.kubevirtNode}::final-test-cluster-master`]: [
+                "hostPublicKey",
+                "ips",
+                "macs",
+                "roles",
+            ],
+            [`${types.kubevirtNode}::final-test-worker1`]: [
+                "hostPublicKey",
+                "ips",
+                "macs",
+                "roles",
+            ],
+        });
+    });
+});
+
+/** The part of the SDK's RegisterResourceOutputs request this test reads. */
+interface OutputsRequest {
+    getUrn(): string;
+    getOutputs(): { toJavaScript(): Record<string, unknown> } | undefined;
+}

@@ -360,7 +360,7 @@ describe("safety", () => {
             assert.strictEqual(await pulumi.isSecret(cluster.kubeconfig), true);
             assert.strictEqual(await pulumi.isSecret(cluster.breakGlassKubeconfig), true);
             assert.strictEqual(
-                await pulumi.isSecret(cluster.podCidr),
+                await pulumi.isSecret(pulumi.output(cluster.podCidr)),
                 false,
                 "addresses stay readable",
             );
