@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { withCappedStackTraces } from "../lib/stackTraces";
 
 /** A resource the program registered, as the mock monitor saw it. */
 export interface RecordedResource {
@@ -273,33 +274,39 @@ export async function evaluateProgram(
     const program = require.resolve("../index");
     delete require.cache[program];
 
-    const exported = await pulumi.runtime.runInPulumiStack(async () => {
-        pulumi.runtime.registerStackTransformation((args) => {
-            const key = resourceKey(args);
-            keys.set(args.resource, key);
-            const opts = args.opts as pulumi.CustomResourceOptions;
-            const dependsOn = ([] as unknown[]).concat(opts.dependsOn ?? []);
-            declared.set(key, {
-                ...(keyOf(opts.parent) ? { parent: keyOf(opts.parent) } : {}),
-                dependsOn: dependsOn.map((d) => keyOf(d) ?? "?"),
-                replaceOnChanges: opts.replaceOnChanges ?? [],
-                deleteBeforeReplace: opts.deleteBeforeReplace ?? false,
-                // Children inherit protect from their component, after transformations run.
-                protect: opts.protect ?? declared.get(keyOf(opts.parent) ?? "")?.protect ?? false,
-                ...(typeof opts.replacementTrigger === "string"
-                    ? { replacementTrigger: opts.replacementTrigger }
-                    : {}),
-                beforeDelete: (opts.hooks?.beforeDelete ?? []).map((hook) => hook.name),
-                replaceWith: (opts.replaceWith ?? []).map((r) => keyOf(r) ?? "?"),
+    // Offline, no stack trace is ever shown, and the SDK's continuations would record one for
+    // each of its promises (see lib/stackTraces.ts): capped until every registration is done.
+    const outputs = await withCappedStackTraces(async () => {
+        const exported = await pulumi.runtime.runInPulumiStack(async () => {
+            pulumi.runtime.registerStackTransformation((args) => {
+                const key = resourceKey(args);
+                keys.set(args.resource, key);
+                const opts = args.opts as pulumi.CustomResourceOptions;
+                const dependsOn = ([] as unknown[]).concat(opts.dependsOn ?? []);
+                declared.set(key, {
+                    ...(keyOf(opts.parent) ? { parent: keyOf(opts.parent) } : {}),
+                    dependsOn: dependsOn.map((d) => keyOf(d) ?? "?"),
+                    replaceOnChanges: opts.replaceOnChanges ?? [],
+                    deleteBeforeReplace: opts.deleteBeforeReplace ?? false,
+                    // Children inherit protect from their component, after transformations run.
+                    protect:
+                        opts.protect ?? declared.get(keyOf(opts.parent) ?? "")?.protect ?? false,
+                    ...(typeof opts.replacementTrigger === "string"
+                        ? { replacementTrigger: opts.replacementTrigger }
+                        : {}),
+                    beforeDelete: (opts.hooks?.beforeDelete ?? []).map((hook) => hook.name),
+                    replaceWith: (opts.replaceWith ?? []).map((r) => keyOf(r) ?? "?"),
+                });
+                return undefined;
             });
-            return undefined;
+            return require(program);
         });
-        return require(program);
+        const resolved = await new Promise<Record<string, any>>((resolve) =>
+            pulumi.output(exported ?? {}).apply((value) => resolve(value as Record<string, any>)),
+        );
+        await pulumi.runtime.disconnect();
+        return resolved;
     });
-    const outputs = await new Promise<Record<string, any>>((resolve) =>
-        pulumi.output(exported ?? {}).apply((value) => resolve(value as Record<string, any>)),
-    );
-    await pulumi.runtime.disconnect();
 
     const registered = new Map(recorded.map((r) => [resourceKey(r), r]));
     const resources = [...declared.entries()]

@@ -2,22 +2,40 @@ import { execFileSync } from "child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
+import * as command from "@pulumi/command";
+import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import * as rancher2 from "@pulumi/rancher2";
+import * as tls from "@pulumi/tls";
 import { planStack } from "../lib/plan";
+import { rawStackConfig } from "../lib/stackFile";
 import { withCappedStackTraces } from "../lib/stackTraces";
-import { evaluateProgram, installMocks, placeholders } from "../offline/evaluate";
+import {
+    DeclaredOptions,
+    EvaluatedResource,
+    evaluateProgram,
+    installMocks,
+    placeholders,
+    resourceKey,
+} from "../offline/evaluate";
 import { addressSummary, renderFiles, renderSummary } from "../offline/render";
 import { syntheticStack } from "../offline/synthetic";
 
 /**
- * `npm run bench`: the work of `npm run plan -- --out` (planning, evaluating the program under
- * mocks, rendering) for synthetic sites of 100 to 1,000 VMs, each in a fresh process, against the
- * SDK's floor: the same resources replayed through the mock runtime with no program logic, in
- * another fresh process. Figures, not assertions.
+ * `npm run bench`: the work of `npm run plan -- --out` on a locked stack file (planning,
+ * evaluating the program under mocks, rendering) for synthetic sites of 100 to 1,000 VMs, each in a fresh process, against two
+ * floors, each in another fresh process, replaying the resources the program registered through
+ * the mock runtime with no program logic (no planning, no applies, inputs as plain values):
+ * - bare: each as a generic CustomResource with its type, name and inputs, and no options;
+ * - declared: each with its own SDK class (whose output properties cost promises of their own)
+ *   and the options the program gave it: parent, provider, dependsOn, replaceOnChanges,
+ *   deleteBeforeReplace, replaceWith, protect and its removal hook.
+ * Each figure is the median of three runs. Figures, not assertions.
  */
 
 const nodesPerCluster = 5;
 const sizes = [100, 200, 500, 1000];
+const repeats = 3;
 
 const milliseconds = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e6;
 const peakRssMiB = () => process.resourceUsage().maxRSS / 1024;
@@ -41,21 +59,24 @@ interface ProgramFigures {
 
 /** One site's offline plan; writes the registered resources to `resourcesFile` for the floor. */
 async function measureProgram(vms: number, resourcesFile: string): Promise<ProgramFigures> {
+    // A committed stack file records its allocations (`npm run lock`), so lock the site first.
+    const synthetic = syntheticSite(vms);
+    const config = {
+        "edge:site": synthetic.site,
+        "edge:images": synthetic.images,
+        "edge:clusters": synthetic.clusters,
+        "edge:allocations": planStack(synthetic).plan.allocations,
+    };
+    // Then as `npm run plan`: plan the stack file, then evaluate the program, which finds that
+    // plan made already (planStack keeps the last one).
     let start = process.hrtime.bigint();
-    const raw = syntheticSite(vms);
-    const { plan } = planStack(raw);
+    const { plan } = planStack(rawStackConfig(config));
     const planMs = milliseconds(start);
     start = process.hrtime.bigint();
-    const evaluation = await evaluateProgram(
-        {
-            "edge:site": raw.site,
-            "edge:images": raw.images,
-            "edge:clusters": raw.clusters,
-            "edge:allocations": plan.allocations,
-        },
-        placeholders,
-        { stack: "bench", preview: true },
-    );
+    const evaluation = await evaluateProgram(config, placeholders, {
+        stack: "bench",
+        preview: true,
+    });
     const programMs = milliseconds(start);
     start = process.hrtime.bigint();
     const addresses = addressSummary(plan, evaluation.outputs);
@@ -65,7 +86,12 @@ async function measureProgram(vms: number, resourcesFile: string): Promise<Progr
     writeFileSync(
         resourcesFile,
         JSON.stringify(
-            evaluation.resources.map(({ type, name, inputs }) => ({ type, name, inputs })),
+            evaluation.resources.map(({ type, name, inputs, options }) => ({
+                type,
+                name,
+                inputs,
+                options,
+            })),
         ),
     );
     return {
@@ -78,28 +104,127 @@ async function measureProgram(vms: number, resourcesFile: string): Promise<Progr
     };
 }
 
-/** The SDK's floor: the same resources and inputs, registered with no logic in between. */
+/**
+ * Declares resources in a root stack and waits until every registration is done, under the
+ * program's conditions in evaluateProgram (stack traces capped throughout).
+ */
+function replay(declare: () => void): Promise<void> {
+    return withCappedStackTraces(async () => {
+        await pulumi.runtime.runInPulumiStack(async () => declare());
+        await pulumi.runtime.disconnect();
+    });
+}
+
+type ReplayedResource = Pick<EvaluatedResource, "type" | "name" | "inputs" | "options">;
+
+/** The SDK's bare floor: the same resources and inputs, registered with no logic in between. */
 async function measureFloor(resourcesFile: string): Promise<{ floorMs: number; peakMiB: number }> {
-    const resources: { type: string; name: string; inputs: Record<string, unknown> }[] = JSON.parse(
-        readFileSync(resourcesFile, "utf8"),
-    );
+    const resources: ReplayedResource[] = JSON.parse(readFileSync(resourcesFile, "utf8"));
     await installMocks({}, placeholders, { stack: "bench", preview: true });
     class Replayed extends pulumi.CustomResource {}
     const start = process.hrtime.bigint();
-    await pulumi.runtime.runInPulumiStack(async () => {
-        // Under the same conditions as the program (see lib/stackTraces.ts).
-        withCappedStackTraces(() => {
-            for (const { type, name, inputs } of resources) {
-                new Replayed(type, name, inputs);
+    await replay(() => {
+        for (const { type, name, inputs } of resources) {
+            new Replayed(type, name, inputs);
+        }
+    });
+    return { floorMs: milliseconds(start), peakMiB: peakRssMiB() };
+}
+
+class ReplayedComponent extends pulumi.ComponentResource {
+    constructor(type: string, name: string, opts: pulumi.ComponentResourceOptions) {
+        super(type, name, {}, opts);
+        this.registerOutputs({});
+    }
+}
+
+/** A resource of `type` declared with the SDK class the program uses for it. */
+function declare(
+    { type, name, inputs }: ReplayedResource,
+    opts: pulumi.CustomResourceOptions,
+): pulumi.Resource {
+    switch (type) {
+        case "pulumi:providers:kubernetes":
+            return new k8s.Provider(name, inputs, opts);
+        case "kubernetes:core/v1:Namespace":
+            return new k8s.core.v1.Namespace(name, inputs, opts);
+        case "kubernetes:core/v1:Secret":
+            return new k8s.core.v1.Secret(name, inputs, opts);
+        case "kubernetes:core/v1:Service":
+            return new k8s.core.v1.Service(name, inputs, opts);
+        case "rancher2:index/clusterV2:ClusterV2":
+            return new rancher2.ClusterV2(name, inputs as rancher2.ClusterV2Args, opts);
+        case "rancher2:index/clusterSync:ClusterSync":
+            return new rancher2.ClusterSync(name, inputs as rancher2.ClusterSyncArgs, opts);
+        case "tls:index/privateKey:PrivateKey":
+            return new tls.PrivateKey(name, inputs as tls.PrivateKeyArgs, opts);
+        case "command:remote:Command":
+            return new command.remote.Command(name, inputs as command.remote.CommandArgs, opts);
+        default:
+            if (type.startsWith("kubernetes:")) {
+                return new k8s.apiextensions.CustomResource(
+                    name,
+                    inputs as k8s.apiextensions.CustomResourceArgs,
+                    opts,
+                );
             }
-        });
+            return new ReplayedComponent(type, name, opts);
+    }
+}
+
+/**
+ * The SDK's declared floor: each resource with its own class and the options the program gave
+ * it, dependencies first; inputs plain, hooks doing nothing.
+ */
+async function measureDeclaredFloor(
+    resourcesFile: string,
+): Promise<{ floorMs: number; peakMiB: number }> {
+    const resources: ReplayedResource[] = JSON.parse(readFileSync(resourcesFile, "utf8"));
+    const byKey = new Map(resources.map((r) => [resourceKey(r), r]));
+    await installMocks({}, placeholders, { stack: "bench", preview: true });
+    const start = process.hrtime.bigint();
+    await replay(() => {
+        const hook = new pulumi.ResourceHook("replayed-removal", () => {});
+        const declared = new Map<string, pulumi.Resource>();
+        const provider = () =>
+            [...declared.values()].find((r) => r instanceof k8s.Provider) as k8s.Provider;
+        const resolve = (key: string): pulumi.Resource => {
+            const existing = declared.get(key);
+            if (existing) {
+                return existing;
+            }
+            const resource = byKey.get(key)!;
+            const options: DeclaredOptions = resource.options;
+            const refs = (keys: string[]) => keys.filter((k) => byKey.has(k)).map(resolve);
+            const opts: pulumi.CustomResourceOptions = {
+                ...(options.parent ? { parent: resolve(options.parent) } : {}),
+                ...(resource.type.startsWith("kubernetes:") ? { provider: provider() } : {}),
+                dependsOn: refs(options.dependsOn),
+                replaceOnChanges: options.replaceOnChanges,
+                deleteBeforeReplace: options.deleteBeforeReplace,
+                replaceWith: refs(options.replaceWith),
+                protect: options.protect,
+                ...(options.beforeDelete.length > 0 ? { hooks: { beforeDelete: [hook] } } : {}),
+            };
+            const made = declare(resource, opts);
+            declared.set(key, made);
+            return made;
+        };
+        const providerKey = [...byKey.keys()].find((k) => k.startsWith("pulumi:providers:"));
+        if (providerKey) {
+            resolve(providerKey);
+        }
+        [...byKey.keys()].forEach(resolve);
     });
     return { floorMs: milliseconds(start), peakMiB: peakRssMiB() };
 }
 
 /** Runs this script again in a fresh process for one measurement, and returns its figures. */
 function child<T>(...args: string[]): T {
-    const output = execFileSync(process.execPath, [__filename, ...args], { encoding: "utf8" });
+    // With this process's V8 flags (package.json), so that program and floors run alike.
+    const output = execFileSync(process.execPath, [...process.execArgv, __filename, ...args], {
+        encoding: "utf8",
+    });
     return JSON.parse(output.trim().split("\n").pop()!) as T;
 }
 
@@ -112,17 +237,51 @@ async function main(argv: string[]): Promise<void> {
         console.log(JSON.stringify(await measureFloor(argv[1])));
         return;
     }
+    if (argv[0] === "--declared-floor") {
+        console.log(JSON.stringify(await measureDeclaredFloor(argv[1])));
+        return;
+    }
     const work = mkdtempSync(path.join(tmpdir(), "edge-bench-"));
     try {
         console.log(
-            "VMs   resources  plan ms  program ms  floor ms  ×floor  render ms  wall s  peak MiB  ms/VM",
+            "VMs   resources  plan ms  program ms  floor ms  ×floor  declared ms  ×declared  render ms  wall s  peak MiB  declared peak MiB  ms/VM",
         );
         for (const vms of sizes) {
             const resourcesFile = path.join(work, `resources-${vms}.json`);
-            const start = process.hrtime.bigint();
-            const program = child<ProgramFigures>("--program", String(vms), resourcesFile);
-            const wall = milliseconds(start);
-            const { floorMs } = child<{ floorMs: number }>("--floor", resourcesFile);
+            // Each measurement several times, interleaved, each figure the median of its runs:
+            // two cores share this machine with whatever else runs.
+            const runs = Array.from({ length: repeats }, () => {
+                const start = process.hrtime.bigint();
+                const program = child<ProgramFigures>("--program", String(vms), resourcesFile);
+                const wall = milliseconds(start);
+                const floor = child<{ floorMs: number }>("--floor", resourcesFile);
+                const declared = child<{ floorMs: number; peakMiB: number }>(
+                    "--declared-floor",
+                    resourcesFile,
+                );
+                return {
+                    ...program,
+                    wall,
+                    floorMs: floor.floorMs,
+                    declaredMs: declared.floorMs,
+                    declaredPeakMiB: declared.peakMiB,
+                };
+            });
+            const median = (figure: (run: (typeof runs)[number]) => number) =>
+                runs.map(figure).sort((a, b) => a - b)[Math.floor(runs.length / 2)];
+            const program = {
+                resources: runs[0].resources,
+                planMs: median((r) => r.planMs),
+                programMs: median((r) => r.programMs),
+                renderMs: median((r) => r.renderMs),
+                peakMiB: median((r) => r.peakMiB),
+            };
+            const wall = median((r) => r.wall);
+            const floorMs = median((r) => r.floorMs);
+            const declared = {
+                floorMs: median((r) => r.declaredMs),
+                peakMiB: median((r) => r.declaredPeakMiB),
+            };
             const cells = [
                 String(vms).padEnd(6),
                 String(program.resources).padStart(9),
@@ -130,9 +289,12 @@ async function main(argv: string[]): Promise<void> {
                 program.programMs.toFixed(0).padStart(11),
                 floorMs.toFixed(0).padStart(9),
                 (program.programMs / floorMs).toFixed(2).padStart(7),
+                declared.floorMs.toFixed(0).padStart(12),
+                (program.programMs / declared.floorMs).toFixed(2).padStart(10),
                 program.renderMs.toFixed(0).padStart(10),
                 (wall / 1000).toFixed(1).padStart(7),
                 program.peakMiB.toFixed(0).padStart(9),
+                declared.peakMiB.toFixed(0).padStart(18),
                 (wall / vms).toFixed(1).padStart(6),
             ];
             console.log(cells.join(" "));

@@ -18,6 +18,22 @@ describe("capped stack traces while resources are declared", () => {
         assert.strictEqual(Error.stackTraceLimit, before);
     });
 
+    it("keeps the cap over an async run until it settles, then restores the limit", async () => {
+        const before = Error.stackTraceLimit;
+        const inside = await withCappedStackTraces(async () => {
+            await new Promise((resolve) => setImmediate(resolve));
+            return Error.stackTraceLimit;
+        });
+        assert.strictEqual(inside, 0);
+        assert.strictEqual(Error.stackTraceLimit, before);
+        await assert.rejects(
+            withCappedStackTraces(async () => {
+                throw new Error("evaluating failed");
+            }),
+        );
+        assert.strictEqual(Error.stackTraceLimit, before);
+    });
+
     it("leaves the limit alone when promise leaks are being debugged", () => {
         process.env.PULUMI_DEBUG_PROMISE_LEAKS = "1";
         try {
