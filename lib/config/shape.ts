@@ -89,7 +89,7 @@ function notALabel(text: string): string {
     return `"${text}" is not a DNS-1123 label (lowercase letters, digits and "-", at most 63 characters, starting and ending with a letter or digit)`;
 }
 
-export function checkLabel(text: string): string | undefined {
+function checkLabel(text: string): string | undefined {
     return dns1123Label.test(text) ? undefined : notALabel(text);
 }
 
@@ -127,7 +127,7 @@ function checkPublicKey(value: string): string | undefined {
         : "is not an OpenSSH public key (e.g. ssh-ed25519 AAAA... ops@example)";
 }
 
-export function checkImageUrl(value: string): string | undefined {
+function checkImageUrl(value: string): string | undefined {
     const url = URL.canParse(value) ? new URL(value) : undefined;
     if (url?.protocol !== "https:" && url?.protocol !== "http:") {
         return `"${value}" is not an http(s) URL`;
