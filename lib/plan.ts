@@ -63,6 +63,8 @@ export interface SitePlan {
     hostNodeIps: string[];
     /** Ranges no cluster CIDR may overlap, as the site declares them. */
     reservedCidrs: string[];
+    /** The block unpinned pod and service CIDRs come from. */
+    clusterCidrPool: string;
     sshUser: string;
     sshAuthorizedKeys: string[];
     insecureRegistration: boolean;
@@ -75,6 +77,8 @@ export interface NetworkPlan {
     vlan?: number;
     cidr: string;
     gateway: string;
+    /** Addresses nodes may be given, inclusive. */
+    range: { first: string; last: string };
     /** `namespace/name` of its NetworkAttachmentDefinition, as VMs reference it. */
     nadRef: string;
     nad: NetworkAttachmentDefinition;
@@ -172,6 +176,7 @@ function planSite(config: StackConfig): SitePlan {
             ...(n.vlan === undefined ? {} : { vlan: n.vlan }),
             cidr: n.cidr,
             gateway: n.gateway,
+            range: n.range,
             nadRef: `${site.networkNamespace}/${n.name}`,
             nad: networkAttachmentDefinition({
                 name: n.name,
@@ -195,6 +200,7 @@ function planSite(config: StackConfig): SitePlan {
         dnsServers: site.dnsServers,
         hostNodeIps: site.hostNodeIps,
         reservedCidrs: site.reservedCidrs,
+        clusterCidrPool: site.clusterCidrPool,
         sshUser: site.sshUser,
         sshAuthorizedKeys: site.sshAuthorizedKeys,
         insecureRegistration: site.insecureRegistration,

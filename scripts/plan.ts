@@ -1,12 +1,4 @@
-import {
-    existsSync,
-    mkdirSync,
-    readFileSync,
-    readdirSync,
-    rmSync,
-    statSync,
-    writeFileSync,
-} from "fs";
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "fs";
 import * as path from "path";
 import { planStack } from "../lib/plan";
 import { ConfigError, formatProblems } from "../lib/problems";
@@ -14,6 +6,9 @@ import { readStackFile, stackFileConfig, stackFilePath } from "../lib/stackFile"
 import { diffResources, formatDiff, parseRendered } from "../offline/diff";
 import { sitePolicyConfig } from "../policy/policies";
 import { evaluateProgram, placeholders } from "../offline/evaluate";
+import { renderPage } from "../offline/page";
+import { readTree } from "../offline/tree";
+import { SiteInput, pageModel } from "../offline/viewModel";
 import {
     addressSummary,
     planDocument,
@@ -23,31 +18,38 @@ import {
     renderedEntries,
 } from "../offline/render";
 
-const usage =
-    "usage: npm run plan -- --stack <name> [--out <dir>] [--json] [--diff <dir>] [--policy-config <file>]";
+const usage = [
+    "usage: npm run plan -- --stack <name> [--out <dir>] [--json] [--diff <dir>] [--policy-config <file>] [--html <file>]",
+    "       npm run plan -- --all --html <file> [--diff <dir with a folder per site>]",
+].join("\n");
 
 interface Arguments {
-    stack: string;
+    stack?: string;
+    all: boolean;
     out?: string;
     json: boolean;
     diff?: string;
     policyConfig?: string;
+    html?: string;
 }
 
-const valueFlags: Record<string, "stack" | "out" | "diff" | "policyConfig"> = {
+const valueFlags: Record<string, "stack" | "out" | "diff" | "policyConfig" | "html"> = {
     "--stack": "stack",
     "--out": "out",
     "--diff": "diff",
     "--policy-config": "policyConfig",
+    "--html": "html",
 };
 
 function parseArguments(argv: string[]): Arguments | string {
-    const args: Partial<Arguments> = { json: false };
+    const args: Arguments = { json: false, all: false };
     for (let i = 0; i < argv.length; i++) {
         const flag = argv[i];
         const value = argv[i + 1];
         if (flag === "--json") {
             args.json = true;
+        } else if (flag === "--all") {
+            args.all = true;
         } else if (flag in valueFlags && value) {
             args[valueFlags[flag]] = value;
             i++;
@@ -55,30 +57,62 @@ function parseArguments(argv: string[]): Arguments | string {
             return `unknown or incomplete argument "${flag}"\n${usage}`;
         }
     }
+    if (args.all) {
+        return args.html && !args.stack && !args.out && !args.json && !args.policyConfig
+            ? args
+            : usage;
+    }
     if (!args.stack || !/^[A-Za-z0-9_.-]+$/.test(args.stack)) {
         return usage;
     }
-    return args as Arguments;
+    return args;
 }
 
-/** Every file below `dir`, by its path relative to it. */
-function readTree(dir: string): Record<string, string> {
-    const files: Record<string, string> = {};
-    const visit = (relative: string) => {
-        for (const entry of readdirSync(path.join(dir, relative)).sort()) {
-            const child = path.join(relative, entry);
-            if (statSync(path.join(dir, child)).isDirectory()) {
-                visit(child);
-            } else {
-                files[child.split(path.sep).join("/")] = readFileSync(
-                    path.join(dir, child),
-                    "utf8",
-                );
+/** Every site of the project: the stacks whose `Pulumi.<site>.yaml` is in this folder. */
+function allStacks(): string[] {
+    return readdirSync(".")
+        .map((file) => /^Pulumi\.([A-Za-z0-9_.-]+)\.yaml$/.exec(file)?.[1])
+        .filter((stack): stack is string => stack !== undefined)
+        .sort();
+}
+
+/**
+ * `--html`: the topology page of `stacks`, each planned as `--stack` plans it; with `--diff`, each
+ * compared with `<diff>` (one site) or `<diff>/<site>` (`--all`), absent folders as empty.
+ */
+async function writePage(args: Arguments, stacks: string[]): Promise<number> {
+    const inputs: SiteInput[] = [];
+    for (const stack of stacks) {
+        const stackFile = readStackFile(stackFilePath(stack));
+        const raw = stackFileConfig(stackFile);
+        let plan;
+        try {
+            ({ plan } = planStack(raw));
+        } catch (error) {
+            if (error instanceof ConfigError) {
+                console.error(`${stack}: ${formatProblems(error.problems)}`);
+                return 1;
             }
+            throw error;
         }
-    };
-    visit("");
-    return files;
+        const evaluation = await evaluateProgram(stackFile.config, placeholders, {
+            stack,
+            preview: true,
+        });
+        const base = args.diff && (args.all ? path.join(args.diff, stack) : args.diff);
+        const before = base && existsSync(base) ? parseRendered(readTree(base)) : [];
+        inputs.push({
+            stack,
+            plan,
+            raw,
+            resources: evaluation.resources,
+            outputs: evaluation.outputs,
+            ...(args.diff ? { changes: diffResources(before, evaluation.resources) } : {}),
+        });
+    }
+    writeFileSync(args.html!, renderPage(pageModel(inputs)));
+    console.error(`wrote ${args.html} (${stacks.join(", ")})`);
+    return 0;
 }
 
 /** Replaces what an earlier `--out` wrote in `dir`, leaving anything else there alone. */
@@ -98,42 +132,44 @@ async function main(argv: string[]): Promise<number> {
         console.error(args);
         return 2;
     }
-    const file = stackFilePath(args.stack);
+    if (args.all) {
+        return writePage(args, allStacks());
+    }
+    const stack = args.stack!;
+    const file = stackFilePath(stack);
     if (!existsSync(file)) {
         console.error(`${file} not found\n${usage}`);
         return 2;
     }
     const stackFile = readStackFile(file);
     const { config } = stackFile;
+    const raw = stackFileConfig(stackFile);
     let plan;
     try {
-        ({ plan } = planStack(stackFileConfig(stackFile)));
+        ({ plan } = planStack(raw));
     } catch (error) {
         if (!(error instanceof ConfigError)) {
             throw error;
         }
         if (args.json) {
-            process.stdout.write(
-                renderJson({ stack: args.stack, errors: error.problems, resources: [] }),
-            );
+            process.stdout.write(renderJson({ stack, errors: error.problems, resources: [] }));
         } else {
             console.log(formatProblems(error.problems));
         }
         return 1;
     }
 
-    const evaluation = await evaluateProgram(config, placeholders, {
-        stack: args.stack,
-        preview: true,
-    });
+    const evaluation = await evaluateProgram(config, placeholders, { stack, preview: true });
     const addresses = addressSummary(plan, evaluation.outputs);
-    if (args.diff) {
-        const before = parseRendered(readTree(args.diff));
-        process.stdout.write(formatDiff(diffResources(before, evaluation.resources)));
+    const changes = args.diff
+        ? diffResources(parseRendered(readTree(args.diff)), evaluation.resources)
+        : undefined;
+    if (changes) {
+        process.stdout.write(formatDiff(changes));
     } else if (args.json) {
-        process.stdout.write(renderJson(planDocument(args.stack, evaluation, addresses)));
+        process.stdout.write(renderJson(planDocument(stack, evaluation, addresses)));
     } else {
-        process.stdout.write(renderSummary(args.stack, evaluation, addresses, plan.site));
+        process.stdout.write(renderSummary(stack, evaluation, addresses, plan.site));
     }
     if (args.policyConfig) {
         writeFileSync(args.policyConfig, renderJson(sitePolicyConfig(plan.site)));
@@ -142,6 +178,12 @@ async function main(argv: string[]): Promise<number> {
         const files = renderFiles(evaluation, addresses, plan.site);
         writeTree(args.out, files);
         console.error(`wrote ${Object.keys(files).length} files to ${args.out}`);
+    }
+    if (args.html) {
+        const { resources, outputs } = evaluation;
+        const site = { stack, plan, raw, resources, outputs, ...(changes ? { changes } : {}) };
+        writeFileSync(args.html, renderPage(pageModel([site])));
+        console.error(`wrote ${args.html}`);
     }
     return 0;
 }

@@ -1,6 +1,6 @@
 import * as assert from "assert";
 import { execFileSync, spawnSync } from "child_process";
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import { parse, parseDocument } from "yaml";
@@ -16,6 +16,7 @@ import {
     replaceReasons,
 } from "../offline/diff";
 import { Evaluation, evaluateProgram, placeholders } from "../offline/evaluate";
+import { readTree } from "../offline/tree";
 import {
     addressSummary,
     planDocument,
@@ -44,22 +45,6 @@ async function render(
         summary: renderSummary(stack, evaluation, addresses, plan.site),
         json: renderJson(planDocument(stack, evaluation, addresses)),
     };
-}
-
-function readTree(dir: string): Record<string, string> {
-    const files: Record<string, string> = {};
-    const visit = (relative: string) => {
-        for (const entry of readdirSync(path.join(dir, relative))) {
-            const child = relative ? `${relative}/${entry}` : entry;
-            if (statSync(path.join(dir, child)).isDirectory()) {
-                visit(child);
-            } else {
-                files[child] = readFileSync(path.join(dir, child), "utf8");
-            }
-        }
-    };
-    visit("");
-    return files;
 }
 
 /** Greece with a second image declared, so that a node can switch images without a new import. */
@@ -398,6 +383,40 @@ describe("offline plan", () => {
                     stderr: "",
                 },
             );
+        });
+
+        it("writes the topology page of every site, byte-identical twice", () => {
+            const dir = mkdtempSync(path.join(tmpdir(), "plan-"));
+            const page = (name: string, ...args: string[]) => {
+                const file = path.join(dir, name);
+                const run = plan(projectRoot, "--all", "--html", file, ...args);
+                assert.deepStrictEqual(
+                    [run.status, run.stdout, run.stderr],
+                    [0, "", `wrote ${file} (france, greece)\n`],
+                );
+                return readFileSync(file, "utf8");
+            };
+            const first = page("a.html");
+            assert.strictEqual(page("b.html"), first);
+            assert.ok(first.includes('<article class="site" id="site-france" data-id="france">'));
+            assert.ok(first.includes('<article class="site" id="site-greece" data-id="greece">'));
+            assert.ok(!first.includes('id="change"'), "no change view without --diff");
+            const unchanged = page("c.html", "--diff", path.join(projectRoot, "rendered"));
+            assert.ok(
+                unchanged.includes(
+                    '<span class="badge change-create" data-count="create">0 to create</span>',
+                ),
+            );
+            assert.ok(!unchanged.includes("data-change="), "nothing marked when nothing changes");
+            rmSync(dir, { recursive: true, force: true });
+        });
+
+        it("refuses --all without --html, or with a single-stack option", () => {
+            for (const args of [["--all"], ["--all", "--html", "x.html", "--stack", "greece"]]) {
+                const run = plan(projectRoot, ...args);
+                assert.strictEqual(run.status, 2, args.join(" "));
+                assert.match(run.stderr, /^usage: npm run plan -- --stack <name>/);
+            }
         });
     });
 });

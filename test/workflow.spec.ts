@@ -155,7 +155,7 @@ describe("CI workflow", () => {
         const uses = [...Object.values(workflow.jobs), ...Object.values(destroy.jobs)].flatMap(
             (job) => job.steps.flatMap((s) => (s.uses ? [s.uses] : [])),
         );
-        assert.strictEqual(uses.length, 11);
+        assert.strictEqual(uses.length, 12);
         for (const use of uses) {
             assert.match(use, /^[\w.-]+\/[\w.-]+@([0-9a-f]{40}|v\d+\.\d+\.\d+)$/, use);
         }

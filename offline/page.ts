@@ -1,0 +1,328 @@
+import {
+    AddressState,
+    ChangeMark,
+    ClusterView,
+    NetworkView,
+    NodeView,
+    PageModel,
+    SiteView,
+    strongestAction,
+} from "./viewModel";
+
+/**
+ * The topology page: one self-contained HTML file from the page model (offline/viewModel.ts).
+ * Styles and the little script it has are inline, it fetches nothing (its Content-Security-Policy
+ * forbids it), and every view is plain HTML, so it works without the script: details open as
+ * link targets, and the table is reachable with the keyboard. The script only adds the search.
+ */
+
+const escapes: Record<string, string> = {
+    "&": "&amp;",
+    "<": "&lt;",
+    ">": "&gt;",
+    '"': "&quot;",
+    "'": "&#39;",
+};
+
+function esc(value: unknown): string {
+    return String(value).replace(/[&<>"']/g, (c) => escapes[c]);
+}
+
+/** An HTML id for a view id (`greece/final-test/worker1`). */
+export function anchor(kind: "d" | "net" | "site", id: string): string {
+    return `${kind}-${id.replace(/[^A-Za-z0-9-]/g, "_")}`;
+}
+
+const stateLabels: Record<AddressState, string> = {
+    pinned: "pinned",
+    recorded: "recorded",
+    new: "newly assigned",
+};
+
+function changeBadge(changes: ChangeMark[]): string {
+    const action = strongestAction(changes);
+    return action ? ` <span class="badge change-${action}">${action}</span>` : "";
+}
+
+function changeList(changes: ChangeMark[]): string {
+    if (changes.length === 0) {
+        return "";
+    }
+    const items = changes.map(
+        (c) =>
+            `<li class="change-${c.action}">${esc(c.action)} ${esc(c.resource)}${c.reasons.length ? `: ${esc(c.reasons.join("; "))}` : ""}</li>`,
+    );
+    return `<h4>Change</h4><ul class="changes">${items.join("")}</ul>`;
+}
+
+function nodeCard(node: NodeView): string {
+    const search = [node.name, node.vmName, ...node.nics.flatMap((n) => [n.ip, n.mac])].join(" ");
+    const roles = node.roles.map((r) => `role-${r}`).join(" ");
+    const nics = node.nics
+        .map(
+            (n) =>
+                `<li><span class="net">${esc(n.network)}</span> <span class="ip">${esc(n.ip)}</span> <span class="mac">${esc(n.mac)}</span></li>`,
+        )
+        .join("");
+    return [
+        `<a class="node ${roles}" href="#${anchor("d", node.id)}" data-id="${esc(node.id)}" data-search="${esc(search)}"${strongestAction(node.changes) ? ` data-change="${strongestAction(node.changes)}"` : ""}>`,
+        `<strong>${esc(node.name)}</strong>${changeBadge(node.changes)}`,
+        `<span class="roles">${esc(node.roles.join(", "))}</span>`,
+        `<span class="size">${esc(node.cpu)} CPU · ${esc(node.memory)} · ${esc(node.disk)} · ${esc(node.image)}</span>`,
+        `<ul class="nics">${nics}</ul>`,
+        `</a>`,
+    ].join("");
+}
+
+function clusterBox(cluster: ClusterView): string {
+    const deleted = cluster.deletedNodes.map(
+        (vm) => `<div class="node deleted" data-change="delete">${esc(vm)} (deleted)</div>`,
+    );
+    return [
+        `<div class="cluster" data-id="${esc(cluster.id)}"${strongestAction(cluster.changes) ? ` data-change="${strongestAction(cluster.changes)}"` : ""}>`,
+        `<h3><a href="#${anchor("d", cluster.id)}">${esc(cluster.name)}</a>${changeBadge(cluster.changes)}</h3>`,
+        `<p class="meta">${esc(cluster.type)} ${esc(cluster.kubernetesVersion)} · ${esc(cluster.cni)} · pods ${esc(cluster.podCidr)} · services ${esc(cluster.serviceCidr)}<br>API ${esc(cluster.apiEndpoint)}</p>`,
+        `<div class="nodes">${cluster.nodes.map(nodeCard).join("")}${deleted.join("")}</div>`,
+        `</div>`,
+    ].join("");
+}
+
+function topology(site: SiteView): string {
+    const networks = site.networks
+        .map(
+            (n) =>
+                `<li class="network" data-id="${esc(n.id)}"><a href="#${anchor("net", n.id)}">${esc(n.name)}</a> bridge ${esc(n.bridge)}${n.vlan === undefined ? "" : ` VLAN ${esc(n.vlan)}`} · ${esc(n.cidr)} · gateway ${esc(n.gateway)}</li>`,
+        )
+        .join("");
+    const deleted = site.deletedClusters.map(
+        (c) =>
+            `<div class="cluster deleted" data-change="delete"><h3>${esc(c)} (deleted)</h3></div>`,
+    );
+    return [
+        `<article class="site" id="${anchor("site", site.id)}" data-id="${esc(site.id)}">`,
+        `<h2>${esc(site.name)}${changeBadge(site.changes)}</h2>`,
+        `<p class="meta">host nodes ${esc(site.hostNodeIps.join(", ") || "none")} · DNS ${esc(site.dnsServers.join(", "))} · images ${esc(site.images.map((i) => `${i.name} (${i.size})`).join(", "))}</p>`,
+        `<ul class="networks">${networks}</ul>`,
+        `<div class="clusters">${site.clusters.map(clusterBox).join("")}${deleted.join("")}</div>`,
+        `</article>`,
+    ].join("");
+}
+
+function addressStrip(network: NetworkView): string {
+    const first = ipNumber(network.range.first);
+    const marks = network.addresses
+        .map((a) => {
+            const left = ((ipNumber(a.ip) - first) / network.counts.size) * 100;
+            const change = a.change ? ` data-change="${a.change}"` : "";
+            return `<a class="mark ${a.state}" href="#${anchor("d", a.node)}" style="left:${left.toFixed(2)}%" title="${esc(`${a.ip} ${stateLabels[a.state]}${a.change ? `, ${a.change}` : ""}`)}" data-ip="${esc(a.ip)}" data-id="${esc(a.node)}"${change}></a>`;
+        })
+        .join("");
+    const counts = (["pinned", "recorded", "new", "free"] as const)
+        .map(
+            (state) =>
+                `<span class="count ${state}" data-count="${state}">${network.counts[state]} ${state === "new" ? "newly assigned" : state}</span>`,
+        )
+        .join(" ");
+    return [
+        `<div class="strip-block${network.nearlyFull ? " warn" : ""}" id="${anchor("net", network.id)}" data-id="${esc(network.id)}">`,
+        `<h4>${esc(network.name)} ${esc(network.range.first)}–${esc(network.range.last)} (${network.counts.size} addresses, ${network.usedPercent}% used${network.nearlyFull ? ", nearly full" : ""})</h4>`,
+        `<div class="strip">${marks}</div>`,
+        `<p class="counts">${counts}</p>`,
+        `</div>`,
+    ].join("");
+}
+
+function ipNumber(ip: string): number {
+    return ip.split(".").reduce((sum, octet) => sum * 256 + Number(octet), 0);
+}
+
+function addresses(site: SiteView): string {
+    const pool = site.pool;
+    const blocks = pool.blocks
+        .map(
+            (b) =>
+                `<span class="block ${b.kind}${b.overlaps.length ? " overlap" : ""}" style="left:${b.offsetPercent}%;width:${Math.max(b.widthPercent, 0.3)}%" title="${esc(`${b.kind} ${b.cidr}`)}"></span>`,
+        )
+        .join("");
+    const rows = pool.blocks
+        .map(
+            (b) =>
+                `<li class="${b.kind}${b.overlaps.length ? " overlap" : ""}">${esc(b.cidr)} ${esc(b.kind)}${b.kind === "reserved" ? "" : ` of ${esc(b.owner.split("/").pop())}`}${b.overlaps.length ? ` — overlaps ${esc(b.overlaps.join(", "))}` : ""}</li>`,
+        )
+        .join("");
+    return [
+        `<article class="site-addresses" data-id="${esc(site.id)}">`,
+        `<h2>${esc(site.name)}</h2>`,
+        ...site.networks.map(addressStrip),
+        `<div class="pool-block${pool.nearlyFull ? " warn" : ""}">`,
+        `<h4>CIDR pool ${esc(pool.cidr)} (${pool.usedPercent}% used${pool.nearlyFull ? ", nearly exhausted" : ""})</h4>`,
+        `<div class="pool">${blocks}</div>`,
+        `<ul class="blocks">${rows}</ul>`,
+        pool.reservedOutside.length
+            ? `<p class="meta">reserved outside the pool: ${esc(pool.reservedOutside.join(", "))}</p>`
+            : "",
+        `</div>`,
+        `</article>`,
+    ].join("");
+}
+
+function table(sites: SiteView[]): string {
+    const rows = sites.flatMap((site) =>
+        site.clusters.flatMap((cluster) =>
+            cluster.nodes.flatMap((node) =>
+                node.nics.map(
+                    (nic) =>
+                        `<tr data-id="${esc(node.id)}" data-search="${esc(`${node.name} ${node.vmName} ${nic.ip} ${nic.mac}`)}"><td>${esc(site.name)}</td><td>${esc(cluster.name)}</td><td><a href="#${anchor("d", node.id)}">${esc(node.name)}</a></td><td>${esc(node.roles.join(", "))}</td><td>${esc(nic.network)}</td><td>${esc(nic.ip)}</td><td>${esc(nic.mac)}</td><td>${esc(stateLabels[nic.state])}</td><td>${esc(strongestAction(node.changes) ?? "")}</td></tr>`,
+                ),
+            ),
+        ),
+    );
+    return [
+        `<table><caption>Every node's addresses</caption>`,
+        `<thead><tr><th scope="col">site</th><th scope="col">cluster</th><th scope="col">node</th><th scope="col">roles</th><th scope="col">network</th><th scope="col">IP</th><th scope="col">MAC</th><th scope="col">address</th><th scope="col">change</th></tr></thead>`,
+        `<tbody>${rows.join("")}</tbody></table>`,
+    ].join("");
+}
+
+function changeTable(sites: SiteView[]): string {
+    const rows = sites.flatMap((site) => {
+        const marks = [
+            ...site.changes.map((c) => ({ owner: site.name, c })),
+            ...site.clusters.flatMap((cluster) => [
+                ...cluster.changes.map((c) => ({ owner: cluster.name, c })),
+                ...cluster.nodes.flatMap((node) =>
+                    node.changes.map((c) => ({ owner: `${cluster.name}/${node.name}`, c })),
+                ),
+            ]),
+        ];
+        return marks.map(
+            ({ owner, c }) =>
+                `<tr class="change-${c.action}" data-change="${c.action}"><td>${esc(site.name)}</td><td>${esc(owner)}</td><td>${esc(c.action)}</td><td>${esc(c.resource)}</td><td>${esc(c.reasons.join("; "))}</td></tr>`,
+        );
+    });
+    return [
+        `<table class="change-table"><caption>Resources the change touches</caption>`,
+        `<thead><tr><th scope="col">site</th><th scope="col">belongs to</th><th scope="col">action</th><th scope="col">resource</th><th scope="col">why</th></tr></thead>`,
+        `<tbody>${rows.join("")}</tbody></table>`,
+    ].join("");
+}
+
+function nodeDetail(node: NodeView): string {
+    const nics = node.nics
+        .map(
+            (n) =>
+                `<tr><td>${esc(n.network)}</td><td class="ip">${esc(n.ip)}</td><td class="mac">${esc(n.mac)}</td><td>${esc(stateLabels[n.state])}</td></tr>`,
+        )
+        .join("");
+    return [
+        `<section class="detail" id="${anchor("d", node.id)}" data-id="${esc(node.id)}">`,
+        `<h3>Node ${esc(node.name)} <small>of ${esc(node.cluster)}</small></h3>`,
+        `<dl><dt>VM</dt><dd>${esc(node.vmName)}</dd><dt>roles</dt><dd>${esc(node.roles.join(", "))}</dd>`,
+        `<dt>size</dt><dd>${esc(node.cpu)} CPU, ${esc(node.memory)} memory, ${esc(node.disk)} disk</dd><dt>image</dt><dd>${esc(node.image)}</dd>`,
+        `<dt>registration flags</dt><dd><code>${esc(node.registration)}</code></dd></dl>`,
+        `<table><thead><tr><th scope="col">network</th><th scope="col">IP</th><th scope="col">MAC</th><th scope="col">address</th></tr></thead><tbody>${nics}</tbody></table>`,
+        changeList(node.changes),
+        `<h4>cloud-init user-data (credentials as placeholders)</h4><pre>${esc(node.userData)}</pre>`,
+        `<h4>network-data</h4><pre>${esc(node.networkData)}</pre>`,
+        `</section>`,
+    ].join("");
+}
+
+function clusterDetail(cluster: ClusterView): string {
+    return [
+        `<section class="detail" id="${anchor("d", cluster.id)}" data-id="${esc(cluster.id)}">`,
+        `<h3>Cluster ${esc(cluster.name)}</h3>`,
+        `<dl><dt>Rancher name</dt><dd>${esc(cluster.rancherName)}</dd><dt>distribution</dt><dd>${esc(cluster.type)} ${esc(cluster.kubernetesVersion)}</dd>`,
+        `<dt>CNI</dt><dd>${esc(cluster.cni)}</dd><dt>namespace</dt><dd>${esc(cluster.namespace)}</dd>`,
+        `<dt>pod CIDR</dt><dd>${esc(cluster.podCidr)}</dd><dt>service CIDR</dt><dd>${esc(cluster.serviceCidr)}</dd>`,
+        `<dt>API endpoint</dt><dd>${esc(cluster.apiEndpoint)}</dd>`,
+        `<dt>nodes</dt><dd>${cluster.nodes.map((n) => `<a href="#${anchor("d", n.id)}">${esc(n.name)}</a>`).join(", ")}</dd></dl>`,
+        changeList(cluster.changes),
+        `</section>`,
+    ].join("");
+}
+
+const style = `
+body{font:14px/1.4 system-ui,sans-serif;margin:0;color:#1b1f24;background:#f6f7f9}
+header{position:sticky;top:0;z-index:2;background:#20303f;color:#fff;padding:.5rem 1rem;display:flex;gap:1rem;align-items:center;flex-wrap:wrap}
+header a{color:#cfe3ff}header h1{font-size:1.1rem;margin:0}
+main{margin-right:34rem;padding:0 1rem 4rem}
+section.view>h2{border-bottom:2px solid #20303f}
+.site,.site-addresses{background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:.5rem 1rem;margin:1rem 0}
+.clusters{display:flex;flex-wrap:wrap;gap:1rem}.cluster{border:1px solid #8aa;border-radius:6px;padding:.25rem .75rem;background:#f3f8f8}
+.nodes{display:flex;flex-wrap:wrap;gap:.5rem}.node{display:block;border:2px solid #999;border-radius:6px;padding:.25rem .5rem;color:inherit;text-decoration:none;background:#fff;min-width:12rem}
+.node>span{display:block}.node .badge{display:inline}.node:focus{outline:3px solid #0969da}.node.role-controlplane{border-color:#1f6feb}.node.role-etcd{background:#fff8e1}.node.role-worker:not(.role-controlplane){border-color:#2da44e}
+.nics{margin:.25rem 0 0;padding-left:1rem;font-family:monospace;font-size:12px}
+.meta{color:#57606a}.badge{font-size:11px;border-radius:3px;padding:0 .3rem;margin-left:.4rem;color:#fff}
+.change-create{background:#2da44e}.change-update{background:#bf8700}.change-replace{background:#cf222e}.change-delete{background:#6e7781}
+li.change-create,li.change-update,li.change-replace,li.change-delete,tr.change-create,tr.change-update,tr.change-replace,tr.change-delete{color:#fff}
+[data-change]{box-shadow:0 0 0 3px #cf222e55}.deleted{opacity:.6;text-decoration:line-through}
+.strip,.pool{position:relative;height:22px;background:#e6ebf0;border:1px solid #aab;border-radius:3px}
+.mark{position:absolute;top:0;bottom:0;width:4px;margin-left:-2px}.mark.pinned{background:#1f6feb}.mark.recorded{background:#2da44e}.mark.new{background:#bf8700}
+.count.pinned{color:#1f6feb}.count.recorded{color:#2da44e}.count.new{color:#bf8700}
+.block{position:absolute;top:0;bottom:0}.block.pod{background:#1f6feb99}.block.service{background:#8250df99}.block.reserved{background:repeating-linear-gradient(45deg,#6e7781,#6e7781 3px,#d0d7de 3px,#d0d7de 6px)}
+.overlap,.warn h4{color:#cf222e;font-weight:bold}.block.overlap{outline:2px solid #cf222e}
+table{border-collapse:collapse;background:#fff;margin:1rem 0}td,th{border:1px solid #d0d7de;padding:.2rem .5rem;text-align:left}
+tr.match,.node.match{background:#fff3b0}
+aside{position:fixed;right:0;top:3rem;bottom:0;width:33rem;overflow:auto;background:#fff;border-left:1px solid #d0d7de;padding:0 1rem}
+.detail{display:none}.detail:target{display:block}:target,section.view,.strip-block{scroll-margin-top:4.5rem}aside:not(:has(.detail:target)) .hint{display:block}.hint{display:none;color:#57606a}
+pre{background:#f6f8fa;padding:.5rem;overflow:auto;font-size:12px}
+`;
+
+/** Filters nodes and table rows by what the search box holds; Enter opens the first match. */
+const script = `
+const box = document.getElementById("search");
+const status = document.getElementById("search-status");
+box.addEventListener("input", () => {
+  const q = box.value.trim().toLowerCase();
+  let n = 0;
+  for (const el of document.querySelectorAll("[data-search]")) {
+    const hit = q !== "" && el.dataset.search.toLowerCase().includes(q);
+    el.classList.toggle("match", hit);
+    if (hit && el.classList.contains("node")) n++;
+  }
+  status.textContent = q === "" ? "" : n + (n === 1 ? " node" : " nodes");
+});
+box.addEventListener("keydown", (e) => {
+  const first = document.querySelector(".node.match");
+  if (e.key === "Enter" && first) { location.hash = first.getAttribute("href"); }
+});
+`;
+
+export function renderPage(model: PageModel): string {
+    const counts = model.changeCounts;
+    const summary = counts
+        ? `<p id="change-summary">${(["create", "update", "replace", "delete"] as const)
+              .map(
+                  (a) =>
+                      `<span class="badge change-${a}" data-count="${a}">${counts[a]} to ${a}</span>`,
+              )
+              .join(" ")}</p>`
+        : "";
+    const details = model.sites.flatMap((site) =>
+        site.clusters.flatMap((c) => [clusterDetail(c), ...c.nodes.map(nodeDetail)]),
+    );
+    const title = `Edge sites: ${model.sites.map((s) => s.name).join(", ")}`;
+    return [
+        "<!doctype html>",
+        `<html lang="en"><head><meta charset="utf-8">`,
+        // Nothing may be fetched: the page is whole as written.
+        `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'">`,
+        `<title>${esc(title)}</title><style>${style}</style></head><body>`,
+        `<header><h1>${esc(title)}</h1>`,
+        `<nav><a href="#topology">Topology</a> · <a href="#addresses">Addresses</a> · <a href="#table">Table</a>${counts ? ` · <a href="#change">Change</a>` : ""}</nav>`,
+        `<label>Search node, IP or MAC <input id="search" type="search" autocomplete="off"></label><span id="search-status" role="status"></span>`,
+        summary,
+        `</header><main>`,
+        `<section class="view" id="topology"><h2>Topology</h2>${model.sites.map(topology).join("")}</section>`,
+        `<section class="view" id="addresses"><h2>Addresses</h2><p class="meta">Marks: <span class="count pinned">pinned</span>, <span class="count recorded">recorded</span>, <span class="count new">newly assigned</span>; pool blocks: pod, service, reserved (hatched).</p>${model.sites.map(addresses).join("")}</section>`,
+        `<section class="view" id="table"><h2>Table</h2>${table(model.sites)}</section>`,
+        counts
+            ? `<section class="view" id="change"><h2>Change</h2>${changeTable(model.sites)}</section>`
+            : "",
+        `</main><aside aria-label="Details"><h2>Details</h2><p class="hint">Select a cluster or node.</p>${details.join("")}</aside>`,
+        `<script>${script}</script>`,
+        `</body></html>`,
+        "",
+    ].join("\n");
+}

@@ -1,0 +1,401 @@
+import type { RawStackConfig } from "../lib/config";
+import { nodeRegistrationCommand } from "../lib/cloudinit";
+import { cidrSize, contains, ipToInt, lastAddress, overlaps, parseCidr } from "../lib/ip";
+import { resourceNames, typeTokens } from "../lib/naming";
+import type { StackPlan } from "../lib/plan";
+import { Action, ResourceChange, formatPath } from "./diff";
+
+/**
+ * What the topology page shows, shaped from the offline plan: plain data, sorted, with nothing
+ * that differs from run to run. offline/page.ts turns it into HTML.
+ */
+
+/** How an address came to a node: pinned in the config, kept from the record, or new. */
+export type AddressState = "pinned" | "recorded" | "new";
+
+export interface ChangeMark {
+    action: Action;
+    /** `kind name` of the resource. */
+    resource: string;
+    reasons: string[];
+}
+
+export interface AddressView {
+    ip: string;
+    state: AddressState;
+    /** Id of the node holding it. */
+    node: string;
+    /** What the change does to that node, when it does something. */
+    change?: Action;
+}
+
+export interface NetworkView {
+    id: string;
+    name: string;
+    bridge: string;
+    vlan?: number;
+    cidr: string;
+    gateway: string;
+    range: { first: string; last: string };
+    addresses: AddressView[];
+    counts: Record<AddressState | "free" | "size", number>;
+    /** Share of the range in use, in percent. */
+    usedPercent: number;
+    nearlyFull: boolean;
+}
+
+export interface BlockView {
+    cidr: string;
+    kind: "pod" | "service" | "reserved";
+    /** The cluster's id for its blocks; the reserved range's index otherwise. */
+    owner: string;
+    /** Position and width inside the pool, in percent; reserved ranges outside it are left out. */
+    offsetPercent: number;
+    widthPercent: number;
+    /** Other blocks this one overlaps, by CIDR. */
+    overlaps: string[];
+}
+
+export interface PoolView {
+    cidr: string;
+    blocks: BlockView[];
+    /** Reserved ranges that lie outside the pool, so are not drawn on it. */
+    reservedOutside: string[];
+    usedPercent: number;
+    nearlyFull: boolean;
+}
+
+export interface NicView {
+    network: string;
+    ip: string;
+    mac: string;
+    state: AddressState;
+}
+
+export interface NodeView {
+    id: string;
+    name: string;
+    cluster: string;
+    vmName: string;
+    roles: string[];
+    cpu: number;
+    memory: string;
+    disk: string;
+    image: string;
+    nics: NicView[];
+    /** Flags the node adds to Rancher's registration command. */
+    registration: string;
+    /** cloud-init user-data as rendered offline: credentials are placeholders. */
+    userData: string;
+    networkData: string;
+    changes: ChangeMark[];
+}
+
+export interface ClusterView {
+    id: string;
+    name: string;
+    rancherName: string;
+    type: string;
+    kubernetesVersion: string;
+    cni: string;
+    namespace: string;
+    podCidr: string;
+    serviceCidr: string;
+    apiEndpoint: string;
+    nodes: NodeView[];
+    /** Changes to the cluster's own resources (the Rancher cluster, its sync, its Service). */
+    changes: ChangeMark[];
+    /** VMs of this cluster that the change deletes. */
+    deletedNodes: string[];
+}
+
+export interface SiteView {
+    id: string;
+    name: string;
+    dnsServers: string[];
+    hostNodeIps: string[];
+    networks: NetworkView[];
+    images: { name: string; url: string; size: string }[];
+    pool: PoolView;
+    clusters: ClusterView[];
+    /** Changes to the site's shared objects (namespaces, NADs, golden images). */
+    changes: ChangeMark[];
+    /** Clusters the change deletes. */
+    deletedClusters: string[];
+}
+
+export interface PageModel {
+    sites: SiteView[];
+    /** Present when the page compares against an earlier plan. */
+    changeCounts?: Record<Action, number>;
+}
+
+/** One site's offline plan and what the program registered for it. */
+export interface SiteInput {
+    stack: string;
+    plan: StackPlan;
+    raw: RawStackConfig;
+    resources: { type: string; name: string; inputs: Record<string, any> }[];
+    outputs: Record<string, any>;
+    /** Against an earlier plan, when the page shows a change. */
+    changes?: ResourceChange[];
+}
+
+/** A range is nearly full from this share in use, in percent. */
+export const nearlyFullPercent = 80;
+
+const percent = (part: number, whole: number) => Math.round((part / whole) * 10000) / 100;
+
+function kindOf(type: string): string {
+    return type.split(":").pop()!;
+}
+
+/** The resources each change belongs to, by the component that parents them. */
+function changesBy(changes: ResourceChange[] | undefined) {
+    const byParent = new Map<string, ChangeMark[]>();
+    for (const change of changes ?? []) {
+        const parent = change.parent ?? "";
+        const marks = byParent.get(parent) ?? [];
+        marks.push({
+            action: change.action,
+            resource: `${kindOf(change.type)} ${change.name}`,
+            // An update has no reason but the fields it changes.
+            reasons:
+                change.action === "update"
+                    ? change.fields.map((f) => `changes ${formatPath(f.path)}`)
+                    : change.reasons,
+        });
+        byParent.set(parent, marks);
+    }
+    return (parent: string) => byParent.get(parent) ?? [];
+}
+
+function addressState(
+    raw: RawStackConfig,
+    cluster: string,
+    node: string,
+    network: string,
+    ip: string,
+): AddressState {
+    const clusters = (raw.clusters ?? []) as any[];
+    const declared = clusters
+        .find((c) => c?.name === cluster)
+        ?.nodes?.find((n: any) => n?.name === node)
+        ?.networks?.find((n: any) => (typeof n === "string" ? n : n?.network) === network);
+    if (typeof declared === "object" && declared?.ip === ip) {
+        return "pinned";
+    }
+    const recorded = (raw.allocations as any)?.[cluster]?.nodes?.[node]?.[network];
+    return recorded === ip ? "recorded" : "new";
+}
+
+/** The most telling action among changes: replace, then create, delete, update. */
+export function strongestAction(changes: ChangeMark[]): Action | undefined {
+    return (["replace", "create", "delete", "update"] as const).find((a) =>
+        changes.some((c) => c.action === a),
+    );
+}
+
+function networkViews(
+    site: string,
+    input: SiteInput,
+    nodeIds: Map<string, string>,
+    marksOf: (parent: string) => ChangeMark[],
+) {
+    return input.plan.site.networks.map((network): NetworkView => {
+        const addresses = input.plan.clusters
+            .flatMap((cluster) =>
+                cluster.nodes.flatMap((node) =>
+                    node.interfaces
+                        .filter((nic) => nic.network === network.name)
+                        .map((nic): AddressView => {
+                            const change = strongestAction(
+                                marksOf(`${typeTokens.kubevirtNode}::${node.vmName}`),
+                            );
+                            return {
+                                ip: nic.ip,
+                                state: addressState(
+                                    input.raw,
+                                    cluster.name,
+                                    node.name,
+                                    network.name,
+                                    nic.ip,
+                                ),
+                                node: nodeIds.get(`${cluster.name}/${node.name}`)!,
+                                ...(change ? { change } : {}),
+                            };
+                        }),
+                ),
+            )
+            .sort((a, b) => ipToInt(a.ip) - ipToInt(b.ip));
+        const size = ipToInt(network.range.last) - ipToInt(network.range.first) + 1;
+        const count = (state: AddressState) => addresses.filter((a) => a.state === state).length;
+        const usedPercent = percent(addresses.length, size);
+        return {
+            id: `${site}/net/${network.name}`,
+            name: network.name,
+            bridge: network.bridge,
+            ...(network.vlan === undefined ? {} : { vlan: network.vlan }),
+            cidr: network.cidr,
+            gateway: network.gateway,
+            range: network.range,
+            addresses,
+            counts: {
+                pinned: count("pinned"),
+                recorded: count("recorded"),
+                new: count("new"),
+                free: size - addresses.length,
+                size,
+            },
+            usedPercent,
+            nearlyFull: usedPercent >= nearlyFullPercent,
+        };
+    });
+}
+
+function poolView(input: SiteInput, clusterIds: Map<string, string>): PoolView {
+    const parsedPool = parseCidr(input.plan.site.clusterCidrPool);
+    if (!("cidr" in parsedPool)) {
+        throw new Error(`${input.stack}: pool ${input.plan.site.clusterCidrPool} is not a CIDR`);
+    }
+    const pool = parsedPool.cidr;
+    const blockOf = (cidr: string, kind: BlockView["kind"], owner: string) => {
+        const parsed = parseCidr(cidr);
+        return "cidr" in parsed ? { cidr, kind, owner, block: parsed.cidr } : undefined;
+    };
+    const candidates = [
+        ...input.plan.clusters.flatMap((c) => [
+            blockOf(c.podCidr, "pod", clusterIds.get(c.name)!),
+            blockOf(c.serviceCidr, "service", clusterIds.get(c.name)!),
+        ]),
+        ...input.plan.site.reservedCidrs.map((cidr, i) => blockOf(cidr, "reserved", String(i))),
+    ].filter((b) => b !== undefined);
+    const inside = candidates.filter(
+        (b) => contains(pool, b.block.base) && contains(pool, lastAddress(b.block)),
+    );
+    const blocks = inside
+        .map((b): BlockView => ({
+            cidr: b.cidr,
+            kind: b.kind,
+            owner: b.owner,
+            offsetPercent: percent(b.block.base - pool.base, cidrSize(pool)),
+            widthPercent: percent(cidrSize(b.block), cidrSize(pool)),
+            overlaps: inside
+                .filter((other) => other !== b && overlaps(other.block, b.block))
+                .map((other) => other.cidr),
+        }))
+        .sort((a, b) => a.offsetPercent - b.offsetPercent || a.cidr.localeCompare(b.cidr));
+    const used = inside
+        .filter((b) => b.kind !== "reserved")
+        .reduce((sum, b) => sum + cidrSize(b.block), 0);
+    const usedPercent = percent(used, cidrSize(pool));
+    return {
+        cidr: input.plan.site.clusterCidrPool,
+        blocks,
+        reservedOutside: candidates
+            .filter((b) => b.kind === "reserved" && !inside.includes(b))
+            .map((b) => b.cidr),
+        usedPercent,
+        nearlyFull: usedPercent >= nearlyFullPercent,
+    };
+}
+
+/** The view of one site. */
+export function siteView(input: SiteInput): SiteView {
+    const site = input.stack;
+    const marksOf = changesBy(input.changes);
+    const clusterIds = new Map(input.plan.clusters.map((c) => [c.name, `${site}/${c.name}`]));
+    const nodeIds = new Map(
+        input.plan.clusters.flatMap((c) =>
+            c.nodes.map((n) => [`${c.name}/${n.name}`, `${site}/${c.name}/${n.name}`]),
+        ),
+    );
+    const secretOf = (name: string) =>
+        input.resources.find((r) => r.type === typeTokens.secret && r.name === name);
+    const deleted = (input.changes ?? []).filter((c) => c.action === "delete");
+    const clusters = input.plan.clusters.map((cluster): ClusterView => {
+        const exported = input.outputs.clusters?.[cluster.name] ?? {};
+        return {
+            id: clusterIds.get(cluster.name)!,
+            name: cluster.name,
+            rancherName: cluster.rancherName,
+            type: cluster.type,
+            kubernetesVersion: cluster.kubernetesVersion,
+            cni: cluster.cni,
+            namespace: cluster.namespace,
+            podCidr: cluster.podCidr,
+            serviceCidr: cluster.serviceCidr,
+            apiEndpoint: String(exported.apiEndpoint ?? ""),
+            nodes: cluster.nodes.map((node): NodeView => {
+                const secret = secretOf(resourceNames.cloudInit(node.vmName));
+                return {
+                    id: nodeIds.get(`${cluster.name}/${node.name}`)!,
+                    name: node.name,
+                    cluster: cluster.name,
+                    vmName: node.vmName,
+                    roles: [...node.roles],
+                    cpu: node.cpu,
+                    memory: node.memory,
+                    disk: node.disk,
+                    image: node.image,
+                    nics: node.interfaces.map((nic) => ({
+                        network: nic.network,
+                        ip: nic.ip,
+                        mac: nic.mac,
+                        state: addressState(
+                            input.raw,
+                            cluster.name,
+                            node.name,
+                            nic.network,
+                            nic.ip,
+                        ),
+                    })),
+                    registration: nodeRegistrationCommand("", node.userData.registration).trim(),
+                    userData: String(secret?.inputs.stringData?.userdata ?? ""),
+                    networkData: node.networkData,
+                    changes: marksOf(`${typeTokens.kubevirtNode}::${node.vmName}`),
+                };
+            }),
+            changes: marksOf(`${typeTokens.edgeCluster}::${cluster.name}`),
+            deletedNodes: deleted
+                .filter(
+                    (c) =>
+                        c.type === typeTokens.virtualMachine &&
+                        c.name.startsWith(`${cluster.name}-`) &&
+                        !cluster.nodes.some((n) => n.vmName === c.name),
+                )
+                .map((c) => c.name)
+                .sort(),
+        };
+    });
+    const planned = new Set(input.plan.clusters.map((c) => c.name));
+    return {
+        id: site,
+        name: input.plan.site.name,
+        dnsServers: input.plan.site.dnsServers,
+        hostNodeIps: input.plan.site.hostNodeIps,
+        networks: networkViews(site, input, nodeIds, marksOf),
+        images: input.plan.site.images.map(({ name, url, size }) => ({ name, url, size })),
+        pool: poolView(input, clusterIds),
+        clusters,
+        changes: marksOf(`${typeTokens.siteNetwork}::${input.plan.site.name}`),
+        deletedClusters: deleted
+            .filter((c) => c.type === typeTokens.clusterV2 && !planned.has(c.name))
+            .map((c) => c.name)
+            .sort(),
+    };
+}
+
+/** The whole page: every site, in name order, and the change counts when there is a change. */
+export function pageModel(inputs: SiteInput[]): PageModel {
+    const sites = [...inputs].sort((a, b) => a.stack.localeCompare(b.stack)).map(siteView);
+    const compared = inputs.some((i) => i.changes !== undefined);
+    if (!compared) {
+        return { sites };
+    }
+    const changeCounts: Record<Action, number> = { create: 0, update: 0, replace: 0, delete: 0 };
+    for (const change of inputs.flatMap((i) => i.changes ?? [])) {
+        changeCounts[change.action]++;
+    }
+    return { sites, changeCounts };
+}

@@ -1,0 +1,233 @@
+import * as assert from "assert";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "fs";
+import { tmpdir } from "os";
+import * as path from "path";
+import { Browser, Page, chromium } from "playwright-core";
+import { renderPage } from "../offline/page";
+import { PageModel, pageModel } from "../offline/viewModel";
+import { editableStackConfig, projectRoot } from "./mocks";
+import { changedGreece, renderedDir, siteInput } from "./pages";
+
+/** Debian's chromium (`.ci/run` installs it); CHROMIUM_PATH names another build of it. */
+const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+/** Where the screenshots of each view go, for CI to keep. */
+const screenshots = path.join(projectRoot, "test-artifacts", "page");
+
+interface Opened {
+    page: Page;
+    /** Every request the page made that is not the page itself. */
+    requests: string[];
+    /** Console errors and uncaught exceptions. */
+    errors: string[];
+}
+
+describe("the topology page in a real browser", function () {
+    this.timeout(120000);
+    let browser: Browser;
+    let work: string;
+    let plain: PageModel;
+    let changed: PageModel;
+
+    before(async function () {
+        if (!existsSync(chromiumPath)) {
+            console.log(`    (skipped: no browser at ${chromiumPath}; .ci/run installs chromium)`);
+            this.skip();
+        }
+        work = mkdtempSync(path.join(tmpdir(), "edge-page-"));
+        mkdirSync(screenshots, { recursive: true });
+        plain = pageModel([
+            await siteInput("france", editableStackConfig("france")),
+            await siteInput("greece", editableStackConfig("greece")),
+        ]);
+        changed = pageModel([
+            await siteInput(
+                "greece",
+                changedGreece(editableStackConfig("greece")),
+                renderedDir("greece"),
+            ),
+        ]);
+        browser = await chromium.launch({ executablePath: chromiumPath });
+    });
+
+    after(async () => {
+        await browser?.close();
+        if (work) {
+            rmSync(work, { recursive: true, force: true });
+        }
+    });
+
+    async function open(model: PageModel, name: string): Promise<Opened> {
+        const file = path.join(work, `${name}.html`);
+        writeFileSync(file, renderPage(model));
+        const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+        const requests: string[] = [];
+        const errors: string[] = [];
+        page.on("request", (request) => {
+            if (
+                request.url() !== `file://${file}` &&
+                !request.url().startsWith(`file://${file}#`)
+            ) {
+                requests.push(request.url());
+            }
+        });
+        page.on("console", (message) => {
+            if (message.type() === "error") {
+                errors.push(message.text());
+            }
+        });
+        page.on("pageerror", (error) => errors.push(error.message));
+        await page.goto(`file://${file}`);
+        return { page, requests, errors };
+    }
+
+    it("shows every site, network, cluster and node of both example stacks", async () => {
+        const { page, requests, errors } = await open(plain, "both");
+        for (const site of plain.sites) {
+            assert.strictEqual(await page.locator(`article.site[data-id="${site.id}"]`).count(), 1);
+            for (const network of site.networks) {
+                assert.strictEqual(
+                    await page.locator(`#topology .network[data-id="${network.id}"]`).count(),
+                    1,
+                    network.id,
+                );
+            }
+            for (const cluster of site.clusters) {
+                const box = page.locator(`#topology .cluster[data-id="${cluster.id}"]`);
+                assert.strictEqual(await box.count(), 1, cluster.id);
+                assert.deepStrictEqual(
+                    await box
+                        .locator(".node")
+                        .evaluateAll((nodes) => nodes.map((n) => n.getAttribute("data-id"))),
+                    cluster.nodes.map((n) => n.id),
+                );
+            }
+        }
+        await page.screenshot({ path: path.join(screenshots, "topology.png"), fullPage: true });
+        assert.deepStrictEqual(requests, [], "the page fetches nothing");
+        assert.deepStrictEqual(errors, []);
+    });
+
+    it("shows a node's IPs and MACs when it is clicked", async () => {
+        const { page, errors } = await open(plain, "click");
+        const node = plain.sites[0].clusters[0].nodes[3];
+        await page.click(`#topology .node[data-id="${node.id}"]`);
+        const detail = page.locator(".detail:target");
+        assert.strictEqual(await detail.getAttribute("data-id"), node.id);
+        assert.ok(await detail.isVisible());
+        assert.deepStrictEqual(
+            await detail.locator("td.ip").allTextContents(),
+            node.nics.map((n) => n.ip),
+        );
+        assert.deepStrictEqual(
+            await detail.locator("td.mac").allTextContents(),
+            node.nics.map((n) => n.mac),
+        );
+        await page.screenshot({ path: path.join(screenshots, "details.png") });
+        assert.deepStrictEqual(errors, []);
+    });
+
+    it("counts in the address view what the plan assigns", async () => {
+        const { page, errors } = await open(plain, "addresses");
+        for (const site of plain.sites) {
+            for (const network of site.networks) {
+                const strip = page.locator(`#addresses .strip-block[data-id="${network.id}"]`);
+                for (const state of ["pinned", "recorded", "new", "free"] as const) {
+                    const text = await strip.locator(`[data-count="${state}"]`).textContent();
+                    assert.strictEqual(
+                        Number(text?.split(" ")[0]),
+                        network.counts[state],
+                        `${network.id} ${state}`,
+                    );
+                }
+                assert.strictEqual(await strip.locator(".mark").count(), network.addresses.length);
+            }
+        }
+        await page.locator("#addresses").scrollIntoViewIfNeeded();
+        await page.screenshot({ path: path.join(screenshots, "addresses.png") });
+        assert.deepStrictEqual(errors, []);
+    });
+
+    it("marks exactly the resources a change touches, with counts at the top", async () => {
+        const { page, requests, errors } = await open(changed, "change");
+        const marked = await page
+            .locator("#topology [data-change]")
+            .evaluateAll((elements) =>
+                elements.map(
+                    (e) => `${e.getAttribute("data-id")} ${e.getAttribute("data-change")}`,
+                ),
+            );
+        assert.deepStrictEqual(marked, [
+            "greece/final-test replace",
+            "greece/final-test/cluster-master replace",
+            "greece/final-test/worker1 update",
+            "greece/final-test/worker2 create",
+        ]);
+        assert.deepStrictEqual(
+            await page
+                .locator("#addresses .mark[data-change]")
+                .evaluateAll((marks) =>
+                    marks.map(
+                        (m) => `${m.getAttribute("data-ip")} ${m.getAttribute("data-change")}`,
+                    ),
+                ),
+            ["192.168.18.2 create", "192.168.18.203 replace", "192.168.18.204 update"],
+            "the address view marks the same nodes",
+        );
+        const counts = await page
+            .locator("#change-summary [data-count]")
+            .evaluateAll((elements) => elements.map((e) => e.textContent));
+        assert.deepStrictEqual(counts, [
+            "3 to create",
+            "1 to update",
+            "3 to replace",
+            "0 to delete",
+        ]);
+        assert.deepStrictEqual(
+            await page.locator("#change tbody tr").evaluateAll((rows) =>
+                rows.map((r) =>
+                    [...r.querySelectorAll("td")]
+                        .slice(1, 4)
+                        .map((td) => td.textContent)
+                        .join(" "),
+                ),
+            ),
+            [
+                "final-test replace ClusterSync final-test-sync",
+                "final-test/cluster-master replace DataVolume final-test-cluster-master-rootdisk",
+                "final-test/cluster-master replace VirtualMachine final-test-cluster-master",
+                "final-test/worker1 update VirtualMachine final-test-worker1",
+                "final-test/worker2 create DataVolume final-test-worker2-rootdisk",
+                "final-test/worker2 create Secret final-test-worker2-cloudinit",
+                "final-test/worker2 create VirtualMachine final-test-worker2",
+            ],
+        );
+        await page.locator("#change").scrollIntoViewIfNeeded();
+        await page.screenshot({ path: path.join(screenshots, "change.png") });
+        assert.deepStrictEqual(requests, []);
+        assert.deepStrictEqual(errors, []);
+    });
+
+    it("finds a node by IP or MAC from the search box, and works from the keyboard", async () => {
+        const { page, errors } = await open(plain, "search");
+        const node = plain.sites[1].clusters[0].nodes[1];
+        await page.fill("#search", node.nics[0].mac);
+        assert.deepStrictEqual(
+            await page
+                .locator("#topology .node.match")
+                .evaluateAll((nodes) => nodes.map((n) => n.getAttribute("data-id"))),
+            [node.id],
+        );
+        assert.strictEqual(await page.textContent("#search-status"), "1 node");
+        await page.press("#search", "Enter");
+        assert.strictEqual(await page.locator(".detail:target").getAttribute("data-id"), node.id);
+
+        await page.fill("#search", "");
+        const link = page.locator(`#table a[href="#d-${node.id.replace(/[^A-Za-z0-9-]/g, "_")}"]`);
+        await link.first().focus();
+        await page.keyboard.press("Enter");
+        assert.strictEqual(await page.locator(".detail:target").getAttribute("data-id"), node.id);
+        await page.locator("#table").scrollIntoViewIfNeeded();
+        await page.screenshot({ path: path.join(screenshots, "table.png") });
+        assert.deepStrictEqual(errors, []);
+    });
+});
