@@ -224,6 +224,10 @@ function nodeDetail(node: NodeView): string {
         changeList(node.changes),
         `<h4>cloud-init user-data (credentials as placeholders)</h4><pre>${esc(node.userData)}</pre>`,
         `<h4>network-data</h4><pre>${esc(node.networkData)}</pre>`,
+        ...node.manifests.map(
+            (m) =>
+                `<details><summary>${esc(m.kind)} ${esc(m.name)}</summary><pre>${esc(m.yaml)}</pre></details>`,
+        ),
         `</section>`,
     ].join("");
 }

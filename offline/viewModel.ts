@@ -4,6 +4,7 @@ import { cidrSize, contains, ipToInt, lastAddress, overlaps, parseCidr } from ".
 import { resourceNames, typeTokens } from "../lib/naming";
 import type { StackPlan } from "../lib/plan";
 import { Action, ResourceChange, formatPath } from "./diff";
+import { toYaml } from "./render";
 
 /**
  * What the topology page shows, shaped from the offline plan: plain data, sorted, with nothing
@@ -87,6 +88,8 @@ export interface NodeView {
     registration: string;
     /** cloud-init user-data as rendered offline: credentials are placeholders. */
     userData: string;
+    /** The node's objects on the host cluster as the program declares them, as YAML. */
+    manifests: { kind: string; name: string; yaml: string }[];
     networkData: string;
     changes: ChangeMark[];
 }
@@ -352,6 +355,17 @@ export function siteView(input: SiteInput): SiteView {
                     })),
                     registration: nodeRegistrationCommand("", node.userData.registration).trim(),
                     userData: String(secret?.inputs.stringData?.userdata ?? ""),
+                    manifests: [
+                        [typeTokens.virtualMachine, node.vmName],
+                        [typeTokens.dataVolume, resourceNames.rootDisk(node.vmName)],
+                    ].flatMap(([type, name]) => {
+                        const resource = input.resources.find(
+                            (r) => r.type === type && r.name === name,
+                        );
+                        return resource
+                            ? [{ kind: kindOf(type), name, yaml: toYaml(resource.inputs) }]
+                            : [];
+                    }),
                     networkData: node.networkData,
                     changes: marksOf(`${typeTokens.kubevirtNode}::${node.vmName}`),
                 };

@@ -81,6 +81,49 @@ describe("the topology page's view model", () => {
         });
     });
 
+    it("flags a nearly full range, and draws a reserved range that lies in the pool", async () => {
+        const config = editableStackConfig("greece");
+        config["edge:site"].networks[0].range = "192.168.18.203-192.168.18.206";
+        config["edge:site"].reservedCidrs.push("10.72.0.0/13");
+        const site = siteView(await siteInput("greece", config));
+        assert.deepStrictEqual(
+            [site.networks[0].counts, site.networks[0].usedPercent, site.networks[0].nearlyFull],
+            [{ pinned: 2, recorded: 0, new: 0, free: 2, size: 4 }, 50, false],
+        );
+        config["edge:site"].networks[0].range = "192.168.18.203-192.168.18.204";
+        const full = siteView(await siteInput("greece", config));
+        assert.deepStrictEqual(
+            [full.networks[0].usedPercent, full.networks[0].nearlyFull],
+            [100, true],
+        );
+        assert.deepStrictEqual(
+            full.pool.blocks.map((b) => [b.cidr, b.kind, b.offsetPercent, b.widthPercent]),
+            [
+                ["10.64.0.0/16", "pod", 0, 6.25],
+                ["10.65.0.0/16", "service", 6.25, 6.25],
+                ["10.72.0.0/13", "reserved", 50, 50],
+            ],
+        );
+        assert.strictEqual(full.pool.usedPercent, 12.5, "reserved ranges are not counted as used");
+    });
+
+    it("carries each node's VirtualMachine and root disk as the program declares them", async () => {
+        const site = siteView(await siteInput("greece", editableStackConfig("greece")));
+        const node = site.clusters[0].nodes[0];
+        assert.deepStrictEqual(
+            node.manifests.map((m) => `${m.kind} ${m.name}`),
+            [
+                "VirtualMachine final-test-cluster-master",
+                "DataVolume final-test-cluster-master-rootdisk",
+            ],
+        );
+        assert.match(
+            node.manifests[0].yaml,
+            /^apiVersion: kubevirt\.io\/v1\nkind: VirtualMachine\n/,
+        );
+        assert.ok(node.manifests[0].yaml.includes(`macAddress: ${node.nics[0].mac}`));
+    });
+
     it("tells pinned, recorded and newly assigned addresses apart", async () => {
         const config = editableStackConfig("france");
         delete config["edge:allocations"].lab.nodes.node1;
