@@ -62,6 +62,7 @@ KUBERNETES_CONTROLLER_MANAGER=${KUBERNETES_CONTROLLER_MANAGER:-0}
 PULUMI_LANGUAGE_NODEJS_VERSION=${PULUMI_LANGUAGE_NODEJS_VERSION:-}
 PULUMI_KUBERNETES_PROVIDER_VERSION=${PULUMI_KUBERNETES_PROVIDER_VERSION:-}
 PULUMI_KUBERNETES_VERSION=${PULUMI_KUBERNETES_VERSION:-}
+WIREGUARD_GO_VERSION=${WIREGUARD_GO_VERSION:-}
 if [ -n "$PULUMI_KUBERNETES_PROVIDER_VERSION" ] && [ -z "$PULUMI_KUBERNETES_VERSION" ]; then
     die "e2e/versions.env: PULUMI_KUBERNETES_VERSION is needed with PULUMI_KUBERNETES_PROVIDER_VERSION"
 fi
@@ -228,6 +229,24 @@ build_tool() {
         b=${spec%%=*}
         ln -f "$dir/bin/$b" "$stage/bin/$b" 2>/dev/null || cp -p "$dir/bin/$b" "$stage/bin/$b"
     done
+}
+
+# --- wireguard-go ------------------------------------------------------------
+prepare_wireguard_go() {
+    if [ "${2:-}" = ldflags ]; then return; fi
+    tool_version=$WIREGUARD_GO_VERSION
+    fetch golang.zx2c4.com/wireguard "$WIREGUARD_GO_VERSION" >/dev/null
+    mod_edits=("-require=golang.zx2c4.com/wireguard@$WIREGUARD_GO_VERSION")
+}
+verify_wireguard_go() {
+    # Without an interface name it prints its usage and exits 2.
+    local o
+    o=$("$1" 2>&1) && return 1
+    grep -q '^usage: wireguard-go <interface>$' <<<"$o" || {
+        echo "unexpected output: $o"
+        return 1
+    }
+    echo "$o"
 }
 
 # --- etcd --------------------------------------------------------------------
@@ -402,6 +421,11 @@ if [ -n "$PULUMI_KUBERNETES_PROVIDER_VERSION" ]; then
         "PULUMI_KUBERNETES_PROVIDER_VERSION=$PULUMI_KUBERNETES_PROVIDER_VERSION PULUMI_KUBERNETES_VERSION=$PULUMI_KUBERNETES_VERSION" \
         prepare_pulumi_kubernetes verify_pulumi_kubernetes \
         pulumi-resource-kubernetes=$pk_mod/cmd/pulumi-resource-kubernetes
+fi
+
+if [ -n "$WIREGUARD_GO_VERSION" ]; then
+    build_tool wireguard-go "WIREGUARD_GO_VERSION=$WIREGUARD_GO_VERSION" \
+        prepare_wireguard_go verify_wireguard_go wireguard-go=.
 fi
 
 printf '%s' "$pins" >"$stage/versions.env"

@@ -204,6 +204,7 @@ describe("config validation", () => {
         const masquerade = greece();
         masquerade.site.networks[0].cidr = "10.0.2.0/24";
         masquerade.site.networks[0].gateway = "10.0.2.254";
+        delete masquerade.site.networks[0].range;
         masquerade.clusters[0].nodes.forEach((n: any) => (n.networks = ["lab"]));
         delete masquerade.allocations;
         masquerade.clusters[0].podCidr = "10.0.0.0/16";

@@ -12,8 +12,8 @@ describe("the topology page's view model", () => {
                 [
                     "greece/net/lab",
                     "192.168.18.0/24",
-                    { first: "192.168.18.1", last: "192.168.18.254" },
-                    { pinned: 2, recorded: 0, new: 0, free: 252, size: 254 },
+                    { first: "192.168.18.2", last: "192.168.18.249" },
+                    { pinned: 2, recorded: 0, new: 0, free: 246, size: 248 },
                     false,
                 ],
             ],

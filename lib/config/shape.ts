@@ -42,12 +42,12 @@ const cidrShape = /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/;
 const ipv4Range = new RegExp(`^${ipv4Address} *- *${ipv4Address}$`);
 
 /** Text that says something: every string field starts here. */
-function text() {
+export function text() {
     return z.string().regex(/\S/, { error: "must not be empty", abort: true });
 }
 
 /** Text matching `pattern`, which editors check too; `message` says what is wrong with `given`. */
-function matching(pattern: RegExp, message: (given: string) => string) {
+export function matching(pattern: RegExp, message: (given: string) => string) {
     return text().regex(pattern, { error: (issue) => message(String(issue.input)), abort: true });
 }
 
@@ -63,19 +63,19 @@ function checked(check: (text: string) => string | undefined, pattern?: RegExp) 
     return pattern === undefined ? schema : schema.meta({ pattern: pattern.source });
 }
 
-function wholeNumber(min: number, max: number) {
+export function wholeNumber(min: number, max: number) {
     const outside = (issue: { input?: unknown }) =>
         `must be between ${min} and ${max}, got ${String(issue.input)}`;
     return z.int().min(min, { error: outside }).max(max, { error: outside });
 }
 
 /** A list of at least one item, with `empty` saying why one is needed. */
-function listOf<T extends z.ZodType>(item: T, empty: string) {
+export function listOf<T extends z.ZodType>(item: T, empty: string) {
     return z.array(item).min(1, { error: empty });
 }
 
 /** A map with exactly these fields: any other is reported as unknown, with the known ones. */
-function fields<T extends z.core.$ZodLooseShape>(shape: T) {
+export function fields<T extends z.core.$ZodLooseShape>(shape: T) {
     const known = Object.keys(shape).join(", ");
     return z.strictObject(shape, {
         error: (issue) =>
@@ -93,9 +93,9 @@ function checkLabel(text: string): string | undefined {
     return dns1123Label.test(text) ? undefined : notALabel(text);
 }
 
-const label = () => matching(dns1123Label, notALabel);
-const ipv4 = () => matching(ipv4Pattern, (given) => `"${given}" is not an IPv4 address`);
-const cidr = () =>
+export const label = () => matching(dns1123Label, notALabel);
+export const ipv4 = () => matching(ipv4Pattern, (given) => `"${given}" is not an IPv4 address`);
+export const cidr = () =>
     checked((value) => {
         const parsed = parseCidr(value);
         return "error" in parsed ? parsed.error : undefined;

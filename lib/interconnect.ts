@@ -1,0 +1,499 @@
+import { existsSync, readFileSync } from "fs";
+import * as path from "path";
+import { parse, stringify } from "yaml";
+import { z } from "zod";
+import { shaped } from "./config/issues";
+import { cidr, fields, ipv4, label, listOf, matching, wholeNumber } from "./config/shape";
+import { readStackConfig } from "./config";
+import { StackConfig } from "./config/types";
+import { contains, ipToInt, lastAddress, overlaps, parseCidr } from "./ip";
+import { ProblemList } from "./problems";
+import { readStackFile, stackFileConfig, stackFilePath } from "./stackFile";
+
+/**
+ * Interconnects: routed (L3) WireGuard tunnels between gateways that sites declare on one of their
+ * bridge networks. What every site must agree on lives in one committed file, interconnects.yaml,
+ * which every stack reads; each site's WireGuard private key is that stack's secret. This module
+ * checks the declaration against every member site's config and plans the tunnels: addresses,
+ * MTU, each gateway's wg-quick configuration, and the routes nodes take to the peer sites.
+ */
+
+/** The committed declaration, at the project root. */
+export const interconnectsFile = "interconnects.yaml";
+
+/** Where a gateway's private key goes in its wg-quick file until the program knows it. */
+export const privateKeyPlaceholder = "<secret: edge:wireguardPrivateKey>";
+
+/**
+ * WireGuard's overhead on an IPv6 underlay (40 IPv6 + 8 UDP + 32 WireGuard): wg-quick's own
+ * default MTU is the route's MTU less 80 (wireguard-tools src/wg-quick/linux.bash, set_mtu_up).
+ */
+export const wireguardOverhead = 80;
+
+/** TCP and IPv4 headers: the MSS gateways clamp to is the tunnel MTU less these. */
+const tcpIpv4Headers = 40;
+
+/** A WireGuard key: 32 bytes in base64. */
+const wireguardKey = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
+/** `host:port`, host a DNS name or an IPv4 address. */
+const endpoint =
+    /^([A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*:\d{1,5}$/;
+
+const memberSchema = fields({
+    site: label().meta({ description: "A site: its Pulumi.<site>.yaml is in this folder" }),
+    network: label().meta({ description: "The site network the gateway joins" }),
+    gateway: ipv4().meta({
+        description: "The gateway's address on that network, outside its node range",
+    }),
+    tunnelAddress: ipv4().meta({ description: "The gateway's address inside tunnelCidr" }),
+    endpoint: matching(endpoint, (given) => `"${given}" is not host:port`).meta({
+        description: "Where peers reach the gateway: the site router forwards this UDP port to it",
+    }),
+    routes: listOf(label(), "must route at least one site network to the peers").meta({
+        description: "Site networks the peers reach through this gateway",
+    }),
+    serviceCidrs: z
+        .array(label())
+        .default([])
+        .meta({ description: "Clusters whose service CIDR the peers reach too" }),
+});
+
+const interconnectSchema = fields({
+    name: label().meta({ description: "Interconnect name; the gateway's interface is wg-<name>" }),
+    tunnelCidr: cidr().meta({ description: "Addresses of the gateways' tunnel interfaces" }),
+    listenPort: wholeNumber(1, 65535).default(51820),
+    underlayMtu: wholeNumber(1280, 9000)
+        .default(1500)
+        .meta({ description: "MTU of the path between the sites' routers" }),
+    mtu: wholeNumber(1280, 8920)
+        .optional()
+        .meta({ description: `Tunnel MTU; absent: underlayMtu less ${wireguardOverhead}` }),
+    members: z
+        .array(memberSchema)
+        .min(2, { error: "must join at least two sites" })
+        .meta({ description: "The sites it joins, one gateway each" }),
+});
+
+export const interconnectsSchema = fields({
+    sites: z
+        .record(
+            label(),
+            fields({
+                publicKey: matching(
+                    wireguardKey,
+                    (given) => `"${given}" is not a WireGuard public key (44 base64 characters)`,
+                ),
+            }),
+        )
+        .meta({ description: "Each site's WireGuard public key; its private key is its secret" }),
+    interconnects: z.array(interconnectSchema),
+});
+
+export type Interconnects = z.output<typeof interconnectsSchema>;
+type Member = Interconnects["interconnects"][number]["members"][number];
+
+export interface PeerPlan {
+    site: string;
+    publicKey: string;
+    endpoint: string;
+    tunnelAddress: string;
+    /** The peer's tunnel address and the prefixes routed to its site. */
+    allowedIps: string[];
+}
+
+/** One site's gateway on one interconnect. */
+export interface GatewayPlan {
+    interconnect: string;
+    site: string;
+    /** `wg-<interconnect>`: wg-quick names the interface after its file. */
+    interfaceName: string;
+    network: string;
+    ip: string;
+    tunnelAddress: string;
+    tunnelPrefix: number;
+    listenPort: number;
+    mtu: number;
+    /** The MSS of TCP connections through the tunnel, clamped by the gateway. */
+    mss: number;
+    /** The prefixes this site offers its peers. */
+    prefixes: string[];
+    peers: PeerPlan[];
+    /** The wg-quick file, the private key as a placeholder. */
+    wgQuickConfig: string;
+}
+
+/** A route a node on `network` takes to a peer site. */
+export interface NodeRoute {
+    network: string;
+    to: string;
+    via: string;
+}
+
+export interface InterconnectPlan {
+    gateways: GatewayPlan[];
+    /** Per site, the routes of its nodes to the peer sites. */
+    nodeRoutes: Record<string, NodeRoute[]>;
+}
+
+/** What a site offers and occupies, with the config path of each block. */
+interface Block {
+    cidr: string;
+    path: string;
+}
+
+function blocksOf(site: string, config: StackConfig, kinds: ("networks" | "pool" | "reserved")[]) {
+    const file = `Pulumi.${site}.yaml`;
+    return [
+        ...(kinds.includes("networks")
+            ? config.site.networks.map((n, i) => ({
+                  cidr: n.cidr,
+                  path: `${file} site.networks[${i}]`,
+              }))
+            : []),
+        ...(kinds.includes("pool")
+            ? [{ cidr: config.site.clusterCidrPool, path: `${file} site.clusterCidrPool` }]
+            : []),
+        ...(kinds.includes("reserved")
+            ? config.site.reservedCidrs.map((cidr, i) => ({
+                  cidr,
+                  path: `${file} site.reservedCidrs[${i}]`,
+              }))
+            : []),
+    ];
+}
+
+const parsed = (text: string) => {
+    const result = parseCidr(text);
+    if (!("cidr" in result)) {
+        throw new Error(`${text}: ${result.error}`);
+    }
+    return result.cidr;
+};
+
+/** The prefixes a member offers: its routed networks and its clusters' service CIDRs. */
+function memberPrefixes(
+    member: Member,
+    config: StackConfig,
+    path: string,
+    problems: ProblemList,
+): Block[] {
+    const file = `Pulumi.${member.site}.yaml`;
+    const networks = member.routes.flatMap((name, i) => {
+        const index = config.site.networks.findIndex((n) => n.name === name);
+        if (index < 0) {
+            problems.add(
+                `${path}.routes[${i}]`,
+                `unknown site network "${name}" (${file} has: ${config.site.networks.map((n) => n.name).join(", ")})`,
+            );
+            return [];
+        }
+        return [
+            { cidr: config.site.networks[index].cidr, path: `${file} site.networks[${index}]` },
+        ];
+    });
+    const services = member.serviceCidrs.flatMap((name, i) => {
+        const recorded = config.allocations[name]?.serviceCidr;
+        if (recorded === undefined) {
+            problems.add(
+                `${path}.serviceCidrs[${i}]`,
+                `cluster "${name}" has no service CIDR recorded in ${file} (run npm run lock -- --stack ${member.site})`,
+            );
+            return [];
+        }
+        return [{ cidr: recorded, path: `${file} allocations.${name}.serviceCidr` }];
+    });
+    return [...networks, ...services];
+}
+
+/** A member's gateway against its network: inside the CIDR, outside what nodes may be given. */
+function checkGateway(member: Member, config: StackConfig, path: string, problems: ProblemList) {
+    const network = config.site.networks.find((n) => n.name === member.network);
+    if (!network) {
+        problems.add(
+            `${path}.network`,
+            `unknown site network "${member.network}" (Pulumi.${member.site}.yaml has: ${config.site.networks.map((n) => n.name).join(", ")})`,
+        );
+        return undefined;
+    }
+    const block = parsed(network.cidr);
+    const ip = ipToInt(member.gateway);
+    const inRange = ip >= ipToInt(network.range.first) && ip <= ipToInt(network.range.last);
+    if (!contains(block, ip) || ip === block.base || ip === lastAddress(block)) {
+        problems.add(
+            `${path}.gateway`,
+            `${member.gateway} is not a host of ${network.name} (${network.cidr})`,
+        );
+    } else if (member.gateway === network.gateway) {
+        problems.add(`${path}.gateway`, `${member.gateway} is the router of ${network.name}`);
+    } else if (inRange) {
+        problems.add(
+            `${path}.gateway`,
+            `${member.gateway} is inside the node range ${network.range.first}-${network.range.last} of ${network.name}, so a node could be given it; narrow the range in Pulumi.${member.site}.yaml or pick an address outside it`,
+        );
+    }
+    return network;
+}
+
+/**
+ * Checks `raw` (interconnects.yaml, parsed) against the config of every member site and plans
+ * the tunnels. `sites` holds each member site's config as its committed stack file gives it.
+ * Problems are located by their path in interconnects.yaml, naming the stack files they clash with.
+ */
+export function planInterconnects(
+    raw: unknown,
+    sites: Record<string, StackConfig>,
+    problems: ProblemList,
+): InterconnectPlan | undefined {
+    const declaration = shaped(interconnectsSchema, raw, "", problems);
+    if (!declaration) {
+        return undefined;
+    }
+    const before = problems.problems.length;
+    const gateways: GatewayPlan[] = [];
+    const nodeRoutes: Record<string, NodeRoute[]> = {};
+    declaration.interconnects.forEach((ic, i) => {
+        const path = `interconnects[${i}]`;
+        const tunnel = parsed(ic.tunnelCidr);
+        const mtu = ic.mtu ?? ic.underlayMtu - wireguardOverhead;
+        if (mtu > ic.underlayMtu - 60) {
+            problems.add(
+                `${path}.mtu`,
+                `${mtu} leaves less than WireGuard's 60 bytes over IPv4 under underlayMtu ${ic.underlayMtu}`,
+            );
+        }
+        const members = ic.members.map((member, j) => {
+            const memberPath = `${path}.members[${j}]`;
+            const config = sites[member.site];
+            if (!config) {
+                problems.add(`${memberPath}.site`, `no stack file Pulumi.${member.site}.yaml`);
+                return undefined;
+            }
+            const publicKey = declaration.sites[member.site]?.publicKey;
+            if (!publicKey) {
+                problems.add(`${memberPath}.site`, `${member.site} has no public key under sites:`);
+            }
+            const network = checkGateway(member, config, memberPath, problems);
+            const address = ipToInt(member.tunnelAddress);
+            if (
+                !contains(tunnel, address) ||
+                address === tunnel.base ||
+                address === lastAddress(tunnel)
+            ) {
+                problems.add(
+                    `${memberPath}.tunnelAddress`,
+                    `${member.tunnelAddress} is not a host of tunnelCidr ${ic.tunnelCidr}`,
+                );
+            }
+            const prefixes = memberPrefixes(member, config, memberPath, problems);
+            return { member, memberPath, config, publicKey, network, prefixes };
+        });
+        reportDuplicateValues(
+            ic.members.map((m) => m.site),
+            `${path}.members`,
+            "site",
+            problems,
+        );
+        reportDuplicateValues(
+            ic.members.map((m) => m.tunnelAddress),
+            `${path}.members`,
+            "tunnelAddress",
+            problems,
+        );
+        const known = members.filter((m) => m !== undefined);
+        // What one site routes, its networks and its pool must be distinct from all of another's.
+        // Reserved ranges are host-internal (host pod and service CIDRs) and never routed, so two
+        // sites may reserve the same ones.
+        const occupied = (m: (typeof known)[number], withReserved: boolean) =>
+            unique([
+                ...m.prefixes,
+                ...blocksOf(m.member.site, m.config, ["networks", "pool"]),
+                ...(withReserved ? blocksOf(m.member.site, m.config, ["reserved"]) : []),
+            ]);
+        known.forEach((a, x) =>
+            known.slice(x + 1).forEach((b) => {
+                const pairs = [
+                    ...occupied(a, false).flatMap((mine) =>
+                        occupied(b, true).map((theirs) => [mine, theirs]),
+                    ),
+                    ...blocksOf(a.member.site, a.config, ["reserved"]).flatMap((mine) =>
+                        occupied(b, false).map((theirs) => [mine, theirs]),
+                    ),
+                ];
+                for (const [mine, theirs] of pairs) {
+                    if (overlaps(parsed(mine.cidr), parsed(theirs.cidr))) {
+                        problems.add(
+                            `${path}.members`,
+                            `${mine.cidr} (${mine.path}) overlaps ${theirs.cidr} (${theirs.path}); joined sites must not share addresses`,
+                        );
+                    }
+                }
+            }),
+        );
+        for (const a of known) {
+            for (const block of blocksOf(a.member.site, a.config, [
+                "networks",
+                "pool",
+                "reserved",
+            ])) {
+                if (overlaps(parsed(block.cidr), tunnel)) {
+                    problems.add(
+                        `${path}.tunnelCidr`,
+                        `${ic.tunnelCidr} overlaps ${block.cidr} (${block.path})`,
+                    );
+                }
+            }
+        }
+        if (problems.problems.length > before) {
+            return;
+        }
+        for (const a of known) {
+            const peers = known
+                .filter((b) => b !== a)
+                .map((b) => ({
+                    site: b.member.site,
+                    publicKey: b.publicKey!,
+                    endpoint: b.member.endpoint,
+                    tunnelAddress: b.member.tunnelAddress,
+                    allowedIps: [`${b.member.tunnelAddress}/32`, ...b.prefixes.map((p) => p.cidr)],
+                }));
+            const gateway: Omit<GatewayPlan, "wgQuickConfig"> = {
+                interconnect: ic.name,
+                site: a.member.site,
+                interfaceName: `wg-${ic.name}`,
+                network: a.member.network,
+                ip: a.member.gateway,
+                tunnelAddress: a.member.tunnelAddress,
+                tunnelPrefix: tunnel.prefix,
+                listenPort: ic.listenPort,
+                mtu,
+                mss: mtu - tcpIpv4Headers,
+                prefixes: a.prefixes.map((p) => p.cidr),
+                peers,
+            };
+            gateways.push({ ...gateway, wgQuickConfig: renderWgQuick(gateway) });
+            // Nodes on the gateway's network reach the peers' prefixes through it.
+            nodeRoutes[a.member.site] = [
+                ...(nodeRoutes[a.member.site] ?? []),
+                ...peers.flatMap((peer) =>
+                    peer.allowedIps.slice(1).map((to) => ({
+                        network: a.member.network,
+                        to,
+                        via: a.member.gateway,
+                    })),
+                ),
+            ];
+        }
+    });
+    return problems.problems.length > before ? undefined : { gateways, nodeRoutes };
+}
+
+function reportDuplicateValues(
+    values: string[],
+    path: string,
+    what: string,
+    problems: ProblemList,
+): void {
+    values.forEach((value, j) => {
+        const first = values.indexOf(value);
+        if (first < j) {
+            problems.add(
+                `${path}[${j}].${what}`,
+                `duplicate ${what} "${value}" (also at ${path}[${first}].${what})`,
+            );
+        }
+    });
+}
+
+/**
+ * A gateway's wg-quick file (wg-quick(8)): forwarding on, the MSS of forwarded TCP clamped to the
+ * tunnel, each peer with the prefixes routed to it, which wg-quick turns into routes.
+ */
+export function renderWgQuick(gateway: Omit<GatewayPlan, "wgQuickConfig">): string {
+    const clamp = (op: "A" | "D", direction: "-i" | "-o") =>
+        `iptables -t mangle -${op} FORWARD ${direction} %i -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --set-mss ${gateway.mss}`;
+    const lines = [
+        `# ${gateway.site} on interconnect ${gateway.interconnect}`,
+        "[Interface]",
+        `Address = ${gateway.tunnelAddress}/${gateway.tunnelPrefix}`,
+        `ListenPort = ${gateway.listenPort}`,
+        `MTU = ${gateway.mtu}`,
+        `PrivateKey = ${privateKeyPlaceholder}`,
+        "PostUp = sysctl -w net.ipv4.ip_forward=1",
+        `PostUp = ${clamp("A", "-i")}`,
+        `PostUp = ${clamp("A", "-o")}`,
+        `PostDown = ${clamp("D", "-i")}`,
+        `PostDown = ${clamp("D", "-o")}`,
+        ...gateway.peers.flatMap((peer) => [
+            "",
+            `# ${peer.site}`,
+            "[Peer]",
+            `PublicKey = ${peer.publicKey}`,
+            `Endpoint = ${peer.endpoint}`,
+            `AllowedIPs = ${peer.allowedIps.join(", ")}`,
+            // Keeps the site routers' NAT mappings open in both directions.
+            "PersistentKeepalive = 25",
+        ]),
+    ];
+    return `${lines.join("\n")}\n`;
+}
+
+/** A gateway's cloud-config: WireGuard installed, its wg-quick file written and started. */
+export function renderGatewayUserData(gateway: GatewayPlan, sshAuthorizedKeys: string[]): string {
+    const config = {
+        hostname: `${gateway.site}-${gateway.interconnect}-gw`,
+        ssh_pwauth: false,
+        ssh_authorized_keys: sshAuthorizedKeys,
+        packages: ["wireguard-tools", "iptables"],
+        write_files: [
+            {
+                path: `/etc/wireguard/${gateway.interfaceName}.conf`,
+                permissions: "0600",
+                content: gateway.wgQuickConfig,
+            },
+        ],
+        runcmd: [["systemctl", "enable", "--now", `wg-quick@${gateway.interfaceName}`]],
+    };
+    return `#cloud-config\n${stringify(config, { lineWidth: 0 })}`;
+}
+
+/** Blocks once each, by their path. */
+function unique(blocks: Block[]): Block[] {
+    return blocks.filter((b, i) => blocks.findIndex((other) => other.path === b.path) === i);
+}
+
+/** interconnects.yaml and the config of every site it names, as their committed files give them. */
+export function loadInterconnects(
+    dir: string,
+    problems: ProblemList,
+): { raw: unknown; sites: Record<string, StackConfig> } | undefined {
+    const file = path.join(dir, interconnectsFile);
+    if (!existsSync(file)) {
+        return undefined;
+    }
+    const raw: unknown = parse(readFileSync(file, "utf8"));
+    const names = new Set(
+        ((raw as any)?.interconnects ?? []).flatMap((ic: any) =>
+            (ic?.members ?? [])
+                .map((m: any) => m?.site)
+                .filter((s: unknown) => typeof s === "string"),
+        ) as string[],
+    );
+    const sites: Record<string, StackConfig> = {};
+    for (const site of [...names].sort()) {
+        const stackFile = path.join(dir, stackFilePath(site));
+        if (!existsSync(stackFile)) {
+            continue;
+        }
+        const siteProblems = new ProblemList();
+        const { config } = readStackConfig(stackFileConfig(readStackFile(stackFile)), siteProblems);
+        if (!config || !siteProblems.empty) {
+            problems.add(
+                interconnectsFile,
+                `${stackFilePath(site)} has config errors of its own; fix them first`,
+            );
+            continue;
+        }
+        sites[site] = config;
+    }
+    return { raw, sites };
+}
