@@ -392,7 +392,14 @@ let lastPlanned: { key: string; result: { plan: StackPlan; kubeconfig?: string }
  */
 export function planStack(raw: RawStackConfig): { plan: StackPlan; kubeconfig?: string } {
     // Stack files hold no credential in plain text when a plan comes back, so the list is empty.
-    const key = JSON.stringify({ ...raw, plaintextSecrets: raw.plaintextSecrets ?? [] });
+    const key = JSON.stringify(
+        { ...raw, plaintextSecrets: raw.plaintextSecrets ?? [] },
+        // JSON has no NaN or Infinity and would write null for both.
+        (_key, value) =>
+            typeof value === "number" && !Number.isFinite(value)
+                ? { number: String(value) }
+                : value,
+    );
     if (lastPlanned?.key !== key) {
         lastPlanned = { key, result: deepFreeze(planAnew(raw)) };
     }

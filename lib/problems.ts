@@ -22,8 +22,11 @@ export function formatProblems(problems: Problem[]): string {
 export class ProblemList {
     readonly problems: Problem[] = [];
 
+    /** Adds a problem, unless the same one at the same path is listed already. */
     add(path: string, message: string): void {
-        this.problems.push({ path, message });
+        if (!this.problems.some((p) => p.path === path && p.message === message)) {
+            this.problems.push({ path, message });
+        }
     }
 
     get empty(): boolean {

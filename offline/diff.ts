@@ -180,6 +180,8 @@ export interface ResourceChange {
     fields: FieldChange[];
     reasons: string[];
     deleteFirst: boolean;
+    /** What a deleted resource was declared with, as its rendered file records it. */
+    inputs?: Record<string, unknown>;
 }
 
 const key = (r: { type: string; name: string }) => `${r.type}::${r.name}`;

@@ -117,7 +117,7 @@ function addressStrip(network: NetworkView): string {
             return `<a class="mark ${a.state}" href="#${anchor("d", a.node)}" style="left:${left.toFixed(2)}%" title="${esc(`${a.ip} ${stateLabels[a.state]}${a.change ? `, ${a.change}` : ""}`)}" data-ip="${esc(a.ip)}" data-id="${esc(a.node)}"${change}></a>`;
         })
         .join("");
-    const counts = (["pinned", "recorded", "new", "free"] as const)
+    const counts = (["pinned", "recorded", "new", "reserved", "free"] as const)
         .map(
             (state) =>
                 `<span class="count ${state}" data-count="${state}">${network.counts[state]} ${state === "new" ? "newly assigned" : state}</span>`,

@@ -1,7 +1,7 @@
 import type { RawStackConfig } from "../lib/config";
 import { nodeRegistrationCommand } from "../lib/cloudinit";
 import { cidrSize, contains, ipToInt, lastAddress, overlaps, parseCidr } from "../lib/ip";
-import { resourceNames, typeTokens } from "../lib/naming";
+import { labels, resourceNames, typeTokens } from "../lib/naming";
 import type { StackPlan } from "../lib/plan";
 import { Action, ResourceChange, formatPath } from "./diff";
 import { toYaml } from "./render";
@@ -39,7 +39,11 @@ export interface NetworkView {
     gateway: string;
     range: { first: string; last: string };
     addresses: AddressView[];
-    counts: Record<AddressState | "free" | "size", number>;
+    /**
+     * Addresses of the range by what they are: assigned by state, reserved (the network's router,
+     * DNS servers and host nodes inside it), free; `size` is the whole range.
+     */
+    counts: Record<AddressState | "reserved" | "free" | "size", number>;
     /** Share of the range in use, in percent. */
     usedPercent: number;
     nearlyFull: boolean;
@@ -144,6 +148,9 @@ export interface SiteInput {
     changes?: ResourceChange[];
 }
 
+/** Code-unit order: the same on every machine, whatever its locale. */
+const compareText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
 /** A range is nearly full from this share in use, in percent. */
 export const nearlyFullPercent = 80;
 
@@ -231,9 +238,17 @@ function networkViews(
                 ),
             )
             .sort((a, b) => ipToInt(a.ip) - ipToInt(b.ip));
-        const size = ipToInt(network.range.last) - ipToInt(network.range.first) + 1;
+        const first = ipToInt(network.range.first);
+        const last = ipToInt(network.range.last);
+        const size = last - first + 1;
+        const { dnsServers, hostNodeIps } = input.plan.site;
+        const reserved = new Set(
+            [network.gateway, ...dnsServers, ...hostNodeIps].filter(
+                (ip) => ipToInt(ip) >= first && ipToInt(ip) <= last,
+            ),
+        ).size;
         const count = (state: AddressState) => addresses.filter((a) => a.state === state).length;
-        const usedPercent = percent(addresses.length, size);
+        const usedPercent = percent(addresses.length, size - reserved);
         return {
             id: `${site}/net/${network.name}`,
             name: network.name,
@@ -247,7 +262,8 @@ function networkViews(
                 pinned: count("pinned"),
                 recorded: count("recorded"),
                 new: count("new"),
-                free: size - addresses.length,
+                reserved,
+                free: size - reserved - addresses.length,
                 size,
             },
             usedPercent,
@@ -287,7 +303,7 @@ function poolView(input: SiteInput, clusterIds: Map<string, string>): PoolView {
                 .filter((other) => other !== b && overlaps(other.block, b.block))
                 .map((other) => other.cidr),
         }))
-        .sort((a, b) => a.offsetPercent - b.offsetPercent || a.cidr.localeCompare(b.cidr));
+        .sort((a, b) => a.offsetPercent - b.offsetPercent || compareText(a.cidr, b.cidr));
     const used = inside
         .filter((b) => b.kind !== "reserved")
         .reduce((sum, b) => sum + cidrSize(b.block), 0);
@@ -371,11 +387,12 @@ export function siteView(input: SiteInput): SiteView {
                 };
             }),
             changes: marksOf(`${typeTokens.edgeCluster}::${cluster.name}`),
+            // By the cluster label the VM carried: VM names alone are ambiguous (`a` + `b-c`).
             deletedNodes: deleted
                 .filter(
                     (c) =>
                         c.type === typeTokens.virtualMachine &&
-                        c.name.startsWith(`${cluster.name}-`) &&
+                        (c.inputs as any)?.metadata?.labels?.[labels.cluster] === cluster.name &&
                         !cluster.nodes.some((n) => n.vmName === c.name),
                 )
                 .map((c) => c.name)
@@ -402,7 +419,7 @@ export function siteView(input: SiteInput): SiteView {
 
 /** The whole page: every site, in name order, and the change counts when there is a change. */
 export function pageModel(inputs: SiteInput[]): PageModel {
-    const sites = [...inputs].sort((a, b) => a.stack.localeCompare(b.stack)).map(siteView);
+    const sites = [...inputs].sort((a, b) => compareText(a.stack, b.stack)).map(siteView);
     const compared = inputs.some((i) => i.changes !== undefined);
     if (!compared) {
         return { sites };

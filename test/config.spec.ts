@@ -286,6 +286,39 @@ describe("config validation", () => {
         ]);
     });
 
+    it("says what an empty key, a huge number, an odd URL or a __proto__ image is", () => {
+        const cases: [(raw: any) => void, string][] = [
+            [(raw) => (raw.clusters = null), "clusters: must be a list, got null"],
+            [
+                (raw) => (raw.images["ubuntu-focal"] = null),
+                "images.ubuntu-focal: must be a string or a map, got null",
+            ],
+            [
+                (raw) => (raw.clusters[0].nodes[0].cpu = 1e308),
+                "clusters[0].nodes[0].cpu: must be between 1 and 512, got 1e+308",
+            ],
+            [
+                (raw) => (raw.images["ubuntu-focal"].url = " https://images.example.org/a.img"),
+                'images.ubuntu-focal.url: " https://images.example.org/a.img" is not an http(s) URL',
+            ],
+            [
+                (raw) =>
+                    (raw.images = JSON.parse(
+                        '{"__proto__": "https://images.example.org/a.img", "ubuntu-focal": "https://images.example.org/b.img"}',
+                    )),
+                'images.__proto__: "__proto__" is not a DNS-1123 label (lowercase letters, digits and "-", at most 63 characters, starting and ending with a letter or digit)',
+            ],
+        ];
+        for (const [edit, problem] of cases) {
+            const raw = greece();
+            edit(raw);
+            assert.deepStrictEqual(problemsOf(raw), [problem]);
+        }
+        const padded = greece();
+        padded.site.sshAuthorizedKeys[0] += "\n";
+        assert.doesNotThrow(() => planStack(padded), "a key with a trailing newline is trimmed");
+    });
+
     it("refuses host selector values YAML turned into booleans", () => {
         const raw = greece();
         raw.clusters[0].nodes[0].hostSelector = { "slices-gr": true };

@@ -93,6 +93,19 @@ describe("the stack file's JSON Schema for editors", () => {
         }
     });
 
+    it("takes what the program takes: provider flags as strings, a key with a newline", () => {
+        const accepted = edited("greece", {
+            set: {
+                "rancher2:insecure": "true",
+                "rancher2:retries": "3",
+                "rancher2:accessKey": { secure: "v1:AAAA" },
+                "edge:site.sshAuthorizedKeys[0]":
+                    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINsL/4OAxrJsNjLyutJehSkC65kVE4R357h3S360fiKd ops@example\n",
+            },
+        });
+        assert.deepStrictEqual(schemaErrors(accepted), []);
+    });
+
     const invalid: {
         what: string;
         edits: Omit<InvalidCase, "case" | "stack" | "expect">;

@@ -13,7 +13,7 @@ describe("the topology page's view model", () => {
                     "greece/net/lab",
                     "192.168.18.0/24",
                     { first: "192.168.18.2", last: "192.168.18.249" },
-                    { pinned: 2, recorded: 0, new: 0, free: 246, size: 248 },
+                    { pinned: 2, recorded: 0, new: 0, reserved: 0, free: 246, size: 248 },
                     false,
                 ],
             ],
@@ -88,7 +88,7 @@ describe("the topology page's view model", () => {
         const site = siteView(await siteInput("greece", config));
         assert.deepStrictEqual(
             [site.networks[0].counts, site.networks[0].usedPercent, site.networks[0].nearlyFull],
-            [{ pinned: 2, recorded: 0, new: 0, free: 2, size: 4 }, 50, false],
+            [{ pinned: 2, recorded: 0, new: 0, reserved: 0, free: 2, size: 4 }, 50, false],
         );
         config["edge:site"].networks[0].range = "192.168.18.203-192.168.18.204";
         const full = siteView(await siteInput("greece", config));
@@ -143,6 +143,7 @@ describe("the topology page's view model", () => {
             pinned: 3,
             recorded: 2,
             new: 1,
+            reserved: 0,
             free: 84,
             size: 90,
         });

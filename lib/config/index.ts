@@ -14,6 +14,7 @@ import {
 import {
     Allocations,
     NodeConfig,
+    checkLabel,
     allocationsSchema,
     clusterSettingsSchema,
     clustersSchema,
@@ -79,6 +80,10 @@ function readImages(
         problems.add(path, "is required (set edge:images in the stack file)");
         return {};
     }
+    // A record drops a `__proto__` key without a word; it is no DNS label anyway.
+    if (isRecord(value) && Object.keys(value).includes("__proto__")) {
+        problems.add(keyPath(path, "__proto__"), checkLabel("__proto__")!);
+    }
     const images = shaped(imagesSchema, value, path, problems);
     const declared = isRecord(value) ? Object.keys(value) : undefined;
     return {
@@ -119,7 +124,9 @@ function readClusters(
     context: RuleContext,
 ): ClusterConfig[] {
     const path = "clusters";
-    if (value === undefined || value === null) {
+    // An empty `edge:clusters:` (YAML's null) is refused, not read as "no clusters": that would
+    // tear every cluster down. No clusters is `[]`.
+    if (value === undefined) {
         return [];
     }
     const list = shaped(clustersSchema, value, path, problems) ?? [];
@@ -166,7 +173,7 @@ export function readStackConfig(
     };
     const clusters = readClusters(raw.clusters, problems, context);
     const allocations: Allocations | undefined =
-        raw.allocations === undefined || raw.allocations === null
+        raw.allocations === undefined
             ? {}
             : shaped(allocationsSchema, raw.allocations, "allocations", problems);
     if (!site || !images || !allocations) {

@@ -28,6 +28,9 @@ const wording: z.core.$ZodErrorMap = (issue) => {
     switch (issue.code) {
         case "invalid_type":
             return `must be ${expectedNouns[issue.expected] ?? issue.expected}, got ${describe(issue.input)}`;
+        case "invalid_union":
+            // Every union of the config takes a short string form or a map.
+            return `must be a string or a map, got ${describe(issue.input)}`;
         case "invalid_value":
             return typeof issue.input === "string"
                 ? `"${issue.input}" is not one of: ${issue.values.map(String).join(", ")}`

@@ -19,6 +19,14 @@ function secure(description: string) {
         });
 }
 
+/** A value `pulumi config set` may write either way: as it is, or with --secret. */
+function plainOrSecure<T extends z.ZodType>(plain: T) {
+    return z.union([plain, secure("A value")]);
+}
+
+/** A provider's boolean, which `pulumi config set` writes as the string "true" or "false". */
+const flag = z.union([z.boolean(), z.enum(["true", "false"])]);
+
 const configSchema = z
     .strictObject({
         "edge:site": siteSchema
@@ -37,30 +45,28 @@ const configSchema = z
         "edge:sshPrivateKey": secure(
             "OpenSSH private key of the break-glass kubeconfig read",
         ).optional(),
-        "rancher2:apiUrl": z
-            .string()
-            .regex(/^https?:\/\//)
+        "rancher2:apiUrl": plainOrSecure(z.string().regex(/^https?:\/\//))
             .optional()
             .meta({ description: "Rancher's URL, which nodes reach too; absent: RANCHER_URL" }),
         "rancher2:tokenKey": secure(
             "Rancher API token; usually RANCHER_TOKEN_KEY in the environment instead",
         ).optional(),
-        "rancher2:accessKey": z.string().optional().meta({ description: "Rancher API access key" }),
+        "rancher2:accessKey": plainOrSecure(z.string())
+            .optional()
+            .meta({ description: "Rancher API access key" }),
         "rancher2:secretKey": secure("Rancher API secret key").optional(),
-        "rancher2:caCerts": z
-            .string()
+        "rancher2:caCerts": plainOrSecure(z.string())
             .optional()
             .meta({ description: "PEM CA certificates that signed Rancher's certificate" }),
-        "rancher2:insecure": z.boolean().optional().meta({
+        "rancher2:insecure": flag.optional().meta({
             description:
                 "The provider and the node removal hook skip checking Rancher's certificate",
         }),
-        "rancher2:bootstrap": z.boolean().optional().meta({
+        "rancher2:bootstrap": flag.optional().meta({
             description: "The provider's bootstrap mode for a new Rancher; not for this program",
         }),
         "rancher2:retries": z
-            .int()
-            .min(0)
+            .union([z.int().min(0), z.string().regex(/^\d+$/)])
             .optional()
             .meta({ description: "Rancher connection retries" }),
         "rancher2:timeout": z
@@ -85,8 +91,9 @@ const stackFileSchema = z
     });
 
 /**
- * The generated JSON Schema. Other providers' keys stay allowed; an unknown `edge:` or
- * `rancher2:` key is an error, as the program makes it one.
+ * The generated JSON Schema. Other providers' keys stay allowed; an unknown `edge:` key is an
+ * error, as the program makes it one, and so is an unknown `rancher2:` key, which the provider
+ * would ignore without a word.
  */
 export function stackJsonSchema(): Record<string, unknown> {
     const schema = z.toJSONSchema(stackFileSchema, { io: "input", target: "draft-2020-12" });

@@ -36,6 +36,8 @@ const labelKey =
 const labelValue = /^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/;
 const publicKey =
     /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/]+={0,3}( .*)?$/;
+/** A public key as the program takes it: surrounding whitespace is trimmed. */
+const paddedPublicKey = new RegExp(`^\\s*${publicKey.source.slice(1, -1)}\\s*$`);
 /** An http(s) URL with no credentials before its host. */
 const imageUrl = /^https?:\/\/[^/?#@]+([/?#].*)?$/;
 const cidrShape = /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/;
@@ -66,7 +68,14 @@ function checked(check: (text: string) => string | undefined, pattern?: RegExp) 
 export function wholeNumber(min: number, max: number) {
     const outside = (issue: { input?: unknown }) =>
         `must be between ${min} and ${max}, got ${String(issue.input)}`;
-    return z.int().min(min, { error: outside }).max(max, { error: outside });
+    // z.int() bounds numbers to safe integers itself; its issue is worded like ours.
+    return z
+        .int({
+            error: (issue) =>
+                issue.code === "too_big" || issue.code === "too_small" ? outside(issue) : undefined,
+        })
+        .min(min, { error: outside })
+        .max(max, { error: outside });
 }
 
 /** A list of at least one item, with `empty` saying why one is needed. */
@@ -89,7 +98,7 @@ function notALabel(text: string): string {
     return `"${text}" is not a DNS-1123 label (lowercase letters, digits and "-", at most 63 characters, starting and ending with a letter or digit)`;
 }
 
-function checkLabel(text: string): string | undefined {
+export function checkLabel(text: string): string | undefined {
     return dns1123Label.test(text) ? undefined : notALabel(text);
 }
 
@@ -138,7 +147,9 @@ function checkImageUrl(value: string): string | undefined {
         url.password = "";
         return `${url.href} carries credentials, which would land in the DataVolume spec and in rendered/; put them in a Secret (keys accessKeyId and secretKey) in the image namespace and name it in secretRef`;
     }
-    return undefined;
+    // WHATWG parsing forgives what CDI's importer (Go's net/url) would not: spaces, a missing
+    // "//", backslashes. The pattern editors check is the rule.
+    return imageUrl.test(value) ? undefined : `"${value}" is not an http(s) URL`;
 }
 
 export const networkSchema = fields({
@@ -238,7 +249,7 @@ const siteFields = {
         .default(defaults.serviceCidrPrefix)
         .meta({ description: "Prefix length of an assigned service CIDR" }),
     sshAuthorizedKeys: listOf(
-        checked(checkPublicKey, publicKey).transform((key) => key.trim()),
+        checked(checkPublicKey, paddedPublicKey).transform((key) => key.trim()),
         "must list at least one key: nodes have no password login",
     ).meta({ description: "OpenSSH public keys of the nodes' default user" }),
     sshUser: matching(linuxUserName, (given) => `"${given}" is not a Linux user name`)
