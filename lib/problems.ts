@@ -12,10 +12,11 @@ export class ConfigError extends Error {
     }
 }
 
-export function formatProblems(problems: Problem[]): string {
+/** The problems of `what` (the stack config unless said otherwise), one per line with its path. */
+export function formatProblems(problems: Problem[], what = "stack config"): string {
     const lines = problems.map((p) => `  - ${p.path}: ${p.message}`);
     const noun = problems.length === 1 ? "problem" : "problems";
-    return [`invalid stack config (${problems.length} ${noun}):`, ...lines].join("\n");
+    return [`invalid ${what} (${problems.length} ${noun}):`, ...lines].join("\n");
 }
 
 /** Collects problems as validation walks the config. */

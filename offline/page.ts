@@ -4,6 +4,7 @@ import {
     ClusterView,
     NetworkView,
     NodeView,
+    LinkView,
     PageModel,
     SiteView,
     strongestAction,
@@ -106,6 +107,16 @@ function topology(site: SiteView): string {
         `<div class="clusters">${site.clusters.map(clusterBox).join("")}${deleted.join("")}</div>`,
         `</article>`,
     ].join("");
+}
+
+function link(view: LinkView): string {
+    const ends = view.ends
+        .map(
+            (end) =>
+                `<li data-site="${esc(end.site)}"><strong>${esc(end.site)}</strong> gateway ${esc(end.gateway)} on ${esc(end.network)}, tunnel ${esc(end.tunnelAddress)}; offers ${esc(end.prefixes.join(", "))}</li>`,
+        )
+        .join("");
+    return `<div class="link" data-id="${esc(view.id)}"><h3>Interconnect ${esc(view.name)} <span class="meta">WireGuard, MTU <span class="mtu">${view.mtu}</span></span></h3><ul class="ends">${ends}</ul></div>`;
 }
 
 function addressStrip(network: NetworkView): string {
@@ -253,6 +264,7 @@ header a{color:#cfe3ff}header h1{font-size:1.1rem;margin:0}
 main{margin-right:34rem;padding:0 1rem 4rem}
 section.view>h2{border-bottom:2px solid #20303f}
 .site,.site-addresses{background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:.5rem 1rem;margin:1rem 0}
+.link{background:#fff;border:2px dashed #8250df;border-radius:6px;padding:.25rem 1rem;margin:1rem 0}
 .clusters{display:flex;flex-wrap:wrap;gap:1rem}.cluster{border:1px solid #8aa;border-radius:6px;padding:.25rem .75rem;background:#f3f8f8}
 .nodes{display:flex;flex-wrap:wrap;gap:.5rem}.node{display:block;border:2px solid #999;border-radius:6px;padding:.25rem .5rem;color:inherit;text-decoration:none;background:#fff;min-width:12rem}
 .node>span{display:block}.node .badge{display:inline}.node:focus{outline:3px solid #0969da}.node.role-controlplane{border-color:#1f6feb}.node.role-etcd{background:#fff8e1}.node.role-worker:not(.role-controlplane){border-color:#2da44e}
@@ -318,7 +330,7 @@ export function renderPage(model: PageModel): string {
         `<label>Search node, IP or MAC <input id="search" type="search" autocomplete="off"></label><span id="search-status" role="status"></span>`,
         summary,
         `</header><main>`,
-        `<section class="view" id="topology"><h2>Topology</h2>${model.sites.map(topology).join("")}</section>`,
+        `<section class="view" id="topology"><h2>Topology</h2>${model.sites.map(topology).join("")}${model.links.map(link).join("")}</section>`,
         `<section class="view" id="addresses"><h2>Addresses</h2><p class="meta">Marks: <span class="count pinned">pinned</span>, <span class="count recorded">recorded</span>, <span class="count new">newly assigned</span>; pool blocks: pod, service, reserved (hatched).</p>${model.sites.map(addresses).join("")}</section>`,
         `<section class="view" id="table"><h2>Table</h2>${table(model.sites)}</section>`,
         counts

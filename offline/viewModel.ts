@@ -2,6 +2,7 @@ import type { RawStackConfig } from "../lib/config";
 import { nodeRegistrationCommand } from "../lib/cloudinit";
 import { cidrSize, contains, ipToInt, lastAddress, overlaps, parseCidr } from "../lib/ip";
 import { labels, resourceNames, typeTokens } from "../lib/naming";
+import type { InterconnectPlan } from "../lib/interconnect";
 import type { StackPlan } from "../lib/plan";
 import { Action, ResourceChange, formatPath } from "./diff";
 import { toYaml } from "./render";
@@ -131,8 +132,25 @@ export interface SiteView {
     deletedClusters: string[];
 }
 
+/** An interconnect between sites' gateways. */
+export interface LinkView {
+    id: string;
+    name: string;
+    mtu: number;
+    ends: {
+        site: string;
+        network: string;
+        gateway: string;
+        tunnelAddress: string;
+        /** What this end's site offers the others. */
+        prefixes: string[];
+    }[];
+}
+
 export interface PageModel {
     sites: SiteView[];
+    /** Interconnects between the sites, from interconnects.yaml. */
+    links: LinkView[];
     /** Present when the page compares against an earlier plan. */
     changeCounts?: Record<Action, number>;
 }
@@ -417,16 +435,40 @@ export function siteView(input: SiteInput): SiteView {
     };
 }
 
-/** The whole page: every site, in name order, and the change counts when there is a change. */
-export function pageModel(inputs: SiteInput[]): PageModel {
+/** The links of an interconnect plan, in name order, each end in declaration order. */
+export function linkViews(plan: InterconnectPlan | undefined): LinkView[] {
+    const names = [...new Set((plan?.gateways ?? []).map((g) => g.interconnect))].sort(compareText);
+    return names.map((name) => {
+        const gateways = plan!.gateways.filter((g) => g.interconnect === name);
+        return {
+            id: `link/${name}`,
+            name,
+            mtu: gateways[0].mtu,
+            ends: gateways.map((g) => ({
+                site: g.site,
+                network: g.network,
+                gateway: g.ip,
+                tunnelAddress: g.tunnelAddress,
+                prefixes: g.prefixes,
+            })),
+        };
+    });
+}
+
+/**
+ * The whole page: every site, in name order, the interconnects between them, and the change
+ * counts when there is a change.
+ */
+export function pageModel(inputs: SiteInput[], interconnects?: InterconnectPlan): PageModel {
     const sites = [...inputs].sort((a, b) => compareText(a.stack, b.stack)).map(siteView);
+    const links = linkViews(interconnects);
     const compared = inputs.some((i) => i.changes !== undefined);
     if (!compared) {
-        return { sites };
+        return { sites, links };
     }
     const changeCounts: Record<Action, number> = { create: 0, update: 0, replace: 0, delete: 0 };
     for (const change of inputs.flatMap((i) => i.changes ?? [])) {
         changeCounts[change.action]++;
     }
-    return { sites, changeCounts };
+    return { sites, links, changeCounts };
 }

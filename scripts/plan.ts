@@ -1,7 +1,8 @@
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "fs";
 import * as path from "path";
 import { planStack } from "../lib/plan";
-import { ConfigError, formatProblems } from "../lib/problems";
+import { interconnectsFile, loadInterconnects, planInterconnects } from "../lib/interconnect";
+import { ConfigError, ProblemList, formatProblems } from "../lib/problems";
 import { readStackFile, stackFileConfig, stackFilePath } from "../lib/stackFile";
 import { diffResources, formatDiff, parseRendered } from "../offline/diff";
 import { sitePolicyConfig } from "../policy/policies";
@@ -81,6 +82,14 @@ function allStacks(): string[] {
  * compared with `<diff>` (one site) or `<diff>/<site>` (`--all`), absent folders as empty.
  */
 async function writePage(args: Arguments, stacks: string[]): Promise<number> {
+    // Both ends of every interconnect, checked against the committed stack files.
+    const problems = new ProblemList();
+    const loaded = loadInterconnects(".", problems);
+    const interconnects = loaded && planInterconnects(loaded.raw, loaded.sites, problems);
+    if (!problems.empty) {
+        console.error(formatProblems(problems.problems, interconnectsFile));
+        return 1;
+    }
     const inputs: SiteInput[] = [];
     for (const stack of stacks) {
         const stackFile = readStackFile(stackFilePath(stack));
@@ -110,7 +119,7 @@ async function writePage(args: Arguments, stacks: string[]): Promise<number> {
             ...(args.diff ? { changes: diffResources(before, evaluation.resources) } : {}),
         });
     }
-    writeFileSync(args.html!, renderPage(pageModel(inputs)));
+    writeFileSync(args.html!, renderPage(pageModel(inputs, interconnects)));
     console.error(`wrote ${args.html} (${stacks.join(", ")})`);
     return 0;
 }

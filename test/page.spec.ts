@@ -3,6 +3,8 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import { Browser, Page, chromium } from "playwright-core";
+import { loadInterconnects, planInterconnects } from "../lib/interconnect";
+import { ProblemList } from "../lib/problems";
 import { renderPage } from "../offline/page";
 import { PageModel, pageModel } from "../offline/viewModel";
 import { editableStackConfig, projectRoot } from "./mocks";
@@ -35,10 +37,15 @@ describe("the topology page in a real browser", function () {
         }
         work = mkdtempSync(path.join(tmpdir(), "edge-page-"));
         mkdirSync(screenshots, { recursive: true });
-        plain = pageModel([
-            await siteInput("france", editableStackConfig("france")),
-            await siteInput("greece", editableStackConfig("greece")),
-        ]);
+        const problems = new ProblemList();
+        const loaded = loadInterconnects(projectRoot, problems)!;
+        plain = pageModel(
+            [
+                await siteInput("france", editableStackConfig("france")),
+                await siteInput("greece", editableStackConfig("greece")),
+            ],
+            planInterconnects(loaded.raw, loaded.sites, problems),
+        );
         changed = pageModel([
             await siteInput(
                 "greece",
@@ -102,6 +109,12 @@ describe("the topology page in a real browser", function () {
                 );
             }
         }
+        const link = page.locator('#topology .link[data-id="link/eu"]');
+        assert.strictEqual(await link.locator(".mtu").textContent(), "1420");
+        assert.deepStrictEqual(await link.locator(".ends li").allTextContents(), [
+            "greece gateway 192.168.18.250 on lab, tunnel 10.255.0.1; offers 192.168.18.0/24",
+            "france gateway 10.120.0.250 on edge, tunnel 10.255.0.2; offers 10.120.0.0/24, 10.121.0.0/24",
+        ]);
         await page.screenshot({ path: path.join(screenshots, "topology.png"), fullPage: true });
         assert.deepStrictEqual(requests, [], "the page fetches nothing");
         assert.deepStrictEqual(errors, []);

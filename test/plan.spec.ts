@@ -401,6 +401,7 @@ describe("offline plan", () => {
             assert.ok(first.includes('<article class="site" id="site-france" data-id="france">'));
             assert.ok(first.includes('<article class="site" id="site-greece" data-id="greece">'));
             assert.ok(!first.includes('id="change"'), "no change view without --diff");
+            assert.ok(first.includes('<div class="link" data-id="link/eu">'), "the interconnect");
             const unchanged = page("c.html", "--diff", path.join(projectRoot, "rendered"));
             assert.ok(
                 unchanged.includes(
@@ -409,6 +410,38 @@ describe("offline plan", () => {
             );
             assert.ok(!unchanged.includes("data-change="), "nothing marked when nothing changes");
             rmSync(dir, { recursive: true, force: true });
+        });
+
+        it("refuses to draw sites whose interconnect shares addresses, naming both files", () => {
+            const dir = mkdtempSync(path.join(tmpdir(), "plan-"));
+            try {
+                for (const file of ["Pulumi.france.yaml", "interconnects.yaml"]) {
+                    writeFileSync(path.join(dir, file), readFileSync(path.join(projectRoot, file)));
+                }
+                const greece = readFileSync(path.join(projectRoot, "Pulumi.greece.yaml"), "utf8");
+                writeFileSync(
+                    path.join(dir, "Pulumi.greece.yaml"),
+                    greece.replace(
+                        "clusterCidrPool: 10.64.0.0/12",
+                        "clusterCidrPool: 10.80.0.0/12",
+                    ),
+                );
+                const run = plan(dir, "--all", "--html", path.join(dir, "page.html"));
+                assert.deepStrictEqual(
+                    [run.status, run.stdout, run.stderr],
+                    [
+                        1,
+                        "",
+                        [
+                            "invalid interconnects.yaml (1 problem):",
+                            "  - interconnects[0].members: 10.80.0.0/12 (Pulumi.greece.yaml site.clusterCidrPool) overlaps 10.80.0.0/12 (Pulumi.france.yaml site.clusterCidrPool); joined sites must not share addresses",
+                            "",
+                        ].join("\n"),
+                    ],
+                );
+            } finally {
+                rmSync(dir, { recursive: true, force: true });
+            }
         });
 
         it("refuses --all without --html, or with a single-stack option", () => {
