@@ -1,11 +1,12 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as rancher2 from "@pulumi/rancher2";
-import { EdgeCluster, SiteNetwork, nodeRemovalHook } from "./components";
+import { EdgeCluster, InterconnectGateway, SiteNetwork, nodeRemovalHook } from "./components";
 import { resourceNames } from "./lib/naming";
 import { withCappedStackTraces } from "./lib/stackTraces";
 import { StackPlan, planStack } from "./lib/plan";
-import { ConfigError } from "./lib/problems";
+import { wireguardKeyProblem, withInterconnects } from "./lib/interconnect";
+import { ConfigError, ProblemList, formatProblems } from "./lib/problems";
 import {
     configNamespace,
     parseConfigValue,
@@ -16,24 +17,32 @@ import {
 const config = new pulumi.Config(configNamespace);
 const stack = pulumi.getStack();
 const sshPrivateKey = config.getSecret("sshPrivateKey");
+const wireguardPrivateKey = config.getSecret("wireguardPrivateKey");
 
-/** The project's config keys as the user wrote them; the SSH key's value stays out of it. */
+/** Keys whose values never reach validation: only whether they are set does. */
+const privateKeys = [`${configNamespace}:sshPrivateKey`, `${configNamespace}:wireguardPrivateKey`];
+
+/** The project's config keys as the user wrote them; private keys' values stay out of it. */
 function projectConfig(): Record<string, unknown> {
     return Object.fromEntries(
         Object.entries(pulumi.runtime.allConfig())
             .filter(([key]) => key.startsWith(`${configNamespace}:`))
             .map(([key, text]) => [
                 key,
-                key === `${configNamespace}:sshPrivateKey`
-                    ? secretPlaceholder
-                    : parseConfigValue(text),
+                privateKeys.includes(key) ? secretPlaceholder : parseConfigValue(text),
             ]),
     );
 }
 
 function loadPlan(): { plan: StackPlan; kubeconfig?: string } {
     try {
-        return planStack(rawStackConfig(projectConfig()));
+        // Pulumi runs the program in the project folder, where interconnects.yaml is.
+        const problems = new ProblemList();
+        const raw = withInterconnects(rawStackConfig(projectConfig()), process.cwd(), problems);
+        if (!problems.empty) {
+            throw new ConfigError(problems.problems);
+        }
+        return planStack(raw);
     } catch (error) {
         // A RunError ends the program with its message alone, without a stack trace.
         throw error instanceof ConfigError ? new pulumi.RunError(error.message) : error;
@@ -41,6 +50,19 @@ function loadPlan(): { plan: StackPlan; kubeconfig?: string } {
 }
 
 const { plan, kubeconfig } = loadPlan();
+
+// The WireGuard key must be the pair of the committed public key, before anything is declared.
+// Offline, the key is a placeholder.
+const wireguardKey = pulumi.runtime.allConfig()[`${configNamespace}:wireguardPrivateKey`];
+const keyProblem =
+    plan.gateways.length > 0 && wireguardKey !== undefined && wireguardKey !== secretPlaceholder
+        ? wireguardKeyProblem(wireguardKey, plan.site.name, plan.gateways[0].gateway.publicKey)
+        : undefined;
+if (keyProblem) {
+    throw new pulumi.RunError(
+        formatProblems([{ path: `${configNamespace}:wireguardPrivateKey`, message: keyProblem }]),
+    );
+}
 
 if (plan.lockChanges.length > 0) {
     const message = [
@@ -94,6 +116,20 @@ function declareSite(): { siteNetwork: SiteNetwork; edgeClusters: EdgeCluster[] 
                 { providers: [hostCluster] },
             ),
     );
+    // The site's ends of its interconnects; planned only once its WireGuard key is set.
+    for (const gateway of plan.gateways) {
+        new InterconnectGateway(
+            gateway.vmName,
+            {
+                gateway,
+                privateKey: wireguardPrivateKey!,
+                namespace: siteNetwork.namespaces[gateway.namespace],
+                goldenImage: siteNetwork.goldenImages[gateway.gateway.image],
+                networkAttachment: siteNetwork.networkAttachments[gateway.gateway.network],
+            },
+            { providers: [hostCluster], protect: plan.site.protect },
+        );
+    }
     return { siteNetwork, edgeClusters };
 }
 

@@ -12,6 +12,8 @@ export interface GuestInterface {
     address?: string;
     /** Default gateway; set on the node's first site network only. */
     gateway?: string;
+    /** More routes through this network: to other sites, via their interconnect gateway. */
+    routes?: { to: string; via: string }[];
 }
 
 /** The node's own SSH host key, so that whoever connects can pin it. */
@@ -146,15 +148,15 @@ export function renderNetworkData(args: NetworkDataArgs): string {
             };
             continue;
         }
+        const routes = [
+            ...(nic.gateway === undefined ? [] : [{ to: "0.0.0.0/0", via: nic.gateway }]),
+            ...(nic.routes ?? []),
+        ];
         ethernets[nic.name] = {
             ...identity,
             addresses: [nic.address],
-            ...(nic.gateway === undefined
-                ? {}
-                : {
-                      routes: [{ to: "0.0.0.0/0", via: nic.gateway }],
-                      nameservers: { addresses: args.dnsServers },
-                  }),
+            ...(routes.length === 0 ? {} : { routes }),
+            ...(nic.gateway === undefined ? {} : { nameservers: { addresses: args.dnsServers } }),
         };
     }
     return stringify({ version: 2, ethernets }, yamlOptions);

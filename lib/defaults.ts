@@ -54,3 +54,6 @@ export const nodePodCidrPrefix = 24;
 
 /** How many times, 5 s apart, ClusterSync must see a cluster active before `pulumi up` goes on. */
 export const clusterSyncStateConfirm = 6;
+
+/** A gateway VM's size: it forwards packets and runs WireGuard, nothing else. */
+export const gatewaySize = { cpu: 1, memory: "1Gi" } as const;

@@ -1,3 +1,4 @@
+import { createPrivateKey, createPublicKey } from "crypto";
 import { existsSync, readFileSync } from "fs";
 import * as path from "path";
 import { parse, stringify } from "yaml";
@@ -5,7 +6,7 @@ import { z } from "zod";
 import { shaped } from "./config/issues";
 import { cidr, fields, ipv4, label, listOf, matching, wholeNumber } from "./config/shape";
 import { readStackConfig } from "./config";
-import { StackConfig } from "./config/types";
+import { RawStackConfig, StackConfig } from "./config/types";
 import { contains, ipToInt, lastAddress, overlaps, parseCidr } from "./ip";
 import { ProblemList } from "./problems";
 import { readStackFile, stackFileConfig, stackFilePath } from "./stackFile";
@@ -46,6 +47,9 @@ const memberSchema = fields({
         description: "The gateway's address on that network, outside its node range",
     }),
     tunnelAddress: ipv4().meta({ description: "The gateway's address inside tunnelCidr" }),
+    image: label().meta({
+        description: "The gateway VM's image, a name in the site's edge:images",
+    }),
     endpoint: matching(endpoint, (given) => `"${given}" is not host:port`).meta({
         description: "Where peers reach the gateway: the site router forwards this UDP port to it",
     }),
@@ -105,6 +109,9 @@ export interface PeerPlan {
 export interface GatewayPlan {
     interconnect: string;
     site: string;
+    /** The site's committed public key, which its private key must match. */
+    publicKey: string;
+    image: string;
     /** `wg-<interconnect>`: wg-quick names the interface after its file. */
     interfaceName: string;
     network: string;
@@ -273,6 +280,12 @@ export function planInterconnects(
                 problems.add(`${memberPath}.site`, `${member.site} has no public key under sites:`);
             }
             const network = checkGateway(member, config, memberPath, problems);
+            if (!config.images.some((image) => image.name === member.image)) {
+                problems.add(
+                    `${memberPath}.image`,
+                    `unknown image "${member.image}" (Pulumi.${member.site}.yaml has: ${config.images.map((i) => i.name).join(", ")})`,
+                );
+            }
             const address = ipToInt(member.tunnelAddress);
             if (
                 !contains(tunnel, address) ||
@@ -359,6 +372,8 @@ export function planInterconnects(
             const gateway: Omit<GatewayPlan, "wgQuickConfig"> = {
                 interconnect: ic.name,
                 site: a.member.site,
+                publicKey: a.publicKey!,
+                image: a.member.image,
                 interfaceName: `wg-${ic.name}`,
                 network: a.member.network,
                 ip: a.member.gateway,
@@ -437,13 +452,19 @@ export function renderWgQuick(gateway: Omit<GatewayPlan, "wgQuickConfig">): stri
     return `${lines.join("\n")}\n`;
 }
 
-/** A gateway's cloud-config: WireGuard installed, its wg-quick file written and started. */
-export function renderGatewayUserData(gateway: GatewayPlan, sshAuthorizedKeys: string[]): string {
+/**
+ * A gateway's cloud-config: WireGuard installed, its wg-quick file written and started, then the
+ * marker its VM's readiness probe waits for (through the guest agent, as for nodes).
+ */
+export function renderGatewayUserData(
+    gateway: GatewayPlan,
+    args: { hostname: string; sshAuthorizedKeys: string[]; marker: string },
+): string {
     const config = {
-        hostname: `${gateway.site}-${gateway.interconnect}-gw`,
+        hostname: args.hostname,
         ssh_pwauth: false,
-        ssh_authorized_keys: sshAuthorizedKeys,
-        packages: ["wireguard-tools", "iptables"],
+        ssh_authorized_keys: args.sshAuthorizedKeys,
+        packages: ["wireguard-tools", "iptables", "qemu-guest-agent"],
         write_files: [
             {
                 path: `/etc/wireguard/${gateway.interfaceName}.conf`,
@@ -451,7 +472,14 @@ export function renderGatewayUserData(gateway: GatewayPlan, sshAuthorizedKeys: s
                 content: gateway.wgQuickConfig,
             },
         ],
-        runcmd: [["systemctl", "enable", "--now", `wg-quick@${gateway.interfaceName}`]],
+        runcmd: [
+            ["systemctl", "enable", "--now", "qemu-guest-agent"],
+            [
+                "sh",
+                "-c",
+                `systemctl enable --now wg-quick@${gateway.interfaceName} && mkdir -p ${path.posix.dirname(args.marker)} && touch ${args.marker}`,
+            ],
+        ],
     };
     return `#cloud-config\n${stringify(config, { lineWidth: 0 })}`;
 }
@@ -459,6 +487,42 @@ export function renderGatewayUserData(gateway: GatewayPlan, sshAuthorizedKeys: s
 /** Blocks once each, by their path. */
 function unique(blocks: Block[]): Block[] {
     return blocks.filter((b, i) => blocks.findIndex((other) => other.path === b.path) === i);
+}
+
+/**
+ * The public key of a WireGuard private key (base64 of 32 bytes), or undefined when it is not one.
+ * WireGuard keys are raw X25519 keys; Node reads them behind the PKCS#8 and SPKI prefixes of
+ * RFC 8410.
+ */
+export function wireguardPublicKey(privateKey: string): string | undefined {
+    const raw = Buffer.from(privateKey.trim(), "base64");
+    if (raw.length !== 32 || !wireguardKey.test(privateKey.trim())) {
+        return undefined;
+    }
+    const key = createPrivateKey({
+        key: Buffer.concat([Buffer.from("302e020100300506032b656e04220420", "hex"), raw]),
+        format: "der",
+        type: "pkcs8",
+    });
+    const spki = createPublicKey(key).export({ format: "der", type: "spki" });
+    return spki.subarray(spki.length - 32).toString("base64");
+}
+
+/**
+ * What is wrong with `privateKey` as the key of a site whose committed public key is `expected`,
+ * or undefined when it is that key's pair.
+ */
+export function wireguardKeyProblem(
+    privateKey: string,
+    site: string,
+    expected: string,
+): string | undefined {
+    const actual = wireguardPublicKey(privateKey);
+    if (actual === expected) {
+        return undefined;
+    }
+    // Never repeat the private key: this message reaches CI logs.
+    return `is ${actual ? `the private key of ${actual}` : "not a WireGuard private key"}, but ${interconnectsFile} gives ${site} the public key ${expected}: set the key whose public key is committed (pulumi config set --secret edge:wireguardPrivateKey), or commit its new public key`;
 }
 
 /** interconnects.yaml and the config of every site it names, as their committed files give them. */
@@ -496,4 +560,14 @@ export function loadInterconnects(
         sites[site] = config;
     }
     return { raw, sites };
+}
+
+/** `raw` with the project's interconnects.yaml (and its members' configs) when there is one. */
+export function withInterconnects(
+    raw: RawStackConfig,
+    dir: string,
+    problems: ProblemList,
+): RawStackConfig {
+    const interconnects = loadInterconnects(dir, problems);
+    return interconnects ? { ...raw, interconnects } : raw;
 }

@@ -9,6 +9,8 @@ export const labels = {
     node: `${labelPrefix}/node`,
     /** Set to "true" on control-plane VMs so the direct API Service can select them. */
     controlplane: `${labelPrefix}/controlplane`,
+    /** On a gateway VM: the interconnect it serves. */
+    interconnect: `${labelPrefix}/interconnect`,
 } as const;
 
 export const annotations = {
@@ -81,6 +83,7 @@ export const typeTokens = {
     siteNetwork: "edge:index:SiteNetwork",
     edgeCluster: "edge:index:EdgeCluster",
     kubevirtNode: "edge:index:KubevirtNode",
+    interconnectGateway: "edge:index:InterconnectGateway",
     namespace: "kubernetes:core/v1:Namespace",
     secret: "kubernetes:core/v1:Secret",
     service: "kubernetes:core/v1:Service",
@@ -108,6 +111,8 @@ export const resourceNames = {
     cloudInit: (node: string) => `${node}-cloudinit`,
     rootDisk: (node: string) => `${node}-rootdisk`,
     hostKey: (node: string) => `${node}-hostkey`,
+    /** An interconnect's gateway VM at a site, and its component. */
+    gateway: (site: string, interconnect: string) => `${site}-${interconnect}-gw`,
     /** The beforeDelete hook of every node VM; its name must never change (see components). */
     nodeRemovalHook: "edge-node-removal",
 } as const;
@@ -117,6 +122,9 @@ export const podInterfaceName = "pod";
 
 /** Where a node's registration script leaves its marker; the VM's readiness probe looks for it. */
 export const registrationMarker = "/var/lib/edge-testbed/registered";
+
+/** Where a gateway's cloud-init leaves its marker once its tunnel is up; its readiness probe. */
+export const tunnelMarker = "/var/lib/edge-testbed/tunnel-up";
 
 /** Where cloud-init writes the node's registration script. */
 export const registrationScript = "/usr/local/sbin/edge-register";

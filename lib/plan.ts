@@ -10,6 +10,7 @@ import {
     StackConfig,
     readStackConfig,
 } from "./config";
+import { gatewaySize } from "./defaults";
 import { parseCidr } from "./ip";
 import { checkEtcdQuorum, clusterSyncTrigger, rootDiskSpec } from "./lifecycle";
 import {
@@ -32,9 +33,19 @@ import {
     podInterfaceName,
     rancherClusterName,
     registrationMarker,
+    resourceNames,
     rootDiskIdentity,
+    tunnelMarker,
     vmName,
 } from "./naming";
+import {
+    GatewayPlan,
+    InterconnectPlan,
+    NodeRoute,
+    interconnectsFile,
+    planInterconnects,
+    renderGatewayUserData,
+} from "./interconnect";
 import { ConfigError, ProblemList } from "./problems";
 import { adminKubeconfigPath, chartValues, machineGlobalConfig } from "./rancher";
 
@@ -49,6 +60,22 @@ export interface StackPlan {
     allocations: Allocations;
     /** How the stack file's record differs from `allocations`; empty when it is current. */
     lockChanges: string[];
+    /** The site's interconnect gateways (interconnects.yaml), once its WireGuard key is set. */
+    gateways: GatewayNodePlan[];
+}
+
+/** A gateway VM: one site's end of an interconnect's tunnel. */
+export interface GatewayNodePlan {
+    gateway: GatewayPlan;
+    vmName: string;
+    namespace: string;
+    interfaces: NodeInterfacePlan[];
+    cloudInitSecretName: string;
+    /** cloud-config with the private key as a placeholder (see `privateKeyPlaceholder`). */
+    userData: string;
+    networkData: string;
+    rootDisk: DataVolume;
+    virtualMachine: VirtualMachine;
 }
 
 export interface SitePlan {
@@ -208,12 +235,21 @@ function planSite(config: StackConfig): SitePlan {
     };
 }
 
+/** The interconnect routes of a node's NIC on `network`, when there are any. */
+function routesThrough(
+    routes: NodeRoute[],
+    network: string,
+): { routes?: { to: string; via: string }[] } {
+    const through = routes.filter((r) => r.network === network).map(({ to, via }) => ({ to, via }));
+    return through.length === 0 ? {} : { routes: through };
+}
+
 function planNode(
     config: StackConfig,
     cluster: ClusterConfig,
     node: NodeConfig,
     ips: Record<string, string>,
-    shared: { labels: Record<string, string>; identity: string },
+    shared: { labels: Record<string, string>; identity: string; routes: NodeRoute[] },
 ): NodePlan {
     const clusterLabels = shared.labels;
     const { site } = config;
@@ -238,6 +274,7 @@ function planNode(
             ...(i === 0
                 ? { gateway: site.networks.find((s) => s.name === nic.network)!.gateway }
                 : {}),
+            ...routesThrough(shared.routes, nic.network),
         })),
     ];
     const nodeLabels = {
@@ -321,6 +358,7 @@ function planCluster(
     config: StackConfig,
     cluster: ClusterConfig,
     addresses: AddressPlan,
+    routes: NodeRoute[],
 ): ClusterPlan {
     const { site } = config;
     const { podCidr, serviceCidr, nodes: ips } = addresses.clusters[cluster.name];
@@ -366,7 +404,11 @@ function planCluster(
         breakGlassKubeconfig: cluster.breakGlassKubeconfig,
         adminKubeconfigPath: adminKubeconfigPath(cluster.type),
         nodes: cluster.nodes.map((node) =>
-            planNode(config, cluster, node, ips[node.name], { labels: clusterLabels, identity }),
+            planNode(config, cluster, node, ips[node.name], {
+                labels: clusterLabels,
+                identity,
+                routes,
+            }),
         ),
     };
 }
@@ -422,16 +464,108 @@ function planAnew(raw: RawStackConfig): { plan: StackPlan; kubeconfig?: string }
     if (config) {
         checkEtcdQuorum(config, problems);
     }
+    const tunnels =
+        config && raw.interconnects ? siteInterconnects(raw, config, problems) : undefined;
     if (!config || !addresses || !problems.empty) {
         throw new ConfigError(problems.problems);
     }
+    // A site joins its interconnects once its key is set: before, it has no gateway to route to.
+    const joined = raw.hasWireguardKey ? tunnels : undefined;
+    const routes = joined?.nodeRoutes[config.site.name] ?? [];
     return {
         kubeconfig,
         plan: {
             site: planSite(config),
-            clusters: config.clusters.map((c) => planCluster(config, c, addresses)),
+            clusters: config.clusters.map((c) => planCluster(config, c, addresses, routes)),
             allocations: addresses.allocations,
             lockChanges: addresses.lockChanges,
+            gateways: (joined?.gateways ?? [])
+                .filter((g) => g.site === config.site.name)
+                .map((g) => planGateway(config, g)),
         },
+    };
+}
+
+/**
+ * This site's interconnects, checked with its config as it is now and the other members' as
+ * committed; problems are reported at their path in interconnects.yaml.
+ */
+function siteInterconnects(
+    raw: RawStackConfig,
+    config: StackConfig,
+    problems: ProblemList,
+): InterconnectPlan | undefined {
+    const found = new ProblemList();
+    const sites = { ...raw.interconnects!.sites, [config.site.name]: config };
+    const tunnels = planInterconnects(raw.interconnects!.raw, sites, found);
+    for (const problem of found.problems) {
+        problems.add(`${interconnectsFile}:${problem.path}`, problem.message);
+    }
+    return tunnels;
+}
+
+/** The VM of one gateway, on the site network it serves, booted like a node but not registered. */
+function planGateway(config: StackConfig, gateway: GatewayPlan): GatewayNodePlan {
+    const { site } = config;
+    const name = resourceNames.gateway(site.name, gateway.interconnect);
+    const network = site.networks.find((n) => n.name === gateway.network)!;
+    const image = config.images.find((i) => i.name === gateway.image)!;
+    const mac = interfaceMac(site.name, `:${gateway.interconnect}`, "gateway", network.name);
+    const podMac = interfaceMac(
+        site.name,
+        `:${gateway.interconnect}`,
+        "gateway",
+        `:${podInterfaceName}`,
+    );
+    const address = `${gateway.ip}/${prefixOf(network.cidr)}`;
+    const gatewayLabels = { [labels.site]: site.name, [labels.interconnect]: gateway.interconnect };
+    const cloudInitSecretName = resourceNames.cloudInit(name);
+    return {
+        gateway,
+        vmName: name,
+        namespace: site.networkNamespace,
+        interfaces: [{ network: network.name, ip: gateway.ip, mac, address }],
+        cloudInitSecretName,
+        userData: renderGatewayUserData(gateway, {
+            hostname: name,
+            sshAuthorizedKeys: site.sshAuthorizedKeys,
+            marker: tunnelMarker,
+        }),
+        networkData: renderNetworkData({
+            interfaces: [
+                { name: podInterfaceName, mac: podMac },
+                { name: network.name, mac, address, gateway: network.gateway },
+            ],
+            dnsServers: site.dnsServers,
+            podNetworkReplies: image.os === "ubuntu",
+        }),
+        rootDisk: rootDiskDataVolume({
+            name,
+            namespace: site.networkNamespace,
+            size: image.size,
+            storageClass: site.storageClass,
+            source: { namespace: site.imageNamespace, name: image.name },
+            labels: gatewayLabels,
+            annotations: {},
+        }),
+        virtualMachine: virtualMachine({
+            name,
+            namespace: site.networkNamespace,
+            hostname: name,
+            cpu: gatewaySize.cpu,
+            memory: gatewaySize.memory,
+            labels: gatewayLabels,
+            annotations: {
+                ...awaitAnnotations.virtualMachine,
+                ...(site.protect ? { [annotations.protected]: "true" } : {}),
+            },
+            nodeSelector: {},
+            dnsServers: site.dnsServers,
+            podMac,
+            bridges: [{ name: network.name, nad: `${site.networkNamespace}/${network.name}`, mac }],
+            rootDisk: name,
+            cloudInitSecret: cloudInitSecretName,
+            readinessMarker: tunnelMarker,
+        }),
     };
 }

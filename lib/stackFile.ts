@@ -31,6 +31,7 @@ export const credentialPaths: readonly (readonly string[])[] = [
     ["rancher2:tokenKey"],
     ["rancher2:secretKey"],
     [`${configNamespace}:sshPrivateKey`],
+    [`${configNamespace}:wireguardPrivateKey`],
     [`${configNamespace}:site`, "kubeconfig"],
 ];
 
@@ -99,6 +100,7 @@ export function rawStackConfig(config: Record<string, unknown>): RawStackConfig 
         clusters: key("clusters"),
         allocations: key("allocations"),
         hasSshPrivateKey: key("sshPrivateKey") !== undefined,
+        hasWireguardKey: key("wireguardPrivateKey") !== undefined,
         unknownKeys: Object.keys(config).filter(
             (k) =>
                 k.startsWith(prefix) &&

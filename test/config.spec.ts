@@ -282,7 +282,7 @@ describe("config validation", () => {
         config["edge:cluster"] = config["edge:clusters"];
         delete config["edge:clusters"];
         assert.deepStrictEqual(problemsOf(rawStackConfig(config)), [
-            "edge:cluster: unknown config key (expected one of: edge:site, edge:images, edge:clusters, edge:allocations, edge:sshPrivateKey)",
+            "edge:cluster: unknown config key (expected one of: edge:site, edge:images, edge:clusters, edge:allocations, edge:sshPrivateKey, edge:wireguardPrivateKey)",
         ]);
     });
 

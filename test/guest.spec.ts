@@ -5,12 +5,14 @@ import { tmpdir } from "os";
 import * as path from "path";
 import { parse } from "yaml";
 import { nodeRegistrationCommand, renderUserData } from "../lib/cloudinit";
+import { withInterconnects } from "../lib/interconnect";
 import { NodePlan, SitePlan, planStack } from "../lib/plan";
+import { ProblemList } from "../lib/problems";
 import { rawStackConfig } from "../lib/stackFile";
 import { syntheticStack } from "../offline/synthetic";
 import { locked } from "./fixtures";
 import { GuestNetwork, readEni, readNetworkd, readSysconfig } from "./guestNetwork";
-import { editableStackConfig, mockRancher, mockRancherCa } from "./mocks";
+import { editableStackConfig, mockRancher, mockRancherCa, projectRoot } from "./mocks";
 
 /** The programs inside a guest that read our cloud-init, from Debian's packages (.ci/run). */
 function version(command: string, ...args: string[]): string | undefined {
@@ -170,6 +172,26 @@ describe("the guest's own programs read our cloud-init", function () {
             ["networkd", (data) => networkdOf(data, "rocky")],
         ],
     };
+
+    it("netplan routes a joined site's nodes to the peer sites through their gateway", () => {
+        const problems = new ProblemList();
+        const raw = withInterconnects(
+            { ...rawStackConfig(editableStackConfig("greece")), hasWireguardKey: true },
+            projectRoot,
+            problems,
+        );
+        const { plan } = planStack(raw);
+        const dir = netplanGenerate(
+            netConvert(plan.clusters[0].nodes[0].networkData, "ubuntu", "netplan"),
+        );
+        const lab = readFileSync(path.join(dir, "10-netplan-lab.network"), "utf8");
+        for (const prefix of ["10.120.0.0/24", "10.121.0.0/24"]) {
+            assert.ok(
+                lab.includes(`[Route]\nDestination=${prefix}\nGateway=192.168.18.250\n`),
+                `${prefix} via the gateway in:\n${lab}`,
+            );
+        }
+    });
 
     for (const [stack, config] of stacks) {
         for (const family of ["ubuntu", "debian", "rhel"] as const) {

@@ -4,15 +4,20 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import { parse } from "yaml";
-import { StackConfig } from "../lib/config";
+import { RawStackConfig, StackConfig } from "../lib/config";
+import { typeTokens } from "../lib/naming";
+import { planStack } from "../lib/plan";
+import { rawStackConfig, secretPlaceholder } from "../lib/stackFile";
 import {
     interconnectsFile,
     loadInterconnects,
     planInterconnects,
     renderGatewayUserData,
+    wireguardPublicKey,
+    withInterconnects,
 } from "../lib/interconnect";
 import { ProblemList } from "../lib/problems";
-import { projectRoot } from "./mocks";
+import { editableStackConfig, failingProgram, projectRoot, runProgram } from "./mocks";
 
 function committed(): { raw: any; sites: Record<string, StackConfig> } {
     const problems = new ProblemList();
@@ -146,7 +151,11 @@ describe("interconnects between sites", () => {
                 const file = path.join(dir, `${gateway.site}.user-data`);
                 writeFileSync(
                     file,
-                    renderGatewayUserData(gateway, sites[gateway.site].site.sshAuthorizedKeys),
+                    renderGatewayUserData(gateway, {
+                        hostname: `${gateway.site}-gw`,
+                        sshAuthorizedKeys: sites[gateway.site].site.sshAuthorizedKeys,
+                        marker: "/var/lib/edge-testbed/tunnel-up",
+                    }),
                 );
                 const run = spawnSync("cloud-init", ["schema", "--config-file", file], {
                     encoding: "utf8",
@@ -160,5 +169,96 @@ describe("interconnects between sites", () => {
         } finally {
             rmSync(dir, { recursive: true, force: true });
         }
+    });
+});
+
+describe("a site's end of its interconnects", () => {
+    function greeceRaw(hasWireguardKey: boolean): RawStackConfig {
+        const problems = new ProblemList();
+        const raw = withInterconnects(
+            { ...rawStackConfig(editableStackConfig("greece")), hasWireguardKey },
+            projectRoot,
+            problems,
+        );
+        assert.deepStrictEqual(problems.problems, []);
+        return raw;
+    }
+
+    it("gives a site with its key a gateway VM on its network, and its nodes routes to the peers", () => {
+        const { plan } = planStack(greeceRaw(true));
+        assert.deepStrictEqual(
+            plan.gateways.map((g) => [g.vmName, g.namespace, g.interfaces, g.cloudInitSecretName]),
+            [
+                [
+                    "greece-eu-gw",
+                    "edge-networks",
+                    [
+                        {
+                            network: "lab",
+                            ip: "192.168.18.250",
+                            mac: plan.gateways[0].interfaces[0].mac,
+                            address: "192.168.18.250/24",
+                        },
+                    ],
+                    "greece-eu-gw-cloudinit",
+                ],
+            ],
+        );
+        const vm = plan.gateways[0].virtualMachine as any;
+        assert.deepStrictEqual(
+            vm.spec.template.spec.networks.map((n: any) => n.multus?.networkName ?? "pod"),
+            ["pod", "edge-networks/lab"],
+        );
+        assert.match(
+            plan.gateways[0].userData,
+            /wg-quick@wg-eu && mkdir -p \/var\/lib\/edge-testbed && touch \/var\/lib\/edge-testbed\/tunnel-up/,
+        );
+        const master = parse(plan.clusters[0].nodes[0].networkData);
+        assert.deepStrictEqual(master.ethernets.lab.routes, [
+            { to: "0.0.0.0/0", via: "192.168.18.1" },
+            { to: "10.120.0.0/24", via: "192.168.18.250" },
+            { to: "10.121.0.0/24", via: "192.168.18.250" },
+        ]);
+    });
+
+    it("declares nothing for a member site without its key, and routes nothing", () => {
+        const { plan } = planStack(greeceRaw(false));
+        assert.deepStrictEqual(plan.gateways, []);
+        assert.deepStrictEqual(parse(plan.clusters[0].nodes[0].networkData).ethernets.lab.routes, [
+            { to: "0.0.0.0/0", via: "192.168.18.1" },
+        ]);
+    });
+
+    it("declares the gateway under the program, and refuses a key that is not the committed key's pair", async () => {
+        const config = editableStackConfig("greece");
+        config["edge:wireguardPrivateKey"] = secretPlaceholder;
+        const { resources } = await runProgram(config, {
+            secretKeys: ["edge:wireguardPrivateKey"],
+        });
+        assert.deepStrictEqual(
+            resources
+                .filter((r) => r.name.startsWith("greece-eu-gw"))
+                .map((r) => `${r.type} ${r.name}`)
+                .sort(),
+            [
+                `${typeTokens.interconnectGateway} greece-eu-gw`,
+                `${typeTokens.virtualMachine} greece-eu-gw`,
+                `${typeTokens.dataVolume} greece-eu-gw-rootdisk`,
+                `${typeTokens.secret} greece-eu-gw-cloudinit`,
+            ].sort(),
+        );
+        const wrong = "sBrhKcbBUXT3ZRMQyUdzlJ2mhYhqj4dXo1BDlK6sM2A=";
+        config["edge:wireguardPrivateKey"] = wrong;
+        const { error } = await failingProgram(config, {
+            secretKeys: ["edge:wireguardPrivateKey"],
+        });
+        assert.strictEqual(
+            (error as Error).message,
+            [
+                "invalid stack config (1 problem):",
+                `  - edge:wireguardPrivateKey: is the private key of ${wireguardPublicKey(wrong)}, but interconnects.yaml gives greece the public key JcsWFMJJp3gK4t3eS3WCdAcgZHak+1tg+H5o3iwnS0g=: set the key whose public key is committed (pulumi config set --secret edge:wireguardPrivateKey), or commit its new public key`,
+            ].join("\n"),
+        );
+        assert.ok(!(error as Error).message.includes(wrong), "the private key is never repeated");
     });
 });

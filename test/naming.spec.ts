@@ -14,6 +14,7 @@ describe("names in real systems", () => {
             cluster: "edge.testbed/cluster",
             node: "edge.testbed/node",
             controlplane: "edge.testbed/controlplane",
+            interconnect: "edge.testbed/interconnect",
         });
         assert.deepStrictEqual(naming.annotations, {
             rootDisk: "edge.testbed/root-disk",
@@ -27,6 +28,7 @@ describe("names in real systems", () => {
             siteNetwork: "edge:index:SiteNetwork",
             edgeCluster: "edge:index:EdgeCluster",
             kubevirtNode: "edge:index:KubevirtNode",
+            interconnectGateway: "edge:index:InterconnectGateway",
             namespace: "kubernetes:core/v1:Namespace",
             secret: "kubernetes:core/v1:Secret",
             service: "kubernetes:core/v1:Service",
@@ -56,6 +58,7 @@ describe("names in real systems", () => {
                 naming.resourceNames.cloudInit("c-n"),
                 naming.resourceNames.rootDisk("c-n"),
                 naming.resourceNames.hostKey("c-n"),
+                naming.resourceNames.gateway("s", "eu"),
                 naming.resourceNames.nodeRemovalHook,
                 naming.vmName("c", "n"),
                 naming.rancherClusterName("s", "c"),
@@ -74,6 +77,7 @@ describe("names in real systems", () => {
                 "c-n-cloudinit",
                 "c-n-rootdisk",
                 "c-n-hostkey",
+                "s-eu-gw",
                 "edge-node-removal",
                 "c-n",
                 "s-c",
@@ -111,5 +115,6 @@ describe("names in real systems", () => {
     it("pins the paths a node's registration uses", () => {
         assert.strictEqual(naming.registrationMarker, "/var/lib/edge-testbed/registered");
         assert.strictEqual(naming.registrationScript, "/usr/local/sbin/edge-register");
+        assert.strictEqual(naming.tunnelMarker, "/var/lib/edge-testbed/tunnel-up");
     });
 });

@@ -291,7 +291,7 @@ describe("site stacks", () => {
             await assert.rejects(runProgram(config), {
                 message: [
                     "invalid stack config (3 problems):",
-                    "  - edge:sites: unknown config key (expected one of: edge:site, edge:images, edge:clusters, edge:allocations, edge:sshPrivateKey)",
+                    "  - edge:sites: unknown config key (expected one of: edge:site, edge:images, edge:clusters, edge:allocations, edge:sshPrivateKey, edge:wireguardPrivateKey)",
                     '  - site: must be a map, got the string "greece"',
                     '  - images: must be a map, got the string "[oops"',
                 ].join("\n"),

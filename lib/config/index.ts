@@ -37,7 +37,14 @@ export { checkNodeIp } from "./rules";
  */
 
 /** The keys of the project's config namespace, without the `edge:` prefix. */
-export const configKeys = ["site", "images", "clusters", "allocations", "sshPrivateKey"] as const;
+export const configKeys = [
+    "site",
+    "images",
+    "clusters",
+    "allocations",
+    "sshPrivateKey",
+    "wireguardPrivateKey",
+] as const;
 
 function listAt(value: unknown, field: string): unknown[] {
     return isRecord(value) && Array.isArray(value[field]) ? value[field] : [];

@@ -45,6 +45,9 @@ const configSchema = z
         "edge:sshPrivateKey": secure(
             "OpenSSH private key of the break-glass kubeconfig read",
         ).optional(),
+        "edge:wireguardPrivateKey": secure(
+            "WireGuard private key of this site's interconnect gateways (interconnects.yaml)",
+        ).optional(),
         "rancher2:apiUrl": plainOrSecure(z.string().regex(/^https?:\/\//))
             .optional()
             .meta({ description: "Rancher's URL, which nodes reach too; absent: RANCHER_URL" }),

@@ -45,6 +45,10 @@ export interface RawStackConfig {
     allocations?: unknown;
     /** Whether the `edge:sshPrivateKey` secret is set; its value never reaches validation. */
     hasSshPrivateKey?: boolean;
+    /** Whether the `edge:wireguardPrivateKey` secret is set: the site's gateways exist only then. */
+    hasWireguardKey?: boolean;
+    /** interconnects.yaml and the committed config of every site it names (lib/interconnect.ts). */
+    interconnects?: { raw: unknown; sites: Record<string, StackConfig> };
     /** Keys of the project's namespace that the program does not know, such as `edge:cluster`. */
     unknownKeys?: string[];
     /** Keys that hold credentials but were stored in plain text, such as `rancher2:tokenKey`. */
