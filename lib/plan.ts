@@ -434,13 +434,13 @@ let lastPlanned: { key: string; result: { plan: StackPlan; kubeconfig?: string }
  */
 export function planStack(raw: RawStackConfig): { plan: StackPlan; kubeconfig?: string } {
     // Stack files hold no credential in plain text when a plan comes back, so the list is empty.
-    const key = JSON.stringify(
-        { ...raw, plaintextSecrets: raw.plaintextSecrets ?? [] },
+    // Top-level fields in name order: callers build the same config in different orders.
+    const fields = Object.entries({ ...raw, plaintextSecrets: raw.plaintextSecrets ?? [] }).sort(
+        ([a], [b]) => (a < b ? -1 : a > b ? 1 : 0),
+    );
+    const key = JSON.stringify(fields, (_key, value) =>
         // JSON has no NaN or Infinity and would write null for both.
-        (_key, value) =>
-            typeof value === "number" && !Number.isFinite(value)
-                ? { number: String(value) }
-                : value,
+        typeof value === "number" && !Number.isFinite(value) ? { number: String(value) } : value,
     );
     if (lastPlanned?.key !== key) {
         lastPlanned = { key, result: deepFreeze(planAnew(raw)) };

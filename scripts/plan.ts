@@ -1,7 +1,12 @@
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "fs";
 import * as path from "path";
 import { planStack } from "../lib/plan";
-import { interconnectsFile, loadInterconnects, planInterconnects } from "../lib/interconnect";
+import {
+    interconnectsFile,
+    loadInterconnects,
+    planInterconnects,
+    withInterconnects,
+} from "../lib/interconnect";
 import { ConfigError, ProblemList, formatProblems } from "../lib/problems";
 import { readStackFile, stackFileConfig, stackFilePath } from "../lib/stackFile";
 import { diffResources, formatDiff, parseRendered } from "../offline/diff";
@@ -93,7 +98,8 @@ async function writePage(args: Arguments, stacks: string[]): Promise<number> {
     const inputs: SiteInput[] = [];
     for (const stack of stacks) {
         const stackFile = readStackFile(stackFilePath(stack));
-        const raw = stackFileConfig(stackFile);
+        // As the program reads it, so that it finds this plan made (planStack keeps the last).
+        const raw = withInterconnects(stackFileConfig(stackFile), ".", problems);
         let plan;
         try {
             ({ plan } = planStack(raw));
@@ -152,7 +158,13 @@ async function main(argv: string[]): Promise<number> {
     }
     const stackFile = readStackFile(file);
     const { config } = stackFile;
-    const raw = stackFileConfig(stackFile);
+    // As the program reads it, so that it finds this plan made (planStack keeps the last).
+    const problems = new ProblemList();
+    const raw = withInterconnects(stackFileConfig(stackFile), ".", problems);
+    if (!problems.empty) {
+        console.log(formatProblems(problems.problems, interconnectsFile));
+        return 1;
+    }
     let plan;
     try {
         ({ plan } = planStack(raw));

@@ -5,7 +5,15 @@ import { tmpdir } from "os";
 import * as path from "path";
 import { parse, parseDocument } from "yaml";
 import { planStack } from "../lib/plan";
-import { parseStackFile, rawStackConfig, secretPlaceholder } from "../lib/stackFile";
+import {
+    parseStackFile,
+    rawStackConfig,
+    readStackFile,
+    secretPlaceholder,
+    stackFileConfig,
+} from "../lib/stackFile";
+import { withInterconnects } from "../lib/interconnect";
+import { ProblemList } from "../lib/problems";
 import {
     chains,
     diffResources,
@@ -90,6 +98,23 @@ describe("offline plan", () => {
         } finally {
             rmSync(out, { recursive: true, force: true });
         }
+    });
+
+    it("plans once per npm run plan: the program finds the script's plan of the same config", () => {
+        const file = readStackFile(path.join(projectRoot, "Pulumi.greece.yaml"));
+        const problems = new ProblemList();
+        const script = planStack(withInterconnects(stackFileConfig(file), projectRoot, problems));
+        // The program reads each value back from JSON, in the order Pulumi gives the keys.
+        const asProgramReads = Object.fromEntries(
+            Object.entries(file.config)
+                .reverse()
+                .map(([key, value]) => [key, JSON.parse(JSON.stringify(value))]),
+        );
+        const program = planStack(
+            withInterconnects(rawStackConfig(asProgramReads), projectRoot, problems),
+        );
+        assert.strictEqual(program.plan, script.plan);
+        assert.ok(Object.isFrozen(script.plan.clusters[0].nodes[0].virtualMachine));
     });
 
     it("renders byte-identical output run after run", async () => {
