@@ -185,34 +185,25 @@ describe("the example interconnect through real WireGuard tunnels", function () 
     it("passes don't-fragment packets of exactly the computed MTU, and not one byte more", () => {
         const mtu = gateways.greece.mtu;
         // ICMP echo: 20 bytes of IPv4 and 8 of ICMP around the payload.
-        const fits = attempt(
-            ns.greeceNode,
-            "ping",
-            "-M",
-            "do",
-            "-c",
-            "2",
-            "-W",
-            "2",
-            "-s",
-            String(mtu - 28),
-            "10.120.0.11",
-        );
+        /** A don't-fragment ping from the greece node with `payload` bytes of data. */
+        const dontFragment = (payload: number) =>
+            attempt(
+                ns.greeceNode,
+                "ping",
+                "-M",
+                "do",
+                "-c",
+                "2",
+                "-W",
+                "2",
+                "-s",
+                String(payload),
+                "10.120.0.11",
+            );
+        const fits = dontFragment(mtu - 28);
         assert.strictEqual(fits.status, 0, fits.output);
         // The first attempt learns the tunnel's MTU from the gateway's ICMP reply.
-        const tooBig = attempt(
-            ns.greeceNode,
-            "ping",
-            "-M",
-            "do",
-            "-c",
-            "2",
-            "-W",
-            "2",
-            "-s",
-            String(mtu - 27),
-            "10.120.0.11",
-        );
+        const tooBig = dontFragment(mtu - 27);
         assert.notStrictEqual(tooBig.status, 0, tooBig.output);
         assert.match(
             tooBig.output,

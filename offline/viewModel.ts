@@ -3,7 +3,7 @@ import { nodeRegistrationCommand } from "../lib/cloudinit";
 import { cidrSize, contains, ipToInt, lastAddress, overlaps, parseCidr } from "../lib/ip";
 import { labels, resourceNames, typeTokens } from "../lib/naming";
 import type { InterconnectPlan } from "../lib/interconnect";
-import type { StackPlan } from "../lib/plan";
+import type { NetworkPlan, StackPlan } from "../lib/plan";
 import { Action, ResourceChange, formatPath } from "./diff";
 import { toYaml } from "./render";
 
@@ -31,14 +31,11 @@ export interface AddressView {
     change?: Action;
 }
 
-export interface NetworkView {
+export interface NetworkView extends Pick<
+    NetworkPlan,
+    "name" | "bridge" | "vlan" | "cidr" | "gateway" | "range"
+> {
     id: string;
-    name: string;
-    bridge: string;
-    vlan?: number;
-    cidr: string;
-    gateway: string;
-    range: { first: string; last: string };
     addresses: AddressView[];
     /**
      * Addresses of the range by what they are: assigned by state, reserved (the network's router,

@@ -11,7 +11,13 @@ import { ProblemList } from "../lib/problems";
 import { rawStackConfig } from "../lib/stackFile";
 import { syntheticStack } from "../offline/synthetic";
 import { locked } from "./fixtures";
-import { GuestNetwork, readEni, readNetworkd, readSysconfig } from "./guestNetwork";
+import {
+    GuestNetwork,
+    assertValidCloudConfig,
+    readEni,
+    readNetworkd,
+    readSysconfig,
+} from "./guestNetwork";
 import { editableStackConfig, mockRancher, mockRancherCa, projectRoot } from "./mocks";
 
 /** The programs inside a guest that read our cloud-init, from Debian's packages (.ci/run). */
@@ -284,14 +290,7 @@ describe("the guest's own programs read our cloud-init", function () {
                         rancherCaCerts: mockRancherCa,
                     }),
                 );
-                const run = spawnSync("cloud-init", ["schema", "--config-file", file], {
-                    encoding: "utf8",
-                });
-                assert.strictEqual(
-                    `${run.status} ${run.stdout.trim()}`,
-                    `0 Valid cloud-config: ${file}`,
-                    run.stderr,
-                );
+                assertValidCloudConfig(file);
             }
         });
     }

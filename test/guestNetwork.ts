@@ -1,3 +1,5 @@
+import * as assert from "assert";
+import { spawnSync } from "child_process";
 import { existsSync, readFileSync, readdirSync } from "fs";
 import * as path from "path";
 
@@ -173,4 +175,14 @@ export function readSysconfig(root: string): GuestNetwork {
         network[values.DEVICE] = current;
     }
     return network;
+}
+
+/** Asserts that cloud-init's own schema check accepts the user-data in `file`. */
+export function assertValidCloudConfig(file: string): void {
+    const run = spawnSync("cloud-init", ["schema", "--config-file", file], { encoding: "utf8" });
+    assert.strictEqual(
+        `${run.status} ${run.stdout.trim()}`,
+        `0 Valid cloud-config: ${file}`,
+        run.stderr,
+    );
 }
