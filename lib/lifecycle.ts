@@ -1,6 +1,7 @@
 import { ClusterConfig, NodeConfig, SiteConfig, StackConfig } from "./config";
 import { RootDiskSpec, vmIdentity } from "./naming";
 import { ProblemList } from "./problems";
+import { compareText } from "./order";
 
 /**
  * How nodes come and go without breaking their cluster. A node's VM is replaced when its root
@@ -90,7 +91,7 @@ export function clusterSyncTrigger(
     identity: string,
 ): string {
     const nodes = [...cluster.nodes]
-        .sort((a, b) => a.name.localeCompare(b.name))
+        .sort((a, b) => compareText(a.name, b.name))
         .map((node) => `${node.name} ${vmIdentity(cluster.namespace, rootDiskSpec(site, node))}`);
     return [identity, ...nodes].join("\n");
 }

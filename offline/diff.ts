@@ -1,6 +1,7 @@
 import { parse } from "yaml";
 import type { EvaluatedResource } from "./evaluate";
 import { count, headerPrefix, kindOf } from "./render";
+import { compareText } from "../lib/order";
 
 /** A resource as a rendered file records it. */
 export interface RenderedResource {
@@ -296,7 +297,7 @@ export function chains(changes: ResourceChange[]): Chain[] {
     return [...grouped.values()].sort(
         (a, b) =>
             actionOrder.indexOf(a.action) - actionOrder.indexOf(b.action) ||
-            a.root.localeCompare(b.root),
+            compareText(a.root, b.root),
     );
 }
 
@@ -316,7 +317,7 @@ export function formatDiff(changes: ResourceChange[]): string {
     const all = chains(changes);
     for (const chain of all) {
         lines.push(`${chain.action} ${describeRoot(chain.root)}`);
-        for (const change of chain.changes.sort((a, b) => key(a).localeCompare(key(b)))) {
+        for (const change of chain.changes.sort((a, b) => compareText(key(a), key(b)))) {
             const note = change.deleteFirst ? " (deleted first)" : "";
             lines.push(`  ${symbols[change.action]} ${kindOf(change.type)} ${change.name}${note}`);
             for (const reason of change.reasons) {

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { withCappedStackTraces } from "../lib/stackTraces";
+import { compareText } from "../lib/order";
 
 /** A resource the program registered, as the mock monitor saw it. */
 export interface RecordedResource {
@@ -321,6 +322,6 @@ export async function evaluateProgram(
                 dependencies: resource?.dependencies ?? [],
             };
         })
-        .sort((a, b) => resourceKey(a).localeCompare(resourceKey(b)));
+        .sort((a, b) => compareText(resourceKey(a), resourceKey(b)));
     return { resources, outputs: unwrapSecrets(outputs) };
 }

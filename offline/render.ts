@@ -4,6 +4,7 @@ import { formatPrerequisites, sitePrerequisites } from "../lib/prerequisites";
 import { Problem } from "../lib/problems";
 import { parseQuantity } from "../lib/quantity";
 import type { EvaluatedResource, Evaluation } from "./evaluate";
+import { compareText } from "../lib/order";
 
 /** Addresses and sizes per cluster and node, as the summary and `addresses.yaml` show them. */
 export interface AddressSummary {
@@ -171,7 +172,7 @@ export function renderFiles(
         files[`${where}/${kindOf(resource.type)}.${resource.name}.yaml`] =
             `${header.join("\n")}\n${toYaml(resource.inputs)}`;
     }
-    return Object.fromEntries(Object.entries(files).sort(([a], [b]) => a.localeCompare(b)));
+    return Object.fromEntries(Object.entries(files).sort(([a], [b]) => compareText(a, b)));
 }
 
 function table(rows: string[][]): string[] {

@@ -6,6 +6,7 @@ import type { InterconnectPlan } from "../lib/interconnect";
 import type { NetworkPlan, StackPlan } from "../lib/plan";
 import { Action, ResourceChange, formatPath } from "./diff";
 import { toYaml } from "./render";
+import { compareText } from "../lib/order";
 
 /**
  * What the topology page shows, shaped from the offline plan: plain data, sorted, with nothing
@@ -162,9 +163,6 @@ export interface SiteInput {
     /** Against an earlier plan, when the page shows a change. */
     changes?: ResourceChange[];
 }
-
-/** Code-unit order: the same on every machine, whatever its locale. */
-const compareText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /** A range is nearly full from this share in use, in percent. */
 export const nearlyFullPercent = 80;

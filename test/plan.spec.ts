@@ -469,6 +469,35 @@ describe("offline plan", () => {
             }
         });
 
+        it("prints the same plan whatever the machine's locale", () => {
+            const dir = mkdtempSync(path.join(tmpdir(), "plan-"));
+            try {
+                // In Danish, "aa" sorts after "z": a locale-aware sort would reorder these.
+                const text = readFileSync(path.join(projectRoot, "Pulumi.greece.yaml"), "utf8")
+                    .replace("- name: cluster-master", "- name: aa-master")
+                    .replace("- name: worker1", "- name: zz-worker");
+                writeFileSync(
+                    path.join(dir, "Pulumi.greece.yaml"),
+                    text.replace(/\n {2}# Written by `npm run lock`[\s\S]*$/, "\n"),
+                );
+                const inLocale = (locale: string) =>
+                    spawnSync(process.execPath, [runner, "plan", "--stack", "greece"], {
+                        cwd: dir,
+                        encoding: "utf8",
+                        env: { ...process.env, LC_ALL: locale, LANG: locale },
+                    });
+                const danish = inLocale("da_DK.UTF-8");
+                assert.strictEqual(danish.status, 0, danish.stderr);
+                assert.strictEqual(danish.stdout, inLocale("C.UTF-8").stdout);
+                assert.ok(
+                    danish.stdout.indexOf("aa-master") < danish.stdout.indexOf("zz-worker"),
+                    danish.stdout,
+                );
+            } finally {
+                rmSync(dir, { recursive: true, force: true });
+            }
+        });
+
         it("refuses --all without --html, or with a single-stack option", () => {
             for (const args of [["--all"], ["--all", "--html", "x.html", "--stack", "greece"]]) {
                 const run = plan(projectRoot, ...args);
