@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { privateKeyPlaceholder } from "../lib/interconnect";
 import { resourceNames, typeTokens } from "../lib/naming";
 import { GatewayNodePlan } from "../lib/plan";
+import { declareClonedDiskVm } from "./clonedDiskVm";
 
 export interface InterconnectGatewayArgs {
     /** The gateway's resolved plan: its VM, disk, cloud-init and wg-quick file. */
@@ -54,28 +55,18 @@ export class InterconnectGateway extends pulumi.ComponentResource {
             },
             { parent: this, dependsOn: [args.namespace] },
         );
-        this.rootDisk = new k8s.apiextensions.CustomResource(
-            resourceNames.rootDisk(name),
-            gateway.rootDisk,
+        ({ rootDisk: this.rootDisk, virtualMachine: this.virtualMachine } = declareClonedDiskVm(
+            this,
+            name,
             {
-                parent: this,
-                dependsOn: [args.namespace, args.goldenImage],
-                // A DataVolume's spec is immutable: a new image or size needs a new disk...
-                replaceOnChanges: ["spec"],
-                // ...under the same name, so the old one must go first.
-                deleteBeforeReplace: true,
+                rootDisk: gateway.rootDisk,
+                virtualMachine: gateway.virtualMachine,
+                cloudInit: this.cloudInit,
+                namespace: args.namespace,
+                goldenImage: args.goldenImage,
+                networkAttachments: [args.networkAttachment],
             },
-        );
-        this.virtualMachine = new k8s.apiextensions.CustomResource(name, gateway.virtualMachine, {
-            parent: this,
-            dependsOn: [this.cloudInit, this.rootDisk, args.networkAttachment],
-            // The disk's delete-before-replace deletes the VM first, not the disk under it.
-            replaceWith: [this.rootDisk],
-            // The VM keeps its name, so the old one must be deleted before the new one exists.
-            deleteBeforeReplace: true,
-            // Booting, cloning and installing WireGuard can outlast the default 10m.
-            customTimeouts: { create: "30m", update: "30m" },
-        });
+        ));
         this.ip = gateway.gateway.ip;
         this.tunnelAddress = gateway.gateway.tunnelAddress;
         this.registerOutputs({ ip: this.ip, tunnelAddress: this.tunnelAddress });

@@ -2,8 +2,9 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import { nodeRegistrationCommand, renderUserData } from "../lib/cloudinit";
-import { annotations, resourceNames, typeTokens } from "../lib/naming";
+import { resourceNames, typeTokens } from "../lib/naming";
 import { NodePlan } from "../lib/plan";
+import { declareClonedDiskVm } from "./clonedDiskVm";
 
 export interface KubevirtNodeArgs {
     /** The node's resolved plan: names, addresses, MACs and manifests (see `planStack`). */
@@ -64,43 +65,20 @@ export class KubevirtNode extends pulumi.ComponentResource {
             { parent: this, dependsOn: [args.namespace] },
         );
 
-        this.rootDisk = new k8s.apiextensions.CustomResource(
-            resourceNames.rootDisk(name),
-            node.rootDisk,
+        ({ rootDisk: this.rootDisk, virtualMachine: this.virtualMachine } = declareClonedDiskVm(
+            this,
+            name,
             {
-                parent: this,
-                dependsOn: [args.namespace, args.goldenImage],
-                // A DataVolume's spec is immutable, the roles are installed on the disk, and a
-                // rebuilt cluster needs fresh disks: each must recreate it...
-                replaceOnChanges: [
-                    "spec",
-                    `metadata.annotations["${annotations.rootDisk}"]`,
-                    `metadata.annotations["${annotations.clusterIdentity}"]`,
-                ],
-                // ...and its fixed name means the old one must go first.
-                deleteBeforeReplace: true,
+                rootDisk: node.rootDisk,
+                virtualMachine: node.virtualMachine,
+                cloudInit: this.cloudInit,
+                namespace: args.namespace,
+                goldenImage: args.goldenImage,
+                networkAttachments: args.networkAttachments,
+                // The node leaves Rancher (drain, etcd member, Node object) before its VM goes.
+                removalHook: args.removalHook,
             },
-        );
-
-        this.virtualMachine = new k8s.apiextensions.CustomResource(name, node.virtualMachine, {
-            parent: this,
-            dependsOn: [this.cloudInit, this.rootDisk, ...args.networkAttachments],
-            // The annotations carry every reason its root disk or cluster is replaced, so the VM
-            // is replaced with them (Pulumi does not cascade replacements along dependsOn)...
-            replaceOnChanges: [
-                `metadata.annotations["${annotations.rootDisk}"]`,
-                `metadata.annotations["${annotations.clusterIdentity}"]`,
-            ],
-            // ...and the disk's delete-before-replace deletes the VM first, not the disk under it
-            // (pulumi pkg/resource/deploy/step_generator.go, findDependentCascadeReplacements).
-            replaceWith: [this.rootDisk],
-            // The VM keeps its name, so the old one must be deleted before the new one exists.
-            deleteBeforeReplace: true,
-            // Booting, cloning and the registration can outlast the default 10m.
-            customTimeouts: { create: "30m", update: "30m" },
-            // The node leaves Rancher (drain, etcd member, Node object) before its VM is deleted.
-            hooks: { beforeDelete: [args.removalHook] },
-        });
+        ));
 
         this.ips = Object.fromEntries(node.interfaces.map((i) => [i.network, i.ip]));
         this.macs = Object.fromEntries(node.interfaces.map((i) => [i.network, i.mac]));

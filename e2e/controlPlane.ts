@@ -13,6 +13,7 @@ import { request } from "https";
 import { AddressInfo, createServer } from "net";
 import { tmpdir } from "os";
 import * as path from "path";
+import { toolsBin } from "./pulumiEnv";
 
 /** A throwaway Kubernetes control plane on loopback: etcd, kube-apiserver, kube-controller-manager. */
 export interface ControlPlane {
@@ -234,5 +235,29 @@ export async function completeDataVolumes(controlPlane: ControlPlane): Promise<v
                 "application/merge-patch+json",
             );
         }
+    }
+}
+
+/** A live API server with our CRDs, and a temp dir for the test's own files. */
+export interface LiveApiServer {
+    bin: string;
+    work: string;
+    controlPlane: ControlPlane;
+}
+
+/** Builds or reuses the tools, then starts a control plane with the CRDs applied. */
+export async function startLiveApiServer(prefix: string): Promise<LiveApiServer> {
+    const bin = toolsBin();
+    const work = mkdtempSync(path.join(tmpdir(), prefix));
+    const controlPlane = await startControlPlane(bin);
+    await applyCrds(controlPlane);
+    return { bin, work, controlPlane };
+}
+
+/** Stops what `startLiveApiServer` started, whatever of it a failed start left. */
+export async function stopLiveApiServer(live: Partial<LiveApiServer>): Promise<void> {
+    await live.controlPlane?.stop();
+    if (live.work) {
+        rmSync(live.work, { recursive: true, force: true });
     }
 }

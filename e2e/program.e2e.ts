@@ -1,7 +1,6 @@
 import * as assert from "assert";
 import { execFileSync } from "child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
-import { tmpdir } from "os";
+import { mkdirSync, readFileSync, writeFileSync } from "fs";
 import * as path from "path";
 import { EngineEvent, LocalWorkspace, Stack, UpResult } from "@pulumi/pulumi/automation";
 import { labels } from "../lib/naming";
@@ -10,13 +9,13 @@ import { parseStackFile, stackFileConfig, stackFilePath, withAllocations } from 
 import { sitePolicyConfig } from "../policy/policies";
 import {
     ControlPlane,
-    applyCrds,
     completeDataVolumes,
     crdsPresent,
-    startControlPlane,
+    startLiveApiServer,
+    stopLiveApiServer,
 } from "./controlPlane";
 import { FakeRancher, clusterV1Id, startFakeRancher } from "./fakeRancher";
-import { policyPackRunner, projectRoot, pulumiEnvironment, toolsBin } from "./pulumiEnv";
+import { policyPackRunner, projectRoot, pulumiEnvironment } from "./pulumiEnv";
 
 /**
  * The project's own program, index.ts, run by the real CLI with greece's stack file as the CLI
@@ -252,10 +251,9 @@ describe("index.ts against a live API server", function () {
         if (!crdsPresent()) {
             this.skip();
         }
-        const bin = toolsBin();
-        work = mkdtempSync(path.join(tmpdir(), "edge-program-e2e-"));
-        controlPlane = await startControlPlane(bin);
-        await applyCrds(controlPlane);
+        const live = await startLiveApiServer("edge-program-e2e-");
+        ({ work, controlPlane } = live);
+        const { bin } = live;
         rancher = await startFakeRancher(vmPresent);
 
         policyPack = policyPackRunner(work);
@@ -284,10 +282,7 @@ describe("index.ts against a live API server", function () {
     after(async () => {
         stopPlaying?.();
         await rancher?.stop();
-        await controlPlane?.stop();
-        if (work) {
-            rmSync(work, { recursive: true, force: true });
-        }
+        await stopLiveApiServer({ controlPlane, work });
     });
 
     it("passes the policy pack under the CLI with greece's policy config, and fails it with france's", async () => {

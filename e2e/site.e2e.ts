@@ -1,6 +1,4 @@
 import * as assert from "assert";
-import { mkdtempSync, rmSync } from "fs";
-import { tmpdir } from "os";
 import * as path from "path";
 import * as k8s from "@pulumi/kubernetes";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
@@ -9,12 +7,12 @@ import { planStack } from "../lib/plan";
 import { readStackFile, rawStackConfig, stackFilePath } from "../lib/stackFile";
 import {
     ControlPlane,
-    applyCrds,
     completeDataVolumes,
     crdsPresent,
-    startControlPlane,
+    startLiveApiServer,
+    stopLiveApiServer,
 } from "./controlPlane";
-import { projectRoot, pulumiEnvironment, toolsBin } from "./pulumiEnv";
+import { projectRoot, pulumiEnvironment } from "./pulumiEnv";
 
 const plan = planStack(
     rawStackConfig(readStackFile(path.join(projectRoot, stackFilePath("greece"))).config),
@@ -35,10 +33,9 @@ describe("the site layer against a live API server", function () {
         if (!crdsPresent()) {
             this.skip();
         }
-        const bin = toolsBin();
-        work = mkdtempSync(path.join(tmpdir(), "edge-site-e2e-"));
-        controlPlane = await startControlPlane(bin);
-        await applyCrds(controlPlane);
+        const live = await startLiveApiServer("edge-site-e2e-");
+        ({ work, controlPlane } = live);
+        const { bin } = live;
         const { kubeconfig } = controlPlane;
         const { pulumiCommand, env, backend } = await pulumiEnvironment(work, bin, ["kubernetes"]);
         stack = await LocalWorkspace.createOrSelectStack(
@@ -64,10 +61,7 @@ describe("the site layer against a live API server", function () {
     });
 
     after(async () => {
-        await controlPlane?.stop();
-        if (work) {
-            rmSync(work, { recursive: true, force: true });
-        }
+        await stopLiveApiServer({ controlPlane, work });
     });
 
     /** Plays CDI until stopped. */

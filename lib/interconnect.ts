@@ -4,6 +4,7 @@ import * as path from "path";
 import { parse, stringify } from "yaml";
 import { z } from "zod";
 import { shaped } from "./config/issues";
+import { reportDuplicates } from "./config/report";
 import { cidr, fields, ipv4, label, listOf, matching, wholeNumber } from "./config/shape";
 import { readStackConfig } from "./config";
 import { RawStackConfig, StackConfig } from "./config/types";
@@ -300,18 +301,16 @@ export function planInterconnects(
             const prefixes = memberPrefixes(member, config, memberPath, problems);
             return { member, memberPath, config, publicKey, network, prefixes };
         });
-        reportDuplicateValues(
-            ic.members.map((m) => m.site),
-            `${path}.members`,
-            "site",
-            problems,
-        );
-        reportDuplicateValues(
-            ic.members.map((m) => m.tunnelAddress),
-            `${path}.members`,
-            "tunnelAddress",
-            problems,
-        );
+        for (const field of ["site", "tunnelAddress"] as const) {
+            reportDuplicates(
+                ic.members.map((m, j) => ({
+                    value: m[field],
+                    path: `${path}.members[${j}].${field}`,
+                })),
+                problems,
+                field,
+            );
+        }
         const known = members.filter((m) => m !== undefined);
         // What one site routes, its networks and its pool must be distinct from all of another's.
         // Reserved ranges are host-internal (host pod and service CIDRs) and never routed, so two
@@ -400,23 +399,6 @@ export function planInterconnects(
         }
     });
     return problems.problems.length > before ? undefined : { gateways, nodeRoutes };
-}
-
-function reportDuplicateValues(
-    values: string[],
-    path: string,
-    what: string,
-    problems: ProblemList,
-): void {
-    values.forEach((value, j) => {
-        const first = values.indexOf(value);
-        if (first < j) {
-            problems.add(
-                `${path}[${j}].${what}`,
-                `duplicate ${what} "${value}" (also at ${path}[${first}].${what})`,
-            );
-        }
-    });
 }
 
 /**

@@ -1,3 +1,4 @@
+import { ipToInt } from "../lib/ip";
 import {
     AddressState,
     ChangeMark,
@@ -120,10 +121,10 @@ function link(view: LinkView): string {
 }
 
 function addressStrip(network: NetworkView): string {
-    const first = ipNumber(network.range.first);
+    const first = ipToInt(network.range.first);
     const marks = network.addresses
         .map((a) => {
-            const left = ((ipNumber(a.ip) - first) / network.counts.size) * 100;
+            const left = ((ipToInt(a.ip) - first) / network.counts.size) * 100;
             const change = a.change ? ` data-change="${a.change}"` : "";
             return `<a class="mark ${a.state}" href="#${anchor("d", a.node)}" style="left:${left.toFixed(2)}%" title="${esc(`${a.ip} ${stateLabels[a.state]}${a.change ? `, ${a.change}` : ""}`)}" data-ip="${esc(a.ip)}" data-id="${esc(a.node)}"${change}></a>`;
         })
@@ -141,10 +142,6 @@ function addressStrip(network: NetworkView): string {
         `<p class="counts">${counts}</p>`,
         `</div>`,
     ].join("");
-}
-
-function ipNumber(ip: string): number {
-    return ip.split(".").reduce((sum, octet) => sum * 256 + Number(octet), 0);
 }
 
 function addresses(site: SiteView): string {

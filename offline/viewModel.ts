@@ -5,7 +5,7 @@ import { labels, resourceNames, typeTokens } from "../lib/naming";
 import type { InterconnectPlan } from "../lib/interconnect";
 import type { NetworkPlan, StackPlan } from "../lib/plan";
 import { Action, ResourceChange, formatPath } from "./diff";
-import { toYaml } from "./render";
+import { kindOf, toYaml } from "./render";
 import { compareText } from "../lib/order";
 
 /**
@@ -168,10 +168,6 @@ export interface SiteInput {
 export const nearlyFullPercent = 80;
 
 const percent = (part: number, whole: number) => Math.round((part / whole) * 10000) / 100;
-
-function kindOf(type: string): string {
-    return type.split(":").pop()!;
-}
 
 /** The resources each change belongs to, by the component that parents them. */
 function changesBy(changes: ResourceChange[] | undefined) {

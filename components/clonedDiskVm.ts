@@ -1,0 +1,70 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { DataVolume, VirtualMachine } from "../lib/manifests";
+import { annotations, resourceNames } from "../lib/naming";
+
+export interface ClonedDiskVmArgs {
+    rootDisk: DataVolume;
+    virtualMachine: VirtualMachine;
+    /** The VM's cloud-init Secret, created before it. */
+    cloudInit: k8s.core.v1.Secret;
+    /** The namespace both live in, created before them. */
+    namespace: pulumi.Resource;
+    /** The golden image the root disk clones; the clone waits for its import. */
+    goldenImage: pulumi.Resource;
+    /** The NetworkAttachmentDefinitions of the VM's site networks, created before it. */
+    networkAttachments: pulumi.Resource[];
+    /** Runs before the VM is deleted: a node leaves Rancher first. */
+    removalHook?: pulumi.ResourceHook;
+}
+
+/**
+ * A VM booted from its own clone of the site's golden image, as nodes and interconnect gateways
+ * are, declared under `parent` with the options that keep disk and VM in step.
+ */
+export function declareClonedDiskVm(
+    parent: pulumi.ComponentResource,
+    name: string,
+    args: ClonedDiskVmArgs,
+): {
+    rootDisk: k8s.apiextensions.CustomResource;
+    virtualMachine: k8s.apiextensions.CustomResource;
+} {
+    const rootDisk = new k8s.apiextensions.CustomResource(
+        resourceNames.rootDisk(name),
+        args.rootDisk,
+        {
+            parent,
+            dependsOn: [args.namespace, args.goldenImage],
+            // A DataVolume's spec is immutable, a node's roles are installed on its disk, and a
+            // rebuilt cluster needs fresh disks: each must recreate it (a gateway carries neither
+            // annotation)...
+            replaceOnChanges: [
+                "spec",
+                `metadata.annotations["${annotations.rootDisk}"]`,
+                `metadata.annotations["${annotations.clusterIdentity}"]`,
+            ],
+            // ...and its fixed name means the old one must go first.
+            deleteBeforeReplace: true,
+        },
+    );
+    const virtualMachine = new k8s.apiextensions.CustomResource(name, args.virtualMachine, {
+        parent,
+        dependsOn: [args.cloudInit, rootDisk, ...args.networkAttachments],
+        // The annotations carry every reason its root disk or cluster is replaced, so the VM
+        // is replaced with them (Pulumi does not cascade replacements along dependsOn)...
+        replaceOnChanges: [
+            `metadata.annotations["${annotations.rootDisk}"]`,
+            `metadata.annotations["${annotations.clusterIdentity}"]`,
+        ],
+        // ...and the disk's delete-before-replace deletes the VM first, not the disk under it
+        // (pulumi pkg/resource/deploy/step_generator.go, findDependentCascadeReplacements).
+        replaceWith: [rootDisk],
+        // The VM keeps its name, so the old one must be deleted before the new one exists.
+        deleteBeforeReplace: true,
+        // Booting, cloning and the first-boot installs can outlast the default 10m.
+        customTimeouts: { create: "30m", update: "30m" },
+        ...(args.removalHook ? { hooks: { beforeDelete: [args.removalHook] } } : {}),
+    });
+    return { rootDisk, virtualMachine };
+}
