@@ -4,7 +4,7 @@
 "use strict";
 const { createHash } = require("crypto");
 const { execFileSync } = require("child_process");
-const { existsSync, readFileSync, readdirSync, writeFileSync } = require("fs");
+const { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } = require("fs");
 const path = require("path");
 
 const root = path.resolve(__dirname, "..");
@@ -47,6 +47,9 @@ if (!["plan", "lock", "bench", "schema"].includes(name)) {
 const hash = sourceHash();
 if (!existsSync(stampFile) || readFileSync(stampFile, "utf8") !== hash) {
     const tsc = require.resolve("typescript/bin/tsc");
+    // tsc never deletes: a module moved into a folder (lib/config.ts to lib/config/) would leave
+    // its old .js, which require() prefers to the folder's index.js.
+    rmSync(build, { recursive: true, force: true });
     execFileSync(
         process.execPath,
         [tsc, "-p", path.join(root, "tsconfig.build.json"), "--noCheck"],
