@@ -66,7 +66,7 @@ if (keyProblem) {
 
 if (plan.lockChanges.length > 0) {
     const message = [
-        `edge:allocations in Pulumi.${stack}.yaml does not record this config's addresses:`,
+        `edge:allocations in Pulumi.${stack}.yaml does not record this config's addresses and placements:`,
         ...plan.lockChanges.map((change) => `  ${change}`),
         `Run \`npm run lock -- --stack ${stack}\` and commit the stack file so that they stay put.`,
     ].join("\n");

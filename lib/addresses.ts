@@ -302,6 +302,9 @@ function flattenAllocations(allocations: Allocations): Map<string, string> {
         for (const [node, identity] of Object.entries(record.etcd ?? {})) {
             flat.set(`${cluster}.etcd.${node}`, identity);
         }
+        for (const [node, host] of Object.entries(record.hosts ?? {})) {
+            flat.set(`${cluster}.hosts.${node}`, host);
+        }
     }
     return flat;
 }
@@ -376,12 +379,18 @@ export function planAddresses(config: StackConfig, problems: ProblemList): Addre
             serviceCidr: string;
         };
         clusters[cluster.name] = { podCidr, serviceCidr, nodes };
+        const hosts = Object.fromEntries(
+            cluster.nodes.flatMap((node) =>
+                node.host === undefined ? [] : [[node.name, node.host]],
+            ),
+        );
         const record: ClusterAllocation = {
             type: cluster.type,
             podCidr,
             serviceCidr,
             nodes,
             etcd: etcdMembers(config.site, cluster),
+            ...(Object.keys(hosts).length === 0 ? {} : { hosts }),
         };
         allocations[cluster.name] = record;
     }

@@ -16,6 +16,10 @@ export const defaults = {
     imageOs: "ubuntu",
     /** CNI per distribution when a cluster names none. */
     cni: { k3s: "flannel", rke2: "canal" },
+    /** An intent's servers when it says nothing of them. */
+    intentServers: { count: 1, worker: false, cpu: 2, memory: "4Gi", disk: "20Gi" },
+    /** How an intent's pools spread when it says nothing: one node per host before a second. */
+    intentSpread: { by: "host", maxSkew: 1 },
 } as const;
 
 /** CNIs each distribution can install through Rancher's machineGlobalConfig. */
@@ -57,3 +61,9 @@ export const clusterSyncStateConfirm = 6;
 
 /** A gateway VM's size: it forwards packets and runs WireGuard, nothing else. */
 export const gatewaySize = { cpu: 1, memory: "1Gi" } as const;
+
+/**
+ * Memory placement counts for each VM on top of its guest memory: what virt-launcher, QEMU and
+ * the page tables take (kubevirt pkg/virt-controller/services/renderresources.go).
+ */
+export const vmMemoryOverhead = "256Mi";

@@ -1,4 +1,4 @@
-import { ClusterConfig, NodeConfig, SiteConfig, StackConfig } from "./config";
+import { ClusterConfig, ClusterNode, SiteConfig, StackConfig } from "./config";
 import { RootDiskSpec, vmIdentity } from "./naming";
 import { ProblemList } from "./problems";
 import { compareText } from "./order";
@@ -14,7 +14,7 @@ import { compareText } from "./order";
 
 export function rootDiskSpec(
     site: SiteConfig,
-    node: Pick<NodeConfig, "image" | "disk" | "roles">,
+    node: Pick<ClusterNode, "image" | "disk" | "roles" | "host">,
 ): RootDiskSpec {
     return {
         sourceNamespace: site.imageNamespace,
@@ -22,6 +22,7 @@ export function rootDiskSpec(
         size: node.disk,
         ...(site.storageClass === undefined ? {} : { storageClass: site.storageClass }),
         roles: node.roles,
+        ...(node.host === undefined ? {} : { host: node.host }),
     };
 }
 

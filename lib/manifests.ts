@@ -49,6 +49,12 @@ export interface VmInterface {
     bridge?: Record<string, never>;
 }
 
+/** A GPU or other host device passed through, by the resource name its device plugin serves. */
+export interface VmHostDevice {
+    name: string;
+    deviceName: string;
+}
+
 export interface VmNetwork {
     name: string;
     pod?: Record<string, never>;
@@ -86,9 +92,20 @@ export interface VirtualMachine {
                 dnsPolicy: "None";
                 dnsConfig: { nameservers: string[] };
                 domain: {
-                    cpu: { cores: number; sockets: 1; threads: 1 };
-                    memory: { guest: string };
-                    devices: { disks: VmDisk[]; interfaces: VmInterface[] };
+                    cpu: {
+                        cores: number;
+                        sockets: 1;
+                        threads: 1;
+                        dedicatedCpuPlacement?: true;
+                        isolateEmulatorThread?: true;
+                    };
+                    memory: { guest: string; hugepages?: { pageSize: string } };
+                    devices: {
+                        disks: VmDisk[];
+                        interfaces: VmInterface[];
+                        gpus?: VmHostDevice[];
+                        hostDevices?: VmHostDevice[];
+                    };
                 };
                 networks: VmNetwork[];
                 volumes: VmVolume[];
@@ -218,10 +235,32 @@ export interface VirtualMachineArgs {
     cloudInitSecret: string;
     /** File the guest creates once registered; the VM is Ready only when it exists. */
     readinessMarker: string;
+    hardware?: VmHardware;
+}
+
+/** What a VM asks of its host beyond cores and memory. */
+export interface VmHardware {
+    gpus?: string[];
+    hostDevices?: string[];
+    dedicatedCpu?: boolean;
+    isolateEmulatorThread?: boolean;
+    hugepages?: string;
+}
+
+/** Devices by resource name, each under a name unique in the VM (`gpu1`, `hostdevice1`). */
+function hostDevices(prefix: string, devices: string[] | undefined): VmHostDevice[] | undefined {
+    return devices === undefined || devices.length === 0
+        ? undefined
+        : devices.map((deviceName, i) => ({ name: `${prefix}${i + 1}`, deviceName }));
+}
+
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+    return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }
 
 export function virtualMachine(args: VirtualMachineArgs): VirtualMachine {
     const podNetwork = "pod";
+    const hardware = args.hardware ?? {};
     return {
         apiVersion: "kubevirt.io/v1",
         kind: "VirtualMachine",
@@ -243,9 +282,27 @@ export function virtualMachine(args: VirtualMachineArgs): VirtualMachine {
                     dnsPolicy: "None",
                     dnsConfig: { nameservers: args.dnsServers },
                     domain: {
-                        cpu: { cores: args.cpu, sockets: 1, threads: 1 },
-                        memory: { guest: args.memory },
+                        cpu: {
+                            cores: args.cpu,
+                            sockets: 1,
+                            threads: 1,
+                            ...(hardware.dedicatedCpu ? { dedicatedCpuPlacement: true } : {}),
+                            ...(hardware.isolateEmulatorThread
+                                ? { isolateEmulatorThread: true }
+                                : {}),
+                        },
+                        memory: {
+                            guest: args.memory,
+                            ...(hardware.hugepages === undefined
+                                ? {}
+                                : { hugepages: { pageSize: hardware.hugepages } }),
+                        },
                         devices: {
+                            ...optional("gpus", hostDevices("gpu", hardware.gpus)),
+                            ...optional(
+                                "hostDevices",
+                                hostDevices("hostdevice", hardware.hostDevices),
+                            ),
                             disks: [
                                 { name: "rootdisk", disk: { bus: "virtio" }, bootOrder: 1 },
                                 { name: "cloudinit", disk: { bus: "virtio" } },

@@ -13,6 +13,17 @@ export const labels = {
     interconnect: `${labelPrefix}/interconnect`,
 } as const;
 
+/** Well-known labels of the host cluster's nodes that placement reads and VMs select on. */
+export const hostLabels = {
+    hostname: "kubernetes.io/hostname",
+    zone: "topology.kubernetes.io/zone",
+    /**
+     * KubeVirt's node labeller sets it on hosts whose kubelet runs the static CPU manager policy,
+     * and virt-controller adds it to the nodeSelector of a VM with dedicated CPUs.
+     */
+    cpuManager: "cpumanager",
+} as const;
+
 export const annotations = {
     /** A node's root disk, on its DataVolume and VM: a change replaces both (`rootDiskIdentity`). */
     rootDisk: `${labelPrefix}/root-disk`,
@@ -37,6 +48,11 @@ export interface RootDiskSpec {
     size: string;
     storageClass?: string;
     roles: string[];
+    /**
+     * The host an intent placed the node on: a disk on node-local storage cannot follow its VM
+     * elsewhere, so moving a node replaces both.
+     */
+    host?: string;
 }
 
 /**
@@ -45,7 +61,8 @@ export interface RootDiskSpec {
  */
 export function rootDiskIdentity(disk: RootDiskSpec): string {
     const storageClass = disk.storageClass ?? "(cluster default)";
-    return `image=${disk.sourceNamespace}/${disk.image} size=${disk.size} storageClass=${storageClass} roles=${disk.roles.join(",")}`;
+    const host = disk.host === undefined ? "" : ` host=${disk.host}`;
+    return `image=${disk.sourceNamespace}/${disk.image} size=${disk.size} storageClass=${storageClass} roles=${disk.roles.join(",")}${host}`;
 }
 
 /** What replaces a node's VM when it changes: its namespace and its root disk. */
@@ -116,6 +133,14 @@ export const resourceNames = {
     /** The beforeDelete hook of every node VM; its name must never change (see components). */
     nodeRemovalHook: "edge-node-removal",
 } as const;
+
+/** The pool of an intent's servers; worker pools may not take its name. */
+export const serverPoolName = "server";
+
+/** The node name an intent gives the `number`th node of `pool`; it never changes once given. */
+export function intentNodeName(pool: string, number: number): string {
+    return `${pool}-${number}`;
+}
 
 /** The name of the VM's pod network interface; a site network may not take it. */
 export const podInterfaceName = "pod";

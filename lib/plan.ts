@@ -3,6 +3,7 @@ import { GuestInterface, RegistrationArgs, renderNetworkData } from "./cloudinit
 import {
     Allocations,
     ClusterConfig,
+    ClusterNode,
     ClusterType,
     GuestOs,
     NodeConfig,
@@ -28,6 +29,7 @@ import {
 import {
     annotations,
     clusterIdentity,
+    hostLabels,
     interfaceMac,
     labels,
     podInterfaceName,
@@ -47,6 +49,7 @@ import {
     renderGatewayUserData,
 } from "./interconnect";
 import { ConfigError, ProblemList } from "./problems";
+import { Placement, placeNodes } from "./placement";
 import { adminKubeconfigPath, chartValues, machineGlobalConfig } from "./rancher";
 
 /**
@@ -62,6 +65,8 @@ export interface StackPlan {
     lockChanges: string[];
     /** The site's interconnect gateways (interconnects.yaml), once its WireGuard key is set. */
     gateways: GatewayNodePlan[];
+    /** Where each node runs and why, and what each host of `site.hosts` carries. */
+    placement: Placement;
 }
 
 /** A gateway VM: one site's end of an interconnect's tunnel. */
@@ -131,6 +136,8 @@ export interface NodePlan extends Pick<
     NodeConfig,
     "name" | "roles" | "cpu" | "memory" | "disk" | "image"
 > {
+    /** The host an intent placed it on. */
+    host?: string;
     vmName: string;
     namespace: string;
     /** Guest family of the node's image: how cloud-init renders its network-data. */
@@ -247,7 +254,7 @@ function routesThrough(
 function planNode(
     config: StackConfig,
     cluster: ClusterConfig,
-    node: NodeConfig,
+    node: ClusterNode,
     ips: Record<string, string>,
     shared: { labels: Record<string, string>; identity: string; routes: NodeRoute[] },
 ): NodePlan {
@@ -292,6 +299,7 @@ function planNode(
         memory: node.memory,
         disk: node.disk,
         image: node.image,
+        ...(node.host === undefined ? {} : { host: node.host }),
         vmName: name,
         namespace: cluster.namespace,
         os: image.os,
@@ -339,7 +347,10 @@ function planNode(
                 [annotations.clusterIdentity]: shared.identity,
                 ...(site.protect ? { [annotations.protected]: "true" } : {}),
             },
-            nodeSelector: node.hostSelector,
+            nodeSelector:
+                node.host === undefined
+                    ? node.hostSelector
+                    : { ...node.hostSelector, [hostLabels.hostname]: node.host },
             dnsServers: site.dnsServers,
             podMac,
             bridges: interfaces.map((nic) => ({
@@ -350,6 +361,13 @@ function planNode(
             rootDisk: name,
             cloudInitSecret: cloudInitSecretName,
             readinessMarker: registrationMarker,
+            hardware: {
+                gpus: node.gpus,
+                hostDevices: node.hostDevices,
+                dedicatedCpu: node.dedicatedCpu,
+                isolateEmulatorThread: node.isolateEmulatorThread,
+                hugepages: node.hugepages,
+            },
         }),
     };
 }
@@ -459,14 +477,17 @@ function deepFreeze<T>(value: T): T {
 
 function planAnew(raw: RawStackConfig): { plan: StackPlan; kubeconfig?: string } {
     const problems = new ProblemList();
-    const { config, kubeconfig } = readStackConfig(raw, problems);
+    const read = readStackConfig(raw, problems);
+    const kubeconfig = read.kubeconfig;
+    const placed = read.config && placeNodes(read.config, problems);
+    const config = placed?.config;
     const addresses = config ? planAddresses(config, problems) : undefined;
     if (config) {
         checkEtcdQuorum(config, problems);
     }
     const tunnels =
         config && raw.interconnects ? siteInterconnects(raw, config, problems) : undefined;
-    if (!config || !addresses || !problems.empty) {
+    if (!config || !placed || !addresses || !problems.empty) {
         throw new ConfigError(problems.problems);
     }
     // A site joins its interconnects once its key is set: before, it has no gateway to route to.
@@ -482,6 +503,7 @@ function planAnew(raw: RawStackConfig): { plan: StackPlan; kubeconfig?: string }
             gateways: (joined?.gateways ?? [])
                 .filter((g) => g.site === config.site.name)
                 .map((g) => planGateway(config, g)),
+            placement: placed.placement,
         },
     };
 }

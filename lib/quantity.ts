@@ -37,3 +37,20 @@ export function bytes(text: string): number {
     }
     return value;
 }
+
+/**
+ * Bytes for people: in the largest binary unit that holds them whole (`8Gi`, `1536Mi`), or else
+ * rounded to two decimals of the largest unit they reach (`241.75Gi`).
+ */
+export function formatBytes(value: number): string {
+    for (const suffix of ["Ei", "Pi", "Ti", "Gi"]) {
+        if (value !== 0 && value % suffixes[suffix] === 0) {
+            return `${value / suffixes[suffix]}${suffix}`;
+        }
+    }
+    // Display only: two decimals of the largest unit it reaches.
+    const unit = ["Ti", "Gi", "Mi", "Ki"].find((suffix) => value >= suffixes[suffix]);
+    return unit === undefined
+        ? `${value}`
+        : `${Number((value / suffixes[unit]).toFixed(2))}${unit}`;
+}

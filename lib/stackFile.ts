@@ -9,9 +9,10 @@ export const configNamespace = "edge";
 export const secretPlaceholder = "[secret]";
 
 const allocationComment =
-    " Written by `npm run lock`: the addresses handed out so far, kept when the config changes,\n" +
-    " and each cluster's etcd members, against which the next change is checked for quorum.\n" +
-    " Commit it with the config. Delete an entry to let that cluster or node be re-addressed.";
+    " Written by `npm run lock`: the addresses handed out so far and the hosts intents' nodes\n" +
+    " were placed on, kept when the config changes, and each cluster's etcd members, against\n" +
+    " which the next change is checked for quorum. Commit it with the config. Delete an entry\n" +
+    " to let that cluster or node be re-addressed or placed anew.";
 
 export function stackFilePath(stack: string): string {
     return `Pulumi.${stack}.yaml`;

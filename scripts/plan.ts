@@ -1,6 +1,6 @@
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "fs";
 import * as path from "path";
-import { planStack } from "../lib/plan";
+import { StackPlan, planStack } from "../lib/plan";
 import {
     interconnectsFile,
     loadInterconnects,
@@ -10,6 +10,8 @@ import {
 import { ConfigError, ProblemList, formatProblems } from "../lib/problems";
 import { readStackFile, stackFileConfig, stackFilePath } from "../lib/stackFile";
 import { diffResources, formatDiff, parseRendered } from "../offline/diff";
+import { ExportError, checkDrift } from "../offline/drift";
+import { renderExplanation } from "../offline/explain";
 import { sitePolicyConfig } from "../policy/policies";
 import { evaluateProgram, placeholders } from "../offline/evaluate";
 import { renderPage } from "../offline/page";
@@ -26,6 +28,8 @@ import {
 
 const usage = [
     "usage: npm run plan -- --stack <name> [--out <dir>] [--json] [--diff <dir>] [--policy-config <file>] [--html <file>]",
+    "       npm run plan -- --stack <name> --explain",
+    "       npm run plan -- --stack <name> --check-drift <pulumi stack export file>",
     "       npm run plan -- --all --html <file> [--diff <dir with a folder per site>]",
 ].join("\n");
 
@@ -37,18 +41,24 @@ interface Arguments {
     diff?: string;
     policyConfig?: string;
     html?: string;
+    explain: boolean;
+    checkDrift?: string;
 }
 
-const valueFlags: Record<string, "stack" | "out" | "diff" | "policyConfig" | "html"> = {
+const valueFlags: Record<
+    string,
+    "stack" | "out" | "diff" | "policyConfig" | "html" | "checkDrift"
+> = {
     "--stack": "stack",
     "--out": "out",
     "--diff": "diff",
     "--policy-config": "policyConfig",
     "--html": "html",
+    "--check-drift": "checkDrift",
 };
 
 function parseArguments(argv: string[]): Arguments | string {
-    const args: Arguments = { json: false, all: false };
+    const args: Arguments = { json: false, all: false, explain: false };
     for (let i = 0; i < argv.length; i++) {
         const flag = argv[i];
         const value = argv[i + 1];
@@ -56,6 +66,8 @@ function parseArguments(argv: string[]): Arguments | string {
             args.json = true;
         } else if (flag === "--all") {
             args.all = true;
+        } else if (flag === "--explain") {
+            args.explain = true;
         } else if (flag in valueFlags && value) {
             args[valueFlags[flag]] = value;
             i++;
@@ -63,10 +75,18 @@ function parseArguments(argv: string[]): Arguments | string {
             return `unknown or incomplete argument "${flag}"\n${usage}`;
         }
     }
+    const others = [args.out, args.json || undefined, args.policyConfig, args.diff, args.html];
     if (args.all) {
         return args.html && !args.stack && !args.out && !args.json && !args.policyConfig
             ? args
             : usage;
+    }
+    // Both print a report of their own instead of the plan.
+    if ((args.explain || args.checkDrift) && others.some((flag) => flag !== undefined)) {
+        return usage;
+    }
+    if (args.explain && args.checkDrift) {
+        return usage;
     }
     if (!args.stack || !/^[A-Za-z0-9_.-]+$/.test(args.stack)) {
         return usage;
@@ -141,6 +161,30 @@ function writeTree(dir: string, files: Record<string, string>): void {
     }
 }
 
+/** `--check-drift`: exit 1 when the stack's state differs from the plan, 2 for a bad file. */
+function reportDrift(file: string, plan: StackPlan): number {
+    let drift: string[];
+    try {
+        drift = checkDrift(plan, JSON.parse(readFileSync(file, "utf8")));
+    } catch (error) {
+        if (error instanceof ExportError || error instanceof SyntaxError) {
+            console.error(
+                `${file} ${error instanceof SyntaxError ? "is not JSON" : error.message}`,
+            );
+            return 2;
+        }
+        throw error;
+    }
+    const vms = plan.clusters.reduce((sum, cluster) => sum + cluster.nodes.length, 0);
+    if (drift.length === 0) {
+        console.log(`No drift: the ${vms} node VMs in ${file} are as planned.`);
+        return 0;
+    }
+    console.log(`Drift between the plan and ${file} (${drift.length}):`);
+    console.log(drift.map((line) => `  ${line}`).join("\n"));
+    return 1;
+}
+
 async function main(argv: string[]): Promise<number> {
     const args = parseArguments(argv);
     if (typeof args === "string") {
@@ -178,6 +222,13 @@ async function main(argv: string[]): Promise<number> {
             console.log(formatProblems(error.problems));
         }
         return 1;
+    }
+    if (args.explain) {
+        process.stdout.write(renderExplanation(stack, plan));
+        return 0;
+    }
+    if (args.checkDrift) {
+        return reportDrift(args.checkDrift, plan);
     }
 
     const evaluation = await evaluateProgram(config, placeholders, { stack, preview: true });

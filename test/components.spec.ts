@@ -74,6 +74,7 @@ describe("components", () => {
                     ["france-ns-edge-networks", "edge-networks"],
                     ["france-ns-core", "core"],
                     ["france-ns-lab", "lab"],
+                    ["france-ns-ml", "ml"],
                 ],
             );
             const nad = named(resources, types.nad, "france-nad-storage");

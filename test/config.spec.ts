@@ -240,7 +240,7 @@ describe("config validation", () => {
         raw.site.dnsServers = "172.28.2.89";
         assert.deepStrictEqual(problemsOf(raw), [
             'site.dnsServers: must be a list, got the string "172.28.2.89"',
-            "clusters[0].nodes[0].memmory: unknown field (expected one of: name, roles, cpu, memory, disk, image, networks, hostSelector)",
+            "clusters[0].nodes[0].memmory: unknown field (expected one of: name, roles, cpu, memory, disk, image, networks, hostSelector, gpus, hostDevices, dedicatedCpu, isolateEmulatorThread, hugepages)",
             "clusters[0].nodes[1].networks: must be a list, got a map",
         ]);
     });

@@ -235,8 +235,9 @@ describe("safety", () => {
                 "pulumi:providers:kubernetes::france-host",
                 "rancher2:index/clusterSync:ClusterSync::core-sync",
                 "rancher2:index/clusterSync:ClusterSync::lab-sync",
+                "rancher2:index/clusterSync:ClusterSync::ml-sync",
             ]);
-            assert.strictEqual(keys(true).length, 44);
+            assert.strictEqual(keys(true).length, 67);
             assert.ok(
                 keys(true).includes("kubernetes:kubevirt.io/v1:VirtualMachine::core-server1"),
             );

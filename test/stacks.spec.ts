@@ -174,6 +174,10 @@ describe("site stacks", () => {
                         "core-worker1",
                         "core-worker2",
                         "lab-node1",
+                        "ml-cpu-1",
+                        "ml-cpu-2",
+                        "ml-gpu-1",
+                        "ml-server-1",
                     ].map((name) => [types.virtualMachine, name, ["edge-node-removal"]]),
                     [types.k8sProvider, "france-host", ["edge-node-removal"]],
                 ],
@@ -191,19 +195,19 @@ describe("site stacks", () => {
     });
 
     describe("france", () => {
-        it("declares an rke2 cluster of 3 servers and 2 workers and a small k3s cluster", async () => {
+        it("declares an rke2 cluster of 3 servers and 2 workers, a small k3s cluster and the ml intent", async () => {
             const { resources, outputs } = await runProgram(stackConfig("france"), {
                 stack: "france",
             });
             const counts = countByType(resources);
-            assert.strictEqual(counts[types.clusterV2], 2);
-            assert.strictEqual(counts[types.virtualMachine], 6);
-            assert.strictEqual(counts[types.dataVolume], 2 + 6);
+            assert.strictEqual(counts[types.clusterV2], 3);
+            assert.strictEqual(counts[types.virtualMachine], 10);
+            assert.strictEqual(counts[types.dataVolume], 2 + 10);
             assert.strictEqual(counts[types.nad], 2);
-            assert.strictEqual(counts[types.namespace], 4);
+            assert.strictEqual(counts[types.namespace], 5);
             assert.strictEqual(counts[types.service], 1);
-            assert.strictEqual(counts[types.hostKey], 6);
-            assert.strictEqual(resources.length, 48, "41, a host key per node and the root stack");
+            assert.strictEqual(counts[types.hostKey], 10);
+            assert.strictEqual(resources.length, 72, "61, a host key per node and the root stack");
 
             const rancher = ofType(resources, types.clusterV2);
             const core = rancher.find((r) => r.name === "core")!;
@@ -235,6 +239,11 @@ describe("site stacks", () => {
                         ["10.120.0.11", "10.120.0.12", "10.120.0.13", "10.120.0.10", "10.120.0.14"],
                     ],
                     lab: ["10.80.0.0/16", "10.81.0.0/20", ["10.120.0.15"]],
+                    ml: [
+                        "10.82.0.0/16",
+                        "10.81.16.0/20",
+                        ["10.120.0.16", "10.120.0.17", "10.120.0.18", "10.120.0.19"],
+                    ],
                 },
             );
             assert.deepStrictEqual(clusters.core.nodes.worker1.roles, ["worker"]);
@@ -314,7 +323,7 @@ describe("site stacks", () => {
                     const lines = error.message.split("\n");
                     assert.strictEqual(
                         lines[0],
-                        "edge:allocations in Pulumi.france.yaml does not record this config's addresses:",
+                        "edge:allocations in Pulumi.france.yaml does not record this config's addresses and placements:",
                     );
                     assert.strictEqual(lines[1], "  core.type: rke2 (new)");
                     assert.strictEqual(
@@ -332,7 +341,7 @@ describe("site stacks", () => {
                     stack: "france",
                     preview: true,
                 });
-                assert.strictEqual(resources.length, 48, "47 and the root stack");
+                assert.strictEqual(resources.length, 72, "71 and the root stack");
             });
             assert.strictEqual(warnings.length, 1);
             assert.ok(warnings[0].includes("  lab.podCidr: 10.80.0.0/16 (new)"));

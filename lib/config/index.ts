@@ -22,7 +22,10 @@ import {
     networkSchema,
     nodeSchema,
     siteSettingsSchema,
+    hostSchema,
+    HostShape,
 } from "./shape";
+import { readIntent } from "./intent";
 import { ClusterConfig, ImageConfig, RawStackConfig, SiteConfig, StackConfig } from "./types";
 
 export * from "./shape";
@@ -70,11 +73,24 @@ function readSite(
     });
     reportNetworkOverlaps(networks, networksPath, problems);
     reportDuplicateNames(rawNetworks, networksPath, problems, "network name");
+    const hostsPath = keyPath(path, "hosts");
+    const rawHosts = listAt(value, "hosts");
+    const hosts = rawHosts.map((item, i) =>
+        shaped(hostSchema, item, `${hostsPath}[${i}]`, problems),
+    );
+    reportDuplicateNames(rawHosts, hostsPath, problems, "host name");
     if (!settings || problems.problems.length > before) {
         return {};
     }
-    const { kubeconfig, networks: _raw, ...rest } = settings;
-    return { site: { ...rest, networks: networks as SiteConfig["networks"] }, kubeconfig };
+    const { kubeconfig, networks: _raw, hosts: _rawHosts, ...rest } = settings;
+    return {
+        site: {
+            ...rest,
+            networks: networks as SiteConfig["networks"],
+            hosts: hosts as HostShape[],
+        },
+        kubeconfig,
+    };
 }
 
 /** The images, or none when any is invalid, and the names declared either way. */
@@ -109,6 +125,21 @@ function readCluster(
     const settings = shaped(clusterSettingsSchema, value, path, problems);
     const resolved = settings && resolveClusterSettings(settings, path, problems, context);
     const nodesPath = keyPath(path, "nodes");
+    const hasIntent = isRecord(value) && value.intent !== undefined;
+    if (hasIntent && isRecord(value) && value.nodes !== undefined) {
+        problems.add(
+            keyPath(path, "intent"),
+            "give either nodes or an intent: an intent's nodes are generated",
+        );
+        return undefined;
+    }
+    if (settings && !hasIntent && settings.nodes === undefined) {
+        problems.add(nodesPath, "is required (or declare the cluster as an intent)");
+        return undefined;
+    }
+    const expanded = hasIntent
+        ? readIntent(value.intent, keyPath(path, "intent"), problems, context)
+        : undefined;
     const rawNodes = listAt(value, "nodes");
     const nodes = rawNodes.map((item, i) => {
         const nodePath = `${nodesPath}[${i}]`;
@@ -116,12 +147,14 @@ function readCluster(
         return node && checkNode(node, nodePath, problems, context) ? node : undefined;
     });
     reportDuplicateNames(rawNodes, nodesPath, problems, "node name");
-    const sound = nodes.filter((node): node is NodeConfig => node !== undefined);
-    if (sound.length > 0 && sound.length === nodes.length) {
+    const sound = expanded
+        ? expanded.nodes
+        : nodes.filter((node): node is NodeConfig => node !== undefined);
+    if (sound.length > 0 && (expanded || sound.length === nodes.length)) {
         checkClusterNodes(sound, settings?.directApi.enabled ?? false, path, problems, context);
     }
     return resolved && problems.problems.length === before
-        ? { ...resolved, nodes: sound }
+        ? { ...resolved, nodes: sound, ...(expanded ? { intent: expanded.intent } : {}) }
         : undefined;
 }
 
@@ -139,7 +172,7 @@ function readClusters(
     const list = shaped(clustersSchema, value, path, problems) ?? [];
     const read = list.map((item, i) => readCluster(item, `${path}[${i}]`, problems, context));
     reportDuplicateNames(list, path, problems, "cluster name");
-    reportVmNameCollisions(list, path, problems);
+    reportVmNameCollisions(list, read, path, problems);
     // The valid clusters, once each, still go through address planning so that its problems are
     // reported together with these.
     const valid = read.filter((c): c is ClusterConfig => c !== undefined);

@@ -5,6 +5,7 @@ import { bytes } from "../quantity";
 import { cniVersionProblem } from "../rancher";
 import { isRecord, keyPath, reportDuplicates } from "./report";
 import { ClusterSettings, ClusterType, NetworkShape, NodeConfig, nodeRoles } from "./shape";
+import { HostShape } from "./shape";
 import { ClusterConfig, ImageConfig, SiteConfig, SiteNetworkConfig } from "./types";
 
 /**
@@ -139,6 +140,79 @@ export function checkNodeIp(
     return undefined;
 }
 
+/** What hardware fields ask for, on a node or an intent's pool. */
+export type Hardware = Pick<
+    NodeConfig,
+    "memory" | "gpus" | "hostDevices" | "dedicatedCpu" | "isolateEmulatorThread" | "hugepages"
+>;
+
+/** Hardware fields against each other, and against what the site's hosts have at all. */
+export function checkHardware(
+    hardware: Hardware,
+    path: string,
+    problems: ProblemList,
+    hosts: HostShape[],
+): void {
+    if (hardware.isolateEmulatorThread && !hardware.dedicatedCpu) {
+        // kubevirt pkg/virt-api/webhooks/validating-webhook/admitters/vmi-create-admitter.go
+        problems.add(
+            keyPath(path, "isolateEmulatorThread"),
+            "needs dedicatedCpu: true; KubeVirt isolates the emulator thread only of a pinned VM",
+        );
+    }
+    const pageSize = hardware.hugepages;
+    if (pageSize !== undefined && bytes(hardware.memory) % bytes(pageSize) !== 0) {
+        problems.add(
+            keyPath(path, "memory"),
+            `${hardware.memory} is not a whole number of ${pageSize} hugepages`,
+        );
+    }
+    if (hosts.length === 0) {
+        return;
+    }
+    // An inventory, when there is one, names every device a host has: a name it never lists is a typo.
+    const known = new Set(hosts.flatMap((host) => Object.keys(host.devices)));
+    for (const field of ["gpus", "hostDevices"] as const) {
+        (hardware[field] ?? []).forEach((device, i) => {
+            if (!known.has(device)) {
+                problems.add(
+                    `${keyPath(path, field)}[${i}]`,
+                    `no host in site.hosts has ${device}${known.size === 0 ? "" : ` (they have: ${[...known].sort().join(", ")})`}`,
+                );
+            }
+        });
+    }
+}
+
+/** A node's image and disk: the image must exist and fit on the disk. */
+export function checkImageAndDisk(
+    image: string,
+    disk: string,
+    paths: { image: string; disk: string },
+    problems: ProblemList,
+    context: RuleContext,
+): void {
+    if (context.imageNames && !context.imageNames.includes(image)) {
+        problems.add(
+            paths.image,
+            `unknown image "${image}" (edge:images has: ${context.imageNames.join(", ")})`,
+        );
+    }
+    const imageSize = context.images?.find((i) => i.name === image)?.size;
+    if (imageSize !== undefined && bytes(disk) < bytes(imageSize)) {
+        problems.add(paths.disk, `${disk} is smaller than image ${image} (${imageSize})`);
+    }
+}
+
+/** Why `network` is not a site network, or undefined when it is. */
+export function unknownNetwork(network: string, site: SiteConfig): string | undefined {
+    if (site.networks.some((n) => n.name === network)) {
+        return undefined;
+    }
+    const known = site.networks.map((n) => n.name).join(", ");
+    return `unknown site network "${network}" (site.networks has: ${known})`;
+}
+
 /** A node's roles, image, disk and networks against each other and the rest of the config. */
 export function checkNode(
     node: NodeConfig,
@@ -152,29 +226,15 @@ export function checkNode(
         problems,
         "role",
     );
-    if (context.imageNames && !context.imageNames.includes(node.image)) {
-        problems.add(
-            keyPath(path, "image"),
-            `unknown image "${node.image}" (edge:images has: ${context.imageNames.join(", ")})`,
-        );
-    }
-    const imageSize = context.images?.find((i) => i.name === node.image)?.size;
-    if (imageSize !== undefined && bytes(node.disk) < bytes(imageSize)) {
-        problems.add(
-            keyPath(path, "disk"),
-            `${node.disk} is smaller than image ${node.image} (${imageSize})`,
-        );
-    }
+    const paths = { image: keyPath(path, "image"), disk: keyPath(path, "disk") };
+    checkImageAndDisk(node.image, node.disk, paths, problems, context);
+    checkHardware(node, path, problems, context.site?.hosts ?? []);
     const site = context.site;
     node.networks.forEach(({ network, ip }, i) => {
         const itemPath = `${path}.networks[${i}]`;
         const siteNetwork = site?.networks.find((n) => n.name === network);
         if (site && !siteNetwork) {
-            const known = site.networks.map((n) => n.name).join(", ");
-            problems.add(
-                keyPath(itemPath, "network"),
-                `unknown site network "${network}" (site.networks has: ${known})`,
-            );
+            problems.add(keyPath(itemPath, "network"), unknownNetwork(network, site)!);
             return;
         }
         const error = site && siteNetwork && ip ? checkNodeIp(ip, siteNetwork, site) : undefined;
@@ -199,7 +259,7 @@ export function resolveClusterSettings(
     path: string,
     problems: ProblemList,
     context: RuleContext,
-): Omit<ClusterConfig, "nodes"> | undefined {
+): Omit<ClusterConfig, "nodes" | "intent"> | undefined {
     const before = problems.problems.length;
     const { type, kubernetesVersion } = settings;
     if (context.site && `${context.site.name}-${settings.name}`.length > 63) {
@@ -241,7 +301,7 @@ export function resolveClusterSettings(
     if (problems.problems.length > before) {
         return undefined;
     }
-    const { nodes: _nodes, ...rest } = settings;
+    const { nodes: _nodes, intent: _intent, ...rest } = settings;
     return { ...rest, cni, namespace: settings.namespace ?? settings.name };
 }
 
@@ -318,12 +378,14 @@ function reportMixedNodeNetworks(nodes: NodeConfig[], path: string, problems: Pr
  */
 export function reportVmNameCollisions(
     clusters: unknown[],
+    expanded: ({ nodes: { name: string }[]; intent?: unknown } | undefined)[],
     path: string,
     problems: ProblemList,
 ): void {
     const vmNames = clusters.flatMap((item, i) => {
         const clusterName = nameOf(item);
-        const nodes = isRecord(item) && Array.isArray(item.nodes) ? item.nodes : [];
+        const generated = expanded[i]?.intent === undefined ? undefined : expanded[i]!.nodes;
+        const nodes = generated ?? (isRecord(item) && Array.isArray(item.nodes) ? item.nodes : []);
         const withinCluster = new Set<string>();
         return nodes.flatMap((node, j) => {
             const nodeName = nameOf(node);
@@ -333,7 +395,8 @@ export function reportVmNameCollisions(
                 return [];
             }
             withinCluster.add(vm);
-            return [{ value: vm, path: `${path}[${i}].nodes[${j}].name` }];
+            const at = generated ? `${path}[${i}].intent` : `${path}[${i}].nodes[${j}].name`;
+            return [{ value: vm, path: at }];
         });
     });
     reportDuplicates(vmNames, problems, "VM name");

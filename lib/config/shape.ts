@@ -34,6 +34,8 @@ const linuxUserName = /^[a-z_][a-z0-9_-]{0,31}$/;
 const labelKey =
     /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 const labelValue = /^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/;
+const extendedResource =
+    /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+\/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 const publicKey =
     /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/]+={0,3}( .*)?$/;
 /** A public key as the program takes it: surrounding whitespace is trimmed. */
@@ -127,6 +129,13 @@ function quantity() {
         });
 }
 
+function nodeMemory() {
+    return quantity().refine((value) => bytes(value) >= bytes(minimumNodeMemory), {
+        error: (issue) =>
+            `${String(issue.input)} is less than the ${minimumNodeMemory} a Kubernetes node needs`,
+    });
+}
+
 function checkPublicKey(value: string): string | undefined {
     if (value.includes("PRIVATE KEY")) {
         return "is a private key; put the public key here and the private key in the edge:sshPrivateKey secret";
@@ -151,6 +160,40 @@ function checkImageUrl(value: string): string | undefined {
     // "//", backslashes. The pattern editors check is the rule.
     return imageUrl.test(value) ? undefined : `"${value}" is not an http(s) URL`;
 }
+
+/** Kubernetes labels: keys and values as the API server takes them. */
+function labelMap() {
+    return z.record(
+        z.string().regex(labelKey),
+        z
+            .string({
+                error: (issue) =>
+                    typeof issue.input === "boolean" || typeof issue.input === "number"
+                        ? `must be a string, got ${describe(issue.input)} (quote it: "${String(issue.input)}")`
+                        : undefined,
+            })
+            .regex(labelValue, {
+                error: (issue) => `"${String(issue.input)}" is not a Kubernetes label value`,
+            }),
+        {
+            error: (issue) =>
+                issue.code === "invalid_key"
+                    ? `"${String(issue.input)}" is not a Kubernetes label key`
+                    : undefined,
+        },
+    );
+}
+
+/**
+ * An extended resource a device plugin advertises on host nodes, such as a GPU model
+ * (nvidia.com/TU104GL_Tesla_T4) or SR-IOV VFs: a qualified name with a domain.
+ */
+const resourceName = () =>
+    matching(
+        extendedResource,
+        (given) =>
+            `"${given}" is not an extended resource name (<domain>/<name>, as kubectl describe node lists it, e.g. nvidia.com/TU104GL_Tesla_T4)`,
+    );
 
 export const networkSchema = fields({
     name: label()
@@ -256,6 +299,10 @@ const siteFields = {
         .default(defaults.sshUser)
         .meta({ description: "The cloud image's default user, who gets the SSH keys" }),
     networks: siteNetworks(z.unknown()),
+    hosts: z.array(z.unknown()).default([]).meta({
+        description:
+            "The host cluster's nodes that run VMs, with what they can give: intents are placed on them (npm run hosts converts kubectl get nodes -o json)",
+    }),
     insecureRegistration: z.boolean().default(false).meta({
         description:
             "Nodes fetch Rancher's agent without checking its certificate (a self-signed Rancher)",
@@ -266,10 +313,50 @@ const siteFields = {
     }),
 };
 
+export const hugepageSizes = ["2Mi", "1Gi"] as const;
+export type HugepageSize = (typeof hugepageSizes)[number];
+
+export const hostSchema = fields({
+    name: matching(dns1123Subdomain, (given) => `"${given}" is not a Kubernetes node name`).meta({
+        description: "The host node's name (its kubernetes.io/hostname label)",
+    }),
+    cpu: wholeNumber(1, 4096).meta({
+        description:
+            "Cores VMs may have in all: the node's allocatable CPU, less what it keeps for itself",
+    }),
+    memory: quantity().meta({
+        description: "Memory VMs may have in all, overhead included: the node's allocatable memory",
+    }),
+    zone: matching(labelValue, (given) => `"${given}" is not a Kubernetes label value`)
+        .optional()
+        .meta({ description: "Its topology.kubernetes.io/zone: what spread by zone counts" }),
+    labels: labelMap().default({}).meta({
+        description:
+            'Its labels that hostSelectors and features use (cpumanager: "true" allows dedicated CPUs)',
+    }),
+    devices: z
+        .record(resourceName(), wholeNumber(1, 4096), {
+            error: (issue) =>
+                issue.code === "invalid_key"
+                    ? `${describe(issue.input)} is not an extended resource name`
+                    : undefined,
+        })
+        .default({})
+        .meta({
+            description:
+                "Allocatable devices by extended resource name: GPUs, host devices, SR-IOV VFs",
+        }),
+    hugepages: z
+        .partialRecord(z.enum(hugepageSizes), quantity())
+        .default({})
+        .meta({ description: "Allocatable hugepages by page size (2Mi, 1Gi): the total of each" }),
+});
+
 export const siteSettingsSchema = fields(siteFields);
 export const siteSchema = fields({
     ...siteFields,
     networks: siteNetworks(networkSchema),
+    hosts: z.array(hostSchema).default([]).meta(siteFields.hosts.meta()!),
 });
 
 const imageFields = fields({
@@ -318,46 +405,45 @@ export const nodeNetworkSchema = z
     ])
     .meta({ description: "A site network the node joins: its name, or a map with network and ip" });
 
+/** What a VM may ask of its host beyond cores and memory; hand-written nodes and pools alike. */
+const hardwareFields = {
+    gpus: z.array(resourceName()).optional().meta({
+        description:
+            "GPUs passed through, one per entry, by device name (must be in KubeVirt's permittedHostDevices)",
+    }),
+    hostDevices: z.array(resourceName()).optional().meta({
+        description:
+            "Other PCI or mediated host devices, one per entry, by device name (permittedHostDevices)",
+    }),
+    dedicatedCpu: z.boolean().optional().meta({
+        description:
+            "Pin each vCPU to its own host core (dedicatedCpuPlacement); the host needs the CPU manager's static policy",
+    }),
+    isolateEmulatorThread: z.boolean().optional().meta({
+        description: "With dedicatedCpu: one more host core for QEMU's emulator thread",
+    }),
+    hugepages: z.enum(hugepageSizes).optional().meta({
+        description: "Back guest memory with hugepages of this size (2Mi or 1Gi)",
+    }),
+};
+
 export const nodeSchema = fields({
     name: label().meta({ description: "Node name (DNS label); the VM is <cluster>-<node>" }),
     roles: listOf(z.enum(nodeRoles), `must list at least one of: ${nodeRoles.join(", ")}`).meta({
         description: "Rancher roles of the node",
     }),
     cpu: wholeNumber(1, 512).meta({ description: "Virtual CPU cores" }),
-    memory: quantity()
-        .refine((value) => bytes(value) >= bytes(minimumNodeMemory), {
-            error: (issue) =>
-                `${String(issue.input)} is less than the ${minimumNodeMemory} a Kubernetes node needs`,
-        })
-        .meta({ description: `Guest memory, at least ${minimumNodeMemory}` }),
+    memory: nodeMemory().meta({ description: `Guest memory, at least ${minimumNodeMemory}` }),
     disk: quantity().meta({ description: "Root disk size, at least the image's size" }),
     image: text().meta({ description: "Name of an image in edge:images" }),
     networks: listOf(
         nodeNetworkSchema,
         "must attach the node to at least one site network: its cluster address cannot be a pod IP, which changes on restart",
     ).meta({ description: "Site networks the node joins; the first carries its node address" }),
-    hostSelector: z
-        .record(
-            z.string().regex(labelKey),
-            z
-                .string({
-                    error: (issue) =>
-                        typeof issue.input === "boolean" || typeof issue.input === "number"
-                            ? `must be a string, got ${describe(issue.input)} (quote it: "${String(issue.input)}")`
-                            : undefined,
-                })
-                .regex(labelValue, {
-                    error: (issue) => `"${String(issue.input)}" is not a Kubernetes label value`,
-                }),
-            {
-                error: (issue) =>
-                    issue.code === "invalid_key"
-                        ? `"${String(issue.input)}" is not a Kubernetes label key`
-                        : undefined,
-            },
-        )
+    hostSelector: labelMap()
         .default({})
         .meta({ description: "Host node labels the VM must be scheduled on" }),
+    ...hardwareFields,
 });
 
 const directApiSchema = fields({
@@ -375,10 +461,79 @@ const directApiSchema = fields({
             "A NodePort Service and Rancher's authorized endpoint for the cluster's API; every control-plane node on an os: ubuntu image",
     });
 
-function clusterNodes<T extends z.ZodType>(node: T) {
-    return listOf(node, "must list at least one node").meta({
+/** What each node of an intent's pool needs: it gets exactly these sizes. */
+const poolFields = {
+    cpu: wholeNumber(1, 512).meta({ description: "Virtual CPU cores of each node" }),
+    memory: nodeMemory().meta({
+        description: `Guest memory of each node, at least ${minimumNodeMemory}`,
+    }),
+    disk: quantity().meta({
+        description: "Root disk size of each node, at least the image's size",
+    }),
+    image: text().optional().meta({ description: "Image of these nodes; absent: the intent's" }),
+    ...hardwareFields,
+};
+
+export const serverPoolSchema = fields({
+    count: wholeNumber(1, 7)
+        .default(defaults.intentServers.count)
+        .meta({ description: "Servers (control plane and etcd): 1, 3 or 5" }),
+    worker: z.boolean().default(false).meta({
         description:
-            "The nodes: at least one per role, an odd number of etcd nodes, all listing the same network first",
+            "Servers run workloads too (the worker role); needed when there are no workers",
+    }),
+    cpu: poolFields.cpu.default(defaults.intentServers.cpu),
+    memory: poolFields.memory.default(defaults.intentServers.memory),
+    disk: poolFields.disk.default(defaults.intentServers.disk),
+    image: poolFields.image,
+    ...hardwareFields,
+});
+
+export const workerPoolSchema = fields({
+    name: label().meta({
+        description: "Pool name (DNS label); its nodes are <name>-1, <name>-2, ...",
+    }),
+    count: wholeNumber(0, 500).meta({
+        description: "Nodes; shrinking removes the highest-numbered",
+    }),
+    ...poolFields,
+});
+
+export const spreadSchema = fields({
+    by: z
+        .enum(["host", "zone"])
+        .default(defaults.intentSpread.by)
+        .meta({ description: "Spread each pool's nodes over hosts or zones" }),
+    maxSkew: wholeNumber(1, 100).default(defaults.intentSpread.maxSkew).meta({
+        description:
+            "Most a pool's node count may differ between two hosts or zones that could take it",
+    }),
+});
+
+export const intentSchema = fields({
+    image: text().meta({ description: "Name of an image in edge:images for every node" }),
+    networks: listOf(
+        text(),
+        "must name at least one site network: nodes need a stable address",
+    ).meta({
+        description:
+            "Site networks every node joins, addresses assigned; the first carries the node address",
+    }),
+    spread: spreadSchema.default(defaults.intentSpread).meta({
+        description: "How each pool spreads; absent: by host, skew 1",
+    }),
+    servers: serverPoolSchema.default(defaults.intentServers).meta({
+        description: `The servers, named server-1, server-2, ...; absent: ${defaults.intentServers.count} of ${defaults.intentServers.cpu} cores, ${defaults.intentServers.memory}, ${defaults.intentServers.disk}`,
+    }),
+    workers: z.array(workerPoolSchema).default([]).meta({
+        description: "Worker pools; a node's name is <pool>-<number> and never changes",
+    }),
+});
+
+function clusterNodes<T extends z.ZodType>(node: T) {
+    return listOf(node, "must list at least one node").optional().meta({
+        description:
+            "The nodes, written by hand: at least one per role, an odd number of etcd nodes, all listing the same network first; or an intent instead",
     });
 }
 
@@ -416,13 +571,18 @@ const clusterFields = {
             "Accept that a changed type, podCidr or serviceCidr rebuilds the cluster, or that a change replaces or removes several etcd nodes or leaves an even number",
     }),
     nodes: clusterNodes(z.unknown()),
+    intent: z.unknown().optional(),
 };
+
+const intentDescription =
+    "What the cluster needs, instead of nodes: pools of servers and workers that the plan places on site.hosts";
 
 export const clusterSettingsSchema = fields(clusterFields);
 export const clusterSchema = fields({
     ...clusterFields,
     nodes: clusterNodes(nodeSchema),
-});
+    intent: intentSchema.optional().meta({ description: intentDescription }),
+}).meta({ oneOf: [{ required: ["nodes"] }, { required: ["intent"] }] });
 
 export const clustersSchema = z
     .array(z.unknown())
@@ -439,13 +599,19 @@ export const allocationSchema = fields({
      * for etcd quorum. Absent in records written before it existed.
      */
     etcd: z.record(z.string(), text()).optional(),
+    /** Intent node name → the host it was placed on: placement is sticky. */
+    hosts: z.record(z.string(), text()).optional(),
 });
 
 export const allocationsSchema = z.record(z.string(), allocationSchema).meta({
     description:
-        "Written by npm run lock: the addresses handed out so far and each cluster's etcd members; commit it with the config",
+        "Written by npm run lock: the addresses handed out so far, each cluster's etcd members and where intents' nodes were placed; commit it with the config",
 });
 
+export type HostShape = z.output<typeof hostSchema>;
+export type IntentShape = z.output<typeof intentSchema>;
+export type WorkerPoolShape = z.output<typeof workerPoolSchema>;
+export type ServerPoolShape = z.output<typeof serverPoolSchema>;
 export type NetworkShape = z.output<typeof networkSchema>;
 export type SiteSettings = z.output<typeof siteSettingsSchema>;
 export type ImageShape = z.output<typeof imageSchema>;

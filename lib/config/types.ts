@@ -2,7 +2,9 @@ import {
     Allocations,
     ClusterSettings,
     ClusterType,
+    HostShape,
     ImageShape,
+    IntentShape,
     NetworkShape,
     NodeConfig,
     SiteSettings,
@@ -17,17 +19,28 @@ export interface AddressRange {
 /** A bridge network of the site that VMs join with a static address, its range resolved. */
 export type SiteNetworkConfig = Omit<NetworkShape, "range"> & { range: AddressRange };
 
-export type SiteConfig = Omit<SiteSettings, "networks" | "kubeconfig"> & {
+export type SiteConfig = Omit<SiteSettings, "networks" | "hosts" | "kubeconfig"> & {
     networks: SiteNetworkConfig[];
+    hosts: HostShape[];
+};
+
+/** A node of a cluster: written by hand, or expanded from its intent (lib/config/intent.ts). */
+export type ClusterNode = NodeConfig & {
+    /** The intent pool it comes from: `servers` or a worker pool's name. */
+    pool?: string;
+    /** The host it is placed on (lib/placement.ts); intent nodes only. */
+    host?: string;
 };
 
 export type ImageConfig = ImageShape & { name: string };
 
 /** A cluster with the defaults that depend on its other fields applied. */
-export type ClusterConfig = Omit<ClusterSettings, "cni" | "namespace" | "nodes"> & {
+export type ClusterConfig = Omit<ClusterSettings, "cni" | "namespace" | "nodes" | "intent"> & {
     cni: string;
     namespace: string;
-    nodes: NodeConfig[];
+    nodes: ClusterNode[];
+    /** What the nodes were expanded from, when the cluster is declared as an intent. */
+    intent?: IntentShape;
 };
 
 export interface StackConfig {

@@ -1,0 +1,534 @@
+import {
+    ClusterConfig,
+    ClusterNode,
+    HostShape,
+    HugepageSize,
+    StackConfig,
+    hugepageSizes,
+} from "./config";
+import { poolPath } from "./config/intent";
+import { vmMemoryOverhead } from "./defaults";
+import { hostLabels, vmName } from "./naming";
+import { compareText } from "./order";
+import { ProblemList } from "./problems";
+import { bytes, formatBytes } from "./quantity";
+
+/**
+ * Placement puts each node of an intent on a host of the site's inventory (`site.hosts`) that can
+ * carry it, deterministically and stickily: hosts recorded in the allocation record stay, and
+ * everything already there (hand-written nodes pinned by their hostSelector, recorded intent
+ * nodes) is counted before a new node is placed. Nothing here moves a placed node: a host that
+ * no longer fits what it carries is a problem for the operator, who frees the record entry to
+ * let the node move (which replaces its VM and disk).
+ */
+
+/** What a VM takes from its host, in cores, bytes and devices. */
+export interface Demand {
+    cpu: number;
+    memory: number;
+    hugepages: Partial<Record<HugepageSize, number>>;
+    devices: Record<string, number>;
+    dedicatedCpu: boolean;
+}
+
+/** What a host has, or has left. */
+interface Capacity {
+    cpu: number;
+    memory: number;
+    hugepages: Partial<Record<HugepageSize, number>>;
+    devices: Record<string, number>;
+}
+
+/** How one node came to its host. */
+export interface PlacementDecision {
+    cluster: string;
+    node: string;
+    vmName: string;
+    /** `intent.servers` or `intent.workers[i]` for intent nodes. */
+    pool?: string;
+    /** Where it runs; absent when the host cluster's scheduler chooses among several. */
+    host?: string;
+    how: "recorded" | "placed" | "selector" | "scheduler";
+    reason: string;
+    /** The hosts it could not go to, and why; new intent nodes only. */
+    rejected: { host: string; reason: string }[];
+}
+
+export interface HostLoad {
+    name: string;
+    zone?: string;
+    capacity: Capacity;
+    used: Capacity;
+    /** VM names it carries, in name order. */
+    vms: string[];
+}
+
+export interface Placement {
+    decisions: PlacementDecision[];
+    hosts: HostLoad[];
+}
+
+/** What `node` takes from a host: see lib/defaults.ts for the overhead KubeVirt adds. */
+export function nodeDemand(node: ClusterNode): Demand {
+    const guest = bytes(node.memory);
+    const devices: Record<string, number> = {};
+    for (const device of [...(node.gpus ?? []), ...(node.hostDevices ?? [])]) {
+        devices[device] = (devices[device] ?? 0) + 1;
+    }
+    return {
+        // kubevirt pkg/virt-controller/services/renderresources.go: an isolated emulator thread
+        // gets a dedicated core of its own.
+        cpu: node.cpu + (node.isolateEmulatorThread ? 1 : 0),
+        // Hugepages come from the host's hugepage pool, not its memory; the overhead does not.
+        memory: (node.hugepages ? 0 : guest) + bytes(vmMemoryOverhead),
+        hugepages: node.hugepages ? { [node.hugepages]: guest } : {},
+        devices,
+        dedicatedCpu: node.dedicatedCpu ?? false,
+    };
+}
+
+function capacityOf(host: HostShape): Capacity {
+    return {
+        cpu: host.cpu,
+        memory: bytes(host.memory),
+        hugepages: Object.fromEntries(
+            Object.entries(host.hugepages).map(([size, total]) => [size, bytes(total!)]),
+        ),
+        devices: { ...host.devices },
+    };
+}
+
+function emptyCapacity(): Capacity {
+    return { cpu: 0, memory: 0, hugepages: {}, devices: {} };
+}
+
+function addDemand(used: Capacity, demand: Demand): void {
+    used.cpu += demand.cpu;
+    used.memory += demand.memory;
+    for (const [size, amount] of Object.entries(demand.hugepages)) {
+        const key = size as HugepageSize;
+        used.hugepages[key] = (used.hugepages[key] ?? 0) + amount;
+    }
+    for (const [device, count] of Object.entries(demand.devices)) {
+        used.devices[device] = (used.devices[device] ?? 0) + count;
+    }
+}
+
+/** The labels a hostSelector matches a host by: its own and the well-known ones. */
+export function hostLabelSet(host: HostShape): Record<string, string> {
+    return {
+        ...host.labels,
+        [hostLabels.hostname]: host.name,
+        ...(host.zone === undefined ? {} : { [hostLabels.zone]: host.zone }),
+    };
+}
+
+/** What `host` lacks to ever carry `demand`, whatever else it carries. */
+function missingFeatures(host: HostShape, demand: Demand): string[] {
+    const missing: string[] = [];
+    for (const device of Object.keys(demand.devices).sort(compareText)) {
+        if (host.devices[device] === undefined) {
+            missing.push(`has no ${device}`);
+        }
+    }
+    for (const size of hugepageSizes) {
+        if (demand.hugepages[size] !== undefined && host.hugepages[size] === undefined) {
+            missing.push(`has no ${size} hugepages`);
+        }
+    }
+    if (demand.dedicatedCpu && hostLabelSet(host)[hostLabels.cpuManager] !== "true") {
+        missing.push(`has no dedicated CPUs (label ${hostLabels.cpuManager}=true)`);
+    }
+    return missing;
+}
+
+/** How much more `host` would need to carry `demand` as well, item by item. */
+function shortfall(load: HostLoad, demand: Demand): string[] {
+    const { capacity, used } = load;
+    const short: string[] = [];
+    const freeCpu = capacity.cpu - used.cpu;
+    if (demand.cpu > freeCpu) {
+        short.push(
+            `needs ${demand.cpu - freeCpu} more cores (${Math.max(freeCpu, 0)} of ${capacity.cpu} free)`,
+        );
+    }
+    const freeMemory = capacity.memory - used.memory;
+    if (demand.memory > freeMemory) {
+        short.push(
+            `needs ${formatBytes(demand.memory - freeMemory)} more memory (${formatBytes(Math.max(freeMemory, 0))} of ${formatBytes(capacity.memory)} free)`,
+        );
+    }
+    for (const size of hugepageSizes) {
+        const wanted = demand.hugepages[size];
+        const total = capacity.hugepages[size];
+        if (wanted === undefined || total === undefined) {
+            continue;
+        }
+        const free = total - (used.hugepages[size] ?? 0);
+        if (wanted > free) {
+            short.push(
+                `needs ${formatBytes(wanted - free)} more ${size} hugepages (${formatBytes(Math.max(free, 0))} of ${formatBytes(total)} free)`,
+            );
+        }
+    }
+    for (const device of Object.keys(demand.devices).sort(compareText)) {
+        const total = capacity.devices[device];
+        if (total === undefined) {
+            continue;
+        }
+        const free = total - (used.devices[device] ?? 0);
+        if (demand.devices[device] > free) {
+            short.push(
+                `needs ${demand.devices[device] - free} more ${device} (${Math.max(free, 0)} of ${total} free)`,
+            );
+        }
+    }
+    return short;
+}
+
+/** What `load` carries beyond its capacity, item by item, or nothing. */
+function overload(load: HostLoad): string[] {
+    const { capacity, used } = load;
+    const over: string[] = [];
+    if (used.cpu > capacity.cpu) {
+        over.push(`takes ${used.cpu} cores of ${capacity.cpu}`);
+    }
+    if (used.memory > capacity.memory) {
+        over.push(`takes ${formatBytes(used.memory)} memory of ${formatBytes(capacity.memory)}`);
+    }
+    for (const size of hugepageSizes) {
+        const taken = used.hugepages[size] ?? 0;
+        if (taken > (capacity.hugepages[size] ?? 0)) {
+            over.push(
+                `takes ${formatBytes(taken)} ${size} hugepages of ${formatBytes(capacity.hugepages[size] ?? 0)}`,
+            );
+        }
+    }
+    for (const device of Object.keys(used.devices).sort(compareText)) {
+        if (used.devices[device] > (capacity.devices[device] ?? 0)) {
+            over.push(
+                `takes ${used.devices[device]} ${device} of ${capacity.devices[device] ?? 0}`,
+            );
+        }
+    }
+    return over;
+}
+
+/** Nodes of a cluster in placement order: as the config lists them. */
+interface Placing {
+    cluster: ClusterConfig;
+    clusterIndex: number;
+    node: ClusterNode;
+    nodeIndex: number;
+}
+
+/**
+ * Chooses the host of every intent node (recorded ones stay), counts every node whose host is
+ * known, and gives the config with `host` set on intent nodes. Problems name each unmet
+ * constraint and how much is missing.
+ */
+export function placeNodes(
+    config: StackConfig,
+    problems: ProblemList,
+): { config: StackConfig; placement: Placement } {
+    const hosts = config.site.hosts;
+    const loads: HostLoad[] = hosts.map((host) => ({
+        name: host.name,
+        ...(host.zone === undefined ? {} : { zone: host.zone }),
+        capacity: capacityOf(host),
+        used: emptyCapacity(),
+        vms: [],
+    }));
+    const loadOf = (name: string) => loads.find((load) => load.name === name)!;
+    const decisions: PlacementDecision[] = [];
+    const placed = new Map<string, string>();
+    const carry = (entry: Placing, host: string) => {
+        const load = loadOf(host);
+        addDemand(load.used, nodeDemand(entry.node));
+        load.vms.push(vmName(entry.cluster.name, entry.node.name));
+        placed.set(`${entry.cluster.name}/${entry.node.name}`, host);
+    };
+    const entries: Placing[] = config.clusters.flatMap((cluster, clusterIndex) =>
+        cluster.nodes.map((node, nodeIndex) => ({ cluster, clusterIndex, node, nodeIndex })),
+    );
+    const decide = (
+        entry: Placing,
+        rest: Omit<PlacementDecision, "cluster" | "node" | "vmName" | "pool">,
+    ) =>
+        decisions.push({
+            cluster: entry.cluster.name,
+            node: entry.node.name,
+            vmName: vmName(entry.cluster.name, entry.node.name),
+            ...(entry.node.pool === undefined || !entry.cluster.intent
+                ? {}
+                : { pool: poolPath(entry.cluster.intent, entry.node.pool) }),
+            ...rest,
+        });
+
+    // What is there already: hand-written nodes pinned by their selector, recorded intent nodes.
+    for (const entry of entries) {
+        if (hosts.length === 0) {
+            break;
+        }
+        if (entry.node.pool === undefined) {
+            fixHandWritten(entry, hosts, problems, carry, decide);
+            continue;
+        }
+        const recorded = config.allocations[entry.cluster.name]?.hosts?.[entry.node.name];
+        if (recorded === undefined) {
+            continue;
+        }
+        const at = `allocations.${entry.cluster.name}.hosts.${entry.node.name}`;
+        const host = hosts.find((h) => h.name === recorded);
+        if (!host) {
+            problems.add(
+                at,
+                `${recorded} is not in site.hosts; delete this entry to place ${entry.node.name} anew (its VM and disk are replaced)`,
+            );
+            continue;
+        }
+        const missing = missingFeatures(host, nodeDemand(entry.node));
+        if (missing.length > 0) {
+            problems.add(
+                at,
+                `${recorded} ${missing.join(", ")}, which ${entry.node.name} now needs; delete this entry to place it anew (its VM and disk are replaced)`,
+            );
+            continue;
+        }
+        carry(entry, recorded);
+        decide(entry, {
+            host: recorded,
+            how: "recorded",
+            reason: "recorded in edge:allocations",
+            rejected: [],
+        });
+    }
+    loads.forEach((load, i) => {
+        const over = overload(load);
+        if (over.length > 0) {
+            problems.add(
+                `site.hosts[${i}]`,
+                `${load.name} cannot carry ${load.vms.join(", ")}: that ${over.join(", ")}; shrink them, or delete a record entry in edge:allocations to let an intent node move`,
+            );
+        }
+    });
+
+    for (const entry of entries) {
+        if (
+            entry.node.pool === undefined ||
+            placed.has(`${entry.cluster.name}/${entry.node.name}`)
+        ) {
+            continue;
+        }
+        if (config.allocations[entry.cluster.name]?.hosts?.[entry.node.name] !== undefined) {
+            continue;
+        }
+        placeNew(entry, hosts, loads, placed, problems, carry, decide);
+    }
+
+    const clusters = config.clusters.map((cluster) => ({
+        ...cluster,
+        nodes: cluster.nodes.map((node) => {
+            const host =
+                node.pool === undefined ? undefined : placed.get(`${cluster.name}/${node.name}`);
+            return host === undefined ? node : { ...node, host };
+        }),
+    }));
+    for (const load of loads) {
+        load.vms.sort(compareText);
+    }
+    return { config: { ...config, clusters }, placement: { decisions, hosts: loads } };
+}
+
+function fixHandWritten(
+    entry: Placing,
+    hosts: HostShape[],
+    problems: ProblemList,
+    carry: (entry: Placing, host: string) => void,
+    decide: (
+        entry: Placing,
+        rest: Omit<PlacementDecision, "cluster" | "node" | "vmName" | "pool">,
+    ) => void,
+): void {
+    const selector = entry.node.hostSelector;
+    const keys = Object.keys(selector);
+    if (keys.length === 0) {
+        decide(entry, {
+            how: "scheduler",
+            reason: "the host cluster's scheduler chooses (no hostSelector); placement does not count it",
+            rejected: [],
+        });
+        return;
+    }
+    const matching = hosts.filter((host) => {
+        const set = hostLabelSet(host);
+        return keys.every((key) => set[key] === selector[key]);
+    });
+    const path = `clusters[${entry.clusterIndex}].nodes[${entry.nodeIndex}].hostSelector`;
+    if (matching.length === 0) {
+        problems.add(path, "matches no host in site.hosts; the VM could never be scheduled");
+    } else if (matching.length === 1) {
+        carry(entry, matching[0].name);
+        decide(entry, {
+            host: matching[0].name,
+            how: "selector",
+            reason: "its hostSelector matches only this host",
+            rejected: [],
+        });
+    } else {
+        decide(entry, {
+            how: "scheduler",
+            reason: `the host cluster's scheduler chooses among ${matching.map((h) => h.name).join(", ")} (its hostSelector); placement does not count it`,
+            rejected: [],
+        });
+    }
+}
+
+/** The topology domain a host is in when a pool spreads `by`. */
+function domainOf(host: HostShape, by: "host" | "zone"): string | undefined {
+    return by === "host" ? host.name : host.zone;
+}
+
+function placeNew(
+    entry: Placing,
+    hosts: HostShape[],
+    loads: HostLoad[],
+    placed: Map<string, string>,
+    problems: ProblemList,
+    carry: (entry: Placing, host: string) => void,
+    decide: (
+        entry: Placing,
+        rest: Omit<PlacementDecision, "cluster" | "node" | "vmName" | "pool">,
+    ) => void,
+): void {
+    const { cluster, node } = entry;
+    const intent = cluster.intent!;
+    const { by, maxSkew } = intent.spread;
+    const demand = nodeDemand(node);
+    const path = `clusters[${entry.clusterIndex}].${poolPath(intent, node.pool!)}`;
+    const hostOf = (other: ClusterNode) => placed.get(`${cluster.name}/${other.name}`);
+    const poolMates = cluster.nodes.filter((other) => other.pool === node.pool);
+    const rejected: { host: string; reason: string }[] = [];
+    // Domains that could take the pool at all: what the spread's skew is measured over.
+    const eligible = hosts.filter(
+        (host) => missingFeatures(host, demand).length === 0 && domainOf(host, by) !== undefined,
+    );
+    const counts = new Map<string, number>();
+    for (const host of eligible) {
+        counts.set(domainOf(host, by)!, 0);
+    }
+    for (const mate of poolMates) {
+        const host = hosts.find((h) => h.name === hostOf(mate));
+        const domain = host && domainOf(host, by);
+        if (domain !== undefined && counts.has(domain)) {
+            counts.set(domain, counts.get(domain)! + 1);
+        }
+    }
+    const fewest = Math.min(...counts.values());
+    const candidates: Candidate[] = [];
+    hosts.forEach((host, i) => {
+        const load = loads[i];
+        const missing = missingFeatures(host, demand);
+        if (missing.length > 0) {
+            rejected.push({ host: host.name, reason: missing.join(", ") });
+            return;
+        }
+        const domain = domainOf(host, by);
+        if (domain === undefined) {
+            rejected.push({ host: host.name, reason: "has no zone, and the pool spreads by zone" });
+            return;
+        }
+        const etcdMate = node.roles.includes("etcd")
+            ? cluster.nodes.find(
+                  (other) =>
+                      other !== node && other.roles.includes("etcd") && hostOf(other) === host.name,
+              )
+            : undefined;
+        if (etcdMate) {
+            rejected.push({
+                host: host.name,
+                reason: `carries ${etcdMate.name}, another etcd member of ${cluster.name}`,
+            });
+            return;
+        }
+        const short = shortfall(load, demand);
+        if (short.length > 0) {
+            rejected.push({ host: host.name, reason: short.join(", ") });
+            return;
+        }
+        const domainCount = counts.get(domain)!;
+        if (domainCount + 1 - fewest > maxSkew) {
+            rejected.push({
+                host: host.name,
+                reason: `would put ${domainCount + 1} of pool ${node.pool} on ${by} ${domain} against ${fewest} elsewhere (maxSkew ${maxSkew})`,
+            });
+            return;
+        }
+        const clusterCount = cluster.nodes.filter((other) => hostOf(other) === host.name).length;
+        const spareDevices = Object.keys(host.devices).filter((d) => !(d in demand.devices));
+        candidates.push({ host, load, domainCount, clusterCount, spareDevices });
+    });
+    if (candidates.length === 0) {
+        const reasons = rejected.map((r) => `${r.host} ${r.reason}`).join("; ");
+        problems.add(path, `${node.name} fits no host: ${reasons}`);
+        return;
+    }
+    const free = (load: HostLoad) => load.capacity.memory - load.used.memory;
+    // Fewest of its pool in the domain; then hosts without devices it does not need, which stay
+    // free for nodes that do; then fewest of its cluster on the host, the most free memory and
+    // the name: the same inventory and record always give the same choice.
+    candidates.sort(
+        (a, b) =>
+            a.domainCount - b.domainCount ||
+            a.spareDevices.length - b.spareDevices.length ||
+            a.clusterCount - b.clusterCount ||
+            free(b.load) - free(a.load) ||
+            compareText(a.host.name, b.host.name),
+    );
+    const chosen = candidates[0];
+    for (const other of candidates.slice(1)) {
+        rejected.push({ host: other.host.name, reason: ranking(other, chosen, by, free) });
+    }
+    const where = by === "host" ? "on this host" : `in zone ${chosen.host.zone}`;
+    const reason = `fits, with ${chosen.load.capacity.cpu - chosen.load.used.cpu} cores and ${formatBytes(free(chosen.load))} free; pool ${node.pool} has ${chosen.domainCount} nodes ${where}, cluster ${cluster.name} ${chosen.clusterCount} on this host`;
+    carry(entry, chosen.host.name);
+    decide(entry, {
+        host: chosen.host.name,
+        how: "placed",
+        reason,
+        rejected: rejected.sort((a, b) => compareText(a.host, b.host)),
+    });
+}
+
+interface Candidate {
+    host: HostShape;
+    load: HostLoad;
+    /** Nodes of the pool already in the host's topology domain. */
+    domainCount: number;
+    /** Nodes of the cluster already on the host. */
+    clusterCount: number;
+    /** Devices the host has that the node does not need. */
+    spareDevices: string[];
+}
+
+/** Why a host that fits came after the chosen one. */
+function ranking(
+    other: Candidate,
+    chosen: Candidate,
+    by: "host" | "zone",
+    free: (load: HostLoad) => number,
+): string {
+    if (other.domainCount !== chosen.domainCount) {
+        return `fits, but its ${by} has more of the pool (${other.domainCount})`;
+    }
+    if (other.spareDevices.length !== chosen.spareDevices.length) {
+        return `fits, but keeps its ${other.spareDevices.join(", ")} for nodes that need them`;
+    }
+    if (other.clusterCount !== chosen.clusterCount) {
+        return `fits, but carries more of the cluster (${other.clusterCount})`;
+    }
+    if (free(other.load) !== free(chosen.load)) {
+        return `fits, but has less free memory (${formatBytes(free(other.load))})`;
+    }
+    return "fits equally; the name comes later";
+}
