@@ -63,7 +63,16 @@ export const clusterSyncStateConfirm = 6;
 export const gatewaySize = { cpu: 1, memory: "1Gi" } as const;
 
 /**
- * Memory placement counts for each VM on top of its guest memory: what virt-launcher, QEMU and
- * the page tables take (kubevirt pkg/virt-controller/services/renderresources.go).
+ * What KubeVirt adds to a VM's launcher pod on top of its guest memory, as placement counts it
+ * (kubevirt pkg/hypervisor/kvm/hypervisorbackend.go, GetMemoryOverhead): virt-launcher, virtlogd,
+ * virtqemud, QEMU and the monitor (240Mi), an IOThread (8Mi), the video device (32Mi), the exec
+ * readiness probe (100Mi and 10Mi per probe), 8Mi per vCPU, page tables of 1/512 of the guest
+ * memory, 1Gi when a device is passed through with VFIO, and 100Mi for dedicated CPUs.
  */
-export const vmMemoryOverhead = "256Mi";
+export const vmMemoryOverhead = {
+    fixedMi: 240 + 8 + 32 + 100 + 10,
+    perCpuMi: 8,
+    pageTableDivisor: 512,
+    vfioMi: 1024,
+    dedicatedCpuMi: 100,
+} as const;

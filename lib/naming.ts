@@ -18,10 +18,11 @@ export const hostLabels = {
     hostname: "kubernetes.io/hostname",
     zone: "topology.kubernetes.io/zone",
     /**
-     * KubeVirt's node labeller sets it on hosts whose kubelet runs the static CPU manager policy,
-     * and virt-controller adds it to the nodeSelector of a VM with dedicated CPUs.
+     * virt-handler sets it "true" on hosts whose kubelet runs the static CPU manager policy when
+     * the CPUManager feature gate is on, and virt-controller adds it to the nodeSelector of a VM
+     * with dedicated CPUs (kubevirt pkg/virt-controller/services/nodeselectorrenderer.go).
      */
-    cpuManager: "cpumanager",
+    cpuManager: "kubevirt.io/cpumanager",
 } as const;
 
 export const annotations = {

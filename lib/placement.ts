@@ -79,12 +79,27 @@ export function nodeDemand(node: ClusterNode): Demand {
         // kubevirt pkg/virt-controller/services/renderresources.go: an isolated emulator thread
         // gets a dedicated core of its own.
         cpu: node.cpu + (node.isolateEmulatorThread ? 1 : 0),
-        // Hugepages come from the host's hugepage pool, not its memory; the overhead does not.
-        memory: (node.hugepages ? 0 : guest) + bytes(vmMemoryOverhead),
+        // Hugepages come from the host's hugepage pool, not its memory; the overhead does not
+        // (kubevirt pkg/virt-controller/services/renderresources.go, WithHugePages).
+        memory: (node.hugepages ? 0 : guest) + memoryOverhead(node, guest),
         hugepages: node.hugepages ? { [node.hugepages]: guest } : {},
         devices,
         dedicatedCpu: node.dedicatedCpu ?? false,
     };
+}
+
+/** See `vmMemoryOverhead`. */
+export function memoryOverhead(node: ClusterNode, guest: number): number {
+    const mi = 2 ** 20;
+    const vfio = (node.gpus ?? []).length + (node.hostDevices ?? []).length > 0;
+    return (
+        (vmMemoryOverhead.fixedMi +
+            vmMemoryOverhead.perCpuMi * node.cpu +
+            (vfio ? vmMemoryOverhead.vfioMi : 0) +
+            (node.dedicatedCpu ? vmMemoryOverhead.dedicatedCpuMi : 0)) *
+            mi +
+        Math.ceil(guest / vmMemoryOverhead.pageTableDivisor)
+    );
 }
 
 function capacityOf(host: HostShape): Capacity {

@@ -332,7 +332,7 @@ export const hostSchema = fields({
         .meta({ description: "Its topology.kubernetes.io/zone: what spread by zone counts" }),
     labels: labelMap().default({}).meta({
         description:
-            'Its labels that hostSelectors and features use (cpumanager: "true" allows dedicated CPUs)',
+            'Its labels that hostSelectors and features use (kubevirt.io/cpumanager: "true" allows dedicated CPUs)',
     }),
     devices: z
         .record(resourceName(), wholeNumber(1, 4096), {

@@ -1,0 +1,607 @@
+import * as assert from "assert";
+import fc from "fast-check";
+import { Allocations, RawStackConfig } from "../lib/config";
+import { nodeDemand } from "../lib/placement";
+import { StackPlan, planStack } from "../lib/plan";
+import { ConfigError } from "../lib/problems";
+import { rawStackConfig } from "../lib/stackFile";
+import { ExportError, checkDrift } from "../offline/drift";
+import { renderExplanation } from "../offline/explain";
+import { problemsOf } from "./fixtures";
+import { HostSpec, gpuModel, host, intentCluster, pool, siteWith } from "./intents";
+import { stackConfig } from "./mocks";
+
+function planOf(raw: RawStackConfig): StackPlan {
+    return planStack(raw).plan;
+}
+
+/** Each intent node's host, as `vm -> host`. */
+function hostsOf(plan: StackPlan): Record<string, string | undefined> {
+    return Object.fromEntries(plan.clusters.flatMap((c) => c.nodes.map((n) => [n.vmName, n.host])));
+}
+
+const france = () => planOf(rawStackConfig(stackConfig("france")));
+
+describe("intents", () => {
+    it("expand france's ml intent into named nodes with the hardware on their VMs", () => {
+        const ml = france().clusters.find((c) => c.name === "ml")!;
+        assert.deepStrictEqual(
+            ml.nodes.map((n) => [n.name, n.roles.join(","), n.cpu, n.memory, n.disk, n.host]),
+            [
+                ["server-1", "controlplane,etcd", 2, "4Gi", "20Gi", "fr-host-1"],
+                ["cpu-1", "worker", 8, "16Gi", "40Gi", "fr-host-2"],
+                ["cpu-2", "worker", 8, "16Gi", "40Gi", "fr-host-1"],
+                ["gpu-1", "worker", 8, "32Gi", "80Gi", "fr-host-3"],
+            ],
+        );
+        const gpu = ml.nodes.find((n) => n.name === "gpu-1")!.virtualMachine.spec.template.spec;
+        assert.deepStrictEqual(gpu.nodeSelector, { "kubernetes.io/hostname": "fr-host-3" });
+        assert.deepStrictEqual(gpu.domain.cpu, {
+            cores: 8,
+            sockets: 1,
+            threads: 1,
+            dedicatedCpuPlacement: true,
+        });
+        assert.deepStrictEqual(gpu.domain.devices.gpus, [{ name: "gpu1", deviceName: gpuModel }]);
+        const cpu = ml.nodes.find((n) => n.name === "cpu-1")!.virtualMachine.spec.template.spec;
+        assert.deepStrictEqual(cpu.domain.cpu, { cores: 8, sockets: 1, threads: 1 });
+        assert.strictEqual(cpu.domain.devices.gpus, undefined);
+    });
+
+    it("record where each node went, and the host in the disk's identity", () => {
+        const plan = france();
+        assert.deepStrictEqual(plan.allocations.ml.hosts, {
+            "server-1": "fr-host-1",
+            "cpu-1": "fr-host-2",
+            "cpu-2": "fr-host-1",
+            "gpu-1": "fr-host-3",
+        });
+        assert.deepStrictEqual(plan.lockChanges, []);
+        const gpu = plan.clusters.find((c) => c.name === "ml")!.nodes[3];
+        assert.strictEqual(
+            gpu.rootDisk.metadata.annotations!["edge.testbed/root-disk"],
+            "image=edge-images/ubuntu-jammy size=80Gi storageClass=(cluster default) roles=worker host=fr-host-3",
+        );
+        // Hand-written nodes keep their identity: adding an inventory replaces nothing.
+        const core = plan.clusters.find((c) => c.name === "core")!.nodes[0];
+        assert.doesNotMatch(core.rootDisk.metadata.annotations!["edge.testbed/root-disk"], /host=/);
+    });
+
+    it("explain each node's host and every host it was not put on", () => {
+        const text = renderExplanation("france", france());
+        assert.ok(
+            text.includes(
+                [
+                    "Cluster ml (intent)",
+                    "  server-1 (intent.servers) -> fr-host-1: recorded in edge:allocations",
+                    "  cpu-1 (intent.workers[0]) -> fr-host-2: recorded in edge:allocations",
+                    "  cpu-2 (intent.workers[0]) -> fr-host-1: recorded in edge:allocations",
+                    "  gpu-1 (intent.workers[1]) -> fr-host-3: recorded in edge:allocations",
+                ].join("\n"),
+            ),
+            text,
+        );
+        assert.ok(
+            text.includes(
+                "  server1 -> fr-host-1: its hostSelector matches only this host\n" +
+                    "  server2 -> fr-host-2: its hostSelector matches only this host\n",
+            ),
+        );
+        assert.ok(
+            text.includes(
+                "  worker1: the host cluster's scheduler chooses (no hostSelector); placement does not count it\n",
+            ),
+        );
+        assert.ok(
+            text.endsWith(
+                [
+                    "Hosts (site.hosts)",
+                    "  fr-host-1 (zone rack-a): 14 of 62 cores, 29.31Gi of 250Gi memory, 0 of 64Gi 1Gi hugepages; carries core-server1, ml-cpu-2, ml-server-1",
+                    "  fr-host-2 (zone rack-b): 12 of 62 cores, 24.9Gi of 250Gi memory; carries core-server2, ml-cpu-1",
+                    "  fr-host-3 (zone rack-c): 12 of 46 cores, 42.03Gi of 186Gi memory, 1 of 2 nvidia.com/TU104GL_Tesla_T4; carries core-server3, ml-gpu-1",
+                    "",
+                ].join("\n"),
+            ),
+            text,
+        );
+    });
+
+    it("explain a fresh placement: the reason, and why every other host lost", () => {
+        const raw = stackConfig("france");
+        const withoutRecord = { ...raw, "edge:allocations": {} };
+        const text = renderExplanation("france", planOf(rawStackConfig(withoutRecord)));
+        assert.ok(
+            text.includes(
+                [
+                    "  gpu-1 (intent.workers[1]) -> fr-host-3: fits, with 42 cores and 177.57Gi free; pool gpu has 0 nodes on this host, cluster ml 0 on this host",
+                    "      not fr-host-1: has no nvidia.com/TU104GL_Tesla_T4",
+                    "      not fr-host-2: has no nvidia.com/TU104GL_Tesla_T4, has no dedicated CPUs (label kubevirt.io/cpumanager=true)",
+                ].join("\n"),
+            ),
+            text,
+        );
+        assert.ok(
+            text.includes(
+                "  cpu-2 (intent.workers[0]) -> fr-host-1: fits, with 56 cores and 237.17Gi free; pool cpu has 0 nodes on this host, cluster ml 1 on this host\n" +
+                    "      not fr-host-2: would put 2 of pool cpu on host fr-host-2 against 0 elsewhere (maxSkew 1)\n" +
+                    "      not fr-host-3: fits, but keeps its nvidia.com/TU104GL_Tesla_T4 for nodes that need them\n",
+            ),
+            text,
+        );
+    });
+
+    it("fail before anything is declared, naming each unmet constraint and how much is missing", () => {
+        const hosts = [host({ name: "h1", gpus: 2, cpu: 8 }), host({ name: "h2" })];
+        assert.deepStrictEqual(
+            problemsOf(
+                siteWith(hosts, [
+                    intentCluster("ml", [pool("gpu", 3, { gpus: [gpuModel] })]),
+                    intentCluster("big", [pool("w", 1, { cpu: 40, memory: "200Gi" })]),
+                ]),
+            ),
+            [
+                "clusters[0].intent.workers[0]: gpu-3 fits no host: h1 needs 1 more nvidia.com/TU104GL_Tesla_T4 (0 of 2 free); h2 has no nvidia.com/TU104GL_Tesla_T4",
+                "clusters[1].intent.workers[0]: w-1 fits no host: h1 needs 36 more cores (4 of 8 free), needs 83.89Gi more memory (117.19Gi of 128Gi free); h2 needs 12 more cores (28 of 32 free), needs 81.89Gi more memory (119.19Gi of 128Gi free)",
+            ],
+        );
+    });
+
+    it("put etcd servers on distinct hosts", () => {
+        const hosts = [host({ name: "h1" }), host({ name: "h2" })];
+        const ha = intentCluster("ha", [pool("w", 1)], { servers: { count: 3 } });
+        assert.deepStrictEqual(problemsOf(siteWith(hosts, [ha])), [
+            "clusters[0].intent.servers: server-3 fits no host: h1 carries server-1, another etcd member of ha; h2 carries server-2, another etcd member of ha",
+        ]);
+        const third = planOf(siteWith([...hosts, host({ name: "h3" })], [ha]));
+        assert.deepStrictEqual(
+            ["ha-server-1", "ha-server-2", "ha-server-3"].map((vm) => hostsOf(third)[vm]),
+            ["h1", "h2", "h3"],
+        );
+    });
+
+    it("spread by zone with the skew allowed, and refuse hosts without a zone", () => {
+        const hosts = [
+            host({ name: "a1", zone: "a" }),
+            host({ name: "a2", zone: "a" }),
+            host({ name: "b1", zone: "b" }),
+            host({ name: "nz" }),
+        ];
+        const cluster = intentCluster("z", [pool("w", 4)], { spread: { by: "zone" } });
+        const plan = planOf(siteWith(hosts, [cluster]));
+        assert.deepStrictEqual(
+            ["z-w-1", "z-w-2", "z-w-3", "z-w-4"].map((vm) => hostsOf(plan)[vm]),
+            ["a2", "b1", "a1", "b1"],
+        );
+        const gpu = plan.placement.decisions.find((d) => d.vmName === "z-w-1")!;
+        assert.deepStrictEqual(
+            gpu.rejected.find((r) => r.host === "nz"),
+            {
+                host: "nz",
+                reason: "has no zone, and the pool spreads by zone",
+            },
+        );
+    });
+
+    it("count hand-written nodes pinned by their hostSelector before placing", () => {
+        const hand = {
+            name: "hand",
+            type: "k3s",
+            kubernetesVersion: "v1.31.5+k3s1",
+            nodes: [
+                {
+                    name: "big",
+                    roles: ["controlplane", "etcd", "worker"],
+                    cpu: 30,
+                    memory: "8Gi",
+                    disk: "20Gi",
+                    image: "ubuntu-jammy",
+                    networks: ["lab"],
+                    hostSelector: { "kubernetes.io/hostname": "h1" },
+                },
+            ],
+        };
+        const plan = planOf(
+            siteWith(
+                [host({ name: "h1" }), host({ name: "h2" })],
+                [hand, intentCluster("i", [pool("w", 1, { cpu: 4 })])],
+            ),
+        );
+        assert.strictEqual(hostsOf(plan)["i-server-1"], "h2");
+        assert.strictEqual(hostsOf(plan)["i-w-1"], "h2");
+        const unknown = structuredClone(hand);
+        unknown.nodes[0].hostSelector = { "kubernetes.io/hostname": "h9" };
+        assert.deepStrictEqual(problemsOf(siteWith([host({ name: "h1" })], [unknown])), [
+            "clusters[0].nodes[0].hostSelector: matches no host in site.hosts; the VM could never be scheduled",
+        ]);
+    });
+
+    it("keep placed nodes where they are as pools grow, shrink from the top, and refuse a vanished host", () => {
+        const hosts = [host({ name: "h1" }), host({ name: "h2" }), host({ name: "h3" })];
+        const first = planOf(siteWith(hosts, [intentCluster("c", [pool("w", 2)])]));
+        const record = first.allocations;
+        const grown = planOf(
+            siteWith(
+                hosts,
+                [intentCluster("b", [pool("x", 2)]), intentCluster("c", [pool("w", 4)])],
+                record,
+            ),
+        );
+        for (const vm of ["c-server-1", "c-w-1", "c-w-2"]) {
+            assert.strictEqual(hostsOf(grown)[vm], hostsOf(first)[vm], vm);
+        }
+        const shrunk = planOf(siteWith(hosts, [intentCluster("c", [pool("w", 1)])], record));
+        assert.deepStrictEqual(
+            shrunk.clusters[0].nodes.map((n) => n.name),
+            ["server-1", "w-1"],
+        );
+        assert.ok(
+            shrunk.lockChanges.includes(`c.hosts.w-2: ${hostsOf(first)["c-w-2"]} (released)`),
+        );
+        const gone = hostsOf(first)["c-w-1"]!;
+        assert.deepStrictEqual(
+            problemsOf(
+                siteWith(
+                    hosts.filter((h) => h.name !== gone),
+                    [intentCluster("c", [pool("w", 2)])],
+                    record,
+                ),
+            ),
+            [
+                `allocations.c.hosts.w-1: ${gone} is not in site.hosts; delete this entry to place w-1 anew (its VM and disk are replaced)`,
+            ],
+        );
+    });
+
+    it("refuse a host that no longer fits what the record put on it", () => {
+        const hosts = [host({ name: "h1", cpu: 8 })];
+        const record = planOf(siteWith(hosts, [intentCluster("c", [pool("w", 1)])])).allocations;
+        assert.deepStrictEqual(
+            problemsOf(siteWith(hosts, [intentCluster("c", [pool("w", 1, { cpu: 8 })])], record)),
+            [
+                "site.hosts[0]: h1 cannot carry c-server-1, c-w-1: that takes 10 cores of 8; shrink them, or delete a record entry in edge:allocations to let an intent node move",
+            ],
+        );
+    });
+
+    it("report every problem of an intent at its path", () => {
+        const cluster = intentCluster(
+            "x",
+            [
+                pool("w", 0),
+                pool("server", 1, {
+                    isolateEmulatorThread: true,
+                    hugepages: "1Gi",
+                    memory: "1536Mi",
+                    gpus: ["nvidia.com/nope"],
+                }),
+            ],
+            { servers: { count: 2 }, networks: ["lab", "nope"] },
+        );
+        assert.deepStrictEqual(problemsOf(siteWith([host({ name: "h1" })], [cluster])), [
+            'clusters[0].intent.networks[1]: unknown site network "nope" (site.networks has: lab, data)',
+            "clusters[0].intent.servers.count: 2 servers: etcd needs an odd number (1, 3, 5, 7)",
+            `clusters[0].intent.workers[1].name: "server" names the servers' pool`,
+            "clusters[0].intent.workers[1].isolateEmulatorThread: needs dedicatedCpu: true; KubeVirt isolates the emulator thread only of a pinned VM",
+            "clusters[0].intent.workers[1].memory: 1536Mi is not a whole number of 1Gi hugepages",
+            "clusters[0].intent.workers[1].gpus[0]: no host in site.hosts has nvidia.com/nope",
+        ]);
+        assert.deepStrictEqual(problemsOf(siteWith([], [intentCluster("y", [pool("w", 0)])])), [
+            "clusters[0].intent: needs site.hosts: an intent's nodes are placed on the site's hosts",
+            "clusters[0].intent.workers: needs a pool with at least one node, or servers.worker: true: Rancher waits for a node with the worker role",
+        ]);
+        const both = { ...intentCluster("z", [pool("w", 1)]), nodes: [] };
+        assert.deepStrictEqual(problemsOf(siteWith([host({ name: "h1" })], [both])), [
+            "clusters[0].nodes: must list at least one node",
+            "clusters[0].intent: give either nodes or an intent: an intent's nodes are generated",
+        ]);
+    });
+
+    it("take hugepages from the host's pool and count the isolated emulator thread's core", () => {
+        const hosts = [host({ name: "h1", cpuManager: true, hugepages1Gi: "16Gi" })];
+        const pinned = pool("p", 1, {
+            cpu: 4,
+            memory: "8Gi",
+            dedicatedCpu: true,
+            isolateEmulatorThread: true,
+            hugepages: "1Gi",
+        });
+        const plan = planOf(siteWith(hosts, [intentCluster("h", [pinned])]));
+        const node = plan.clusters[0].nodes[1];
+        assert.deepStrictEqual(node.virtualMachine.spec.template.spec.domain.memory, {
+            guest: "8Gi",
+            hugepages: { pageSize: "1Gi" },
+        });
+        assert.deepStrictEqual(
+            nodeDemand({
+                ...pinned,
+                name: "p-1",
+                roles: ["worker"],
+                image: "ubuntu-jammy",
+                networks: [{ network: "lab" }],
+                hostSelector: {},
+            } as never),
+            {
+                cpu: 5,
+                // 390Mi fixed, 8Mi per vCPU, 100Mi for dedicated CPUs, page tables of 8Gi / 512.
+                memory: (390 + 4 * 8 + 100 + 16) * 2 ** 20,
+                hugepages: { "1Gi": 8 * 2 ** 30 },
+                devices: {},
+                dedicatedCpu: true,
+            },
+        );
+        assert.deepStrictEqual(plan.placement.hosts[0].used.hugepages, { "1Gi": 8 * 2 ** 30 });
+        const twice = pool("p", 3, { memory: "8Gi", hugepages: "1Gi" });
+        assert.deepStrictEqual(problemsOf(siteWith(hosts, [intentCluster("h", [twice])])), [
+            "clusters[0].intent.workers[0]: p-3 fits no host: h1 needs 8Gi more 1Gi hugepages (0 of 16Gi free)",
+        ]);
+    });
+});
+
+describe("assurance: --check-drift", () => {
+    /** A `pulumi stack export` holding these VMs as the provider's outputs. */
+    function exportOf(vms: unknown[]): unknown {
+        return {
+            version: 3,
+            deployment: {
+                resources: vms.map((vm) => ({
+                    type: "kubernetes:kubevirt.io/v1:VirtualMachine",
+                    outputs: vm,
+                })),
+            },
+        };
+    }
+
+    it("finds none when the state holds the planned VMs, and names each difference", () => {
+        const plan = france();
+        const vms = plan.clusters.flatMap((c) =>
+            c.nodes.map((n) => structuredClone(n.virtualMachine)),
+        );
+        assert.deepStrictEqual(checkDrift(plan, exportOf(vms)), []);
+        const gpu = vms.find((vm) => vm.metadata.name === "ml-gpu-1")!;
+        gpu.spec.template.spec.nodeSelector = { "kubernetes.io/hostname": "fr-host-1" };
+        gpu.spec.template.spec.domain.cpu = { cores: 4, sockets: 1, threads: 1 };
+        delete gpu.spec.template.spec.domain.devices.gpus;
+        const extra = structuredClone(gpu);
+        extra.metadata.name = "ml-gpu-9";
+        const drift = checkDrift(
+            plan,
+            exportOf([...vms.filter((vm) => vm.metadata.name !== "ml-cpu-1"), extra]),
+        );
+        assert.deepStrictEqual(drift, [
+            "ml-cpu-1: planned, not in the stack's state (not deployed yet)",
+            "ml-gpu-1: host is fr-host-1, planned fr-host-3",
+            "ml-gpu-1: cores is 4, planned 8",
+            "ml-gpu-1: dedicated CPUs is false, planned true",
+            "ml-gpu-1: gpus is none, planned nvidia.com/TU104GL_Tesla_T4",
+            "ml/ml-gpu-9: in the stack's state, no longer planned (the next up deletes it)",
+        ]);
+    });
+
+    it("says what is wrong with a file that is no stack export", () => {
+        assert.throws(
+            () => checkDrift(france(), { resources: [] }),
+            new ExportError(
+                "is not the output of pulumi stack export (no deployment.resources list)",
+            ),
+        );
+    });
+});
+
+describe("placement properties", () => {
+    interface Model {
+        hosts: HostSpec[];
+        clusters: {
+            name: string;
+            servers: number;
+            pools: { name: string; count: number; cpu: number; gpu: boolean }[];
+        }[];
+    }
+
+    const hostArbitrary = fc.record({
+        cpu: fc.integer({ min: 4, max: 48 }),
+        memoryGi: fc.integer({ min: 8, max: 96 }),
+        zone: fc.constantFrom("a", "b"),
+        gpus: fc.integer({ min: 0, max: 2 }),
+    });
+    const poolArbitrary = fc.record({
+        count: fc.integer({ min: 0, max: 4 }),
+        cpu: fc.integer({ min: 1, max: 8 }),
+        gpu: fc.boolean(),
+    });
+    const step = fc.oneof(
+        fc.record({
+            op: fc.constant("resize" as const),
+            cluster: fc.nat(5),
+            pool: fc.nat(3),
+            count: fc.integer({ min: 0, max: 5 }),
+        }),
+        fc.record({
+            op: fc.constant("add" as const),
+            at: fc.nat(5),
+            pools: fc.array(poolArbitrary, { minLength: 1, maxLength: 2 }),
+        }),
+        fc.record({ op: fc.constant("remove" as const), cluster: fc.nat(5) }),
+    );
+
+    function raw(
+        model: Model,
+        spreadBy: "host" | "zone",
+        allocations?: Allocations,
+    ): RawStackConfig {
+        return siteWith(
+            model.hosts.map(host),
+            model.clusters.map((c) =>
+                intentCluster(
+                    c.name,
+                    c.pools.map((p) =>
+                        pool(p.name, p.count, {
+                            cpu: p.cpu,
+                            ...(p.gpu ? { gpus: [gpuModel] } : {}),
+                        }),
+                    ),
+                    { servers: { count: c.servers, worker: true }, spread: { by: spreadBy } },
+                ),
+            ),
+            allocations,
+        );
+    }
+
+    /** The plan, or undefined when the site cannot carry the model. */
+    function tryPlan(config: RawStackConfig): StackPlan | undefined {
+        try {
+            return planOf(config);
+        } catch (error) {
+            if (error instanceof ConfigError) {
+                assert.ok(
+                    error.problems.every((p) =>
+                        /fits no host|cannot carry|no host in site.hosts has/.test(p.message),
+                    ),
+                    JSON.stringify(error.problems),
+                );
+                return undefined;
+            }
+            throw error;
+        }
+    }
+
+    /** Capacity is never exceeded, and etcd members never share a host. */
+    function checkCapacity(model: Model, plan: StackPlan): void {
+        for (const load of plan.placement.hosts) {
+            const spec = model.hosts.find((h) => h.name === load.name)!;
+            assert.ok(load.used.cpu <= spec.cpu!, `${load.name} cores`);
+            assert.ok(
+                load.used.memory <= Number.parseInt(spec.memory!) * 2 ** 30,
+                `${load.name} memory`,
+            );
+            assert.ok((load.used.devices[gpuModel] ?? 0) <= (spec.gpus ?? 0), `${load.name} gpus`);
+        }
+        for (const cluster of plan.clusters) {
+            const etcd = cluster.nodes.filter((n) => n.roles.includes("etcd")).map((n) => n.host);
+            assert.strictEqual(new Set(etcd).size, etcd.length, `${cluster.name} etcd apart`);
+        }
+    }
+
+    it("never exceeds a host, keeps the spread on a fresh plan, and is the same every time", () => {
+        fc.assert(
+            fc.property(
+                fc.array(hostArbitrary, { minLength: 2, maxLength: 5 }),
+                fc.array(fc.array(poolArbitrary, { minLength: 1, maxLength: 2 }), {
+                    minLength: 1,
+                    maxLength: 3,
+                }),
+                fc.constantFrom("host" as const, "zone" as const),
+                (hosts, clusters, by) => {
+                    const model: Model = {
+                        hosts: hosts.map((h, i) => ({
+                            name: `h${i}`,
+                            cpu: h.cpu,
+                            memory: `${h.memoryGi}Gi`,
+                            zone: h.zone,
+                            gpus: h.gpus,
+                        })),
+                        clusters: clusters.map((pools, i) => ({
+                            name: `c${i}`,
+                            servers: 1,
+                            pools: pools.map((p, j) => ({ ...p, name: `p${j}` })),
+                        })),
+                    };
+                    const plan = tryPlan(raw(model, by));
+                    if (!plan) {
+                        return;
+                    }
+                    checkCapacity(model, plan);
+                    const domainOf = (name: string) =>
+                        by === "host" ? name : model.hosts.find((h) => h.name === name)!.zone!;
+                    for (const cluster of model.clusters) {
+                        for (const p of cluster.pools) {
+                            const eligible = model.hosts.filter((h) => !p.gpu || (h.gpus ?? 0) > 0);
+                            const counts = new Map(eligible.map((h) => [domainOf(h.name), 0]));
+                            for (const node of plan.clusters.find((c) => c.name === cluster.name)!
+                                .nodes) {
+                                if (node.name.startsWith(`${p.name}-`)) {
+                                    const d = domainOf(node.host!);
+                                    counts.set(d, counts.get(d)! + 1);
+                                }
+                            }
+                            const values = [...counts.values()];
+                            assert.ok(
+                                Math.max(...values) - Math.min(...values) <= 1,
+                                `${cluster.name}/${p.name} skew ${values}`,
+                            );
+                        }
+                    }
+                    planOf(siteWith([host({ name: "other" })], []));
+                    assert.strictEqual(
+                        JSON.stringify(planOf(raw(model, by))),
+                        JSON.stringify(plan),
+                    );
+                },
+            ),
+            { numRuns: 120 },
+        );
+    });
+
+    it("never moves a recorded node as intents grow, shrink, come and go", () => {
+        fc.assert(
+            fc.property(
+                fc.array(hostArbitrary, { minLength: 2, maxLength: 5 }),
+                fc.array(step, { minLength: 1, maxLength: 6 }),
+                (hosts, steps) => {
+                    let counter = 0;
+                    let model: Model = {
+                        hosts: hosts.map((h, i) => ({
+                            name: `h${i}`,
+                            cpu: h.cpu * 4,
+                            memory: `${h.memoryGi * 4}Gi`,
+                            zone: h.zone,
+                            gpus: h.gpus,
+                        })),
+                        clusters: [
+                            {
+                                name: `c${counter++}`,
+                                servers: 1,
+                                pools: [{ name: "p0", count: 1, cpu: 1, gpu: false }],
+                            },
+                        ],
+                    };
+                    let first = tryPlan(raw(model, "host"));
+                    if (!first) {
+                        return;
+                    }
+                    let record = first.allocations;
+                    let before = hostsOf(first);
+                    for (const s of steps) {
+                        const next = structuredClone(model);
+                        if (s.op === "resize" && next.clusters.length > 0) {
+                            const cluster = next.clusters[s.cluster % next.clusters.length];
+                            cluster.pools[s.pool % cluster.pools.length].count = s.count;
+                        } else if (s.op === "add") {
+                            next.clusters.splice(s.at % (next.clusters.length + 1), 0, {
+                                name: `c${counter++}`,
+                                servers: 1,
+                                pools: s.pools.map((p, j) => ({ ...p, name: `p${j}` })),
+                            });
+                        } else if (s.op === "remove" && next.clusters.length > 0) {
+                            next.clusters.splice(s.cluster % next.clusters.length, 1);
+                        }
+                        const plan = tryPlan(raw(next, "host", record));
+                        if (!plan) {
+                            continue;
+                        }
+                        checkCapacity(next, plan);
+                        const after = hostsOf(plan);
+                        for (const [vm, where] of Object.entries(after)) {
+                            if (before[vm] !== undefined) {
+                                assert.strictEqual(where, before[vm], `${vm} moved`);
+                            }
+                        }
+                        model = next;
+                        record = plan.allocations;
+                        before = after;
+                    }
+                },
+            ),
+            { numRuns: 100 },
+        );
+    });
+});
