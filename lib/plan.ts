@@ -7,6 +7,7 @@ import {
     ClusterType,
     GuestOs,
     NodeConfig,
+    hugepageSizes,
     RawStackConfig,
     StackConfig,
     readStackConfig,
@@ -49,6 +50,7 @@ import {
     renderGatewayUserData,
 } from "./interconnect";
 import { ConfigError, ProblemList } from "./problems";
+import { compareText } from "./order";
 import { Placement, placeNodes } from "./placement";
 import { adminKubeconfigPath, chartValues, machineGlobalConfig } from "./rancher";
 
@@ -101,6 +103,15 @@ export interface SitePlan {
     sshAuthorizedKeys: string[];
     insecureRegistration: boolean;
     protect: boolean;
+    /** What the site's VMs ask of its hosts beyond cores and memory: the prerequisites say how. */
+    hostFeatures: HostFeatures;
+}
+
+export interface HostFeatures {
+    /** GPUs and host devices by resource name, in code-unit order. */
+    devices: string[];
+    dedicatedCpu: boolean;
+    hugepageSizes: string[];
 }
 
 export interface NetworkPlan {
@@ -239,6 +250,17 @@ function planSite(config: StackConfig): SitePlan {
         sshAuthorizedKeys: site.sshAuthorizedKeys,
         insecureRegistration: site.insecureRegistration,
         protect: site.protect,
+        hostFeatures: hostFeatures(clusters.flatMap((c) => c.nodes)),
+    };
+}
+
+function hostFeatures(nodes: ClusterNode[]): HostFeatures {
+    const devices = nodes.flatMap((n) => [...(n.gpus ?? []), ...(n.hostDevices ?? [])]);
+    const pages = nodes.flatMap((n) => (n.hugepages === undefined ? [] : [n.hugepages]));
+    return {
+        devices: [...new Set(devices)].sort(compareText),
+        dedicatedCpu: nodes.some((n) => n.dedicatedCpu),
+        hugepageSizes: hugepageSizes.filter((size) => pages.includes(size)),
     };
 }
 

@@ -1,6 +1,6 @@
 import { stringify } from "yaml";
 import { cloneSourceRole } from "./manifests";
-import { cloneSourceRoleName } from "./naming";
+import { cloneSourceRoleName, hostLabels } from "./naming";
 import { SitePlan } from "./plan";
 
 const indent = (text: string) =>
@@ -47,6 +47,7 @@ export function sitePrerequisites(site: SitePlan): Prerequisite[] {
                     : "Nodes verify Rancher's certificate: a public CA, or Rancher's own private CA, which the program reads from its cacerts setting and installs in every node's trust store.",
             ],
         },
+        ...hostFeaturePrerequisites(site),
         {
             topic: "Removing nodes and destroying the stack",
             lines: [
@@ -55,6 +56,53 @@ export function sitePrerequisites(site: SitePlan): Prerequisite[] {
             ],
         },
     ];
+}
+
+/** What KubeVirt and the hosts need before VMs with devices, pinned CPUs or hugepages start. */
+function hostFeaturePrerequisites(site: SitePlan): Prerequisite[] {
+    const { devices, dedicatedCpu, hugepageSizes } = site.hostFeatures;
+    const found: Prerequisite[] = [];
+    if (devices.length > 0) {
+        found.push({
+            topic: "Passed-through devices",
+            lines: [
+                `VMs pass through ${devices.join(", ")}. KubeVirt starts them only when its CR permits each device by that`,
+                "resource name (kubevirt renderresources.go, validatePermittedHostDevices) and a device plugin advertises it on",
+                "the hosts (kubectl describe node shows it under Allocatable). Host devices other than GPUs also need the",
+                "HostDevices feature gate. For PCI devices bound to vfio-pci, add to the KubeVirt CR's spec.configuration",
+                "(kubectl -n kubevirt edit kubevirt kubevirt), with each vendor:device ID from `lspci -nn`:",
+                "  permittedHostDevices:",
+                "    pciHostDevices:",
+                ...devices.flatMap((device) => [
+                    "      - pciVendorSelector: <vendor:device>",
+                    `        resourceName: ${device}`,
+                ]),
+                "Such VMs cannot live-migrate: draining their host stops them.",
+            ],
+        });
+    }
+    if (dedicatedCpu) {
+        found.push({
+            topic: "Dedicated CPUs",
+            lines: [
+                "VMs pin their vCPUs. The hosts that take them run the kubelet with the static CPU manager policy",
+                "(--cpu-manager-policy=static and a CPU reservation), and KubeVirt's CR enables the CPUManager feature gate;",
+                `virt-handler then labels those hosts ${hostLabels.cpuManager}=true, which such VMs are scheduled by`,
+                "(kubevirt nodeselectorrenderer.go). List the label under the host's labels in site.hosts.",
+            ],
+        });
+    }
+    if (hugepageSizes.length > 0) {
+        found.push({
+            topic: "Hugepages",
+            lines: [
+                `VMs take their memory from ${hugepageSizes.join(" and ")} hugepages, which the hosts reserve at boot (for 1Gi pages on`,
+                "the kernel command line: default_hugepagesz=1G hugepagesz=1G hugepages=<count>) and the kubelet reports as",
+                "allocatable hugepages-<size>. List them under the host's hugepages in site.hosts.",
+            ],
+        });
+    }
+    return found;
 }
 
 function bridgePrerequisite(site: SitePlan, bridge: string): Prerequisite {

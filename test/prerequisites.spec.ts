@@ -22,8 +22,42 @@ describe("site prerequisites", () => {
                 "Bridge br-trunk",
                 "CDI clone permission",
                 "Rancher",
+                "Passed-through devices",
+                "Dedicated CPUs",
                 "Removing nodes and destroying the stack",
             ],
+        );
+        assert.deepStrictEqual(
+            sitePrerequisites(siteOf("greece")).map((p) => p.topic),
+            [
+                "Bridge br0",
+                "CDI clone permission",
+                "Rancher",
+                "Removing nodes and destroying the stack",
+            ],
+        );
+    });
+
+    it("says how KubeVirt and the hosts provide devices, pinned CPUs and hugepages", () => {
+        assert.deepStrictEqual(topic("france", "Passed-through devices").lines.slice(-5), [
+            "  permittedHostDevices:",
+            "    pciHostDevices:",
+            "      - pciVendorSelector: <vendor:device>",
+            "        resourceName: nvidia.com/TU104GL_Tesla_T4",
+            "Such VMs cannot live-migrate: draining their host stops them.",
+        ]);
+        assert.match(
+            topic("france", "Dedicated CPUs").lines.join(" "),
+            /virt-handler then labels those hosts kubevirt\.io\/cpumanager=true/,
+        );
+        const hugepages = topic("france", "Hugepages", (config) => {
+            config["edge:clusters"][2].intent.workers[1].hugepages = "1Gi";
+            config["edge:site"].hosts[2].hugepages = { "1Gi": "64Gi" };
+            delete config["edge:allocations"].ml;
+        });
+        assert.strictEqual(
+            hugepages.lines[0],
+            "VMs take their memory from 1Gi hugepages, which the hosts reserve at boot (for 1Gi pages on",
         );
     });
 
