@@ -10,7 +10,9 @@ export interface SiteNetworkArgs {
 
 /** What the stack exports about a site network. */
 export interface NetworkSummary {
-    bridge: string;
+    /** The Linux bridge, or the SR-IOV resource whose VFs VMs get. */
+    bridge?: string;
+    sriov?: string;
     vlan?: number;
     cidr: string;
     gateway: string;
@@ -95,7 +97,8 @@ export class SiteNetwork extends pulumi.ComponentResource {
             site.networks.map((n) => [
                 n.name,
                 {
-                    bridge: n.bridge,
+                    ...(n.bridge === undefined ? {} : { bridge: n.bridge }),
+                    ...(n.sriov === undefined ? {} : { sriov: n.sriov.resourceName }),
                     ...(n.vlan === undefined ? {} : { vlan: n.vlan }),
                     cidr: n.cidr,
                     gateway: n.gateway,

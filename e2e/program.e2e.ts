@@ -599,7 +599,7 @@ describe("index.ts against a live API server", function () {
             policyPacks: [policyPack],
             policyPackConfigs: [policyConfigs.france],
         });
-        assert.deepStrictEqual(preview.changeSummary, { create: 72 });
+        assert.deepStrictEqual(preview.changeSummary, { create: 73 });
         assert.match(preview.stdout, /Policies:\n\s+⚠️ edge-sites@v0\.1\.0/);
         assert.doesNotMatch(preview.stdout, /\[mandatory\]/);
     });

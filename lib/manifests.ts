@@ -1,4 +1,4 @@
-import { cloneSourceRoleName } from "./naming";
+import { cloneSourceRoleName, nadResourceAnnotation } from "./naming";
 
 /**
  * Narrow types for the custom resources this project emits, checked against the upstream schemas
@@ -47,6 +47,7 @@ export interface VmInterface {
     macAddress: string;
     masquerade?: Record<string, never>;
     bridge?: Record<string, never>;
+    sriov?: Record<string, never>;
 }
 
 /** A GPU or other host device passed through, by the resource name its device plugin serves. */
@@ -121,24 +122,39 @@ const retainAnnotation = { "cdi.kubevirt.io/storage.deleteAfterCompletion": "fal
 export interface NadArgs {
     name: string;
     namespace: string;
-    bridge: string;
     vlan?: number;
+    /** A Linux bridge on the hosts, or else... */
+    bridge?: string;
+    /** ...the SR-IOV device plugin's resource whose VFs the VMs get. */
+    sriovResource?: string;
 }
 
-/** A CNI bridge attachment with no IPAM: guests set their static addresses through cloud-init. */
+/**
+ * A CNI attachment with no IPAM, guests setting their static addresses through cloud-init: a
+ * bridge, or an SR-IOV VF. KubeVirt requests one VF of the NAD's resource per interface (kubevirt
+ * pkg/network/multus/nad.go); sriov-cni leaves a VF's old VLAN unless told "vlan": 0
+ * (kubevirt docs/network/sriov.md).
+ */
 export function networkAttachmentDefinition(args: NadArgs): NetworkAttachmentDefinition {
-    const config = {
-        cniVersion: "0.3.1",
-        name: args.name,
-        type: "bridge",
-        bridge: args.bridge,
-        ...(args.vlan === undefined ? {} : { vlan: args.vlan }),
-        ipam: {},
-    };
+    const sriov = args.sriovResource !== undefined;
+    const config = sriov
+        ? { cniVersion: "0.3.1", name: args.name, type: "sriov", vlan: args.vlan ?? 0, ipam: {} }
+        : {
+              cniVersion: "0.3.1",
+              name: args.name,
+              type: "bridge",
+              bridge: args.bridge,
+              ...(args.vlan === undefined ? {} : { vlan: args.vlan }),
+              ipam: {},
+          };
     return {
         apiVersion: "k8s.cni.cncf.io/v1",
         kind: "NetworkAttachmentDefinition",
-        metadata: { name: args.name, namespace: args.namespace },
+        metadata: {
+            name: args.name,
+            namespace: args.namespace,
+            ...(sriov ? { annotations: { [nadResourceAnnotation]: args.sriovResource! } } : {}),
+        },
         spec: { config: JSON.stringify(config) },
     };
 }
@@ -230,7 +246,7 @@ export interface VirtualMachineArgs {
     dnsServers: string[];
     podMac: string;
     /** Site networks in the node's order, each with its NAD reference and MAC. */
-    bridges: { name: string; nad: string; mac: string }[];
+    bridges: { name: string; nad: string; mac: string; sriov?: boolean }[];
     rootDisk: string;
     cloudInitSecret: string;
     /** File the guest creates once registered; the VM is Ready only when it exists. */
@@ -309,10 +325,12 @@ export function virtualMachine(args: VirtualMachineArgs): VirtualMachine {
                             ],
                             interfaces: [
                                 { name: podNetwork, macAddress: args.podMac, masquerade: {} },
+                                // KubeVirt passes an SR-IOV interface's MAC to sriov-cni, which
+                                // sets it on the VF (kubevirt pkg/network/multus/annotation.go).
                                 ...args.bridges.map((b) => ({
                                     name: b.name,
                                     macAddress: b.mac,
-                                    bridge: {},
+                                    ...(b.sriov ? { sriov: {} } : { bridge: {} }),
                                 })),
                             ],
                         },

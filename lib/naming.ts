@@ -13,6 +13,9 @@ export const labels = {
     interconnect: `${labelPrefix}/interconnect`,
 } as const;
 
+/** Multus' annotation naming the device plugin resource a NAD's interfaces need, one each. */
+export const nadResourceAnnotation = "k8s.v1.cni.cncf.io/resourceName";
+
 /** Well-known labels of the host cluster's nodes that placement reads and VMs select on. */
 export const hostLabels = {
     hostname: "kubernetes.io/hostname",

@@ -48,7 +48,7 @@ export interface PlacementDecision {
     pool?: string;
     /** Where it runs; absent when the host cluster's scheduler chooses among several. */
     host?: string;
-    how: "recorded" | "placed" | "selector" | "scheduler";
+    how: "recorded" | "placed" | "selector" | "only host" | "scheduler";
     reason: string;
     /** The hosts it could not go to, and why; new intent nodes only. */
     rejected: { host: string; reason: string }[];
@@ -68,11 +68,17 @@ export interface Placement {
     hosts: HostLoad[];
 }
 
-/** What `node` takes from a host: see lib/defaults.ts for the overhead KubeVirt adds. */
-export function nodeDemand(node: ClusterNode): Demand {
+/**
+ * What `node` takes from a host: see lib/defaults.ts for the overhead KubeVirt adds. `vfs` maps
+ * each SR-IOV site network to its resource: every interface on one takes a VF.
+ */
+export function nodeDemand(node: ClusterNode, vfs: Record<string, string> = {}): Demand {
     const guest = bytes(node.memory);
     const devices: Record<string, number> = {};
-    for (const device of [...(node.gpus ?? []), ...(node.hostDevices ?? [])]) {
+    const vfResources = node.networks.flatMap((n) =>
+        vfs[n.network] === undefined ? [] : [vfs[n.network]],
+    );
+    for (const device of [...(node.gpus ?? []), ...(node.hostDevices ?? []), ...vfResources]) {
         devices[device] = (devices[device] ?? 0) + 1;
     }
     return {
@@ -81,7 +87,7 @@ export function nodeDemand(node: ClusterNode): Demand {
         cpu: node.cpu + (node.isolateEmulatorThread ? 1 : 0),
         // Hugepages come from the host's hugepage pool, not its memory; the overhead does not
         // (kubevirt pkg/virt-controller/services/renderresources.go, WithHugePages).
-        memory: (node.hugepages ? 0 : guest) + memoryOverhead(node, guest),
+        memory: (node.hugepages ? 0 : guest) + memoryOverhead(node, guest, vfResources.length > 0),
         hugepages: node.hugepages ? { [node.hugepages]: guest } : {},
         devices,
         dedicatedCpu: node.dedicatedCpu ?? false,
@@ -89,9 +95,9 @@ export function nodeDemand(node: ClusterNode): Demand {
 }
 
 /** See `vmMemoryOverhead`. */
-export function memoryOverhead(node: ClusterNode, guest: number): number {
+export function memoryOverhead(node: ClusterNode, guest: number, hasVfs = false): number {
     const mi = 2 ** 20;
-    const vfio = (node.gpus ?? []).length + (node.hostDevices ?? []).length > 0;
+    const vfio = hasVfs || (node.gpus ?? []).length + (node.hostDevices ?? []).length > 0;
     return (
         (vmMemoryOverhead.fixedMi +
             vmMemoryOverhead.perCpuMi * node.cpu +
@@ -247,6 +253,10 @@ export function placeNodes(
     problems: ProblemList,
 ): { config: StackConfig; placement: Placement } {
     const hosts = config.site.hosts;
+    const vfs = Object.fromEntries(
+        config.site.networks.flatMap((n) => (n.sriov ? [[n.name, n.sriov.resourceName]] : [])),
+    );
+    const demandOf = (node: ClusterNode) => nodeDemand(node, vfs);
     const loads: HostLoad[] = hosts.map((host) => ({
         name: host.name,
         ...(host.zone === undefined ? {} : { zone: host.zone }),
@@ -259,7 +269,7 @@ export function placeNodes(
     const placed = new Map<string, string>();
     const carry = (entry: Placing, host: string) => {
         const load = loadOf(host);
-        addDemand(load.used, nodeDemand(entry.node));
+        addDemand(load.used, demandOf(entry.node));
         load.vms.push(vmName(entry.cluster.name, entry.node.name));
         placed.set(`${entry.cluster.name}/${entry.node.name}`, host);
     };
@@ -302,7 +312,7 @@ export function placeNodes(
             );
             continue;
         }
-        const missing = missingFeatures(host, nodeDemand(entry.node));
+        const missing = missingFeatures(host, demandOf(entry.node));
         if (missing.length > 0) {
             problems.add(
                 at,
@@ -338,7 +348,7 @@ export function placeNodes(
         if (config.allocations[entry.cluster.name]?.hosts?.[entry.node.name] !== undefined) {
             continue;
         }
-        placeNew(entry, hosts, loads, placed, problems, carry, decide);
+        placeNew(entry, hosts, loads, placed, problems, carry, decide, demandOf);
     }
 
     const clusters = config.clusters.map((cluster) => ({
@@ -367,14 +377,6 @@ function fixHandWritten(
 ): void {
     const selector = entry.node.hostSelector;
     const keys = Object.keys(selector);
-    if (keys.length === 0) {
-        decide(entry, {
-            how: "scheduler",
-            reason: "the host cluster's scheduler chooses (no hostSelector); placement does not count it",
-            rejected: [],
-        });
-        return;
-    }
     const matching = hosts.filter((host) => {
         const set = hostLabelSet(host);
         return keys.every((key) => set[key] === selector[key]);
@@ -386,14 +388,21 @@ function fixHandWritten(
         carry(entry, matching[0].name);
         decide(entry, {
             host: matching[0].name,
-            how: "selector",
-            reason: "its hostSelector matches only this host",
+            how: keys.length === 0 ? "only host" : "selector",
+            reason:
+                keys.length === 0
+                    ? "the only host in site.hosts"
+                    : "its hostSelector matches only this host",
             rejected: [],
         });
     } else {
+        const among =
+            keys.length === 0
+                ? "no hostSelector"
+                : `its hostSelector matches ${matching.map((h) => h.name).join(", ")}`;
         decide(entry, {
             how: "scheduler",
-            reason: `the host cluster's scheduler chooses among ${matching.map((h) => h.name).join(", ")} (its hostSelector); placement does not count it`,
+            reason: `the host cluster's scheduler chooses (${among}); placement does not count it`,
             rejected: [],
         });
     }
@@ -415,11 +424,12 @@ function placeNew(
         entry: Placing,
         rest: Omit<PlacementDecision, "cluster" | "node" | "vmName" | "pool">,
     ) => void,
+    demandOf: (node: ClusterNode) => Demand,
 ): void {
     const { cluster, node } = entry;
     const intent = cluster.intent!;
     const { by, maxSkew } = intent.spread;
-    const demand = nodeDemand(node);
+    const demand = demandOf(node);
     const path = `clusters[${entry.clusterIndex}].${poolPath(intent, node.pool!)}`;
     const hostOf = (other: ClusterNode) => placed.get(`${cluster.name}/${other.name}`);
     const poolMates = cluster.nodes.filter((other) => other.pool === node.pool);
@@ -480,7 +490,9 @@ function placeNew(
             return;
         }
         const clusterCount = cluster.nodes.filter((other) => hostOf(other) === host.name).length;
-        const spareDevices = Object.keys(host.devices).filter((d) => !(d in demand.devices));
+        const spareDevices = Object.keys(host.devices)
+            .filter((d) => !(d in demand.devices))
+            .sort(compareText);
         candidates.push({ host, load, domainCount, clusterCount, spareDevices });
     });
     if (candidates.length === 0) {

@@ -116,7 +116,10 @@ export interface HostFeatures {
 
 export interface NetworkPlan {
     name: string;
-    bridge: string;
+    /** The Linux bridge VMs join, or else... */
+    bridge?: string;
+    /** ...the SR-IOV resource whose VFs they get. */
+    sriov?: { resourceName: string };
     vlan?: number;
     cidr: string;
     gateway: string;
@@ -217,7 +220,8 @@ function planSite(config: StackConfig): SitePlan {
         namespaces: [...new Set(namespaces)],
         networks: site.networks.map((n) => ({
             name: n.name,
-            bridge: n.bridge,
+            ...(n.bridge === undefined ? {} : { bridge: n.bridge }),
+            ...(n.sriov === undefined ? {} : { sriov: n.sriov }),
             ...(n.vlan === undefined ? {} : { vlan: n.vlan }),
             cidr: n.cidr,
             gateway: n.gateway,
@@ -228,6 +232,7 @@ function planSite(config: StackConfig): SitePlan {
                 namespace: site.networkNamespace,
                 bridge: n.bridge,
                 vlan: n.vlan,
+                sriovResource: n.sriov?.resourceName,
             }),
         })),
         images: images.map((image) => ({
@@ -379,6 +384,9 @@ function planNode(
                 name: nic.network,
                 nad: `${site.networkNamespace}/${nic.network}`,
                 mac: nic.mac,
+                ...(site.networks.find((n) => n.name === nic.network)!.sriov
+                    ? { sriov: true }
+                    : {}),
             })),
             rootDisk: name,
             cloudInitSecret: cloudInitSecretName,

@@ -20,9 +20,13 @@ export interface Prerequisite {
  * resource of the stack can declare. `npm run plan` prints it and `--out` writes it.
  */
 export function sitePrerequisites(site: SitePlan): Prerequisite[] {
-    const bridges = [...new Set(site.networks.map((n) => n.bridge))].sort();
+    const bridges = [
+        ...new Set(site.networks.flatMap((n) => (n.bridge === undefined ? [] : [n.bridge]))),
+    ].sort();
+    const sriov = site.networks.filter((n) => n.sriov !== undefined);
     return [
         ...bridges.map((bridge) => bridgePrerequisite(site, bridge)),
+        ...(sriov.length === 0 ? [] : [sriovPrerequisite(sriov)]),
         {
             topic: "CDI clone permission",
             lines: [
@@ -56,6 +60,19 @@ export function sitePrerequisites(site: SitePlan): Prerequisite[] {
             ],
         },
     ];
+}
+
+function sriovPrerequisite(networks: SitePlan["networks"]): Prerequisite {
+    const resources = networks.map((n) => `${n.sriov!.resourceName} (network ${n.name})`);
+    return {
+        topic: "SR-IOV",
+        lines: [
+            `VMs get virtual functions of ${resources.join(", ")}. The SR-IOV network device plugin advertises`,
+            "each resource on the hosts whose NICs have VFs bound to vfio-pci, and sriov-cni is installed on every host;",
+            "KubeVirt asks for one VF per interface and sets its MAC (kubevirt pkg/network/multus/nad.go). List the VF",
+            "counts under the host's devices in site.hosts. The site's router or switch carries the VLANs to those NICs.",
+        ],
+    };
 }
 
 /** What KubeVirt and the hosts need before VMs with devices, pinned CPUs or hugepages start. */

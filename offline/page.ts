@@ -3,11 +3,15 @@ import {
     AddressState,
     ChangeMark,
     ClusterView,
+    HostUseView,
+    HostView,
     NetworkView,
     NodeView,
     LinkView,
     PageModel,
     SiteView,
+    nearlyFullPercent,
+    placementLabels,
     strongestAction,
 } from "./viewModel";
 
@@ -31,7 +35,7 @@ function esc(value: unknown): string {
 }
 
 /** An HTML id for a view id (`greece/final-test/worker1`). */
-export function anchor(kind: "d" | "net" | "site", id: string): string {
+export function anchor(kind: "d" | "net" | "site" | "host", id: string): string {
     return `${kind}-${id.replace(/[^A-Za-z0-9-]/g, "_")}`;
 }
 
@@ -93,7 +97,7 @@ function topology(site: SiteView): string {
     const networks = site.networks
         .map(
             (n) =>
-                `<li class="network" data-id="${esc(n.id)}"><a href="#${anchor("net", n.id)}">${esc(n.name)}</a> bridge ${esc(n.bridge)}${n.vlan === undefined ? "" : ` VLAN ${esc(n.vlan)}`} · ${esc(n.cidr)} · gateway ${esc(n.gateway)}</li>`,
+                `<li class="network" data-id="${esc(n.id)}"><a href="#${anchor("net", n.id)}">${esc(n.name)}</a> ${n.sriov ? `SR-IOV ${esc(n.sriov.resourceName)}` : `bridge ${esc(n.bridge)}`}${n.vlan === undefined ? "" : ` VLAN ${esc(n.vlan)}`} · ${esc(n.cidr)} · gateway ${esc(n.gateway)}</li>`,
         )
         .join("");
     const deleted = site.deletedClusters.map(
@@ -174,6 +178,56 @@ function addresses(site: SiteView): string {
     ].join("");
 }
 
+/** One resource of a host: a bar as wide as its share in use, and the amounts in words. */
+function usageRow(use: HostUseView): string {
+    const state = use.over ? " over" : use.nearlyFull ? " warn" : "";
+    return [
+        `<tr class="use${state}" data-resource="${esc(use.resource)}">`,
+        `<th scope="row">${esc(use.label)}</th>`,
+        `<td><span class="bar" aria-hidden="true"><span class="fill" style="width:${Math.min(use.usedPercent, 100)}%"></span></span></td>`,
+        `<td class="use-text">${esc(use.text)}</td><td class="pct">${use.usedPercent}%</td>`,
+        `</tr>`,
+    ].join("");
+}
+
+function hostCard(host: HostView): string {
+    const vms = host.vms
+        .map(
+            (vm) =>
+                `<li><a href="#${anchor("d", vm.node)}" data-id="${esc(vm.node)}">${esc(vm.vmName)}</a> <span class="how">${esc(placementLabels[vm.how])}</span></li>`,
+        )
+        .join("");
+    return [
+        `<div class="host-card" id="${anchor("host", host.id)}" data-id="${esc(host.id)}">`,
+        `<h4>${esc(host.name)}${host.zone === undefined ? "" : ` <span class="meta zone">zone ${esc(host.zone)}</span>`}</h4>`,
+        `<table class="usage"><caption>What ${esc(host.name)} has and what its VMs take</caption><tbody>${host.use.map(usageRow).join("")}</tbody></table>`,
+        host.vms.length
+            ? `<ul class="vms" aria-label="VMs on ${esc(host.name)}">${vms}</ul>`
+            : `<p class="meta vms-none">carries no VM the plan places</p>`,
+        `</div>`,
+    ].join("");
+}
+
+function hosts(site: SiteView): string {
+    const unplaced = site.unplaced
+        .map(
+            (u) =>
+                `<li data-id="${esc(u.node)}"><a href="#${anchor("d", u.node)}">${esc(u.vmName)}</a> <span class="meta">${esc(u.reason)}</span></li>`,
+        )
+        .join("");
+    return [
+        `<article class="site-hosts" data-id="${esc(site.id)}">`,
+        `<h3>${esc(site.name)}</h3>`,
+        site.hosts.length
+            ? `<div class="hosts">${site.hosts.map(hostCard).join("")}</div>`
+            : `<p class="meta">No host inventory (edge:site.hosts): nothing is placed.</p>`,
+        unplaced
+            ? `<div class="unplaced-block"><h4>Not placed</h4><p class="meta">The host cluster's scheduler chooses their hosts, so no host above counts them.</p><ul class="unplaced">${unplaced}</ul></div>`
+            : "",
+        `</article>`,
+    ].join("");
+}
+
 function table(sites: SiteView[]): string {
     const rows = sites.flatMap((site) =>
         site.clusters.flatMap((cluster) =>
@@ -215,6 +269,25 @@ function changeTable(sites: SiteView[]): string {
     ].join("");
 }
 
+function placementDetail(node: NodeView): string {
+    const placement = node.placement;
+    if (!placement) {
+        return "";
+    }
+    const host =
+        placement.hostId === undefined
+            ? "not placed"
+            : `<a href="#${anchor("host", placement.hostId)}">${esc(placement.host)}</a>`;
+    return [
+        `<dt>host</dt><dd class="placement-host">${host} (${esc(placement.howLabel)})</dd>`,
+        placement.pool === undefined ? "" : `<dt>pool</dt><dd>${esc(placement.pool)}</dd>`,
+        `<dt>placement</dt><dd class="placement-reason">${esc(placement.reason)}</dd>`,
+        placement.rejected.length
+            ? `<dt>other hosts</dt><dd><ul class="rejected">${placement.rejected.map((r) => `<li>${esc(r.host)} ${esc(r.reason)}</li>`).join("")}</ul></dd>`
+            : "",
+    ].join("");
+}
+
 function nodeDetail(node: NodeView): string {
     const nics = node.nics
         .map(
@@ -227,6 +300,7 @@ function nodeDetail(node: NodeView): string {
         `<h3>Node ${esc(node.name)} <small>of ${esc(node.cluster)}</small></h3>`,
         `<dl><dt>VM</dt><dd>${esc(node.vmName)}</dd><dt>roles</dt><dd>${esc(node.roles.join(", "))}</dd>`,
         `<dt>size</dt><dd>${esc(node.cpu)} CPU, ${esc(node.memory)} memory, ${esc(node.disk)} disk</dd><dt>image</dt><dd>${esc(node.image)}</dd>`,
+        placementDetail(node),
         `<dt>registration flags</dt><dd><code>${esc(node.registration)}</code></dd></dl>`,
         `<table><thead><tr><th scope="col">network</th><th scope="col">IP</th><th scope="col">MAC</th><th scope="col">address</th></tr></thead><tbody>${nics}</tbody></table>`,
         changeList(node.changes),
@@ -280,6 +354,12 @@ tr.match,.node.match{background:#fff3b0}
 aside{position:fixed;right:0;top:3rem;bottom:0;width:33rem;overflow:auto;background:#fff;border-left:1px solid #d0d7de;padding:0 1rem}
 .detail{display:none}.detail:target{display:block}:target,section.view,.strip-block{scroll-margin-top:4.5rem}aside:not(:has(.detail:target)) .hint{display:block}.hint{display:none;color:#57606a}
 pre{background:#f6f8fa;padding:.5rem;overflow:auto;font-size:12px}
+.site-hosts{background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:.5rem 1rem;margin:1rem 0}
+.hosts{display:flex;flex-wrap:wrap;gap:1rem}.host-card{border:1px solid #8aa;border-radius:6px;padding:.25rem .75rem;background:#f3f8f8}.host-card:target{outline:3px solid #0969da}
+.host-card h4{margin:.4rem 0}table.usage{margin:.25rem 0;background:none}.usage caption{text-align:left;color:#57606a;font-size:12px}.usage td,.usage th{border:0;padding:.1rem .4rem;font-weight:normal}
+.bar{display:block;position:relative;width:9rem;height:12px;background:#e6ebf0;border:1px solid #aab;border-radius:3px;overflow:hidden}.bar .fill{position:absolute;left:0;top:0;bottom:0;background:#2da44e}
+.use.warn .fill{background:#bf8700}.use.over .fill{background:#cf222e}.use.over td{color:#cf222e;font-weight:bold}.pct{color:#57606a;text-align:right}
+.vms,.unplaced,.rejected{margin:.25rem 0;padding-left:1rem}.how{color:#57606a;font-size:12px}
 `;
 
 /** Filters nodes and table rows by what the search box holds; Enter opens the first match. */
@@ -323,12 +403,13 @@ export function renderPage(model: PageModel): string {
         `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'">`,
         `<title>${esc(title)}</title><style>${style}</style></head><body>`,
         `<header><h1>${esc(title)}</h1>`,
-        `<nav><a href="#topology">Topology</a> · <a href="#addresses">Addresses</a> · <a href="#table">Table</a>${counts ? ` · <a href="#change">Change</a>` : ""}</nav>`,
+        `<nav><a href="#topology">Topology</a> · <a href="#addresses">Addresses</a> · <a href="#hosts">Hosts</a> · <a href="#table">Table</a>${counts ? ` · <a href="#change">Change</a>` : ""}</nav>`,
         `<label>Search node, IP or MAC <input id="search" type="search" autocomplete="off"></label><span id="search-status" role="status"></span>`,
         summary,
         `</header><main>`,
         `<section class="view" id="topology"><h2>Topology</h2>${model.sites.map(topology).join("")}${model.links.map(link).join("")}</section>`,
         `<section class="view" id="addresses"><h2>Addresses</h2><p class="meta">Marks: <span class="count pinned">pinned</span>, <span class="count recorded">recorded</span>, <span class="count new">newly assigned</span>; pool blocks: pod, service, reserved (hatched).</p>${model.sites.map(addresses).join("")}</section>`,
+        `<section class="view" id="hosts"><h2>Hosts</h2><p class="meta">What each host of the site's inventory has, and what the VMs placed on it take: bars fill green, amber from ${nearlyFullPercent}%, red beyond the host.</p>${model.sites.map(hosts).join("")}</section>`,
         `<section class="view" id="table"><h2>Table</h2>${table(model.sites)}</section>`,
         counts
             ? `<section class="view" id="change"><h2>Change</h2>${changeTable(model.sites)}</section>`

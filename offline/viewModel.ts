@@ -1,9 +1,11 @@
-import type { RawStackConfig } from "../lib/config";
+import { hugepageSizes, type RawStackConfig } from "../lib/config";
 import { nodeRegistrationCommand } from "../lib/cloudinit";
 import { cidrSize, contains, ipToInt, lastAddress, overlaps, parseCidr } from "../lib/ip";
 import { labels, resourceNames, typeTokens } from "../lib/naming";
 import type { InterconnectPlan } from "../lib/interconnect";
 import type { NetworkPlan, StackPlan } from "../lib/plan";
+import type { HostLoad, PlacementDecision } from "../lib/placement";
+import { formatBytes } from "../lib/quantity";
 import { Action, ResourceChange, formatPath } from "./diff";
 import { kindOf, toYaml } from "./render";
 import { compareText } from "../lib/order";
@@ -34,7 +36,7 @@ export interface AddressView {
 
 export interface NetworkView extends Pick<
     NetworkPlan,
-    "name" | "bridge" | "vlan" | "cidr" | "gateway" | "range"
+    "name" | "bridge" | "sriov" | "vlan" | "cidr" | "gateway" | "range"
 > {
     id: string;
     addresses: AddressView[];
@@ -76,6 +78,61 @@ export interface NicView {
     state: AddressState;
 }
 
+/** How a node came to its host: see lib/placement.ts. */
+export type PlacementHow = PlacementDecision["how"];
+
+export const placementLabels: Record<PlacementHow, string> = {
+    placed: "placed by intent",
+    recorded: "recorded",
+    selector: "hostSelector",
+    "only host": "the only host",
+    scheduler: "scheduler chooses",
+};
+
+/** Where a node runs, and why. */
+export interface NodePlacementView {
+    /** Absent when the host cluster's scheduler chooses. */
+    host?: string;
+    /** Id of that host's view. */
+    hostId?: string;
+    how: PlacementHow;
+    /** `how` for people: "placed by intent", "recorded", "hostSelector", "scheduler chooses". */
+    howLabel: string;
+    reason: string;
+    /** `intent.servers` or `intent.workers[i]` for intent nodes. */
+    pool?: string;
+    /** The hosts a newly placed node could not go to, and why. */
+    rejected: { host: string; reason: string }[];
+}
+
+/** One resource of a host: what it has and what the VMs placed on it take. */
+export interface HostUseView {
+    /** As Kubernetes names it: `cpu`, `memory`, `hugepages-1Gi`, or the device's resource name. */
+    resource: string;
+    /** `cores`, `memory`, `1Gi hugepages`, or the device's resource name. */
+    label: string;
+    /** In cores, bytes or devices. */
+    used: number;
+    capacity: number;
+    /** `14 of 62 cores`, `28.75Gi of 250Gi`, `0 of 64Gi`, `1 of 2 nvidia.com/TU104GL_Tesla_T4`. */
+    text: string;
+    usedPercent: number;
+    nearlyFull: boolean;
+    /** It takes more than the host has. */
+    over: boolean;
+}
+
+/** A host of the site's inventory (`site.hosts`). */
+export interface HostView {
+    id: string;
+    name: string;
+    zone?: string;
+    /** Cores, memory, each hugepage size, each device in name order. */
+    use: HostUseView[];
+    /** The VMs placement counts on it, in VM name order. */
+    vms: { node: string; vmName: string; how: PlacementHow }[];
+}
+
 export interface NodeView {
     id: string;
     name: string;
@@ -95,6 +152,8 @@ export interface NodeView {
     manifests: { kind: string; name: string; yaml: string }[];
     networkData: string;
     changes: ChangeMark[];
+    /** Where it runs; absent when the site has no host inventory. */
+    placement?: NodePlacementView;
 }
 
 export interface ClusterView {
@@ -124,6 +183,10 @@ export interface SiteView {
     images: { name: string; url: string; size: string }[];
     pool: PoolView;
     clusters: ClusterView[];
+    /** The site's hosts (`site.hosts`) in inventory order, with what each carries. */
+    hosts: HostView[];
+    /** Nodes whose host the host cluster's scheduler chooses, in plan order: no host counts them. */
+    unplaced: { node: string; vmName: string; reason: string }[];
     /** Changes to the site's shared objects (namespaces, NADs, golden images). */
     changes: ChangeMark[];
     /** Clusters the change deletes. */
@@ -261,7 +324,8 @@ function networkViews(
         return {
             id: `${site}/net/${network.name}`,
             name: network.name,
-            bridge: network.bridge,
+            ...(network.bridge === undefined ? {} : { bridge: network.bridge }),
+            ...(network.sriov === undefined ? {} : { sriov: network.sriov }),
             ...(network.vlan === undefined ? {} : { vlan: network.vlan }),
             cidr: network.cidr,
             gateway: network.gateway,
@@ -328,6 +392,96 @@ function poolView(input: SiteInput, clusterIds: Map<string, string>): PoolView {
     };
 }
 
+function hostUse(
+    resource: string,
+    label: string,
+    used: number,
+    capacity: number,
+    format: (amount: number) => string,
+    unit: string,
+): HostUseView {
+    const usedPercent = capacity > 0 ? percent(used, capacity) : used > 0 ? 100 : 0;
+    return {
+        resource,
+        label,
+        used,
+        capacity,
+        text: `${format(used)} of ${format(capacity)}${unit}`,
+        usedPercent,
+        nearlyFull: usedPercent >= nearlyFullPercent,
+        over: used > capacity,
+    };
+}
+
+/** The view of one host: its resources, and the VMs placed on it by the decisions. */
+function hostView(
+    site: string,
+    load: HostLoad,
+    decisions: PlacementDecision[],
+    nodeIds: Map<string, string>,
+): HostView {
+    const { capacity, used } = load;
+    const count = (n: number) => String(n);
+    const hugepages = hugepageSizes
+        .filter((size) => capacity.hugepages[size] !== undefined || used.hugepages[size])
+        .map((size) =>
+            hostUse(
+                `hugepages-${size}`,
+                `${size} hugepages`,
+                used.hugepages[size] ?? 0,
+                capacity.hugepages[size] ?? 0,
+                formatBytes,
+                "",
+            ),
+        );
+    const devices = [...new Set([...Object.keys(capacity.devices), ...Object.keys(used.devices)])]
+        .sort(compareText)
+        .map((device) =>
+            hostUse(
+                device,
+                device,
+                used.devices[device] ?? 0,
+                capacity.devices[device] ?? 0,
+                count,
+                ` ${device}`,
+            ),
+        );
+    return {
+        id: hostId(site, load.name),
+        name: load.name,
+        ...(load.zone === undefined ? {} : { zone: load.zone }),
+        use: [
+            hostUse("cpu", "cores", used.cpu, capacity.cpu, count, " cores"),
+            hostUse("memory", "memory", used.memory, capacity.memory, formatBytes, ""),
+            ...hugepages,
+            ...devices,
+        ],
+        vms: decisions
+            .filter((d) => d.host === load.name)
+            .map((d) => ({
+                node: nodeIds.get(`${d.cluster}/${d.node}`)!,
+                vmName: d.vmName,
+                how: d.how,
+            }))
+            .sort((a, b) => compareText(a.vmName, b.vmName) || compareText(a.node, b.node)),
+    };
+}
+
+const hostId = (site: string, host: string) => `${site}/host/${host}`;
+
+function placementView(site: string, decision: PlacementDecision): NodePlacementView {
+    return {
+        ...(decision.host === undefined
+            ? {}
+            : { host: decision.host, hostId: hostId(site, decision.host) }),
+        how: decision.how,
+        howLabel: placementLabels[decision.how],
+        reason: decision.reason,
+        ...(decision.pool === undefined ? {} : { pool: decision.pool }),
+        rejected: decision.rejected.map(({ host, reason }) => ({ host, reason })),
+    };
+}
+
 /** The view of one site. */
 export function siteView(input: SiteInput): SiteView {
     const site = input.stack;
@@ -341,6 +495,9 @@ export function siteView(input: SiteInput): SiteView {
     const secretOf = (name: string) =>
         input.resources.find((r) => r.type === typeTokens.secret && r.name === name);
     const deleted = (input.changes ?? []).filter((c) => c.action === "delete");
+    const { decisions, hosts } = input.plan.placement;
+    const decisionOf = (cluster: string, node: string) =>
+        decisions.find((d) => d.cluster === cluster && d.node === node);
     const clusters = input.plan.clusters.map((cluster): ClusterView => {
         const exported = input.outputs.clusters?.[cluster.name] ?? {};
         return {
@@ -356,6 +513,7 @@ export function siteView(input: SiteInput): SiteView {
             apiEndpoint: String(exported.apiEndpoint ?? ""),
             nodes: cluster.nodes.map((node): NodeView => {
                 const secret = secretOf(resourceNames.cloudInit(node.vmName));
+                const decision = decisionOf(cluster.name, node.name);
                 return {
                     id: nodeIds.get(`${cluster.name}/${node.name}`)!,
                     name: node.name,
@@ -393,6 +551,7 @@ export function siteView(input: SiteInput): SiteView {
                     }),
                     networkData: node.networkData,
                     changes: marksOf(`${typeTokens.kubevirtNode}::${node.vmName}`),
+                    ...(decision ? { placement: placementView(site, decision) } : {}),
                 };
             }),
             changes: marksOf(`${typeTokens.edgeCluster}::${cluster.name}`),
@@ -418,6 +577,14 @@ export function siteView(input: SiteInput): SiteView {
         images: input.plan.site.images.map(({ name, url, size }) => ({ name, url, size })),
         pool: poolView(input, clusterIds),
         clusters,
+        hosts: hosts.map((load) => hostView(site, load, decisions, nodeIds)),
+        unplaced: decisions
+            .filter((d) => d.host === undefined)
+            .map((d) => ({
+                node: nodeIds.get(`${d.cluster}/${d.node}`)!,
+                vmName: d.vmName,
+                reason: d.reason,
+            })),
         changes: marksOf(`${typeTokens.siteNetwork}::${input.plan.site.name}`),
         deletedClusters: deleted
             .filter((c) => c.type === typeTokens.clusterV2 && !planned.has(c.name))

@@ -37,7 +37,8 @@ export function sitePolicyConfig(site: SitePlan): SitePolicyConfig {
         "images-from-https": { allowedImageUrlPrefixes: [] },
         "nads-on-declared-bridges": {
             networks: site.networks.map((n) => ({
-                bridge: n.bridge,
+                ...(n.bridge === undefined ? {} : { bridge: n.bridge }),
+                ...(n.sriov === undefined ? {} : { sriov: n.sriov.resourceName }),
                 ...(n.vlan === undefined ? {} : { vlan: n.vlan }),
             })),
         },
@@ -87,7 +88,7 @@ export const policies: ResourceValidationPolicy[] = [
     {
         name: "nads-on-declared-bridges",
         description:
-            "NetworkAttachmentDefinitions use only the bridges and VLANs the site declares.",
+            "NetworkAttachmentDefinitions use only the bridges, SR-IOV resources and VLANs the site declares.",
         enforcementLevel: "mandatory",
         configSchema: {
             properties: {
@@ -95,8 +96,11 @@ export const policies: ResourceValidationPolicy[] = [
                     type: "array",
                     items: {
                         type: "object",
-                        properties: { bridge: { type: "string" }, vlan: { type: "integer" } },
-                        required: ["bridge"],
+                        properties: {
+                            bridge: { type: "string" },
+                            sriov: { type: "string" },
+                            vlan: { type: "integer" },
+                        },
                     },
                 },
             },

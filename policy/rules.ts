@@ -1,5 +1,6 @@
 import { parse } from "yaml";
 import { overlaps, parseCidr } from "../lib/ip";
+import { nadResourceAnnotation } from "../lib/naming";
 
 /**
  * The checks of the policy pack as pure functions of a resource's inputs and the pack's config.
@@ -8,9 +9,10 @@ import { overlaps, parseCidr } from "../lib/ip";
 
 type Props = Record<string, any>;
 
-/** A site bridge network that NetworkAttachmentDefinitions may use. */
+/** A site network that NetworkAttachmentDefinitions may use: a bridge or an SR-IOV resource. */
 export interface DeclaredNetwork {
-    bridge: string;
+    bridge?: string;
+    sriov?: string;
     vlan?: number;
 }
 
@@ -125,8 +127,19 @@ export function checkNetworkAttachment(props: Props, declared: DeclaredNetwork[]
     } catch {
         return ["a NetworkAttachmentDefinition's spec.config must be CNI JSON"];
     }
+    if (config.type === "sriov") {
+        const resource = props.metadata?.annotations?.[nadResourceAnnotation];
+        // sriov-cni's "vlan": 0 is no VLAN, as the site declares it by leaving vlan out.
+        const vlan = config.vlan === 0 ? undefined : config.vlan;
+        const declaredVfs = declared.some((n) => n.sriov === resource && n.vlan === vlan);
+        const what = vlan === undefined ? resource : `${resource} VLAN ${vlan}`;
+        return declaredVfs ? [] : [`SR-IOV resource ${what} is not a network the site declares`];
+    }
     const allowed = declared.some(
-        (network) => network.bridge === config.bridge && network.vlan === config.vlan,
+        (network) =>
+            network.bridge !== undefined &&
+            network.bridge === config.bridge &&
+            network.vlan === config.vlan,
     );
     const where =
         config.vlan === undefined ? config.bridge : `${config.bridge} VLAN ${config.vlan}`;

@@ -511,7 +511,7 @@ describe("Kubernetes manifests", () => {
                     checked++;
                 }
             }
-            assert.strictEqual(checked, 3 + 3 + 2 * (2 + 10));
+            assert.strictEqual(checked, 4 + 3 + 2 * (2 + 10));
         });
 
         it("a golden image's secretRef is where CDI's schema has it", () => {

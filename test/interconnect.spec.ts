@@ -109,7 +109,7 @@ describe("interconnects between sites", () => {
         assert.deepStrictEqual(problemsOf(raw, sites), [
             "interconnects[0].mtu: 1450 leaves less than WireGuard's 60 bytes over IPv4 under underlayMtu 1500",
             "interconnects[0].members[0].gateway: 192.168.18.100 is inside the node range 192.168.18.2-192.168.18.249 of lab, so a node could be given it; narrow the range in Pulumi.greece.yaml or pick an address outside it",
-            'interconnects[0].members[1].routes[1]: unknown site network "backbone" (Pulumi.france.yaml has: edge, storage)',
+            'interconnects[0].members[1].routes[1]: unknown site network "backbone" (Pulumi.france.yaml has: edge, storage, fabric)',
             'interconnects[0].members[1].tunnelAddress: duplicate tunnelAddress "10.255.0.1" (also at interconnects[0].members[0].tunnelAddress)',
         ]);
     });

@@ -89,6 +89,14 @@ describe("the topology page in a real browser", function () {
 
     it("shows every site, network, cluster and node of both example stacks", async () => {
         const { page, requests, errors } = await open(plain, "both");
+        assert.deepStrictEqual(
+            await page.locator('#topology .network[data-id^="france/"]').allTextContents(),
+            [
+                "edge bridge br-trunk VLAN 120 · 10.120.0.0/24 · gateway 10.120.0.1",
+                "storage bridge br-trunk VLAN 121 · 10.121.0.0/24 · gateway 10.121.0.1",
+                "fabric SR-IOV intel.com/sriov_fabric VLAN 122 · 10.122.0.0/24 · gateway 10.122.0.1",
+            ],
+        );
         for (const site of plain.sites) {
             assert.strictEqual(await page.locator(`article.site[data-id="${site.id}"]`).count(), 1);
             for (const network of site.networks) {
@@ -241,6 +249,123 @@ describe("the topology page in a real browser", function () {
         assert.strictEqual(await page.locator(".detail:target").getAttribute("data-id"), node.id);
         await page.locator("#table").scrollIntoViewIfNeeded();
         await page.screenshot({ path: path.join(screenshots, "table.png") });
+        assert.deepStrictEqual(errors, []);
+    });
+
+    it("shows each site's hosts, their use and VMs, and a VM's host in its details", async () => {
+        const { page, requests, errors } = await open(plain, "hosts");
+        const hostIds = (site: string) =>
+            page
+                .locator(`#hosts .site-hosts[data-id="${site}"] .host-card`)
+                .evaluateAll((cards) => cards.map((c) => c.getAttribute("data-id")));
+        assert.deepStrictEqual(await hostIds("france"), [
+            "france/host/fr-host-1",
+            "france/host/fr-host-2",
+            "france/host/fr-host-3",
+        ]);
+        assert.deepStrictEqual(await hostIds("greece"), ["greece/host/gr-host-1"]);
+        const card = (id: string) => page.locator(`#hosts .host-card[data-id="${id}"]`);
+        const rows = (id: string) =>
+            card(id)
+                .locator("tr.use")
+                .evaluateAll((trs) =>
+                    trs.map((tr) =>
+                        [...tr.querySelectorAll("th,td")].map((c) => c.textContent).join("|"),
+                    ),
+                );
+        const gpuHost = card("france/host/fr-host-3");
+        assert.strictEqual(await gpuHost.locator("h4").textContent(), "fr-host-3 zone rack-c");
+        assert.deepStrictEqual(await rows("france/host/fr-host-3"), [
+            "cores||12 of 46 cores|26.09%",
+            "memory||42.03Gi of 186Gi|22.6%",
+            "intel.com/sriov_fabric||1 of 8 intel.com/sriov_fabric|12.5%",
+            "nvidia.com/TU104GL_Tesla_T4||1 of 2 nvidia.com/TU104GL_Tesla_T4|50%",
+        ]);
+        assert.deepStrictEqual(await rows("france/host/fr-host-1"), [
+            "cores||14 of 62 cores|22.58%",
+            "memory||29.31Gi of 250Gi|11.72%",
+            "1Gi hugepages||0 of 64Gi|0%",
+        ]);
+        assert.deepStrictEqual(await rows("greece/host/gr-host-1"), [
+            "cores||12 of 30 cores|40%",
+            "memory||8.87Gi of 124Gi|7.15%",
+        ]);
+        // The bars are CSS only: the device bar of fr-host-3 is drawn half full.
+        const device = gpuHost.locator('tr[data-resource="nvidia.com/TU104GL_Tesla_T4"]');
+        const bar = (await device.locator(".bar").boundingBox())!;
+        const fill = (await device.locator(".fill").boundingBox())!;
+        assert.ok(bar.width > 50, `bar is ${bar.width}px wide`);
+        assert.ok(
+            Math.abs(fill.width / (bar.width - 2) - 0.5) < 0.02,
+            `${fill.width}/${bar.width}`,
+        );
+
+        const links = await page
+            .locator("#hosts .host-card .vms a")
+            .evaluateAll((anchors) =>
+                anchors.map((a) => `${a.textContent} ${a.getAttribute("href")}`),
+            );
+        assert.deepStrictEqual(links, [
+            "core-server1 #d-france_core_server1",
+            "ml-cpu-2 #d-france_ml_cpu-2",
+            "ml-server-1 #d-france_ml_server-1",
+            "core-server2 #d-france_core_server2",
+            "ml-cpu-1 #d-france_ml_cpu-1",
+            "core-server3 #d-france_core_server3",
+            "ml-gpu-1 #d-france_ml_gpu-1",
+            "final-test-cluster-master #d-greece_final-test_cluster-master",
+            "final-test-worker1 #d-greece_final-test_worker1",
+        ]);
+        assert.deepStrictEqual(
+            await page
+                .locator('#hosts .site-hosts[data-id="france"] .unplaced a')
+                .allTextContents(),
+            ["core-worker1", "core-worker2", "lab-node1"],
+        );
+        assert.deepStrictEqual(
+            await page
+                .locator('#hosts .site-hosts[data-id="greece"] .unplaced a')
+                .allTextContents(),
+            [],
+        );
+
+        await gpuHost.locator("a", { hasText: "ml-gpu-1" }).click();
+        const detail = page.locator(".detail:target");
+        assert.strictEqual(await detail.getAttribute("data-id"), "france/ml/gpu-1");
+        assert.ok(await detail.isVisible());
+        assert.strictEqual(
+            await detail.locator(".placement-host").textContent(),
+            "fr-host-3 (recorded)",
+        );
+        assert.strictEqual(
+            await detail.locator(".placement-reason").textContent(),
+            "recorded in edge:allocations",
+        );
+        await page.locator("#hosts").evaluate((section) => section.scrollIntoView());
+        await page.screenshot({ path: path.join(screenshots, "hosts.png") });
+
+        // From the keyboard: a VM link opens its details, whose host link leads back to the host.
+        await card("france/host/fr-host-2").locator("a", { hasText: "ml-cpu-1" }).focus();
+        await page.keyboard.press("Enter");
+        assert.strictEqual(await detail.getAttribute("data-id"), "france/ml/cpu-1");
+        assert.strictEqual(
+            await detail.locator(".placement-host").textContent(),
+            "fr-host-2 (recorded)",
+        );
+        await detail.locator(".placement-host a").focus();
+        await page.keyboard.press("Enter");
+        assert.strictEqual(
+            await page.locator(".host-card:target").getAttribute("data-id"),
+            "france/host/fr-host-2",
+        );
+
+        await page.click('#hosts .unplaced a:text-is("core-worker1")');
+        assert.strictEqual(await detail.getAttribute("data-id"), "france/core/worker1");
+        assert.strictEqual(
+            await detail.locator(".placement-host").textContent(),
+            "not placed (scheduler chooses)",
+        );
+        assert.deepStrictEqual(requests, [], "the page fetches nothing");
         assert.deepStrictEqual(errors, []);
     });
 });

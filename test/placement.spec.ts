@@ -98,7 +98,7 @@ describe("intents", () => {
                     "Hosts (site.hosts)",
                     "  fr-host-1 (zone rack-a): 14 of 62 cores, 29.31Gi of 250Gi memory, 0 of 64Gi 1Gi hugepages; carries core-server1, ml-cpu-2, ml-server-1",
                     "  fr-host-2 (zone rack-b): 12 of 62 cores, 24.9Gi of 250Gi memory; carries core-server2, ml-cpu-1",
-                    "  fr-host-3 (zone rack-c): 12 of 46 cores, 42.03Gi of 186Gi memory, 1 of 2 nvidia.com/TU104GL_Tesla_T4; carries core-server3, ml-gpu-1",
+                    "  fr-host-3 (zone rack-c): 12 of 46 cores, 42.03Gi of 186Gi memory, 1 of 8 intel.com/sriov_fabric, 1 of 2 nvidia.com/TU104GL_Tesla_T4; carries core-server3, ml-gpu-1",
                     "",
                 ].join("\n"),
             ),
@@ -114,8 +114,8 @@ describe("intents", () => {
             text.includes(
                 [
                     "  gpu-1 (intent.workers[1]) -> fr-host-3: fits, with 42 cores and 177.57Gi free; pool gpu has 0 nodes on this host, cluster ml 0 on this host",
-                    "      not fr-host-1: has no nvidia.com/TU104GL_Tesla_T4",
-                    "      not fr-host-2: has no nvidia.com/TU104GL_Tesla_T4, has no dedicated CPUs (label kubevirt.io/cpumanager=true)",
+                    "      not fr-host-1: has no intel.com/sriov_fabric, has no nvidia.com/TU104GL_Tesla_T4",
+                    "      not fr-host-2: has no intel.com/sriov_fabric, has no nvidia.com/TU104GL_Tesla_T4, has no dedicated CPUs (label kubevirt.io/cpumanager=true)",
                 ].join("\n"),
             ),
             text,
@@ -124,7 +124,7 @@ describe("intents", () => {
             text.includes(
                 "  cpu-2 (intent.workers[0]) -> fr-host-1: fits, with 56 cores and 237.17Gi free; pool cpu has 0 nodes on this host, cluster ml 1 on this host\n" +
                     "      not fr-host-2: would put 2 of pool cpu on host fr-host-2 against 0 elsewhere (maxSkew 1)\n" +
-                    "      not fr-host-3: fits, but keeps its nvidia.com/TU104GL_Tesla_T4 for nodes that need them\n",
+                    "      not fr-host-3: fits, but keeps its intel.com/sriov_fabric, nvidia.com/TU104GL_Tesla_T4 for nodes that need them\n",
             ),
             text,
         );
@@ -293,6 +293,51 @@ describe("intents", () => {
         assert.deepStrictEqual(problemsOf(siteWith([host({ name: "h1" })], [both])), [
             "clusters[0].nodes: must list at least one node",
             "clusters[0].intent: give either nodes or an intent: an intent's nodes are generated",
+        ]);
+    });
+
+    it("give a pool's SR-IOV networks a VF interface each, and count the VFs", () => {
+        const plan = france();
+        const fabric = plan.site.networks.find((n) => n.name === "fabric")!;
+        assert.deepStrictEqual(fabric.nad.metadata.annotations, {
+            "k8s.v1.cni.cncf.io/resourceName": "intel.com/sriov_fabric",
+        });
+        assert.deepStrictEqual(JSON.parse(fabric.nad.spec.config), {
+            cniVersion: "0.3.1",
+            name: "fabric",
+            type: "sriov",
+            vlan: 122,
+            ipam: {},
+        });
+        const gpu = plan.clusters.find((c) => c.name === "ml")!.nodes[3];
+        const spec = gpu.virtualMachine.spec.template.spec;
+        assert.deepStrictEqual(spec.domain.devices.interfaces.slice(1), [
+            { name: "edge", macAddress: gpu.interfaces[0].mac, bridge: {} },
+            { name: "fabric", macAddress: gpu.interfaces[1].mac, sriov: {} },
+        ]);
+        assert.deepStrictEqual(spec.networks[2], {
+            name: "fabric",
+            multus: { networkName: "edge-networks/fabric" },
+        });
+        assert.strictEqual(gpu.interfaces[1].address, "10.122.0.10/24");
+        const host3 = plan.placement.hosts.find((h) => h.name === "fr-host-3")!;
+        assert.strictEqual(host3.used.devices["intel.com/sriov_fabric"], 1);
+
+        const bad = structuredClone(stackConfig("france"));
+        bad["edge:clusters"][2].intent.workers[0].sriov = ["storage", "nope", "fabric"];
+        bad["edge:clusters"][2].intent.networks = ["edge", "fabric"];
+        assert.deepStrictEqual(problemsOf(rawStackConfig(bad)), [
+            "clusters[2].intent.workers[0].sriov[0]: storage is a bridge network; list it in the intent's networks",
+            'clusters[2].intent.workers[0].sriov[1]: unknown site network "nope" (site.networks has: edge, storage, fabric)',
+            "clusters[2].intent.workers[0].sriov[2]: fabric is in the intent's networks already",
+            "clusters[2].intent.workers[1].sriov[0]: fabric is in the intent's networks already",
+        ]);
+        const both = structuredClone(stackConfig("france"));
+        both["edge:site"].networks[2].bridge = "br-fabric";
+        delete both["edge:site"].networks[1].bridge;
+        assert.deepStrictEqual(problemsOf(rawStackConfig(both)), [
+            "site.networks[1]: needs bridge (a Linux bridge on the hosts) or sriov (VFs of a host NIC)",
+            "site.networks[2]: has both bridge and sriov; a network is one or the other",
         ]);
     });
 

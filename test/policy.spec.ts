@@ -219,6 +219,28 @@ describe("policy pack", () => {
                 ["bridge br0 VLAN 18 is not a network the site declares"],
             );
         });
+
+        it("takes france's SR-IOV network by its resource and VLAN, and nothing else", async () => {
+            const france = planStack(rawStackConfig(editableStackConfig("france"))).plan;
+            const franceConfig = sitePolicyConfig(france.site);
+            const fabric = france.site.networks.find((n) => n.name === "fabric")!.nad;
+            assert.deepStrictEqual(
+                await violations("nads-on-declared-bridges", types.nad, fabric, franceConfig),
+                [],
+            );
+            const other = structuredClone(fabric) as any;
+            other.metadata.annotations["k8s.v1.cni.cncf.io/resourceName"] = "intel.com/other";
+            assert.deepStrictEqual(
+                await violations("nads-on-declared-bridges", types.nad, other, franceConfig),
+                ["SR-IOV resource intel.com/other VLAN 122 is not a network the site declares"],
+            );
+            assert.deepStrictEqual(
+                await violations("nads-on-declared-bridges", types.nad, fabric, greeceConfig),
+                [
+                    "SR-IOV resource intel.com/sriov_fabric VLAN 122 is not a network the site declares",
+                ],
+            );
+        });
     });
 
     describe("cluster-cidrs-clear-of-reserved", () => {

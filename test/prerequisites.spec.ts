@@ -20,6 +20,7 @@ describe("site prerequisites", () => {
             sitePrerequisites(siteOf("france")).map((p) => p.topic),
             [
                 "Bridge br-trunk",
+                "SR-IOV",
                 "CDI clone permission",
                 "Rancher",
                 "Passed-through devices",

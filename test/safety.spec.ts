@@ -237,7 +237,7 @@ describe("safety", () => {
                 "rancher2:index/clusterSync:ClusterSync::lab-sync",
                 "rancher2:index/clusterSync:ClusterSync::ml-sync",
             ]);
-            assert.strictEqual(keys(true).length, 67);
+            assert.strictEqual(keys(true).length, 68);
             assert.ok(
                 keys(true).includes("kubernetes:kubevirt.io/v1:VirtualMachine::core-server1"),
             );
@@ -461,7 +461,7 @@ describe("safety", () => {
             const shared = order.filter(
                 (k) => k.startsWith(`${types.nad}::`) || k.includes("::france-image-"),
             );
-            assert.strictEqual(shared.length, 4);
+            assert.strictEqual(shared.length, 5);
             for (const s of shared) {
                 for (const n of nodeResources) {
                     assert.ok(order.indexOf(n) < order.indexOf(s), `${n} before ${s}`);

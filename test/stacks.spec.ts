@@ -203,11 +203,11 @@ describe("site stacks", () => {
             assert.strictEqual(counts[types.clusterV2], 3);
             assert.strictEqual(counts[types.virtualMachine], 10);
             assert.strictEqual(counts[types.dataVolume], 2 + 10);
-            assert.strictEqual(counts[types.nad], 2);
+            assert.strictEqual(counts[types.nad], 3);
             assert.strictEqual(counts[types.namespace], 5);
             assert.strictEqual(counts[types.service], 1);
             assert.strictEqual(counts[types.hostKey], 10);
-            assert.strictEqual(resources.length, 72, "61, a host key per node and the root stack");
+            assert.strictEqual(resources.length, 73, "62, a host key per node and the root stack");
 
             const rancher = ofType(resources, types.clusterV2);
             const core = rancher.find((r) => r.name === "core")!;
@@ -341,7 +341,7 @@ describe("site stacks", () => {
                     stack: "france",
                     preview: true,
                 });
-                assert.strictEqual(resources.length, 72, "71 and the root stack");
+                assert.strictEqual(resources.length, 73, "72 and the root stack");
             });
             assert.strictEqual(warnings.length, 1);
             assert.ok(warnings[0].includes("  lab.podCidr: 10.80.0.0/16 (new)"));

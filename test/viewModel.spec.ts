@@ -138,13 +138,17 @@ describe("the topology page's view model", () => {
             "10.120.0.13 pinned france/core/server3",
             "10.120.0.14 recorded france/core/worker2",
             "10.120.0.15 new france/lab/node1",
+            "10.120.0.16 recorded france/ml/server-1",
+            "10.120.0.17 recorded france/ml/cpu-1",
+            "10.120.0.18 recorded france/ml/cpu-2",
+            "10.120.0.19 recorded france/ml/gpu-1",
         ]);
         assert.deepStrictEqual(site.networks[0].counts, {
             pinned: 3,
-            recorded: 2,
+            recorded: 6,
             new: 1,
             reserved: 0,
-            free: 84,
+            free: 80,
             size: 90,
         });
     });
@@ -197,6 +201,241 @@ describe("the topology page's view model", () => {
                 ...site.clusters[0].nodes.flatMap((n) => n.changes),
             ].length,
             "every change is marked on something",
+        );
+    });
+
+    it("shows france's hosts, what each has and carries, and the nodes no host counts", async () => {
+        const site = siteView(await siteInput("france", editableStackConfig("france")));
+        assert.deepStrictEqual(
+            site.hosts.map((h) => [
+                h.id,
+                h.name,
+                h.zone,
+                h.use.map((u) => `${u.label}: ${u.text}`),
+            ]),
+            [
+                [
+                    "france/host/fr-host-1",
+                    "fr-host-1",
+                    "rack-a",
+                    [
+                        "cores: 14 of 62 cores",
+                        "memory: 29.31Gi of 250Gi",
+                        "1Gi hugepages: 0 of 64Gi",
+                    ],
+                ],
+                [
+                    "france/host/fr-host-2",
+                    "fr-host-2",
+                    "rack-b",
+                    ["cores: 12 of 62 cores", "memory: 24.9Gi of 250Gi"],
+                ],
+                [
+                    "france/host/fr-host-3",
+                    "fr-host-3",
+                    "rack-c",
+                    [
+                        "cores: 12 of 46 cores",
+                        "memory: 42.03Gi of 186Gi",
+                        "intel.com/sriov_fabric: 1 of 8 intel.com/sriov_fabric",
+                        "nvidia.com/TU104GL_Tesla_T4: 1 of 2 nvidia.com/TU104GL_Tesla_T4",
+                    ],
+                ],
+            ],
+        );
+        assert.deepStrictEqual(
+            site.hosts.map((h) => [h.name, h.vms.map((vm) => `${vm.vmName} ${vm.node} ${vm.how}`)]),
+            [
+                [
+                    "fr-host-1",
+                    [
+                        "core-server1 france/core/server1 selector",
+                        "ml-cpu-2 france/ml/cpu-2 recorded",
+                        "ml-server-1 france/ml/server-1 recorded",
+                    ],
+                ],
+                [
+                    "fr-host-2",
+                    [
+                        "core-server2 france/core/server2 selector",
+                        "ml-cpu-1 france/ml/cpu-1 recorded",
+                    ],
+                ],
+                [
+                    "fr-host-3",
+                    [
+                        "core-server3 france/core/server3 selector",
+                        "ml-gpu-1 france/ml/gpu-1 recorded",
+                    ],
+                ],
+            ],
+        );
+        // core-server3 (4 cores, 8Gi) and ml-gpu-1 (8 cores, 32Gi, one T4 and dedicated CPUs) with
+        // KubeVirt's overhead (lib/defaults.ts): 8Gi + 438Mi and 32Gi + 1642Mi.
+        assert.deepStrictEqual(site.hosts[2].use, [
+            {
+                resource: "cpu",
+                label: "cores",
+                used: 12,
+                capacity: 46,
+                text: "12 of 46 cores",
+                usedPercent: 26.09,
+                nearlyFull: false,
+                over: false,
+            },
+            {
+                resource: "memory",
+                label: "memory",
+                used: 43040 * 2 ** 20,
+                capacity: 186 * 2 ** 30,
+                text: "42.03Gi of 186Gi",
+                usedPercent: 22.6,
+                nearlyFull: false,
+                over: false,
+            },
+            {
+                resource: "intel.com/sriov_fabric",
+                label: "intel.com/sriov_fabric",
+                used: 1,
+                capacity: 8,
+                text: "1 of 8 intel.com/sriov_fabric",
+                usedPercent: 12.5,
+                nearlyFull: false,
+                over: false,
+            },
+            {
+                resource: "nvidia.com/TU104GL_Tesla_T4",
+                label: "nvidia.com/TU104GL_Tesla_T4",
+                used: 1,
+                capacity: 2,
+                text: "1 of 2 nvidia.com/TU104GL_Tesla_T4",
+                usedPercent: 50,
+                nearlyFull: false,
+                over: false,
+            },
+        ]);
+        assert.deepStrictEqual(site.hosts[0].use[2], {
+            resource: "hugepages-1Gi",
+            label: "1Gi hugepages",
+            used: 0,
+            capacity: 64 * 2 ** 30,
+            text: "0 of 64Gi",
+            usedPercent: 0,
+            nearlyFull: false,
+            over: false,
+        });
+        const scheduler =
+            "the host cluster's scheduler chooses (no hostSelector); placement does not count it";
+        assert.deepStrictEqual(site.unplaced, [
+            { node: "france/core/worker1", vmName: "core-worker1", reason: scheduler },
+            { node: "france/core/worker2", vmName: "core-worker2", reason: scheduler },
+            { node: "france/lab/node1", vmName: "lab-node1", reason: scheduler },
+        ]);
+        const nodes = new Map(site.clusters.flatMap((c) => c.nodes).map((n) => [n.id, n]));
+        assert.deepStrictEqual(nodes.get("france/ml/gpu-1")!.placement, {
+            host: "fr-host-3",
+            hostId: "france/host/fr-host-3",
+            how: "recorded",
+            howLabel: "recorded",
+            reason: "recorded in edge:allocations",
+            pool: "intent.workers[1]",
+            rejected: [],
+        });
+        assert.deepStrictEqual(nodes.get("france/core/server1")!.placement, {
+            host: "fr-host-1",
+            hostId: "france/host/fr-host-1",
+            how: "selector",
+            howLabel: "hostSelector",
+            reason: "its hostSelector matches only this host",
+            rejected: [],
+        });
+        assert.deepStrictEqual(nodes.get("france/core/worker1")!.placement, {
+            how: "scheduler",
+            howLabel: "scheduler chooses",
+            reason: scheduler,
+            rejected: [],
+        });
+    });
+
+    it("shows greece's one host, which carries both nodes since there is no other", async () => {
+        const site = siteView(await siteInput("greece", editableStackConfig("greece")));
+        assert.deepStrictEqual(
+            site.hosts.map((h) => ({
+                id: h.id,
+                name: h.name,
+                zone: h.zone,
+                use: h.use.map((u) => [u.resource, u.text, u.usedPercent]),
+                vms: h.vms,
+            })),
+            [
+                {
+                    id: "greece/host/gr-host-1",
+                    name: "gr-host-1",
+                    zone: undefined,
+                    use: [
+                        ["cpu", "12 of 30 cores", 40],
+                        ["memory", "8.87Gi of 124Gi", 7.15],
+                    ],
+                    vms: [
+                        {
+                            how: "only host",
+                            node: "greece/final-test/cluster-master",
+                            vmName: "final-test-cluster-master",
+                        },
+                        {
+                            how: "only host",
+                            node: "greece/final-test/worker1",
+                            vmName: "final-test-worker1",
+                        },
+                    ],
+                },
+            ],
+        );
+        assert.ok(!("zone" in site.hosts[0]), "a host without a zone has no zone key");
+        assert.deepStrictEqual(site.unplaced, []);
+        assert.deepStrictEqual(
+            site.clusters[0].nodes.map((n) => [n.name, n.placement?.host, n.placement?.howLabel]),
+            [
+                ["cluster-master", "gr-host-1", "the only host"],
+                ["worker1", "gr-host-1", "the only host"],
+            ],
+        );
+    });
+
+    it("says where an intent places a node anew, which hosts it passed over, and flags a nearly full host", async () => {
+        const config = editableStackConfig("france");
+        delete config["edge:allocations"].ml.hosts;
+        config["edge:site"].hosts[2].cpu = 14;
+        const site = siteView(await siteInput("france", config));
+        const gpu = site.clusters
+            .find((c) => c.name === "ml")!
+            .nodes.find((n) => n.name === "gpu-1")!;
+        assert.deepStrictEqual(gpu.placement, {
+            host: "fr-host-3",
+            hostId: "france/host/fr-host-3",
+            how: "placed",
+            howLabel: "placed by intent",
+            reason: "fits, with 10 cores and 177.57Gi free; pool gpu has 0 nodes on this host, cluster ml 0 on this host",
+            pool: "intent.workers[1]",
+            rejected: [
+                {
+                    host: "fr-host-1",
+                    reason: "has no intel.com/sriov_fabric, has no nvidia.com/TU104GL_Tesla_T4",
+                },
+                {
+                    host: "fr-host-2",
+                    reason: "has no intel.com/sriov_fabric, has no nvidia.com/TU104GL_Tesla_T4, has no dedicated CPUs (label kubevirt.io/cpumanager=true)",
+                },
+            ],
+        });
+        const host = site.hosts[2];
+        assert.deepStrictEqual(
+            [host.use[0].text, host.use[0].usedPercent, host.use[0].nearlyFull, host.use[0].over],
+            ["12 of 14 cores", 85.71, true, false],
+        );
+        assert.deepStrictEqual(
+            host.vms.map((vm) => `${vm.vmName} ${vm.how}`),
+            ["core-server3 selector", "ml-gpu-1 placed"],
         );
     });
 });

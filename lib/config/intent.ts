@@ -38,17 +38,16 @@ function poolNodes(pool: Pool, intent: IntentShape): ClusterNode[] {
         name,
         roles,
         image,
+        sriov,
         worker: _worker,
         ...sizes
-    } = pool as Pool & {
-        worker?: boolean;
-    };
+    } = pool as Pool & { worker?: boolean };
     return Array.from({ length: count }, (_, i) => ({
         ...sizes,
         name: intentNodeName(name, i + 1),
         roles,
         image: image ?? intent.image,
-        networks: intent.networks.map((network) => ({ network })),
+        networks: [...intent.networks, ...(sriov ?? [])].map((network) => ({ network })),
         hostSelector: {},
         pool: name,
     }));
@@ -129,6 +128,20 @@ export function readIntent(
             context,
         );
         checkHardware(pool, at, problems, hosts);
+        (pool.sriov ?? []).forEach((network, i) => {
+            const itemPath = `${keyPath(at, "sriov")}[${i}]`;
+            const siteNetwork = site?.networks.find((n) => n.name === network);
+            if (site && !siteNetwork) {
+                problems.add(itemPath, unknownNetwork(network, site)!);
+            } else if (siteNetwork && !siteNetwork.sriov) {
+                problems.add(
+                    itemPath,
+                    `${network} is a bridge network; list it in the intent's networks`,
+                );
+            } else if (intent.networks.includes(network)) {
+                problems.add(itemPath, `${network} is in the intent's networks already`);
+            }
+        });
     }
     if (problems.problems.length > before) {
         return undefined;

@@ -41,6 +41,14 @@ export function resolveNetwork(
     }
     const cidr = parsed.cidr;
     const before = problems.problems.length;
+    if ((network.bridge === undefined) === (network.sriov === undefined)) {
+        problems.add(
+            path,
+            network.bridge === undefined
+                ? "needs bridge (a Linux bridge on the hosts) or sriov (VFs of a host NIC)"
+                : "has both bridge and sriov; a network is one or the other",
+        );
+    }
     const gateway = ipToInt(network.gateway);
     if (!contains(cidr, gateway)) {
         problems.add(keyPath(path, "gateway"), `${network.gateway} is outside ${network.cidr}`);
@@ -236,6 +244,13 @@ export function checkNode(
         if (site && !siteNetwork) {
             problems.add(keyPath(itemPath, "network"), unknownNetwork(network, site)!);
             return;
+        }
+        const vfs = siteNetwork?.sriov?.resourceName;
+        if (site && vfs && site.hosts.length > 0 && !site.hosts.some((h) => vfs in h.devices)) {
+            problems.add(
+                keyPath(itemPath, "network"),
+                `is an SR-IOV network, and no host in site.hosts has ${vfs}`,
+            );
         }
         const error = site && siteNetwork && ip ? checkNodeIp(ip, siteNetwork, site) : undefined;
         if (error) {

@@ -214,7 +214,22 @@ export const networkSchema = fields({
         linuxInterfaceName,
         (given) =>
             `"${given}" is not a Linux interface name (at most 15 letters, digits, "_", "-", ".")`,
-    ).meta({ description: "Linux bridge on every host node that the network's VMs join" }),
+    )
+        .optional()
+        .meta({
+            description: "Linux bridge on every host node that the network's VMs join; or sriov",
+        }),
+    sriov: fields({
+        resourceName: resourceName().meta({
+            description:
+                "The SR-IOV device plugin's resource of the VFs (e.g. intel.com/sriov_fabric)",
+        }),
+    })
+        .optional()
+        .meta({
+            description:
+                "Instead of a bridge: VMs get a virtual function of a host NIC, passed through",
+        }),
     vlan: wholeNumber(1, 4094).optional().meta({
         description:
             "VLAN tag on the bridge; the host bridge must be VLAN-filtering (see the printed prerequisites)",
@@ -471,6 +486,9 @@ const poolFields = {
         description: "Root disk size of each node, at least the image's size",
     }),
     image: text().optional().meta({ description: "Image of these nodes; absent: the intent's" }),
+    sriov: z.array(text()).optional().meta({
+        description: "SR-IOV site networks these nodes join too, each with a VF of their host",
+    }),
     ...hardwareFields,
 };
 
@@ -486,6 +504,7 @@ export const serverPoolSchema = fields({
     memory: poolFields.memory.default(defaults.intentServers.memory),
     disk: poolFields.disk.default(defaults.intentServers.disk),
     image: poolFields.image,
+    sriov: poolFields.sriov,
     ...hardwareFields,
 });
 
