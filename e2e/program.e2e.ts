@@ -6,6 +6,7 @@ import { EngineEvent, LocalWorkspace, Stack, UpResult } from "@pulumi/pulumi/aut
 import { labels } from "../lib/naming";
 import { StackPlan, planStack } from "../lib/plan";
 import { parseStackFile, stackFileConfig, stackFilePath, withAllocations } from "../lib/stackFile";
+import { checkDrift } from "../offline/drift";
 import { sitePolicyConfig } from "../policy/policies";
 import {
     ControlPlane,
@@ -554,6 +555,80 @@ describe("index.ts against a live API server", function () {
         ]);
         // The whole cluster goes with its Rancher cluster: no machine is removed one by one.
         assert.strictEqual(rancher!.removals.length, removalsBefore);
+        assert.deepStrictEqual(Object.keys(rancher!.clusters()), ["greece-final-test"]);
+    });
+
+    it("places an intent's nodes as planned, with their hardware, and reports drift from the state", async () => {
+        const gpu = "nvidia.com/TU104GL_Tesla_T4";
+        const plan = editStack((config) => {
+            config["edge:site"].hosts.push({
+                name: "gr-host-2",
+                cpu: 16,
+                memory: "64Gi",
+                labels: { "kubevirt.io/cpumanager": "true" },
+                devices: { [gpu]: 1 },
+            });
+            config["edge:clusters"].push({
+                name: "ml",
+                type: "k3s",
+                kubernetesVersion: "v1.31.5+k3s1",
+                intent: {
+                    image: "ubuntu-focal",
+                    networks: ["lab"],
+                    workers: [
+                        {
+                            name: "gpu",
+                            count: 1,
+                            cpu: 2,
+                            memory: "2Gi",
+                            disk: "15Gi",
+                            gpus: [gpu],
+                            dedicatedCpu: true,
+                        },
+                    ],
+                },
+            });
+        });
+        assert.deepStrictEqual(plan.allocations.ml.hosts, {
+            "server-1": "gr-host-1",
+            "gpu-1": "gr-host-2",
+        });
+        const added = await up();
+        assert.deepStrictEqual(changes(added.summary), { create: 14 });
+        assert.doesNotMatch(added.output, /unknown field|pruned/i);
+        const vm = await controlPlane!.call(
+            "GET",
+            "/apis/kubevirt.io/v1/namespaces/ml/virtualmachines/ml-gpu-1",
+        );
+        const spec = vm.body.spec.template.spec;
+        assert.deepStrictEqual(spec.nodeSelector, { "kubernetes.io/hostname": "gr-host-2" });
+        assert.strictEqual(spec.domain.cpu.dedicatedCpuPlacement, true);
+        assert.deepStrictEqual(spec.domain.devices.gpus, [{ name: "gpu1", deviceName: gpu }]);
+
+        // Assurance: the state as `pulumi stack export` writes it holds what was planned...
+        assert.deepStrictEqual(checkDrift(currentPlan(), await stack.exportStack()), []);
+        // ...until someone moves the VM by hand, which a refresh brings into the state.
+        await controlPlane!.call(
+            "PATCH",
+            "/apis/kubevirt.io/v1/namespaces/ml/virtualmachines/ml-gpu-1",
+            {
+                spec: {
+                    template: { spec: { nodeSelector: { "kubernetes.io/hostname": "gr-host-1" } } },
+                },
+            },
+            "application/merge-patch+json",
+        );
+        await stack.refresh();
+        assert.deepStrictEqual(checkDrift(currentPlan(), await stack.exportStack()), [
+            "ml-gpu-1: host is gr-host-1, planned gr-host-2",
+        ]);
+
+        editStack((config) => {
+            config["edge:clusters"] = config["edge:clusters"].filter((c: any) => c.name !== "ml");
+            config["edge:site"].hosts.pop();
+        });
+        const removed = await up();
+        assert.deepStrictEqual(changes(removed.summary), { delete: 14 });
         assert.deepStrictEqual(Object.keys(rancher!.clusters()), ["greece-final-test"]);
     });
 

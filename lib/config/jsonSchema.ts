@@ -35,7 +35,9 @@ const configSchema = z
                     "Host cluster kubeconfig (--path edge:site.kubeconfig); absent: the ambient kubeconfig",
                 ).optional(),
             })
-            .meta({ description: "The site: its host cluster, address plan and bridge networks" }),
+            .meta({
+                description: "The site: its host cluster, hosts, address plan and networks",
+            }),
         "edge:images": imagesSchema,
         "edge:clusters": z
             .array(clusterSchema)

@@ -93,11 +93,17 @@ export function configReference(stackSchema: JsonSchema): string {
         ...table("Keys", { ...config, description: undefined }),
         ...table("`edge:site`", site),
         ...table("`edge:site.networks[]`", at(site, "networks", "[]")),
+        ...table("`edge:site.networks[].sriov`", at(site, "networks", "[]", "sriov")),
+        ...table("`edge:site.hosts[]`", at(site, "hosts", "[]")),
         ...table("`edge:images.<name>`", objectForm(typeof images === "object" ? images : {})),
         ...table("`edge:clusters[]`", cluster),
         ...table("`edge:clusters[].directApi`", at(cluster, "directApi")),
         ...table("`edge:clusters[].nodes[]`", node),
         ...table("`edge:clusters[].nodes[].networks[]`", objectForm(at(node, "networks", "[]"))),
+        ...table("`edge:clusters[].intent`", at(cluster, "intent")),
+        ...table("`edge:clusters[].intent.servers`", at(cluster, "intent", "servers")),
+        ...table("`edge:clusters[].intent.workers[]`", at(cluster, "intent", "workers", "[]")),
+        ...table("`edge:clusters[].intent.spread`", at(cluster, "intent", "spread")),
         referenceEnd,
     ].join("\n");
 }

@@ -258,7 +258,8 @@ export const networkSchema = fields({
 function siteNetworks<T extends z.ZodType>(network: T) {
     return listOf(network, "must list at least one site network: nodes need a stable address").meta(
         {
-            description: "The site's bridge networks that nodes join with static addresses",
+            description:
+                "The site's bridge and SR-IOV networks that nodes join with static addresses",
         },
     );
 }
@@ -495,7 +496,7 @@ const poolFields = {
 export const serverPoolSchema = fields({
     count: wholeNumber(1, 7)
         .default(defaults.intentServers.count)
-        .meta({ description: "Servers (control plane and etcd): 1, 3 or 5" }),
+        .meta({ description: "Servers (control plane and etcd), an odd number" }),
     worker: z.boolean().default(false).meta({
         description:
             "Servers run workloads too (the worker role); needed when there are no workers",
