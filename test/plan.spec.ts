@@ -24,6 +24,7 @@ import {
     replaceReasons,
 } from "../offline/diff";
 import { Evaluation, evaluateProgram, placeholders } from "../offline/evaluate";
+import { renderExplanation } from "../offline/explain";
 import { readTree } from "../offline/tree";
 import {
     addressSummary,
@@ -33,7 +34,13 @@ import {
     renderSummary,
 } from "../offline/render";
 import { locked } from "./fixtures";
-import { editableStackConfig, projectRoot, registrationCommandOf } from "./mocks";
+import {
+    editableStackConfig,
+    projectRoot,
+    registrationCommandOf,
+    stackConfig,
+    types,
+} from "./mocks";
 
 async function render(
     config: Record<string, any>,
@@ -408,6 +415,42 @@ describe("offline plan", () => {
                     stderr: "",
                 },
             );
+        });
+
+        it("explains placement, and checks a stack export for drift", () => {
+            const explained = plan(projectRoot, "--stack", "france", "--explain");
+            assert.strictEqual(explained.status, 0, explained.stderr);
+            assert.strictEqual(
+                explained.stdout,
+                renderExplanation("france", planStack(rawStackConfig(stackConfig("france"))).plan),
+            );
+            const dir = mkdtempSync(path.join(tmpdir(), "plan-"));
+            const { plan: france } = planStack(rawStackConfig(stackConfig("france")));
+            const resources = france.clusters.flatMap((c) =>
+                c.nodes.map((n) => ({ type: types.virtualMachine, outputs: n.virtualMachine })),
+            );
+            const state = path.join(dir, "state.json");
+            writeFileSync(state, JSON.stringify({ deployment: { resources } }));
+            assert.deepStrictEqual(plan(projectRoot, "--stack", "france", "--check-drift", state), {
+                status: 0,
+                stdout: `No drift: the 10 node VMs in ${state} are as planned.\n`,
+                stderr: "",
+            });
+            writeFileSync(state, JSON.stringify({ deployment: { resources: resources.slice(1) } }));
+            assert.deepStrictEqual(plan(projectRoot, "--stack", "france", "--check-drift", state), {
+                status: 1,
+                stdout: `Drift between the plan and ${state} (1):\n  core-server1: planned, not in the stack's state (not deployed yet)\n`,
+                stderr: "",
+            });
+            writeFileSync(state, "not json");
+            assert.deepStrictEqual(plan(projectRoot, "--stack", "france", "--check-drift", state), {
+                status: 2,
+                stdout: "",
+                stderr: `${state} is not JSON\n`,
+            });
+            const mixed = plan(projectRoot, "--stack", "france", "--explain", "--json");
+            assert.strictEqual(mixed.status, 2);
+            assert.match(mixed.stderr, /^usage: npm run plan/);
         });
 
         it("writes the topology page of every site, byte-identical twice", () => {
