@@ -34,6 +34,8 @@ export interface NodeSummary {
     macs: Record<string, string>;
     /** The node's SSH host key, for operators' known_hosts. */
     hostKey: string;
+    /** The host an intent placed it on. */
+    host?: string;
 }
 
 /**
@@ -201,10 +203,13 @@ export class EdgeCluster extends pulumi.ComponentResource {
             .all(nodes.map(([, node]) => node.hostPublicKey))
             .apply((hostKeys) =>
                 Object.fromEntries(
-                    nodes.map(([nodeName, { roles, ips, macs }], i): [string, NodeSummary] => [
-                        nodeName,
-                        { roles, ips, macs, hostKey: hostKeys[i] },
-                    ]),
+                    nodes.map(([nodeName, { roles, ips, macs }], i): [string, NodeSummary] => {
+                        const host = cluster.nodes.find((n) => n.name === nodeName)?.host;
+                        return [
+                            nodeName,
+                            { roles, ips, macs, hostKey: hostKeys[i], ...(host ? { host } : {}) },
+                        ];
+                    }),
                 ),
             );
         // The data outputs only: the Rancher cluster and the nodes are in the state already.

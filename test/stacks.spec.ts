@@ -247,6 +247,8 @@ describe("site stacks", () => {
                 },
             );
             assert.deepStrictEqual(clusters.core.nodes.worker1.roles, ["worker"]);
+            assert.strictEqual(clusters.ml.nodes["gpu-1"].host, "fr-host-3");
+            assert.ok(!("host" in clusters.core.nodes.worker1), "hand-written nodes have no host");
             assert.deepStrictEqual(Object.keys(clusters.core.nodes.server2.macs), [
                 "edge",
                 "storage",
