@@ -363,7 +363,12 @@ export const hostSchema = fields({
                 "Allocatable devices by extended resource name: GPUs, host devices, SR-IOV VFs",
         }),
     hugepages: z
-        .partialRecord(z.enum(hugepageSizes), quantity())
+        .partialRecord(z.enum(hugepageSizes), quantity(), {
+            error: (issue) =>
+                issue.code === "unrecognized_keys"
+                    ? `unknown page size (expected one of: ${hugepageSizes.join(", ")})`
+                    : undefined,
+        })
         .default({})
         .meta({ description: "Allocatable hugepages by page size (2Mi, 1Gi): the total of each" }),
 });
