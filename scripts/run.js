@@ -39,6 +39,25 @@ function sourceHash() {
     return hash.digest("hex");
 }
 
+/**
+ * Deletes what tsc emitted for sources that no longer exist: tsc never deletes, and a module moved
+ * into a folder (lib/config.ts to lib/config/) would leave its old .js, which require() prefers to
+ * the folder's index.js. Files in use by another run stay, unlike with emptying build/.
+ */
+function pruneStale(dir) {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const file = path.join(dir, entry.name);
+        if (entry.isDirectory()) {
+            pruneStale(file);
+            continue;
+        }
+        const source = path.join(root, path.relative(build, file)).replace(/\.js(\.map)?$/, ".ts");
+        if (source.endsWith(".ts") && !existsSync(source)) {
+            rmSync(file);
+        }
+    }
+}
+
 const [name, ...args] = process.argv.slice(2);
 if (!["plan", "lock", "bench", "schema"].includes(name)) {
     console.error("usage: node scripts/run.js plan|lock|bench|schema [args]");
@@ -47,9 +66,6 @@ if (!["plan", "lock", "bench", "schema"].includes(name)) {
 const hash = sourceHash();
 if (!existsSync(stampFile) || readFileSync(stampFile, "utf8") !== hash) {
     const tsc = require.resolve("typescript/bin/tsc");
-    // tsc never deletes: a module moved into a folder (lib/config.ts to lib/config/) would leave
-    // its old .js, which require() prefers to the folder's index.js.
-    rmSync(build, { recursive: true, force: true });
     execFileSync(
         process.execPath,
         [tsc, "-p", path.join(root, "tsconfig.build.json"), "--noCheck"],
@@ -57,6 +73,7 @@ if (!existsSync(stampFile) || readFileSync(stampFile, "utf8") !== hash) {
             stdio: "inherit",
         },
     );
+    pruneStale(build);
     writeFileSync(stampFile, hash);
 }
 process.argv = [process.argv[0], path.join(build, "scripts", `${name}.js`), ...args];

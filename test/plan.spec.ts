@@ -1,6 +1,6 @@
 import * as assert from "assert";
 import { execFileSync, spawnSync } from "child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import { parse, parseDocument } from "yaml";
@@ -105,6 +105,22 @@ describe("offline plan", () => {
         } finally {
             rmSync(out, { recursive: true, force: true });
         }
+    });
+
+    it("npm run plan prunes what tsc emitted for a source that is gone, which would shadow a folder", () => {
+        const stale = path.join(projectRoot, "build", "lib", "config.js");
+        mkdirSync(path.dirname(stale), { recursive: true });
+        writeFileSync(stale, 'throw new Error("a stale lib/config.js was loaded");\n');
+        // A changed source is what makes run.js compile again.
+        rmSync(path.join(projectRoot, "build", ".sources"), { force: true });
+        const run = spawnSync(
+            process.execPath,
+            ["scripts/run.js", "plan", "--stack", "greece", "--explain"],
+            { cwd: projectRoot, encoding: "utf8" },
+        );
+        assert.strictEqual(run.status, 0, run.stderr);
+        assert.ok(!existsSync(stale));
+        assert.ok(existsSync(path.join(projectRoot, "build", "lib", "config", "index.js")));
     });
 
     it("plans once per npm run plan: the program finds the script's plan of the same config", () => {
