@@ -26,6 +26,8 @@ export const hostLabels = {
      * with dedicated CPUs (kubevirt pkg/virt-controller/services/nodeselectorrenderer.go).
      */
     cpuManager: "kubevirt.io/cpumanager",
+    /** What virt-controller selected on before KubeVirt 1.8, which still sets it alongside. */
+    deprecatedCpuManager: "cpumanager",
 } as const;
 
 export const annotations = {

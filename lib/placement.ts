@@ -157,7 +157,11 @@ function missingFeatures(host: HostShape, demand: Demand): string[] {
             missing.push(`has no ${size} hugepages`);
         }
     }
-    if (demand.dedicatedCpu && hostLabelSet(host)[hostLabels.cpuManager] !== "true") {
+    const labels = hostLabelSet(host);
+    const pinnable = [hostLabels.cpuManager, hostLabels.deprecatedCpuManager].some(
+        (key) => labels[key] === "true",
+    );
+    if (demand.dedicatedCpu && !pinnable) {
         missing.push(`has no dedicated CPUs (label ${hostLabels.cpuManager}=true)`);
     }
     return missing;
@@ -276,11 +280,12 @@ export function placeNodes(
     const entries: Placing[] = config.clusters.flatMap((cluster, clusterIndex) =>
         cluster.nodes.map((node, nodeIndex) => ({ cluster, clusterIndex, node, nodeIndex })),
     );
+    const order = new Map<PlacementDecision, number>();
     const decide = (
         entry: Placing,
         rest: Omit<PlacementDecision, "cluster" | "node" | "vmName" | "pool">,
-    ) =>
-        decisions.push({
+    ) => {
+        const decision: PlacementDecision = {
             cluster: entry.cluster.name,
             node: entry.node.name,
             vmName: vmName(entry.cluster.name, entry.node.name),
@@ -288,7 +293,10 @@ export function placeNodes(
                 ? {}
                 : { pool: poolPath(entry.cluster.intent, entry.node.pool) }),
             ...rest,
-        });
+        };
+        decisions.push(decision);
+        order.set(decision, entries.indexOf(entry));
+    };
 
     // What is there already: hand-written nodes pinned by their selector, recorded intent nodes.
     for (const entry of entries) {
@@ -296,7 +304,7 @@ export function placeNodes(
             break;
         }
         if (entry.node.pool === undefined) {
-            fixHandWritten(entry, hosts, problems, carry, decide);
+            fixHandWritten(entry, hosts, problems, carry, decide, demandOf);
             continue;
         }
         const recorded = config.allocations[entry.cluster.name]?.hosts?.[entry.node.name];
@@ -328,6 +336,7 @@ export function placeNodes(
             rejected: [],
         });
     }
+    reportSharedEtcdHosts(config, placed, problems);
     loads.forEach((load, i) => {
         const over = overload(load);
         if (over.length > 0) {
@@ -338,18 +347,28 @@ export function placeNodes(
         }
     });
 
-    for (const entry of entries) {
-        if (
-            entry.node.pool === undefined ||
-            placed.has(`${entry.cluster.name}/${entry.node.name}`)
-        ) {
-            continue;
-        }
-        if (config.allocations[entry.cluster.name]?.hosts?.[entry.node.name] !== undefined) {
-            continue;
-        }
-        placeNew(entry, hosts, loads, placed, problems, carry, decide, demandOf);
-    }
+    // New nodes largest first (first-fit decreasing): a big node placed last finds the hosts
+    // fragmented by small ones. Nodes of one pool are alike and keep their order.
+    const size = (entry: Placing) => demandOf(entry.node);
+    const pending = entries
+        .filter(
+            (entry) =>
+                entry.node.pool !== undefined &&
+                config.allocations[entry.cluster.name]?.hosts?.[entry.node.name] === undefined,
+        )
+        .sort(
+            (a, b) =>
+                size(b).memory - size(a).memory ||
+                size(b).cpu - size(a).cpu ||
+                entries.indexOf(a) - entries.indexOf(b),
+        );
+    const unplaced = pending.flatMap((entry) => {
+        const failure = placeNew(entry, hosts, loads, placed, carry, decide, demandOf);
+        return failure === undefined ? [] : [{ ...failure, index: entries.indexOf(entry) }];
+    });
+    // Reported in config order, whatever order they were placed in.
+    unplaced.sort((a, b) => a.index - b.index).forEach((f) => problems.add(f.path, f.message));
+    decisions.sort((a, b) => order.get(a)! - order.get(b)!);
 
     const clusters = config.clusters.map((cluster) => ({
         ...cluster,
@@ -365,6 +384,35 @@ export function placeNodes(
     return { config: { ...config, clusters }, placement: { decisions, hosts: loads } };
 }
 
+/**
+ * An intent's etcd members on one host would lose quorum together; new ones are never put so,
+ * but a record edited by hand could.
+ */
+function reportSharedEtcdHosts(
+    config: StackConfig,
+    placed: Map<string, string>,
+    problems: ProblemList,
+): void {
+    for (const cluster of config.clusters.filter((c) => c.intent)) {
+        const seen = new Map<string, string>();
+        for (const node of cluster.nodes.filter((n) => n.roles.includes("etcd"))) {
+            const host = placed.get(`${cluster.name}/${node.name}`);
+            if (host === undefined) {
+                continue;
+            }
+            const other = seen.get(host);
+            if (other === undefined) {
+                seen.set(host, node.name);
+            } else {
+                problems.add(
+                    `allocations.${cluster.name}.hosts.${node.name}`,
+                    `${host} carries ${other} too, another etcd member of ${cluster.name}: one host failing would take both; delete this entry to place ${node.name} anew`,
+                );
+            }
+        }
+    }
+}
+
 function fixHandWritten(
     entry: Placing,
     hosts: HostShape[],
@@ -374,6 +422,7 @@ function fixHandWritten(
         entry: Placing,
         rest: Omit<PlacementDecision, "cluster" | "node" | "vmName" | "pool">,
     ) => void,
+    demandOf: (node: ClusterNode) => Demand,
 ): void {
     const selector = entry.node.hostSelector;
     const keys = Object.keys(selector);
@@ -385,6 +434,16 @@ function fixHandWritten(
     if (matching.length === 0) {
         problems.add(path, "matches no host in site.hosts; the VM could never be scheduled");
     } else if (matching.length === 1) {
+        const missing = missingFeatures(matching[0], demandOf(entry.node));
+        if (missing.length > 0) {
+            // KubeVirt adds its own selectors for these, which this host would never match.
+            const where = keys.length === 0 ? "the site's only host" : "the one host it selects";
+            problems.add(
+                path.replace(/\.hostSelector$/, keys.length === 0 ? "" : ".hostSelector"),
+                `${matching[0].name}, ${where}, ${missing.join(", ")}, which the node needs`,
+            );
+            return;
+        }
         carry(entry, matching[0].name);
         decide(entry, {
             host: matching[0].name,
@@ -418,14 +477,13 @@ function placeNew(
     hosts: HostShape[],
     loads: HostLoad[],
     placed: Map<string, string>,
-    problems: ProblemList,
     carry: (entry: Placing, host: string) => void,
     decide: (
         entry: Placing,
         rest: Omit<PlacementDecision, "cluster" | "node" | "vmName" | "pool">,
     ) => void,
     demandOf: (node: ClusterNode) => Demand,
-): void {
+): { path: string; message: string } | undefined {
     const { cluster, node } = entry;
     const intent = cluster.intent!;
     const { by, maxSkew } = intent.spread;
@@ -497,8 +555,7 @@ function placeNew(
     });
     if (candidates.length === 0) {
         const reasons = rejected.map((r) => `${r.host} ${r.reason}`).join("; ");
-        problems.add(path, `${node.name} fits no host: ${reasons}`);
-        return;
+        return { path, message: `${node.name} fits no host: ${reasons}` };
     }
     const free = (load: HostLoad) => load.capacity.memory - load.used.memory;
     // Fewest of its pool in the domain; then hosts without devices it does not need, which stay
@@ -525,6 +582,7 @@ function placeNew(
         reason,
         rejected: rejected.sort((a, b) => compareText(a.host, b.host)),
     });
+    return undefined;
 }
 
 interface Candidate {

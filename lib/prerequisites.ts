@@ -94,7 +94,9 @@ function hostFeaturePrerequisites(site: SitePlan): Prerequisite[] {
                     "      - pciVendorSelector: <vendor:device>",
                     `        resourceName: ${device}`,
                 ]),
-                "Such VMs cannot live-migrate: draining their host stops them.",
+                "Add externalResourceProvider: true to a device whose vendor's plugin (such as NVIDIA's) advertises it, so",
+                "that KubeVirt's own does not advertise the same name. Such VMs cannot live-migrate: with the",
+                "LiveMigrate eviction strategy a drain of their host waits on them (kubevirt pod-eviction-admitter.go).",
             ],
         });
     }

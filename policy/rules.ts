@@ -129,9 +129,21 @@ export function checkNetworkAttachment(props: Props, declared: DeclaredNetwork[]
     }
     if (config.type === "sriov") {
         const resource = props.metadata?.annotations?.[nadResourceAnnotation];
-        // sriov-cni's "vlan": 0 is no VLAN, as the site declares it by leaving vlan out.
+        if (resource === undefined) {
+            return [
+                `an SR-IOV NetworkAttachmentDefinition needs the ${nadResourceAnnotation} annotation`,
+            ];
+        }
+        if (config.vlan === undefined) {
+            // sriov-cni leaves a VF's earlier VLAN in place without one (its
+            // docs/configuration-reference.md): 0 is how a NAD says untagged.
+            return ['an SR-IOV NetworkAttachmentDefinition needs "vlan" (0 for untagged)'];
+        }
+        // "vlan": 0 is no VLAN, as the site declares it by leaving vlan out.
         const vlan = config.vlan === 0 ? undefined : config.vlan;
-        const declaredVfs = declared.some((n) => n.sriov === resource && n.vlan === vlan);
+        const declaredVfs = declared.some(
+            (n) => n.sriov !== undefined && n.sriov === resource && n.vlan === vlan,
+        );
         const what = vlan === undefined ? resource : `${resource} VLAN ${vlan}`;
         return declaredVfs ? [] : [`SR-IOV resource ${what} is not a network the site declares`];
     }

@@ -307,10 +307,10 @@ describe("the topology page in a real browser", function () {
             );
         assert.deepStrictEqual(links, [
             "core-server1 #d-france_core_server1",
-            "ml-cpu-2 #d-france_ml_cpu-2",
+            "ml-cpu-1 #d-france_ml_cpu-1",
             "ml-server-1 #d-france_ml_server-1",
             "core-server2 #d-france_core_server2",
-            "ml-cpu-1 #d-france_ml_cpu-1",
+            "ml-cpu-2 #d-france_ml_cpu-2",
             "core-server3 #d-france_core_server3",
             "ml-gpu-1 #d-france_ml_gpu-1",
             "final-test-cluster-master #d-greece_final-test_cluster-master",
@@ -345,9 +345,9 @@ describe("the topology page in a real browser", function () {
         await page.screenshot({ path: path.join(screenshots, "hosts.png") });
 
         // From the keyboard: a VM link opens its details, whose host link leads back to the host.
-        await card("france/host/fr-host-2").locator("a", { hasText: "ml-cpu-1" }).focus();
+        await card("france/host/fr-host-2").locator("a", { hasText: "ml-cpu-2" }).focus();
         await page.keyboard.press("Enter");
-        assert.strictEqual(await detail.getAttribute("data-id"), "france/ml/cpu-1");
+        assert.strictEqual(await detail.getAttribute("data-id"), "france/ml/cpu-2");
         assert.strictEqual(
             await detail.locator(".placement-host").textContent(),
             "fr-host-2 (recorded)",

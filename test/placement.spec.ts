@@ -29,8 +29,8 @@ describe("intents", () => {
             ml.nodes.map((n) => [n.name, n.roles.join(","), n.cpu, n.memory, n.disk, n.host]),
             [
                 ["server-1", "controlplane,etcd", 2, "4Gi", "20Gi", "fr-host-1"],
-                ["cpu-1", "worker", 8, "16Gi", "40Gi", "fr-host-2"],
-                ["cpu-2", "worker", 8, "16Gi", "40Gi", "fr-host-1"],
+                ["cpu-1", "worker", 8, "16Gi", "40Gi", "fr-host-1"],
+                ["cpu-2", "worker", 8, "16Gi", "40Gi", "fr-host-2"],
                 ["gpu-1", "worker", 8, "32Gi", "80Gi", "fr-host-3"],
             ],
         );
@@ -52,8 +52,8 @@ describe("intents", () => {
         const plan = france();
         assert.deepStrictEqual(plan.allocations.ml.hosts, {
             "server-1": "fr-host-1",
-            "cpu-1": "fr-host-2",
-            "cpu-2": "fr-host-1",
+            "cpu-1": "fr-host-1",
+            "cpu-2": "fr-host-2",
             "gpu-1": "fr-host-3",
         });
         assert.deepStrictEqual(plan.lockChanges, []);
@@ -74,8 +74,8 @@ describe("intents", () => {
                 [
                     "Cluster ml (intent)",
                     "  server-1 (intent.servers) -> fr-host-1: recorded in edge:allocations",
-                    "  cpu-1 (intent.workers[0]) -> fr-host-2: recorded in edge:allocations",
-                    "  cpu-2 (intent.workers[0]) -> fr-host-1: recorded in edge:allocations",
+                    "  cpu-1 (intent.workers[0]) -> fr-host-1: recorded in edge:allocations",
+                    "  cpu-2 (intent.workers[0]) -> fr-host-2: recorded in edge:allocations",
                     "  gpu-1 (intent.workers[1]) -> fr-host-3: recorded in edge:allocations",
                 ].join("\n"),
             ),
@@ -96,8 +96,8 @@ describe("intents", () => {
             text.endsWith(
                 [
                     "Hosts (site.hosts)",
-                    "  fr-host-1 (zone rack-a): 14 of 62 cores, 29.31Gi of 250Gi memory, 0 of 64Gi 1Gi hugepages; carries core-server1, ml-cpu-2, ml-server-1",
-                    "  fr-host-2 (zone rack-b): 12 of 62 cores, 24.9Gi of 250Gi memory; carries core-server2, ml-cpu-1",
+                    "  fr-host-1 (zone rack-a): 14 of 62 cores, 29.31Gi of 250Gi memory, 0 of 64Gi 1Gi hugepages; carries core-server1, ml-cpu-1, ml-server-1",
+                    "  fr-host-2 (zone rack-b): 12 of 62 cores, 24.9Gi of 250Gi memory; carries core-server2, ml-cpu-2",
                     "  fr-host-3 (zone rack-c): 12 of 46 cores, 42.03Gi of 186Gi memory, 1 of 8 intel.com/sriov_fabric, 1 of 2 nvidia.com/TU104GL_Tesla_T4; carries core-server3, ml-gpu-1",
                     "",
                 ].join("\n"),
@@ -122,8 +122,8 @@ describe("intents", () => {
         );
         assert.ok(
             text.includes(
-                "  cpu-2 (intent.workers[0]) -> fr-host-1: fits, with 56 cores and 237.17Gi free; pool cpu has 0 nodes on this host, cluster ml 1 on this host\n" +
-                    "      not fr-host-2: would put 2 of pool cpu on host fr-host-2 against 0 elsewhere (maxSkew 1)\n" +
+                "  cpu-2 (intent.workers[0]) -> fr-host-2: fits, with 58 cores and 241.57Gi free; pool cpu has 0 nodes on this host, cluster ml 0 on this host\n" +
+                    "      not fr-host-1: would put 2 of pool cpu on host fr-host-1 against 0 elsewhere (maxSkew 1)\n" +
                     "      not fr-host-3: fits, but keeps its intel.com/sriov_fabric, nvidia.com/TU104GL_Tesla_T4 for nodes that need them\n",
             ),
             text,
@@ -141,7 +141,8 @@ describe("intents", () => {
             ),
             [
                 "clusters[0].intent.workers[0]: gpu-3 fits no host: h1 needs 1 more nvidia.com/TU104GL_Tesla_T4 (0 of 2 free); h2 has no nvidia.com/TU104GL_Tesla_T4",
-                "clusters[1].intent.workers[0]: w-1 fits no host: h1 needs 36 more cores (4 of 8 free), needs 83.89Gi more memory (117.19Gi of 128Gi free); h2 needs 12 more cores (28 of 32 free), needs 81.89Gi more memory (119.19Gi of 128Gi free)",
+                // The largest node is placed first, onto empty hosts.
+                "clusters[1].intent.workers[0]: w-1 fits no host: h1 needs 32 more cores (8 of 8 free), needs 73.08Gi more memory (128Gi of 128Gi free); h2 needs 8 more cores (32 of 32 free), needs 73.08Gi more memory (128Gi of 128Gi free)",
             ],
         );
     });
@@ -206,8 +207,13 @@ describe("intents", () => {
                 [hand, intentCluster("i", [pool("w", 1, { cpu: 4 })])],
             ),
         );
-        assert.strictEqual(hostsOf(plan)["i-server-1"], "h2");
+        // h1 has 2 of its 32 cores left beside the hand-written node: room for the server only.
         assert.strictEqual(hostsOf(plan)["i-w-1"], "h2");
+        assert.strictEqual(hostsOf(plan)["i-server-1"], "h1");
+        assert.deepStrictEqual(
+            plan.placement.decisions.find((d) => d.vmName === "i-w-1")!.rejected,
+            [{ host: "h1", reason: "needs 2 more cores (2 of 32 free)" }],
+        );
         const unknown = structuredClone(hand);
         unknown.nodes[0].hostSelector = { "kubernetes.io/hostname": "h9" };
         assert.deepStrictEqual(problemsOf(siteWith([host({ name: "h1" })], [unknown])), [
@@ -332,6 +338,12 @@ describe("intents", () => {
             "clusters[2].intent.workers[0].sriov[2]: fabric is in the intent's networks already",
             "clusters[2].intent.workers[1].sriov[0]: fabric is in the intent's networks already",
         ]);
+        // KubeVirt refuses two interfaces on one network (pkg/network/admitter/netiface.go).
+        const twice = structuredClone(stackConfig("france"));
+        twice["edge:clusters"][2].intent.workers[1].sriov = ["fabric", "fabric"];
+        assert.deepStrictEqual(problemsOf(rawStackConfig(twice)), [
+            'clusters[2].intent.workers[1].sriov[1]: duplicate network "fabric" (also at clusters[2].intent.workers[1].sriov[0])',
+        ]);
         const both = structuredClone(stackConfig("france"));
         both["edge:site"].networks[2].bridge = "br-fabric";
         delete both["edge:site"].networks[1].bridge;
@@ -339,6 +351,74 @@ describe("intents", () => {
             "site.networks[1]: needs bridge (a Linux bridge on the hosts) or sriov (VFs of a host NIC)",
             "site.networks[2]: has both bridge and sriov; a network is one or the other",
         ]);
+    });
+
+    it("place the largest new nodes first, so that a big one finds room", () => {
+        const hosts = [host({ name: "h1", memory: "128Gi" }), host({ name: "h2", memory: "72Gi" })];
+        const cluster = intentCluster(
+            "c",
+            [pool("a", 2, { memory: "30Gi" }), pool("b", 1, { memory: "100Gi" })],
+            { spread: { maxSkew: 2 } },
+        );
+        const plan = planOf(siteWith(hosts, [cluster]));
+        assert.deepStrictEqual(
+            ["c-server-1", "c-a-1", "c-a-2", "c-b-1"].map((vm) => hostsOf(plan)[vm]),
+            ["h1", "h2", "h2", "h1"],
+        );
+        // Explained in the config's order, whatever the order of placing.
+        assert.deepStrictEqual(
+            plan.placement.decisions.map((d) => d.node),
+            ["server-1", "a-1", "a-2", "b-1"],
+        );
+    });
+
+    it("refuse a hand-written node its one host cannot run, and etcd members a record put together", () => {
+        const pinned = {
+            name: "hand",
+            type: "k3s",
+            kubernetesVersion: "v1.31.5+k3s1",
+            nodes: [
+                {
+                    name: "solo",
+                    roles: ["controlplane", "etcd", "worker"],
+                    cpu: 2,
+                    memory: "4Gi",
+                    disk: "20Gi",
+                    image: "ubuntu-jammy",
+                    networks: ["lab"],
+                    dedicatedCpu: true,
+                },
+            ],
+        };
+        assert.deepStrictEqual(problemsOf(siteWith([host({ name: "h1" })], [pinned])), [
+            "clusters[0].nodes[0]: h1, the site's only host, has no dedicated CPUs (label kubevirt.io/cpumanager=true), which the node needs",
+        ]);
+        const selected = structuredClone(pinned);
+        (selected.nodes[0] as Record<string, unknown>).hostSelector = {
+            "kubernetes.io/hostname": "h1",
+        };
+        assert.deepStrictEqual(
+            problemsOf(siteWith([host({ name: "h1" }), host({ name: "h2" })], [selected])),
+            [
+                "clusters[0].nodes[0].hostSelector: h1, the one host it selects, has no dedicated CPUs (label kubevirt.io/cpumanager=true), which the node needs",
+            ],
+        );
+        // KubeVirt before 1.8 selects on the deprecated label, which its hosts carry too.
+        const old = { ...host({ name: "h1" }), labels: { cpumanager: "true" } };
+        assert.strictEqual(hostsOf(planOf(siteWith([old], [pinned])))["hand-solo"], undefined);
+
+        const hosts = [host({ name: "h1" }), host({ name: "h2" }), host({ name: "h3" })];
+        const ha = intentCluster("ha", [pool("w", 1)], {
+            servers: { count: 3 },
+        });
+        const record = structuredClone(planOf(siteWith(hosts, [ha])).allocations);
+        record.ha.hosts!["server-2"] = record.ha.hosts!["server-1"];
+        assert.deepStrictEqual(
+            problemsOf(siteWith(hosts, [{ ...ha, acknowledgeReplacement: true }], record)),
+            [
+                `allocations.ha.hosts.server-2: ${record.ha.hosts!["server-1"]} carries server-1 too, another etcd member of ha: one host failing would take both; delete this entry to place server-2 anew`,
+            ],
+        );
     });
 
     it("take hugepages from the host's pool and count the isolated emulator thread's core", () => {

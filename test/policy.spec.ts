@@ -240,6 +240,21 @@ describe("policy pack", () => {
                     "SR-IOV resource intel.com/sriov_fabric VLAN 122 is not a network the site declares",
                 ],
             );
+            const unnamed = structuredClone(fabric) as any;
+            delete unnamed.metadata.annotations;
+            assert.deepStrictEqual(
+                await violations("nads-on-declared-bridges", types.nad, unnamed, franceConfig),
+                [
+                    "an SR-IOV NetworkAttachmentDefinition needs the k8s.v1.cni.cncf.io/resourceName annotation",
+                ],
+            );
+            const untagged = structuredClone(fabric) as any;
+            const { vlan: _vlan, ...config } = JSON.parse(fabric.spec.config);
+            untagged.spec.config = JSON.stringify(config);
+            assert.deepStrictEqual(
+                await violations("nads-on-declared-bridges", types.nad, untagged, franceConfig),
+                ['an SR-IOV NetworkAttachmentDefinition needs "vlan" (0 for untagged)'],
+            );
         });
     });
 

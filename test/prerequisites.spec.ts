@@ -40,12 +40,14 @@ describe("site prerequisites", () => {
     });
 
     it("says how KubeVirt and the hosts provide devices, pinned CPUs and hugepages", () => {
-        assert.deepStrictEqual(topic("france", "Passed-through devices").lines.slice(-5), [
+        assert.deepStrictEqual(topic("france", "Passed-through devices").lines.slice(-7), [
             "  permittedHostDevices:",
             "    pciHostDevices:",
             "      - pciVendorSelector: <vendor:device>",
             "        resourceName: nvidia.com/TU104GL_Tesla_T4",
-            "Such VMs cannot live-migrate: draining their host stops them.",
+            "Add externalResourceProvider: true to a device whose vendor's plugin (such as NVIDIA's) advertises it, so",
+            "that KubeVirt's own does not advertise the same name. Such VMs cannot live-migrate: with the",
+            "LiveMigrate eviction strategy a drain of their host waits on them (kubevirt pod-eviction-admitter.go).",
         ]);
         assert.match(
             topic("france", "Dedicated CPUs").lines.join(" "),

@@ -250,7 +250,7 @@ describe("the topology page's view model", () => {
                     "fr-host-1",
                     [
                         "core-server1 france/core/server1 selector",
-                        "ml-cpu-2 france/ml/cpu-2 recorded",
+                        "ml-cpu-1 france/ml/cpu-1 recorded",
                         "ml-server-1 france/ml/server-1 recorded",
                     ],
                 ],
@@ -258,7 +258,7 @@ describe("the topology page's view model", () => {
                     "fr-host-2",
                     [
                         "core-server2 france/core/server2 selector",
-                        "ml-cpu-1 france/ml/cpu-1 recorded",
+                        "ml-cpu-2 france/ml/cpu-2 recorded",
                     ],
                 ],
                 [

@@ -128,6 +128,14 @@ export function readIntent(
             context,
         );
         checkHardware(pool, at, problems, hosts);
+        reportDuplicates(
+            (pool.sriov ?? []).map((network, i) => ({
+                value: network,
+                path: `${keyPath(at, "sriov")}[${i}]`,
+            })),
+            problems,
+            "network",
+        );
         (pool.sriov ?? []).forEach((network, i) => {
             const itemPath = `${keyPath(at, "sriov")}[${i}]`;
             const siteNetwork = site?.networks.find((n) => n.name === network);

@@ -364,8 +364,10 @@ export const hostSchema = fields({
         }),
     hugepages: z
         .partialRecord(z.enum(hugepageSizes), quantity(), {
+            // zod reports a key outside the enum as unrecognized_keys, which the type of a
+            // record's issues leaves out.
             error: (issue) =>
-                issue.code === "unrecognized_keys"
+                (issue.code as string) === "unrecognized_keys"
                     ? `unknown page size (expected one of: ${hugepageSizes.join(", ")})`
                     : undefined,
         })
