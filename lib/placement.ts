@@ -239,6 +239,20 @@ function overload(load: HostLoad): string[] {
     return over;
 }
 
+/** How a node came to its host, beyond which node it is. */
+type DecisionDetails = Omit<PlacementDecision, "cluster" | "node" | "vmName" | "pool">;
+
+/** What placing a node works with: the hosts, what they carry, and how a decision is kept. */
+interface Placer {
+    hosts: HostShape[];
+    loads: HostLoad[];
+    /** `cluster/node` → host, of every node whose host is known so far. */
+    placed: Map<string, string>;
+    demandOf(node: ClusterNode): Demand;
+    carry(entry: Placing, host: string): void;
+    decide(entry: Placing, details: DecisionDetails): void;
+}
+
 /** Nodes of a cluster in placement order: as the config lists them. */
 interface Placing {
     cluster: ClusterConfig;
@@ -281,10 +295,7 @@ export function placeNodes(
         cluster.nodes.map((node, nodeIndex) => ({ cluster, clusterIndex, node, nodeIndex })),
     );
     const order = new Map<PlacementDecision, number>();
-    const decide = (
-        entry: Placing,
-        rest: Omit<PlacementDecision, "cluster" | "node" | "vmName" | "pool">,
-    ) => {
+    const decide = (entry: Placing, rest: DecisionDetails) => {
         const decision: PlacementDecision = {
             cluster: entry.cluster.name,
             node: entry.node.name,
@@ -297,6 +308,7 @@ export function placeNodes(
         decisions.push(decision);
         order.set(decision, entries.indexOf(entry));
     };
+    const placer: Placer = { hosts, loads, placed, demandOf, carry, decide };
 
     // What is there already: hand-written nodes pinned by their selector, recorded intent nodes.
     for (const entry of entries) {
@@ -304,7 +316,7 @@ export function placeNodes(
             break;
         }
         if (entry.node.pool === undefined) {
-            fixHandWritten(entry, hosts, problems, carry, decide, demandOf);
+            fixHandWritten(entry, placer, problems);
             continue;
         }
         const recorded = config.allocations[entry.cluster.name]?.hosts?.[entry.node.name];
@@ -363,7 +375,7 @@ export function placeNodes(
                 entries.indexOf(a) - entries.indexOf(b),
         );
     const unplaced = pending.flatMap((entry) => {
-        const failure = placeNew(entry, hosts, loads, placed, carry, decide, demandOf);
+        const failure = placeNew(entry, placer);
         return failure === undefined ? [] : [{ ...failure, index: entries.indexOf(entry) }];
     });
     // Reported in config order, whatever order they were placed in.
@@ -413,17 +425,8 @@ function reportSharedEtcdHosts(
     }
 }
 
-function fixHandWritten(
-    entry: Placing,
-    hosts: HostShape[],
-    problems: ProblemList,
-    carry: (entry: Placing, host: string) => void,
-    decide: (
-        entry: Placing,
-        rest: Omit<PlacementDecision, "cluster" | "node" | "vmName" | "pool">,
-    ) => void,
-    demandOf: (node: ClusterNode) => Demand,
-): void {
+function fixHandWritten(entry: Placing, placer: Placer, problems: ProblemList): void {
+    const { hosts, carry, decide, demandOf } = placer;
     const selector = entry.node.hostSelector;
     const keys = Object.keys(selector);
     const matching = hosts.filter((host) => {
@@ -472,18 +475,8 @@ function domainOf(host: HostShape, by: "host" | "zone"): string | undefined {
     return by === "host" ? host.name : host.zone;
 }
 
-function placeNew(
-    entry: Placing,
-    hosts: HostShape[],
-    loads: HostLoad[],
-    placed: Map<string, string>,
-    carry: (entry: Placing, host: string) => void,
-    decide: (
-        entry: Placing,
-        rest: Omit<PlacementDecision, "cluster" | "node" | "vmName" | "pool">,
-    ) => void,
-    demandOf: (node: ClusterNode) => Demand,
-): { path: string; message: string } | undefined {
+function placeNew(entry: Placing, placer: Placer): { path: string; message: string } | undefined {
+    const { hosts, loads, placed, carry, decide, demandOf } = placer;
     const { cluster, node } = entry;
     const intent = cluster.intent!;
     const { by, maxSkew } = intent.spread;

@@ -46,6 +46,30 @@ export function intentCluster(
     };
 }
 
+/** A cluster of one hand-written node with every role, 2 cores and 4Gi unless `node` says. */
+export function handCluster(
+    name: string,
+    node: Record<string, unknown> = {},
+): { name: string; type: string; kubernetesVersion: string; nodes: Record<string, unknown>[] } {
+    return {
+        name,
+        type: "k3s",
+        kubernetesVersion: "v1.31.5+k3s1",
+        nodes: [
+            {
+                name: "solo",
+                roles: ["controlplane", "etcd", "worker"],
+                cpu: 2,
+                memory: "4Gi",
+                disk: "20Gi",
+                image: "ubuntu-jammy",
+                networks: ["lab"],
+                ...node,
+            },
+        ],
+    };
+}
+
 /** The synthetic site with `hosts` and `clusters`, and a record when given. */
 export function siteWith(
     hosts: Record<string, unknown>[],

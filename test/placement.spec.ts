@@ -8,7 +8,7 @@ import { rawStackConfig } from "../lib/stackFile";
 import { ExportError, checkDrift } from "../offline/drift";
 import { renderExplanation } from "../offline/explain";
 import { problemsOf } from "./fixtures";
-import { HostSpec, gpuModel, host, intentCluster, pool, siteWith } from "./intents";
+import { HostSpec, gpuModel, handCluster, host, intentCluster, pool, siteWith } from "./intents";
 import { stackConfig } from "./mocks";
 
 function planOf(raw: RawStackConfig): StackPlan {
@@ -184,23 +184,12 @@ describe("intents", () => {
     });
 
     it("count hand-written nodes pinned by their hostSelector before placing", () => {
-        const hand = {
-            name: "hand",
-            type: "k3s",
-            kubernetesVersion: "v1.31.5+k3s1",
-            nodes: [
-                {
-                    name: "big",
-                    roles: ["controlplane", "etcd", "worker"],
-                    cpu: 30,
-                    memory: "8Gi",
-                    disk: "20Gi",
-                    image: "ubuntu-jammy",
-                    networks: ["lab"],
-                    hostSelector: { "kubernetes.io/hostname": "h1" },
-                },
-            ],
-        };
+        const hand = handCluster("hand", {
+            name: "big",
+            cpu: 30,
+            memory: "8Gi",
+            hostSelector: { "kubernetes.io/hostname": "h1" },
+        });
         const plan = planOf(
             siteWith(
                 [host({ name: "h1" }), host({ name: "h2" })],
@@ -373,23 +362,7 @@ describe("intents", () => {
     });
 
     it("refuse a hand-written node its one host cannot run, and etcd members a record put together", () => {
-        const pinned = {
-            name: "hand",
-            type: "k3s",
-            kubernetesVersion: "v1.31.5+k3s1",
-            nodes: [
-                {
-                    name: "solo",
-                    roles: ["controlplane", "etcd", "worker"],
-                    cpu: 2,
-                    memory: "4Gi",
-                    disk: "20Gi",
-                    image: "ubuntu-jammy",
-                    networks: ["lab"],
-                    dedicatedCpu: true,
-                },
-            ],
-        };
+        const pinned = handCluster("hand", { dedicatedCpu: true });
         assert.deepStrictEqual(problemsOf(siteWith([host({ name: "h1" })], [pinned])), [
             "clusters[0].nodes[0]: h1, the site's only host, has no dedicated CPUs (label kubevirt.io/cpumanager=true), which the node needs",
         ]);
