@@ -87,17 +87,18 @@ export function nodeDemand(node: ClusterNode, vfs: Record<string, string> = {}):
         cpu: node.cpu + (node.isolateEmulatorThread ? 1 : 0),
         // Hugepages come from the host's hugepage pool, not its memory; the overhead does not
         // (kubevirt pkg/virt-controller/services/renderresources.go, WithHugePages).
-        memory: (node.hugepages ? 0 : guest) + memoryOverhead(node, guest, vfResources.length > 0),
+        memory:
+            (node.hugepages ? 0 : guest) +
+            memoryOverhead(node, guest, Object.keys(devices).length > 0),
         hugepages: node.hugepages ? { [node.hugepages]: guest } : {},
         devices,
         dedicatedCpu: node.dedicatedCpu ?? false,
     };
 }
 
-/** See `vmMemoryOverhead`. */
-export function memoryOverhead(node: ClusterNode, guest: number, hasVfs = false): number {
+/** See `vmMemoryOverhead`; `vfio` when any device, GPU or VF is passed through. */
+function memoryOverhead(node: ClusterNode, guest: number, vfio: boolean): number {
     const mi = 2 ** 20;
-    const vfio = hasVfs || (node.gpus ?? []).length + (node.hostDevices ?? []).length > 0;
     return (
         (vmMemoryOverhead.fixedMi +
             vmMemoryOverhead.perCpuMi * node.cpu +
@@ -259,6 +260,8 @@ interface Placing {
     clusterIndex: number;
     node: ClusterNode;
     nodeIndex: number;
+    /** Its place among every node of the site, in config order. */
+    index: number;
 }
 
 /**
@@ -291,9 +294,11 @@ export function placeNodes(
         load.vms.push(vmName(entry.cluster.name, entry.node.name));
         placed.set(`${entry.cluster.name}/${entry.node.name}`, host);
     };
-    const entries: Placing[] = config.clusters.flatMap((cluster, clusterIndex) =>
-        cluster.nodes.map((node, nodeIndex) => ({ cluster, clusterIndex, node, nodeIndex })),
-    );
+    const entries: Placing[] = config.clusters
+        .flatMap((cluster, clusterIndex) =>
+            cluster.nodes.map((node, nodeIndex) => ({ cluster, clusterIndex, node, nodeIndex })),
+        )
+        .map((entry, index) => ({ ...entry, index }));
     const order = new Map<PlacementDecision, number>();
     const decide = (entry: Placing, rest: DecisionDetails) => {
         const decision: PlacementDecision = {
@@ -306,7 +311,7 @@ export function placeNodes(
             ...rest,
         };
         decisions.push(decision);
-        order.set(decision, entries.indexOf(entry));
+        order.set(decision, entry.index);
     };
     const placer: Placer = { hosts, loads, placed, demandOf, carry, decide };
 
@@ -361,22 +366,22 @@ export function placeNodes(
 
     // New nodes largest first (first-fit decreasing): a big node placed last finds the hosts
     // fragmented by small ones. Nodes of one pool are alike and keep their order.
-    const size = (entry: Placing) => demandOf(entry.node);
     const pending = entries
         .filter(
             (entry) =>
                 entry.node.pool !== undefined &&
                 config.allocations[entry.cluster.name]?.hosts?.[entry.node.name] === undefined,
         )
+        .map((entry) => ({ entry, size: demandOf(entry.node) }))
         .sort(
             (a, b) =>
-                size(b).memory - size(a).memory ||
-                size(b).cpu - size(a).cpu ||
-                entries.indexOf(a) - entries.indexOf(b),
+                b.size.memory - a.size.memory ||
+                b.size.cpu - a.size.cpu ||
+                a.entry.index - b.entry.index,
         );
-    const unplaced = pending.flatMap((entry) => {
+    const unplaced = pending.flatMap(({ entry }) => {
         const failure = placeNew(entry, placer);
-        return failure === undefined ? [] : [{ ...failure, index: entries.indexOf(entry) }];
+        return failure === undefined ? [] : [{ ...failure, index: entry.index }];
     });
     // Reported in config order, whatever order they were placed in.
     unplaced.sort((a, b) => a.index - b.index).forEach((f) => problems.add(f.path, f.message));
@@ -433,7 +438,8 @@ function fixHandWritten(entry: Placing, placer: Placer, problems: ProblemList): 
         const set = hostLabelSet(host);
         return keys.every((key) => set[key] === selector[key]);
     });
-    const path = `clusters[${entry.clusterIndex}].nodes[${entry.nodeIndex}].hostSelector`;
+    const nodePath = `clusters[${entry.clusterIndex}].nodes[${entry.nodeIndex}]`;
+    const path = `${nodePath}.hostSelector`;
     if (matching.length === 0) {
         problems.add(path, "matches no host in site.hosts; the VM could never be scheduled");
     } else if (matching.length === 1) {
@@ -442,7 +448,7 @@ function fixHandWritten(entry: Placing, placer: Placer, problems: ProblemList): 
             // KubeVirt adds its own selectors for these, which this host would never match.
             const where = keys.length === 0 ? "the site's only host" : "the one host it selects";
             problems.add(
-                path.replace(/\.hostSelector$/, keys.length === 0 ? "" : ".hostSelector"),
+                keys.length === 0 ? nodePath : path,
                 `${matching[0].name}, ${where}, ${missing.join(", ")}, which the node needs`,
             );
             return;

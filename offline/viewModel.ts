@@ -321,15 +321,10 @@ function networkViews(
         ).size;
         const count = (state: AddressState) => addresses.filter((a) => a.state === state).length;
         const usedPercent = percent(addresses.length, size - reserved);
+        const { nad: _nad, nadRef: _nadRef, ...shown } = network;
         return {
             id: `${site}/net/${network.name}`,
-            name: network.name,
-            ...(network.bridge === undefined ? {} : { bridge: network.bridge }),
-            ...(network.sriov === undefined ? {} : { sriov: network.sriov }),
-            ...(network.vlan === undefined ? {} : { vlan: network.vlan }),
-            cidr: network.cidr,
-            gateway: network.gateway,
-            range: network.range,
+            ...shown,
             addresses,
             counts: {
                 pinned: count("pinned"),

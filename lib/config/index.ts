@@ -126,7 +126,7 @@ function readCluster(
     const resolved = settings && resolveClusterSettings(settings, path, problems, context);
     const nodesPath = keyPath(path, "nodes");
     const hasIntent = isRecord(value) && value.intent !== undefined;
-    if (hasIntent && isRecord(value) && value.nodes !== undefined) {
+    if (hasIntent && value.nodes !== undefined) {
         problems.add(
             keyPath(path, "intent"),
             "give either nodes or an intent: an intent's nodes are generated",
