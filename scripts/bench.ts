@@ -32,7 +32,8 @@ import { syntheticStack } from "../offline/synthetic";
  * - declared: each with its own SDK class (whose output properties cost promises of their own)
  *   and the options the program gave it: parent, provider, dependsOn, replaceOnChanges,
  *   deleteBeforeReplace, replaceWith, protect and its removal hook.
- * Each figure is the median of three runs. Figures, not assertions.
+ * Then greece's program as the Node.js language host loads it for `pulumi preview`, with and
+ * without ts-node's type checks. Each figure is the median of three runs. Figures, not assertions.
  */
 
 const nodesPerCluster = 5;
@@ -221,6 +222,11 @@ async function measureDeclaredFloor(
     return { floorMs: milliseconds(start), peakMiB: peakRssMiB() };
 }
 
+/** The median of one figure over several runs. */
+function medianOf<T>(runs: T[], figure: (run: T) => number): number {
+    return runs.map(figure).sort((a, b) => a - b)[Math.floor(runs.length / 2)];
+}
+
 /** Runs this script again in a fresh process for one measurement, and returns its figures. */
 function child<T>(...args: string[]): T {
     // With this process's V8 flags (package.json), so that program and floors run alike.
@@ -270,7 +276,7 @@ async function main(argv: string[]): Promise<void> {
                 };
             });
             const median = (figure: (run: (typeof runs)[number]) => number) =>
-                runs.map(figure).sort((a, b) => a - b)[Math.floor(runs.length / 2)];
+                medianOf(runs, figure);
             const program = {
                 resources: runs[0].resources,
                 planMs: median((r) => r.planMs),
@@ -303,6 +309,33 @@ async function main(argv: string[]): Promise<void> {
         }
     } finally {
         rmSync(work, { recursive: true, force: true });
+    }
+    measureLanguageHost();
+}
+
+/**
+ * Greece's program as the Node.js language host loads it for `pulumi preview` (ts-node, see
+ * scripts/languageHost.js), with ts-node's type checks (tsconfig.json) and as Pulumi.yaml
+ * configures it (transpile-only): time from start to the last registration, and peak memory.
+ */
+function measureLanguageHost(): void {
+    const script = path.resolve("scripts", "languageHost.js");
+    console.log("\ngreece as the language host loads it   ts-node          ms  peak MiB");
+    for (const tsconfig of ["tsconfig.json", "tsconfig.pulumi.json"]) {
+        const runs = Array.from({ length: repeats }, () => {
+            // Plain node, as the language host starts it without nodeargs.
+            const output = execFileSync(process.execPath, [script, "greece", tsconfig], {
+                encoding: "utf8",
+            });
+            return JSON.parse(output) as { transpileOnly: boolean; ms: number; peakMiB: number };
+        });
+        const cells = [
+            tsconfig.padEnd(37),
+            (runs[0].transpileOnly ? "transpile-only" : "type-checked").padEnd(14),
+            String(medianOf(runs, (r) => r.ms)).padStart(6),
+            String(medianOf(runs, (r) => r.peakMiB)).padStart(9),
+        ];
+        console.log(cells.join(" "));
     }
 }
 
