@@ -316,7 +316,7 @@ async function main(argv: string[]): Promise<void> {
 /**
  * Greece's program as the Node.js language host loads it for `pulumi preview` (ts-node, see
  * scripts/languageHost.js), with ts-node's type checks (tsconfig.json) and as Pulumi.yaml
- * configures it (transpile-only): time from start to the last registration, and peak memory.
+ * configures it (transpile-only): time until every resource is registered, and peak memory.
  */
 function measureLanguageHost(): void {
     const script = path.resolve("scripts", "languageHost.js");

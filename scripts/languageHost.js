@@ -1,7 +1,7 @@
 // `node scripts/languageHost.js <stack> [tsconfig]`: loads the program as Pulumi's Node.js
 // language host does for `pulumi preview` and `pulumi up`, then evaluates the stack under the
-// offline plan's mocks and prints one JSON line: how ts-node ran, the time from start to the
-// last registration, peak memory, and the resources. The tsconfig defaults to the one Pulumi.yaml
+// offline plan's mocks and prints one JSON line: how ts-node ran, the time from start until every
+// resource is registered, peak memory, and the resources. The tsconfig defaults to the one Pulumi.yaml
 // names. Plain JavaScript, so that nothing but the language host's own ts-node registration
 // compiles the program.
 "use strict";
