@@ -1,9 +1,9 @@
 // `node scripts/languageHost.js <stack> [tsconfig]`: loads the program as Pulumi's Node.js
 // language host does for `pulumi preview` and `pulumi up`, then evaluates the stack under the
-// offline plan's mocks and prints one JSON line: how ts-node ran, the time from start until every
-// resource is registered, peak memory, and the resources. The tsconfig defaults to the one Pulumi.yaml
-// names. Plain JavaScript, so that nothing but the language host's own ts-node registration
-// compiles the program.
+// offline plan's mocks and prints one JSON line: how ts-node ran, the time from start until
+// every resource is registered, peak memory, and the resources. The tsconfig defaults to the one
+// Pulumi.yaml names. Plain JavaScript, so that nothing but the language host's own ts-node
+// registration compiles the program.
 "use strict";
 const { readFileSync } = require("fs");
 const path = require("path");
