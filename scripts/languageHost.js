@@ -15,7 +15,9 @@ const root = path.resolve(__dirname, "..");
 process.chdir(root);
 const [stack, tsconfigArgument] = process.argv.slice(2);
 const project = parse(readFileSync("Pulumi.yaml", "utf8"));
-const tsconfig = path.resolve(tsconfigArgument ?? project.runtime.options.tsconfig ?? "tsconfig.json");
+const tsconfig = path.resolve(
+    tsconfigArgument ?? project.runtime.options.tsconfig ?? "tsconfig.json",
+);
 
 // As @pulumi/pulumi cmd/run/run.js registers ts-node when Pulumi.yaml says `typescript: true`:
 // the file's own compilerOptions (tsutils.js reads no `extends`), noCheck as transpileOnly.
@@ -46,7 +48,11 @@ evaluateProgram(readStackFile(stackFilePath(stack)).config, placeholders, { stac
             transpileOnly: tsNode.options.transpileOnly === true,
             ms: Math.round(Number(process.hrtime.bigint() - start) / 1e6),
             peakMiB: Math.round(process.resourceUsage().maxRSS / 1024),
-            resources: evaluation.resources.map(({ type, name, inputs }) => ({ type, name, inputs })),
+            resources: evaluation.resources.map(({ type, name, inputs }) => ({
+                type,
+                name,
+                inputs,
+            })),
         };
         console.log(JSON.stringify(result));
     })
