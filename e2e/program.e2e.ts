@@ -1,10 +1,19 @@
 import * as assert from "assert";
 import { execFileSync } from "child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "fs";
+import { generateKeyPairSync } from "crypto";
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "fs";
 import * as path from "path";
+import { parse, stringify } from "yaml";
 import { EngineEvent, LocalWorkspace, Stack, UpResult } from "@pulumi/pulumi/automation";
+import {
+    interconnectsFile,
+    privateKeyPlaceholder,
+    wireguardPublicKey,
+    withInterconnects,
+} from "../lib/interconnect";
 import { labels } from "../lib/naming";
 import { StackPlan, planStack } from "../lib/plan";
+import { ProblemList } from "../lib/problems";
 import { parseStackFile, stackFileConfig, stackFilePath, withAllocations } from "../lib/stackFile";
 import { checkDrift } from "../offline/drift";
 import { sitePolicyConfig } from "../policy/policies";
@@ -419,8 +428,8 @@ describe("index.ts against a live API server", function () {
         await stack.preview({ expectNoChanges: true });
     });
 
-    it("keeps every secret out of the state in plain text", async () => {
-        // As an operator would run it: without --show-secrets (which exportStack() passes).
+    /** The state as an operator exports it: without --show-secrets (which exportStack() passes). */
+    function exportedState(): any {
         const exported = execFileSync(
             stack.workspace.pulumiCommand.command,
             ["stack", "export", "--stack", stackName],
@@ -430,7 +439,11 @@ describe("index.ts against a live API server", function () {
                 encoding: "utf8",
             },
         );
-        const state = JSON.parse(exported);
+        return JSON.parse(exported);
+    }
+
+    it("keeps every secret out of the state in plain text", async () => {
+        const state = exportedState();
         const leaks = [
             "e2e-registration-token",
             "kubeconfig-token",
@@ -630,6 +643,102 @@ describe("index.ts against a live API server", function () {
         const removed = await up();
         assert.deepStrictEqual(changes(removed.summary), { delete: 14 });
         assert.deepStrictEqual(Object.keys(rancher!.clusters()), ["greece-final-test"]);
+    });
+
+    it("declares the site's interconnect gateway once its WireGuard key is set, and routes its nodes through it", async () => {
+        // The site's key pair: the workspace's interconnects.yaml commits its public half, beside
+        // france's stack file as committed, as every site's checkout has them.
+        const workDir = path.dirname(stackFile);
+        const jwk = generateKeyPairSync("x25519").privateKey.export({ format: "jwk" });
+        const wireguardKey = Buffer.from(jwk.d!, "base64url").toString("base64");
+        const interconnects = parse(
+            readFileSync(path.join(projectRoot, interconnectsFile), "utf8"),
+        );
+        interconnects.sites.greece.publicKey = wireguardPublicKey(wireguardKey);
+        writeFileSync(path.join(workDir, interconnectsFile), stringify(interconnects));
+        copyFileSync(
+            path.join(projectRoot, stackFilePath("france")),
+            path.join(workDir, stackFilePath("france")),
+        );
+        await stack.setConfig("edge:wireguardPrivateKey", { value: wireguardKey, secret: true });
+        const { plan } = planStack(
+            withInterconnects(
+                stackFileConfig(parseStackFile(readFileSync(stackFile, "utf8"), stackFile)),
+                workDir,
+                new ProblemList(),
+            ),
+        );
+        const [gateway] = plan.gateways;
+        const secretData = async (namespace: string, name: string, key: string) => {
+            const secret = await controlPlane!.call(
+                "GET",
+                `/api/v1/namespaces/${namespace}/secrets/${name}`,
+            );
+            return Buffer.from(secret.body.data[key], "base64").toString("utf8");
+        };
+        // Pulumi runs the program in the project folder, where it reads interconnects.yaml.
+        process.chdir(workDir);
+        try {
+            const joined = await up();
+            // The Kubernetes provider replaces a Secret whose data changes, deleting it first
+            // under its fixed name (pulumi-kubernetes provider/pkg/provider/diff.go): every
+            // node's cloud-init, whose network-data gains the routes.
+            assert.deepStrictEqual(changes(joined.summary), { create: 4, replace: 3 });
+            assert.deepStrictEqual(
+                joined.steps.filter((step) => step.startsWith("create ")).sort(),
+                [
+                    `create DataVolume ${gateway.vmName}-rootdisk`,
+                    `create InterconnectGateway ${gateway.vmName}`,
+                    `create Secret ${gateway.vmName}-cloudinit`,
+                    `create VirtualMachine ${gateway.vmName}`,
+                ],
+            );
+            const nodes = plan.clusters.flatMap((c) => c.nodes);
+            for (const node of nodes) {
+                assertBefore(joined.steps, `delete-replaced Secret ${node.vmName}-cloudinit`, [
+                    `create-replacement Secret ${node.vmName}-cloudinit`,
+                ]);
+                const networkData = parse(
+                    await secretData(node.namespace, node.cloudInitSecretName, "networkdata"),
+                );
+                const routes = Object.values(networkData.ethernets).flatMap(
+                    (nic: any) => nic.routes ?? [],
+                );
+                assert.deepStrictEqual(
+                    routes.filter((route: any) => route.via === gateway.gateway.ip),
+                    [
+                        { to: "10.120.0.0/24", via: gateway.gateway.ip },
+                        { to: "10.121.0.0/24", via: gateway.gateway.ip },
+                    ],
+                    node.vmName,
+                );
+            }
+            const vm = await controlPlane!.call(
+                "GET",
+                `/apis/kubevirt.io/v1/namespaces/${gateway.namespace}/virtualmachines/${gateway.vmName}`,
+            );
+            assert.strictEqual(vm.status, 200);
+            // The key is in the gateway's cloud-init on the host cluster, and nowhere in the state.
+            const userData = await secretData(
+                gateway.namespace,
+                gateway.cloudInitSecretName,
+                "userdata",
+            );
+            assert.ok(userData.includes(`PrivateKey = ${wireguardKey}`));
+            assert.ok(!userData.includes(privateKeyPlaceholder));
+            assert.deepStrictEqual(plainTextPaths(exportedState().deployment, wireguardKey), []);
+
+            await stack.removeConfig("edge:wireguardPrivateKey");
+            const left = await up();
+            assert.deepStrictEqual(changes(left.summary), { delete: 4, replace: 3 });
+            const gone = await controlPlane!.call(
+                "GET",
+                `/apis/kubevirt.io/v1/namespaces/${gateway.namespace}/virtualmachines/${gateway.vmName}`,
+            );
+            assert.strictEqual(gone.status, 404);
+        } finally {
+            process.chdir(projectRoot);
+        }
     });
 
     it("with site.protect, refuses to remove a node or destroy anything, and touches nothing", async () => {
