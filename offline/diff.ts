@@ -160,6 +160,15 @@ export function replaceReasons(
     if (type === "kubernetes:cdi.kubevirt.io/v1beta1:DataVolume" && changed(["spec"])) {
         reasons.add("a DataVolume's spec is immutable");
     }
+    // Unless the provider sets enableSecretMutable, which ours does not (pulumi-kubernetes
+    // provider/pkg/provider/diff.go, forceNewProperties).
+    if (type === "kubernetes:core/v1:Secret") {
+        for (const field of [["type"], ["data"], ["stringData"]]) {
+            if (changed(field)) {
+                reasons.add(`the provider replaces a Secret whose ${field[0]} changes`);
+            }
+        }
+    }
     if (type === "rancher2:index/clusterV2:ClusterV2" && changed(["name"])) {
         reasons.add("a Rancher cluster's name is immutable");
     }
@@ -232,7 +241,7 @@ export function diffResources(
             action: reasons.length > 0 ? "replace" : "update",
             fields,
             reasons,
-            deleteFirst: reasons.length > 0 && r.options.deleteBeforeReplace,
+            deleteFirst: reasons.length > 0 && deletesFirst(r, fields),
         });
     }
     cascadeReplacements(rendered, changes);
@@ -242,6 +251,18 @@ export function diffResources(
         }
     }
     return changes;
+}
+
+/**
+ * Whether replacing `r` deletes the old one first: when it says so, and for a Kubernetes object
+ * that keeps its name and namespace, which the provider cannot create beside the old one
+ * (pulumi-kubernetes provider/pkg/provider/provider.go, Diff's deleteBeforeReplace).
+ */
+function deletesFirst(r: EvaluatedResource, fields: FieldChange[]): boolean {
+    const renamed = fields.some(
+        (f) => f.path[0] === "metadata" && (f.path[1] === "name" || f.path[1] === "namespace"),
+    );
+    return r.options.deleteBeforeReplace || (r.type.startsWith("kubernetes:") && !renamed);
 }
 
 /**

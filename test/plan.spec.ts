@@ -295,6 +295,45 @@ describe("offline plan", () => {
             );
         });
 
+        it("replaces each node's cloud-init Secret, deleted first, when cloud-init changes, as the provider does", async () => {
+            const before = await render(editableStackConfig("greece"), "greece");
+            const edited = editableStackConfig("greece");
+            const key =
+                "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIuugjcbloVjbQTTkAhCMPaGjQ9D0W6PssFpJlAYGFuX noc@example";
+            edited["edge:site"].sshAuthorizedKeys.push(key);
+            const after = await render(locked(edited), "greece");
+            const changes = diffResources(parseRendered(before.files), after.evaluation.resources);
+            // e2e/program.e2e.ts sees the real provider do this when a site joins an interconnect.
+            assert.deepStrictEqual(
+                chains(changes).map((c) => [c.action, c.root, c.changes.map((r) => r.name)]),
+                [
+                    [
+                        "replace",
+                        "edge:index:KubevirtNode::final-test-cluster-master",
+                        ["final-test-cluster-master-cloudinit"],
+                    ],
+                    [
+                        "replace",
+                        "edge:index:KubevirtNode::final-test-worker1",
+                        ["final-test-worker1-cloudinit"],
+                    ],
+                ],
+            );
+            for (const change of changes) {
+                assert.deepStrictEqual(change.reasons, [
+                    "the provider replaces a Secret whose stringData changes",
+                ]);
+                assert.deepStrictEqual(
+                    change.fields.map((f) => formatPath(f.path)),
+                    ["stringData.userdata"],
+                );
+                assert.ok((change.fields[0].after as string).includes(`  - ${key}\n`));
+                assert.strictEqual(change.deleteFirst, true);
+            }
+            const report = formatDiff(changes).split("\n");
+            assert.ok(report.includes("  +- Secret final-test-worker1-cloudinit (deleted first)"));
+        });
+
         it("prints 'no changes' for the same config", async () => {
             const { files, evaluation } = await render(editableStackConfig("greece"), "greece");
             assert.strictEqual(
