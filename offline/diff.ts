@@ -134,6 +134,21 @@ function startsWith(path: Segment[], prefix: Segment[]): boolean {
 }
 
 /**
+ * The replacements the Kubernetes provider forces itself on our objects, beyond a changed name or
+ * namespace: a Secret's type or data, unless the provider has enableSecretMutable (or the
+ * machine PULUMI_K8S_ENABLE_SECRET_MUTABLE), which ours does not (pulumi-kubernetes
+ * provider/pkg/provider/diff.go, forceNewProperties).
+ */
+function providerReplacements(type: string, changes: FieldChange[]): string[] {
+    if (type !== "kubernetes:core/v1:Secret") {
+        return [];
+    }
+    return ["type", "data", "stringData"]
+        .filter((field) => changes.some((c) => c.path[0] === field))
+        .map((field) => `the provider replaces a Secret whose ${field} changes`);
+}
+
+/**
  * Why Pulumi would replace rather than update a resource with these changes: its
  * `replaceOnChanges`, a changed Kubernetes identity, a DataVolume's immutable spec, or a changed
  * Rancher cluster name. Empty for an in-place update.
@@ -160,15 +175,7 @@ export function replaceReasons(
     if (type === "kubernetes:cdi.kubevirt.io/v1beta1:DataVolume" && changed(["spec"])) {
         reasons.add("a DataVolume's spec is immutable");
     }
-    // Unless the provider sets enableSecretMutable, which ours does not (pulumi-kubernetes
-    // provider/pkg/provider/diff.go, forceNewProperties).
-    if (type === "kubernetes:core/v1:Secret") {
-        for (const field of [["type"], ["data"], ["stringData"]]) {
-            if (changed(field)) {
-                reasons.add(`the provider replaces a Secret whose ${field[0]} changes`);
-            }
-        }
-    }
+    providerReplacements(type, changes).forEach((reason) => reasons.add(reason));
     if (type === "rancher2:index/clusterV2:ClusterV2" && changed(["name"])) {
         reasons.add("a Rancher cluster's name is immutable");
     }
@@ -254,15 +261,21 @@ export function diffResources(
 }
 
 /**
- * Whether replacing `r` deletes the old one first: when it says so, and for a Kubernetes object
- * that keeps its name and namespace, which the provider cannot create beside the old one
- * (pulumi-kubernetes provider/pkg/provider/provider.go, Diff's deleteBeforeReplace).
+ * Whether replacing `r` deletes the old one first. The option decides when the program sets it
+ * (only ever to true); otherwise the provider: Kubernetes deletes first when it forces the
+ * replacement itself and the object keeps its own name and namespace, which the new one could not
+ * take beside the old (pulumi-kubernetes provider/pkg/provider/provider.go, Diff; pulumi
+ * pkg/resource/deploy/step_generator.go).
  */
 function deletesFirst(r: EvaluatedResource, fields: FieldChange[]): boolean {
     const renamed = fields.some(
         (f) => f.path[0] === "metadata" && (f.path[1] === "name" || f.path[1] === "namespace"),
     );
-    return r.options.deleteBeforeReplace || (r.type.startsWith("kubernetes:") && !renamed);
+    const named = typeof r.inputs.metadata?.name === "string";
+    return (
+        r.options.deleteBeforeReplace ||
+        (providerReplacements(r.type, fields).length > 0 && named && !renamed)
+    );
 }
 
 /**

@@ -21,9 +21,10 @@ import {
     formatPath,
     parsePath,
     parseRendered,
+    RenderedResource,
     replaceReasons,
 } from "../offline/diff";
-import { Evaluation, evaluateProgram, placeholders } from "../offline/evaluate";
+import { EvaluatedResource, Evaluation, evaluateProgram, placeholders } from "../offline/evaluate";
 import { renderExplanation } from "../offline/explain";
 import { readTree } from "../offline/tree";
 import {
@@ -332,6 +333,53 @@ describe("offline plan", () => {
             }
             const report = formatDiff(changes).split("\n");
             assert.ok(report.includes("  +- Secret final-test-worker1-cloudinit (deleted first)"));
+        });
+
+        it("deletes first only what the provider replaces under the same name, or what says so", () => {
+            const options = {
+                dependsOn: [],
+                replaceOnChanges: [],
+                deleteBeforeReplace: false,
+                protect: false,
+                beforeDelete: [],
+                replaceWith: [],
+            };
+            const secret = (namespace: string, data: string) => ({
+                type: "kubernetes:core/v1:Secret",
+                name: "s",
+                inputs: { metadata: { name: "s", namespace }, stringData: { a: data } },
+            });
+            const config = (annotation: string) => ({
+                type: "kubernetes:core/v1:ConfigMap",
+                name: "c",
+                inputs: { metadata: { name: "c", annotations: { a: annotation } } },
+            });
+            const diff = (
+                before: RenderedResource,
+                after: Omit<EvaluatedResource, "options" | "dependencies">,
+                opts = {},
+            ) => {
+                const [change] = diffResources(
+                    [before],
+                    [{ ...after, options: { ...options, ...opts }, dependencies: [] }],
+                );
+                return [change.action, change.deleteFirst];
+            };
+            // The provider's own replacement, same name: it must delete first.
+            assert.deepStrictEqual(diff(secret("a", "1"), secret("a", "2")), ["replace", true]);
+            // Moved: the new one can exist beside the old.
+            assert.deepStrictEqual(diff(secret("a", "1"), secret("b", "2")), ["replace", false]);
+            // Replaced by the program's replaceOnChanges only: the engine creates first, unless
+            // the program says otherwise.
+            const byAnnotation = { replaceOnChanges: ["metadata.annotations"] };
+            assert.deepStrictEqual(diff(config("1"), config("2"), byAnnotation), [
+                "replace",
+                false,
+            ]);
+            assert.deepStrictEqual(
+                diff(config("1"), config("2"), { ...byAnnotation, deleteBeforeReplace: true }),
+                ["replace", true],
+            );
         });
 
         it("prints 'no changes' for the same config", async () => {
