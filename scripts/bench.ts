@@ -20,6 +20,7 @@ import {
     placeholders,
     resourceKey,
 } from "../offline/evaluate";
+import { loadAsLanguageHost } from "../offline/languageHost";
 import { addressSummary, renderFiles, renderSummary } from "../offline/render";
 import { syntheticStack } from "../offline/synthetic";
 
@@ -319,16 +320,11 @@ async function main(argv: string[]): Promise<void> {
  * configures it (transpile-only): time until every resource is registered, and peak memory.
  */
 function measureLanguageHost(): void {
-    const script = path.resolve("scripts", "languageHost.js");
     console.log("\ngreece as the language host loads it   ts-node          ms  peak MiB");
     for (const tsconfig of ["tsconfig.json", "tsconfig.pulumi.json"]) {
-        const runs = Array.from({ length: repeats }, () => {
-            // Plain node, as the language host starts it without nodeargs.
-            const output = execFileSync(process.execPath, [script, "greece", tsconfig], {
-                encoding: "utf8",
-            });
-            return JSON.parse(output) as { transpileOnly: boolean; ms: number; peakMiB: number };
-        });
+        const runs = Array.from({ length: repeats }, () =>
+            loadAsLanguageHost(process.cwd(), "greece", tsconfig),
+        );
         const cells = [
             tsconfig.padEnd(37),
             (runs[0].transpileOnly ? "transpile-only" : "type-checked").padEnd(14),

@@ -23,9 +23,12 @@ const tsconfig = path.resolve(
 // the file's own compilerOptions (tsutils.js reads no `extends`), noCheck as transpileOnly.
 const { loadTypeScriptCompilerOptions } = require("@pulumi/pulumi/tsutils");
 const compilerOptions = loadTypeScriptCompilerOptions(tsconfig);
+const transpileOnlyVariable = process.env.PULUMI_NODEJS_TRANSPILE_ONLY;
 require("ts-node").register({
     compiler: "typescript",
-    transpileOnly: compilerOptions.noCheck,
+    transpileOnly: transpileOnlyVariable
+        ? transpileOnlyVariable === "true"
+        : compilerOptions.noCheck,
     project: tsconfig,
     skipProject: false,
     compilerOptions: {
@@ -37,6 +40,7 @@ require("ts-node").register({
     },
 });
 const tsNode = process[Symbol.for("ts-node.register.instance")];
+const ts = require("typescript");
 
 const { readStackFile, stackFilePath } = require("../lib/stackFile");
 const { evaluateProgram, placeholders } = require("../offline/evaluate");
@@ -45,7 +49,16 @@ evaluateProgram(readStackFile(stackFilePath(stack)).config, placeholders, { stac
     .then((evaluation) => {
         const result = {
             tsconfig: path.relative(root, tsconfig),
-            transpileOnly: tsNode.options.transpileOnly === true,
+            transpileOnly:
+                tsNode.options.transpileOnly === true && tsNode.options.typeCheck !== true,
+            // What ts-node compiles with, by name: `{ target: "ES2022", ... }`.
+            compilerOptions: Object.fromEntries(
+                [
+                    ["target", ts.ScriptTarget],
+                    ["module", ts.ModuleKind],
+                    ["moduleResolution", ts.ModuleResolutionKind],
+                ].map(([option, names]) => [option, names[tsNode.config.options[option]]]),
+            ),
             ms: Math.round(Number(process.hrtime.bigint() - start) / 1e6),
             peakMiB: Math.round(process.resourceUsage().maxRSS / 1024),
             resources: evaluation.resources.map(({ type, name, inputs }) => ({

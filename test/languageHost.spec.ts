@@ -1,15 +1,35 @@
 import * as assert from "assert";
-import { execFileSync } from "child_process";
 import { readFileSync } from "fs";
 import * as path from "path";
+import * as ts from "typescript";
 import { parse } from "yaml";
 import { evaluateProgram, placeholders } from "../offline/evaluate";
+import { loadAsLanguageHost } from "../offline/languageHost";
 import { projectRoot, stackConfig } from "./mocks";
 
 /** The SDK's reader of a tsconfig's compilerOptions, which the language host's run.js uses. */
 const { loadTypeScriptCompilerOptions } = require("@pulumi/pulumi/tsutils") as {
     loadTypeScriptCompilerOptions(path: string): Record<string, unknown>;
 };
+
+/** tsconfig.json's module settings, as `tsc --noEmit` in npm test reads them, by name. */
+function checkedOptions(): Record<string, string> {
+    const parsed = ts.getParsedCommandLineOfConfigFile(
+        path.join(projectRoot, "tsconfig.json"),
+        {},
+        {
+            ...ts.sys,
+            onUnRecoverableConfigFileDiagnostic: (diagnostic) => {
+                throw new Error(String(diagnostic.messageText));
+            },
+        },
+    )!;
+    return {
+        target: ts.ScriptTarget[parsed.options.target!],
+        module: ts.ModuleKind[parsed.options.module!],
+        moduleResolution: ts.ModuleResolutionKind[parsed.options.moduleResolution!],
+    };
+}
 
 describe("the program as Pulumi's Node.js language host loads it", function () {
     this.timeout(60000);
@@ -30,6 +50,12 @@ describe("the program as Pulumi's Node.js language host loads it", function () {
         const run = readFileSync(require.resolve("@pulumi/pulumi/cmd/run/run.js"), "utf8");
         assert.match(run, /const tsConfigPath = process\.env\["PULUMI_NODEJS_TSCONFIG_PATH"\]/);
         assert.match(run, /transpileOnly = compilerOptions\.noCheck;/);
+        // ...and the defaults that scripts/languageHost.js repeats, which the file's own options
+        // override.
+        assert.match(
+            run,
+            /target: "ES2020",\s+module: useNodeNext \? "nodenext" : "commonjs",\s+moduleResolution: useNodeNext \? "nodenext" : "node",\s+sourceMap: "true",\s+\.\.\.compilerOptions,/,
+        );
     });
 
     for (const [site, count] of [
@@ -37,18 +63,12 @@ describe("the program as Pulumi's Node.js language host loads it", function () {
         ["france", 72],
     ] as const) {
         it(`loads ${site}'s program through ts-node without type checks, declaring what the offline plan evaluates`, async () => {
-            const env = Object.fromEntries(
-                Object.entries(process.env).filter(([key]) => !key.startsWith("TS_NODE_")),
-            );
-            const loaded = JSON.parse(
-                execFileSync(
-                    process.execPath,
-                    [path.join(projectRoot, "scripts", "languageHost.js"), site],
-                    { encoding: "utf8", env },
-                ),
-            );
+            const loaded = loadAsLanguageHost(projectRoot, site);
             assert.strictEqual(loaded.tsconfig, "tsconfig.pulumi.json");
             assert.strictEqual(loaded.transpileOnly, true);
+            // Compiled as npm test checks it: the language host's defaults (ES2020, nodenext)
+            // give way only to the file's own options.
+            assert.deepStrictEqual(loaded.compilerOptions, checkedOptions());
             const evaluation = await evaluateProgram(stackConfig(site), placeholders, {
                 stack: site,
                 preview: true,
