@@ -12,7 +12,7 @@ import {
     withInterconnects,
 } from "../lib/interconnect";
 import { labels } from "../lib/naming";
-import { StackPlan, planStack } from "../lib/plan";
+import { NodePlan, StackPlan, planStack } from "../lib/plan";
 import { ProblemList } from "../lib/problems";
 import { parseStackFile, stackFileConfig, stackFilePath, withAllocations } from "../lib/stackFile";
 import { checkDrift } from "../offline/drift";
@@ -660,7 +660,8 @@ describe("index.ts against a live API server", function () {
             path.join(projectRoot, stackFilePath("france")),
             path.join(workDir, stackFilePath("france")),
         );
-        await stack.setConfig("edge:wireguardPrivateKey", { value: wireguardKey, secret: true });
+        const keyConfig = "edge:wireguardPrivateKey";
+        await stack.setConfig(keyConfig, { value: wireguardKey, secret: true });
         const { plan } = planStack(
             withInterconnects(
                 stackFileConfig(parseStackFile(readFileSync(stackFile, "utf8"), stackFile)),
@@ -676,13 +677,41 @@ describe("index.ts against a live API server", function () {
             );
             return Buffer.from(secret.body.data[key], "base64").toString("utf8");
         };
+        const routesViaGateway = async (node: NodePlan) => {
+            const networkData = parse(
+                await secretData(node.namespace, node.cloudInitSecretName, "networkdata"),
+            );
+            return Object.values(networkData.ethernets)
+                .flatMap((nic: any) => nic.routes ?? [])
+                .filter((route: any) => route.via === gateway.gateway.ip);
+        };
+        const nodes = plan.clusters.flatMap((c) => c.nodes);
+        const replacedInOrder = (steps: string[]) => {
+            for (const node of nodes) {
+                assertBefore(steps, `delete-replaced Secret ${node.vmName}-cloudinit`, [
+                    `create-replacement Secret ${node.vmName}-cloudinit`,
+                ]);
+            }
+        };
+        const gatewayObjects = [
+            `/apis/kubevirt.io/v1/namespaces/${gateway.namespace}/virtualmachines/${gateway.vmName}`,
+            `/apis/cdi.kubevirt.io/v1beta1/namespaces/${gateway.namespace}/datavolumes/${gateway.rootDisk.metadata.name}`,
+            `/api/v1/namespaces/${gateway.namespace}/secrets/${gateway.cloudInitSecretName}`,
+        ];
+        const statuses = async () =>
+            Promise.all(
+                gatewayObjects.map(async (url) => (await controlPlane!.call("GET", url)).status),
+            );
         // Pulumi runs the program in the project folder, where it reads interconnects.yaml.
+        const cwd = process.cwd();
         process.chdir(workDir);
+        let joinedSite = true;
         try {
             const joined = await up();
-            // The Kubernetes provider replaces a Secret whose data changes, deleting it first
-            // under its fixed name (pulumi-kubernetes provider/pkg/provider/diff.go): every
-            // node's cloud-init, whose network-data gains the routes.
+            // The Kubernetes provider replaces a Secret whose data changes
+            // (pulumi-kubernetes provider/pkg/provider/diff.go, forceNewProperties), deleting it
+            // first as it keeps its name (provider.go, Diff): every node's cloud-init, whose
+            // network-data gains the routes.
             assert.deepStrictEqual(changes(joined.summary), { create: 4, replace: 3 });
             assert.deepStrictEqual(
                 joined.steps.filter((step) => step.startsWith("create ")).sort(),
@@ -693,19 +722,10 @@ describe("index.ts against a live API server", function () {
                     `create VirtualMachine ${gateway.vmName}`,
                 ],
             );
-            const nodes = plan.clusters.flatMap((c) => c.nodes);
+            replacedInOrder(joined.steps);
             for (const node of nodes) {
-                assertBefore(joined.steps, `delete-replaced Secret ${node.vmName}-cloudinit`, [
-                    `create-replacement Secret ${node.vmName}-cloudinit`,
-                ]);
-                const networkData = parse(
-                    await secretData(node.namespace, node.cloudInitSecretName, "networkdata"),
-                );
-                const routes = Object.values(networkData.ethernets).flatMap(
-                    (nic: any) => nic.routes ?? [],
-                );
                 assert.deepStrictEqual(
-                    routes.filter((route: any) => route.via === gateway.gateway.ip),
+                    await routesViaGateway(node),
                     [
                         { to: "10.120.0.0/24", via: gateway.gateway.ip },
                         { to: "10.121.0.0/24", via: gateway.gateway.ip },
@@ -713,11 +733,7 @@ describe("index.ts against a live API server", function () {
                     node.vmName,
                 );
             }
-            const vm = await controlPlane!.call(
-                "GET",
-                `/apis/kubevirt.io/v1/namespaces/${gateway.namespace}/virtualmachines/${gateway.vmName}`,
-            );
-            assert.strictEqual(vm.status, 200);
+            assert.deepStrictEqual(await statuses(), [200, 200, 200]);
             // The key is in the gateway's cloud-init on the host cluster, and nowhere in the state.
             const userData = await secretData(
                 gateway.namespace,
@@ -726,18 +742,33 @@ describe("index.ts against a live API server", function () {
             );
             assert.ok(userData.includes(`PrivateKey = ${wireguardKey}`));
             assert.ok(!userData.includes(privateKeyPlaceholder));
-            assert.deepStrictEqual(plainTextPaths(exportedState().deployment, wireguardKey), []);
+            const state = exportedState();
+            assert.deepStrictEqual(plainTextPaths(state.deployment, wireguardKey), []);
+            // Nor encoded: the Secret's data, base64 of the user-data, is encrypted too.
+            const secret = state.deployment.resources.find((r: any) =>
+                r.urn.endsWith(`::${gateway.vmName}-cloudinit`),
+            );
+            // (the provider records stringData as data).
+            assert.strictEqual(typeof secret.inputs.data.ciphertext, "string");
+            assert.strictEqual(typeof secret.outputs.data.ciphertext, "string");
 
-            await stack.removeConfig("edge:wireguardPrivateKey");
+            await stack.removeConfig(keyConfig);
+            joinedSite = false;
             const left = await up();
             assert.deepStrictEqual(changes(left.summary), { delete: 4, replace: 3 });
-            const gone = await controlPlane!.call(
-                "GET",
-                `/apis/kubevirt.io/v1/namespaces/${gateway.namespace}/virtualmachines/${gateway.vmName}`,
-            );
-            assert.strictEqual(gone.status, 404);
+            replacedInOrder(left.steps);
+            for (const node of nodes) {
+                assert.deepStrictEqual(await routesViaGateway(node), [], node.vmName);
+            }
+            assert.deepStrictEqual(await statuses(), [404, 404, 404]);
         } finally {
-            process.chdir(projectRoot);
+            // Later tests run the program in the project folder, whose interconnects.yaml has
+            // another public key for greece: leave the site as it was.
+            if (joinedSite) {
+                await stack.removeConfig(keyConfig).catch(() => undefined);
+                await up().catch(() => undefined);
+            }
+            process.chdir(cwd);
         }
     });
 
