@@ -744,11 +744,11 @@ describe("index.ts against a live API server", function () {
             assert.ok(!userData.includes(privateKeyPlaceholder));
             const state = exportedState();
             assert.deepStrictEqual(plainTextPaths(state.deployment, wireguardKey), []);
-            // Nor encoded: the Secret's data, base64 of the user-data, is encrypted too.
+            // Nor encoded: the Secret's data (the provider records stringData as data, base64 of
+            // the user-data) is encrypted too.
             const secret = state.deployment.resources.find((r: any) =>
                 r.urn.endsWith(`::${gateway.vmName}-cloudinit`),
             );
-            // (the provider records stringData as data).
             assert.strictEqual(typeof secret.inputs.data.ciphertext, "string");
             assert.strictEqual(typeof secret.outputs.data.ciphertext, "string");
 
