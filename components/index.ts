@@ -1,5 +1,10 @@
-export { EdgeCluster, EdgeClusterArgs, NodeSummary } from "./edgeCluster";
-export { KubevirtNode, KubevirtNodeArgs } from "./kubevirtNode";
-export { ImageSummary, NetworkSummary, SiteNetwork, SiteNetworkArgs } from "./siteNetwork";
+export { EdgeCluster, type EdgeClusterArgs, type NodeSummary } from "./edgeCluster";
+export { KubevirtNode, type KubevirtNodeArgs } from "./kubevirtNode";
+export {
+    type ImageSummary,
+    type NetworkSummary,
+    SiteNetwork,
+    type SiteNetworkArgs,
+} from "./siteNetwork";
 export { nodeRemovalHook } from "./nodeRemoval";
-export { InterconnectGateway, InterconnectGatewayArgs } from "./interconnectGateway";
+export { InterconnectGateway, type InterconnectGatewayArgs } from "./interconnectGateway";

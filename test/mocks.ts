@@ -12,7 +12,7 @@ import {
     secretValue,
 } from "../offline/evaluate";
 
-export { RecordedResource, secretValue };
+export { type RecordedResource, secretValue };
 
 /** A private CA as Rancher's `cacerts` setting would hold it. */
 export const mockRancherCa =

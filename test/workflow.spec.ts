@@ -118,6 +118,9 @@ describe("CI workflow", () => {
         assert.strictEqual(pulumiStep(job).with, undefined, "the action only installs the CLI");
         const run = job.steps.find((s) => s.run?.startsWith("pulumi destroy"));
         assert.strictEqual(run?.run, 'pulumi destroy --run-program --yes --stack "$STACK"');
+        // The program runs transpile-only, and this job does not wait for the tests.
+        const typeCheck = job.steps.findIndex((s) => s.run === "npx tsc --noEmit");
+        assert.ok(typeCheck >= 0 && typeCheck < job.steps.indexOf(run!));
         assert.strictEqual(run?.env?.RANCHER_TOKEN_KEY, "${{ secrets.RANCHER_TOKEN_KEY }}");
     });
 
