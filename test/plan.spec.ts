@@ -22,6 +22,7 @@ import {
     parsePath,
     parseRendered,
     RenderedResource,
+    ResourceChange,
     replaceReasons,
 } from "../offline/diff";
 import { EvaluatedResource, Evaluation, evaluateProgram, placeholders } from "../offline/evaluate";
@@ -42,6 +43,20 @@ import {
     stackConfig,
     types,
 } from "./mocks";
+
+const greece = () => editableStackConfig("greece");
+
+/** What `--diff` reports for greece's stack rendered from `base()`, then from it after `edit`. */
+async function changesAfter(
+    base: () => Record<string, any>,
+    edit: (config: Record<string, any>) => void,
+): Promise<ResourceChange[]> {
+    const before = await render(locked(base()), "greece");
+    const edited = base();
+    edit(edited);
+    const after = await render(locked(edited), "greece");
+    return diffResources(parseRendered(before.files), after.evaluation.resources);
+}
 
 async function render(
     config: Record<string, any>,
@@ -198,15 +213,12 @@ describe("offline plan", () => {
 
     describe("--diff", () => {
         it("reports one create chain, one update and one replace chain for a typical edit", async () => {
-            const before = await render(locked(greeceWithTwoImages()), "greece");
-            const edited = greeceWithTwoImages();
-            const nodes = edited["edge:clusters"][0].nodes;
-            nodes.push({ ...structuredClone(nodes[1]), name: "worker2", networks: ["lab"] });
-            nodes[0].memory = "8Gi";
-            nodes[1].image = "ubuntu-jammy";
-            const after = await render(locked(edited), "greece");
-
-            const changes = diffResources(parseRendered(before.files), after.evaluation.resources);
+            const changes = await changesAfter(greeceWithTwoImages, (edited) => {
+                const nodes = edited["edge:clusters"][0].nodes;
+                nodes.push({ ...structuredClone(nodes[1]), name: "worker2", networks: ["lab"] });
+                nodes[0].memory = "8Gi";
+                nodes[1].image = "ubuntu-jammy";
+            });
             assert.deepStrictEqual(
                 chains(changes).map((c) => [c.action, c.root, c.changes.map((r) => r.name)]),
                 [
@@ -282,11 +294,9 @@ describe("offline plan", () => {
         });
 
         it("reports a removed node as one delete chain", async () => {
-            const before = await render(editableStackConfig("greece"), "greece");
-            const edited = editableStackConfig("greece");
-            edited["edge:clusters"][0].nodes.pop();
-            const after = await render(locked(edited), "greece");
-            const changes = diffResources(parseRendered(before.files), after.evaluation.resources);
+            const changes = await changesAfter(greece, (edited) => {
+                edited["edge:clusters"][0].nodes.pop();
+            });
             assert.deepStrictEqual(
                 chains(changes).map((c) => [c.action, c.root, c.changes.length]),
                 [
@@ -297,13 +307,11 @@ describe("offline plan", () => {
         });
 
         it("replaces each node's cloud-init Secret, deleted first, when cloud-init changes, as the provider does", async () => {
-            const before = await render(editableStackConfig("greece"), "greece");
-            const edited = editableStackConfig("greece");
             const key =
                 "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIuugjcbloVjbQTTkAhCMPaGjQ9D0W6PssFpJlAYGFuX noc@example";
-            edited["edge:site"].sshAuthorizedKeys.push(key);
-            const after = await render(locked(edited), "greece");
-            const changes = diffResources(parseRendered(before.files), after.evaluation.resources);
+            const changes = await changesAfter(greece, (edited) => {
+                edited["edge:site"].sshAuthorizedKeys.push(key);
+            });
             // e2e/program.e2e.ts sees the real provider do this when a site joins an interconnect.
             assert.deepStrictEqual(
                 chains(changes).map((c) => [c.action, c.root, c.changes.map((r) => r.name)]),
