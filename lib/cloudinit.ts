@@ -1,7 +1,7 @@
 import { stringify } from "yaml";
 import { NodeRole } from "./config";
 import { masqueradeNetwork, podReplyTable, registrationRetry } from "./defaults";
-import { registrationMarker, registrationScript } from "./naming";
+import { readinessSocket, registrationMarker, registrationScript } from "./naming";
 
 /** A network interface of a node VM as the guest must configure it. */
 export interface GuestInterface {
@@ -44,12 +44,64 @@ export interface NetworkDataArgs {
 
 const yamlOptions = { lineWidth: 0 } as const;
 
+/** A file cloud-init's write_files writes. */
+export interface WrittenFile {
+    path: string;
+    permissions: string;
+    content: string;
+}
+
+/**
+ * The readiness socket's units, written but not enabled: systemd accepts on the pod network's
+ * guest address (FreeBind: before DHCP or netplan has put it there) and each connection's service
+ * instance answers and exits; it only starts once `marker` exists. Only plain systemd, so every
+ * image family has it without packages.
+ */
+export function readinessSocketFiles(marker: string): WrittenFile[] {
+    const socket = [
+        "[Unit]",
+        "Description=Edge testbed readiness, probed by the VM's tcpSocket readiness probe",
+        `ConditionPathExists=${marker}`,
+        "",
+        "[Socket]",
+        `ListenStream=${masqueradeNetwork.guest}:${readinessSocket.port}`,
+        "FreeBind=true",
+        "Accept=yes",
+        "",
+        "[Install]",
+        "WantedBy=sockets.target",
+        "",
+    ];
+    const service = [
+        "[Unit]",
+        "Description=Edge testbed readiness answer",
+        "",
+        "[Service]",
+        "ExecStart=/bin/echo ready",
+        "StandardInput=socket",
+        "StandardOutput=socket",
+        "",
+    ];
+    return [
+        {
+            path: `/etc/systemd/system/${readinessSocket.unit}`,
+            permissions: "0644",
+            content: socket.join("\n"),
+        },
+        {
+            path: `/etc/systemd/system/${readinessSocket.service}`,
+            permissions: "0644",
+            content: service.join("\n"),
+        },
+    ];
+}
+
 /**
  * The script that registers the node with Rancher. Rancher's node command is
  * `curl -fL <rancher>/system-agent-install.sh | sudo sh -s - ...`: without pipefail a failed
  * download (TLS, DNS, a Rancher restart) pipes nothing into `sh`, which exits 0, and cloud-init
- * never runs it again. So: pipefail, retries with backoff, and a marker only on success, which the
- * VM's readiness probe waits for.
+ * never runs it again. So: pipefail, retries with backoff, and a marker only on success, which
+ * starts the readiness socket the VM's readiness probe waits for.
  */
 export function registrationScriptText(
     registrationCommand: string,
@@ -80,7 +132,7 @@ export function registrationScriptText(
 
 /**
  * cloud-config user-data: key-only SSH, a host key the break-glass connection pins, Rancher's CA
- * when it is private, the guest agent that the readiness probe talks to, and the registration.
+ * when it is private, the readiness socket's units, and the registration.
  * The document holds the registration token and the host's private key, so it only ever goes into
  * a Secret.
  */
@@ -98,16 +150,19 @@ export function renderUserData(args: UserDataArgs): string {
         },
         // cloud-init cc_ca_certs runs in the init stage, before runcmd fetches Rancher's installer.
         ...(args.rancherCaCerts ? { ca_certs: { trusted: [args.rancherCaCerts] } } : {}),
-        // The readiness probe runs `test` in the guest through qemu-guest-agent.
-        packages: ["qemu-guest-agent"],
         write_files: [
+            ...readinessSocketFiles(registrationMarker),
             {
                 path: registrationScript,
                 permissions: "0700",
                 content: registrationScriptText(args.registrationCommand),
             },
         ],
-        runcmd: [["systemctl", "enable", "--now", "qemu-guest-agent"], [registrationScript]],
+        runcmd: [
+            ["systemctl", "daemon-reload"],
+            ["systemctl", "enable", readinessSocket.unit],
+            ["sh", "-c", `${registrationScript} && systemctl start ${readinessSocket.unit}`],
+        ],
     };
     return `#cloud-config\n${stringify(document, yamlOptions)}`;
 }

@@ -11,6 +11,8 @@ import { RawStackConfig, StackConfig } from "./config/types";
 import { contains, ipToInt, lastAddress, overlaps, parseCidr } from "./ip";
 import { ProblemList } from "./problems";
 import { readStackFile, stackFileConfig, stackFilePath } from "./stackFile";
+import { readinessSocketFiles } from "./cloudinit";
+import { readinessSocket } from "./naming";
 
 /**
  * Interconnects: routed (L3) WireGuard tunnels between gateways that sites declare on one of their
@@ -436,7 +438,7 @@ export function renderWgQuick(gateway: Omit<GatewayPlan, "wgQuickConfig">): stri
 
 /**
  * A gateway's cloud-config: WireGuard installed, its wg-quick file written and started, then the
- * marker its VM's readiness probe waits for (through the guest agent, as for nodes).
+ * the readiness socket its VM's readiness probe connects to (as for nodes).
  */
 export function renderGatewayUserData(
     gateway: GatewayPlan,
@@ -446,8 +448,9 @@ export function renderGatewayUserData(
         hostname: args.hostname,
         ssh_pwauth: false,
         ssh_authorized_keys: args.sshAuthorizedKeys,
-        packages: ["wireguard-tools", "iptables", "qemu-guest-agent"],
+        packages: ["wireguard-tools", "iptables"],
         write_files: [
+            ...readinessSocketFiles(args.marker),
             {
                 path: `/etc/wireguard/${gateway.interfaceName}.conf`,
                 permissions: "0600",
@@ -455,11 +458,11 @@ export function renderGatewayUserData(
             },
         ],
         runcmd: [
-            ["systemctl", "enable", "--now", "qemu-guest-agent"],
+            ["systemctl", "daemon-reload"],
             [
                 "sh",
                 "-c",
-                `systemctl enable --now wg-quick@${gateway.interfaceName} && mkdir -p ${path.posix.dirname(args.marker)} && touch ${args.marker}`,
+                `systemctl enable --now wg-quick@${gateway.interfaceName} && mkdir -p ${path.posix.dirname(args.marker)} && touch ${args.marker} && systemctl enable --now ${readinessSocket.unit}`,
             ],
         ],
     };

@@ -1,4 +1,4 @@
-import { cloneSourceRoleName, nadResourceAnnotation } from "./naming";
+import { cloneSourceRoleName, nadResourceAnnotation, readinessSocket } from "./naming";
 
 /**
  * Narrow types for the custom resources this project emits, checked against the upstream schemas
@@ -71,9 +71,12 @@ export interface VmVolume {
     };
 }
 
-/** KubeVirt runs an exec probe in the guest through qemu-guest-agent. */
+/**
+ * The kubelet connects to the launcher pod's IP, which KubeVirt's masquerade binding forwards to
+ * the guest (kubevirt pkg/virt-controller/services/template.go copyProbe); no guest agent.
+ */
 export interface ReadinessProbe {
-    exec: { command: string[] };
+    tcpSocket: { port: number };
     initialDelaySeconds: number;
     periodSeconds: number;
     failureThreshold: number;
@@ -249,8 +252,6 @@ export interface VirtualMachineArgs {
     bridges: { name: string; nad: string; mac: string; sriov?: boolean }[];
     rootDisk: string;
     cloudInitSecret: string;
-    /** File the guest creates once registered; the VM is Ready only when it exists. */
-    readinessMarker: string;
     hardware?: VmHardware;
 }
 
@@ -353,8 +354,9 @@ export function virtualMachine(args: VirtualMachineArgs): VirtualMachine {
                         },
                     ],
                     readinessProbe: {
-                        exec: { command: ["/usr/bin/test", "-f", args.readinessMarker] },
-                        // Boot, guest agent install and the first registration attempt.
+                        // The guest listens there once registered (see lib/cloudinit.ts).
+                        tcpSocket: { port: readinessSocket.port },
+                        // Boot and the first registration attempt.
                         initialDelaySeconds: 60,
                         periodSeconds: 15,
                         failureThreshold: 3,

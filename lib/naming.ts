@@ -151,8 +151,20 @@ export function intentNodeName(pool: string, number: number): string {
 /** The name of the VM's pod network interface; a site network may not take it. */
 export const podInterfaceName = "pod";
 
-/** Where a node's registration script leaves its marker; the VM's readiness probe looks for it. */
+/** Where a node's registration script leaves its marker once Rancher's installer succeeded. */
 export const registrationMarker = "/var/lib/edge-testbed/registered";
+
+/**
+ * The guest's readiness socket: systemd listens on it, on the pod network's guest address, only
+ * once the node is registered (on a gateway, while its tunnel has a recent handshake). The VM's
+ * tcpSocket readiness probe connects to it through the masquerade binding, so readiness needs no
+ * guest agent. The port is none that k3s, rke2 or their CNIs listen on.
+ */
+export const readinessSocket = {
+    unit: "edge-ready.socket",
+    service: "edge-ready@.service",
+    port: 10290,
+} as const;
 
 /** Where a gateway's cloud-init leaves its marker once its tunnel is up; its readiness probe. */
 export const tunnelMarker = "/var/lib/edge-testbed/tunnel-up";

@@ -35,7 +35,6 @@ import {
     labels,
     podInterfaceName,
     rancherClusterName,
-    registrationMarker,
     resourceNames,
     rootDiskIdentity,
     tunnelMarker,
@@ -390,7 +389,6 @@ function planNode(
             })),
             rootDisk: name,
             cloudInitSecret: cloudInitSecretName,
-            readinessMarker: registrationMarker,
             hardware: {
                 gpus: node.gpus,
                 hostDevices: node.hostDevices,
@@ -617,7 +615,6 @@ function planGateway(config: StackConfig, gateway: GatewayPlan): GatewayNodePlan
             bridges: [{ name: network.name, nad: `${site.networkNamespace}/${network.name}`, mac }],
             rootDisk: name,
             cloudInitSecret: cloudInitSecretName,
-            readinessMarker: tunnelMarker,
         }),
     };
 }

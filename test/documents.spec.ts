@@ -23,7 +23,13 @@ import {
     rewriteKubeconfigServer,
 } from "../lib/rancher";
 import { rawStackConfig } from "../lib/stackFile";
-import { editableStackConfig, mockRancher, mockRancherCa, registrationCommandOf } from "./mocks";
+import {
+    editableStackConfig,
+    mockRancher,
+    mockRancherCa,
+    registrationCommandOf,
+    registrationScriptOf,
+} from "./mocks";
 import { cloudConfigErrors, crdErrors, networkConfigErrors, requireSchemas } from "./schemas";
 
 function stackPlan(stack: string): StackPlan {
@@ -67,24 +73,56 @@ describe("cloud-init documents", () => {
                 ed25519_public: "ssh-ed25519 AAAAhost",
             },
             ca_certs: { trusted: [mockRancherCa] },
-            packages: ["qemu-guest-agent"],
             write_files: [
+                {
+                    path: "/etc/systemd/system/edge-ready.socket",
+                    permissions: "0644",
+                    content: [
+                        "[Unit]",
+                        "Description=Edge testbed readiness, probed by the VM's tcpSocket readiness probe",
+                        "ConditionPathExists=/var/lib/edge-testbed/registered",
+                        "",
+                        "[Socket]",
+                        "ListenStream=10.0.2.2:10290",
+                        "FreeBind=true",
+                        "Accept=yes",
+                        "",
+                        "[Install]",
+                        "WantedBy=sockets.target",
+                        "",
+                    ].join("\n"),
+                },
+                {
+                    path: "/etc/systemd/system/edge-ready@.service",
+                    permissions: "0644",
+                    content: [
+                        "[Unit]",
+                        "Description=Edge testbed readiness answer",
+                        "",
+                        "[Service]",
+                        "ExecStart=/bin/echo ready",
+                        "StandardInput=socket",
+                        "StandardOutput=socket",
+                        "",
+                    ].join("\n"),
+                },
                 {
                     path: "/usr/local/sbin/edge-register",
                     permissions: "0700",
-                    content: document.write_files[0].content,
+                    content: document.write_files[2].content,
                 },
             ],
             runcmd: [
-                ["systemctl", "enable", "--now", "qemu-guest-agent"],
-                ["/usr/local/sbin/edge-register"],
+                ["systemctl", "daemon-reload"],
+                ["systemctl", "enable", "edge-ready.socket"],
+                ["sh", "-c", "/usr/local/sbin/edge-register && systemctl start edge-ready.socket"],
             ],
         });
         assert.ok(!/passw/i.test(text.replace("ssh_pwauth", "")), "no password anywhere");
     });
 
     it("registration runs Rancher's command under pipefail with backoff, marking only success", () => {
-        const script: string = parse(userDataOf()).write_files[0].content;
+        const script = registrationScriptOf(userDataOf());
         assert.strictEqual(
             script,
             [
@@ -353,7 +391,7 @@ describe("Kubernetes manifests", () => {
             "edge.testbed/controlplane": "true",
         });
         assert.deepStrictEqual(spec.readinessProbe, {
-            exec: { command: ["/usr/bin/test", "-f", "/var/lib/edge-testbed/registered"] },
+            tcpSocket: { port: 10290 },
             initialDelaySeconds: 60,
             periodSeconds: 15,
             failureThreshold: 3,
@@ -548,6 +586,5 @@ function sampleVmArgs(): Parameters<typeof virtualMachine>[0] {
         bridges: [],
         rootDisk: "vm",
         cloudInitSecret: "vm-cloudinit",
-        readinessMarker: "/var/lib/edge-testbed/registered",
     };
 }

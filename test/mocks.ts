@@ -2,7 +2,7 @@ import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import { parse } from "yaml";
-import { resourceNames, typeTokens } from "../lib/naming";
+import { registrationScript, resourceNames, typeTokens } from "../lib/naming";
 import { readStackFile, stackFilePath } from "../lib/stackFile";
 import {
     MockOptions,
@@ -168,9 +168,15 @@ export function testRemovalHook(): pulumi.ResourceHook {
     return new pulumi.ResourceHook(resourceNames.nodeRemovalHook, async () => undefined);
 }
 
+/** The registration script inside a node's user-data. */
+export function registrationScriptOf(userData: string): string {
+    const files: { path: string; content: string }[] = parse(userData).write_files;
+    return files.find((file) => file.path === registrationScript)!.content;
+}
+
 /** The registration command inside a node's user-data: the line its script retries. */
 export function registrationCommandOf(userData: string): string {
-    const script: string = parse(userData).write_files[0].content;
+    const script = registrationScriptOf(userData);
     const line = script.split("\n").find((l) => l.startsWith("    if "));
     assert.ok(line, "the registration script runs a command");
     return line.slice("    if ".length, -"; then".length);

@@ -116,5 +116,10 @@ describe("names in real systems", () => {
         assert.strictEqual(naming.registrationMarker, "/var/lib/edge-testbed/registered");
         assert.strictEqual(naming.registrationScript, "/usr/local/sbin/edge-register");
         assert.strictEqual(naming.tunnelMarker, "/var/lib/edge-testbed/tunnel-up");
+        assert.deepStrictEqual(naming.readinessSocket, {
+            unit: "edge-ready.socket",
+            service: "edge-ready@.service",
+            port: 10290,
+        });
     });
 });
