@@ -86,7 +86,13 @@ function declareSite(): { siteNetwork: SiteNetwork; edgeClusters: EdgeCluster[] 
 
     const hostCluster = new k8s.Provider(
         resourceNames.hostProvider(plan.site.name),
-        { kubeconfig: kubeconfig === undefined ? undefined : pulumi.secret(kubeconfig) },
+        {
+            kubeconfig: kubeconfig === undefined ? undefined : pulumi.secret(kubeconfig),
+            // A Secret whose data changes is updated, not replaced (pulumi-kubernetes
+            // provider/pkg/provider/diff.go): a protected site's cloud-init Secrets are protected,
+            // and Pulumi refuses to replace a protected resource.
+            enableSecretMutable: true,
+        },
         {
             // The SDK waits for a hook's registration only where a resource binds it; the provider
             // always exists, so the hook is registered even when no node is left to bind it, and a

@@ -686,13 +686,12 @@ describe("index.ts against a live API server", function () {
                 .filter((route: any) => route.via === gateway.gateway.ip);
         };
         const nodes = plan.clusters.flatMap((c) => c.nodes);
-        const replacedInOrder = (steps: string[]) => {
-            for (const node of nodes) {
-                assertBefore(steps, `delete-replaced Secret ${node.vmName}-cloudinit`, [
-                    `create-replacement Secret ${node.vmName}-cloudinit`,
-                ]);
-            }
-        };
+        // The host provider's enableSecretMutable updates each node's cloud-init Secret in place.
+        const updatedInPlace = (steps: string[]) =>
+            assert.deepStrictEqual(
+                steps.filter((step) => / Secret /.test(step) && !step.includes(gateway.vmName)),
+                nodes.map((node) => `update Secret ${node.vmName}-cloudinit`).sort(),
+            );
         const gatewayObjects = [
             `/apis/kubevirt.io/v1/namespaces/${gateway.namespace}/virtualmachines/${gateway.vmName}`,
             `/apis/cdi.kubevirt.io/v1beta1/namespaces/${gateway.namespace}/datavolumes/${gateway.rootDisk.metadata.name}`,
@@ -708,11 +707,8 @@ describe("index.ts against a live API server", function () {
         let joinedSite = true;
         try {
             const joined = await up();
-            // The Kubernetes provider replaces a Secret whose data changes
-            // (pulumi-kubernetes provider/pkg/provider/diff.go, forceNewProperties), deleting it
-            // first as it keeps its name (provider.go, Diff): every node's cloud-init, whose
-            // network-data gains the routes.
-            assert.deepStrictEqual(changes(joined.summary), { create: 4, replace: 3 });
+            // Every node's cloud-init, whose network-data gains the routes, is updated.
+            assert.deepStrictEqual(changes(joined.summary), { create: 4, update: 3 });
             assert.deepStrictEqual(
                 joined.steps.filter((step) => step.startsWith("create ")).sort(),
                 [
@@ -722,7 +718,7 @@ describe("index.ts against a live API server", function () {
                     `create VirtualMachine ${gateway.vmName}`,
                 ],
             );
-            replacedInOrder(joined.steps);
+            updatedInPlace(joined.steps.sort());
             for (const node of nodes) {
                 assert.deepStrictEqual(
                     await routesViaGateway(node),
@@ -755,8 +751,8 @@ describe("index.ts against a live API server", function () {
             await stack.removeConfig(keyConfig);
             joinedSite = false;
             const left = await up();
-            assert.deepStrictEqual(changes(left.summary), { delete: 4, replace: 3 });
-            replacedInOrder(left.steps);
+            assert.deepStrictEqual(changes(left.summary), { delete: 4, update: 3 });
+            updatedInPlace(left.steps.sort());
             for (const node of nodes) {
                 assert.deepStrictEqual(await routesViaGateway(node), [], node.vmName);
             }
@@ -779,6 +775,28 @@ describe("index.ts against a live API server", function () {
         const protect = await up();
         // The VMs carry the protection for the removal hook; nothing else changes on the server.
         assert.deepStrictEqual(changes(protect.summary), { update: 3 });
+        // A protected site still takes cloud-init changes: its protected Secrets are updated in
+        // place, which Pulumi allows, where a replacement would be refused.
+        const key =
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIuugjcbloVjbQTTkAhCMPaGjQ9D0W6PssFpJlAYGFuX noc@example";
+        const protectedPlan = editStack((config) => {
+            config["edge:site"].sshAuthorizedKeys.push(key);
+        });
+        const newKey = await up();
+        assert.deepStrictEqual(changes(newKey.summary), { update: 3 });
+        const protectedNodes = protectedPlan.clusters.flatMap((c) => c.nodes);
+        assert.deepStrictEqual(
+            newKey.steps.filter((step) => / Secret /.test(step)).sort(),
+            protectedNodes.map((node) => `update Secret ${node.vmName}-cloudinit`).sort(),
+        );
+        for (const node of protectedNodes) {
+            const secret = await controlPlane!.call(
+                "GET",
+                `/api/v1/namespaces/${node.namespace}/secrets/${node.cloudInitSecretName}`,
+            );
+            const userData = Buffer.from(secret.body.data.userdata, "base64").toString("utf8");
+            assert.ok(userData.includes(`  - ${key}\n`), node.vmName);
+        }
         let removedNode: unknown;
         editStack((config) => {
             removedNode = cluster(config, "final-test").nodes.pop();

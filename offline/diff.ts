@@ -133,14 +133,38 @@ function startsWith(path: Segment[], prefix: Segment[]): boolean {
     return prefix.every((segment, i) => segment === "*" || segment === path[i]);
 }
 
+/** The Kubernetes provider settings the diff depends on. */
+export interface KubernetesProviderSettings {
+    /** Secrets are updated in place instead of replaced (the program's host provider sets it). */
+    enableSecretMutable: boolean;
+}
+
+const immutableSecrets: KubernetesProviderSettings = { enableSecretMutable: false };
+
+/**
+ * What the stack's Kubernetes provider was declared with; an explicit flag overrides the
+ * machine's PULUMI_K8S_ENABLE_SECRET_MUTABLE (pulumi-kubernetes provider/pkg/provider/provider.go,
+ * Configure).
+ */
+export function kubernetesProviderSettings(
+    resources: EvaluatedResource[],
+): KubernetesProviderSettings {
+    const provider = resources.find((r) => r.type === "pulumi:providers:kubernetes");
+    return { enableSecretMutable: String(provider?.inputs.enableSecretMutable) === "true" };
+}
+
 /**
  * The replacements the Kubernetes provider forces itself on our objects, beyond a changed name or
- * namespace: a Secret's type or data, unless the provider has enableSecretMutable (or the
- * machine PULUMI_K8S_ENABLE_SECRET_MUTABLE), which ours does not (pulumi-kubernetes
- * provider/pkg/provider/diff.go, forceNewProperties).
+ * namespace: a Secret's type or data, unless the provider has enableSecretMutable and the Secret
+ * is not `immutable`, which ours never are (pulumi-kubernetes provider/pkg/provider/diff.go,
+ * forceNewProperties).
  */
-function providerReplacements(type: string, changes: FieldChange[]): string[] {
-    if (type !== "kubernetes:core/v1:Secret") {
+function providerReplacements(
+    type: string,
+    changes: FieldChange[],
+    settings: KubernetesProviderSettings,
+): string[] {
+    if (type !== "kubernetes:core/v1:Secret" || settings.enableSecretMutable) {
         return [];
     }
     return ["type", "data", "stringData"]
@@ -157,6 +181,7 @@ export function replaceReasons(
     type: string,
     changes: FieldChange[],
     replaceOnChanges: string[],
+    settings: KubernetesProviderSettings = immutableSecrets,
 ): string[] {
     const reasons = new Set<string>();
     const changed = (prefix: Segment[]) => changes.some((c) => startsWith(c.path, prefix));
@@ -175,7 +200,7 @@ export function replaceReasons(
     if (type === "kubernetes:cdi.kubevirt.io/v1beta1:DataVolume" && changed(["spec"])) {
         reasons.add("a DataVolume's spec is immutable");
     }
-    providerReplacements(type, changes).forEach((reason) => reasons.add(reason));
+    providerReplacements(type, changes, settings).forEach((reason) => reasons.add(reason));
     if (type === "rancher2:index/clusterV2:ClusterV2" && changed(["name"])) {
         reasons.add("a Rancher cluster's name is immutable");
     }
@@ -212,6 +237,7 @@ export function diffResources(
     after: EvaluatedResource[],
 ): ResourceChange[] {
     const rendered = after.filter((r) => /^(kubernetes|rancher2|command):/.test(r.type));
+    const settings = kubernetesProviderSettings(after);
     const old = new Map(before.map((r) => [key(r), r]));
     const now = new Set(rendered.map(key));
     const changes: ResourceChange[] = [];
@@ -240,7 +266,7 @@ export function diffResources(
             continue;
         }
         const reasons = [
-            ...replaceReasons(r.type, fields, r.options.replaceOnChanges),
+            ...replaceReasons(r.type, fields, r.options.replaceOnChanges, settings),
             ...(triggered ? ["replacementTrigger changed"] : []),
         ];
         changes.push({
@@ -248,7 +274,7 @@ export function diffResources(
             action: reasons.length > 0 ? "replace" : "update",
             fields,
             reasons,
-            deleteFirst: reasons.length > 0 && deletesFirst(r, fields),
+            deleteFirst: reasons.length > 0 && deletesFirst(r, fields, settings),
         });
     }
     cascadeReplacements(rendered, changes);
@@ -267,14 +293,18 @@ export function diffResources(
  * take beside the old (pulumi-kubernetes provider/pkg/provider/provider.go, Diff; pulumi
  * pkg/resource/deploy/step_generator.go).
  */
-function deletesFirst(r: EvaluatedResource, fields: FieldChange[]): boolean {
+function deletesFirst(
+    r: EvaluatedResource,
+    fields: FieldChange[],
+    settings: KubernetesProviderSettings,
+): boolean {
     const renamed = fields.some(
         (f) => f.path[0] === "metadata" && (f.path[1] === "name" || f.path[1] === "namespace"),
     );
     const named = typeof r.inputs.metadata?.name === "string";
     return (
         r.options.deleteBeforeReplace ||
-        (providerReplacements(r.type, fields).length > 0 && named && !renamed)
+        (providerReplacements(r.type, fields, settings).length > 0 && named && !renamed)
     );
 }
 

@@ -24,6 +24,7 @@ import {
     RenderedResource,
     ResourceChange,
     replaceReasons,
+    kubernetesProviderSettings,
 } from "../offline/diff";
 import { EvaluatedResource, Evaluation, evaluateProgram, placeholders } from "../offline/evaluate";
 import { renderExplanation } from "../offline/explain";
@@ -306,41 +307,48 @@ describe("offline plan", () => {
             );
         });
 
-        it("replaces each node's cloud-init Secret, deleted first, when cloud-init changes, as the provider does", async () => {
-            const key =
-                "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIuugjcbloVjbQTTkAhCMPaGjQ9D0W6PssFpJlAYGFuX noc@example";
-            const changes = await changesAfter(greece, (edited) => {
-                edited["edge:site"].sshAuthorizedKeys.push(key);
-            });
-            // e2e/program.e2e.ts sees the real provider do this when a site joins an interconnect.
-            assert.deepStrictEqual(
-                chains(changes).map((c) => [c.action, c.root, c.changes.map((r) => r.name)]),
-                [
-                    [
-                        "replace",
-                        "edge:index:KubevirtNode::final-test-cluster-master",
-                        ["final-test-cluster-master-cloudinit"],
-                    ],
-                    [
-                        "replace",
-                        "edge:index:KubevirtNode::final-test-worker1",
-                        ["final-test-worker1-cloudinit"],
-                    ],
-                ],
-            );
-            for (const change of changes) {
-                assert.deepStrictEqual(change.reasons, [
-                    "the provider replaces a Secret whose stringData changes",
-                ]);
+        for (const protect of [false, true]) {
+            it(`updates each node's cloud-init Secret in place when cloud-init changes${protect ? ", on a protected site too" : ""}`, async () => {
+                const key =
+                    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIuugjcbloVjbQTTkAhCMPaGjQ9D0W6PssFpJlAYGFuX noc@example";
+                const base = () => {
+                    const config = greece();
+                    config["edge:site"].protect = protect;
+                    return config;
+                };
+                const changes = await changesAfter(base, (edited) => {
+                    edited["edge:site"].sshAuthorizedKeys.push(key);
+                });
+                // The host provider sets enableSecretMutable: Pulumi refuses to replace a
+                // protected resource, and e2e/program.e2e.ts sees the real provider update them.
                 assert.deepStrictEqual(
-                    change.fields.map((f) => formatPath(f.path)),
-                    ["stringData.userdata"],
+                    changes.map((c) => [c.action, c.name, c.reasons, c.deleteFirst]),
+                    [
+                        ["update", "final-test-cluster-master-cloudinit", [], false],
+                        ["update", "final-test-worker1-cloudinit", [], false],
+                    ],
                 );
-                assert.ok((change.fields[0].after as string).includes(`  - ${key}\n`));
-                assert.strictEqual(change.deleteFirst, true);
-            }
-            const report = formatDiff(changes).split("\n");
-            assert.ok(report.includes("  +- Secret final-test-worker1-cloudinit (deleted first)"));
+                for (const change of changes) {
+                    assert.deepStrictEqual(
+                        change.fields.map((f) => formatPath(f.path)),
+                        ["stringData.userdata"],
+                    );
+                    assert.ok((change.fields[0].after as string).includes(`  - ${key}\n`));
+                }
+                const report = formatDiff(changes).split("\n");
+                assert.ok(
+                    report.includes("  ~ Secret final-test-worker1-cloudinit"),
+                    report.join("\n"),
+                );
+            });
+        }
+
+        it("reads enableSecretMutable from the stack's Kubernetes provider", async () => {
+            const { evaluation } = await render(locked(greece()), "greece");
+            assert.deepStrictEqual(kubernetesProviderSettings(evaluation.resources), {
+                enableSecretMutable: true,
+            });
+            assert.deepStrictEqual(kubernetesProviderSettings([]), { enableSecretMutable: false });
         });
 
         it("deletes first only what the provider replaces under the same name, or what says so", () => {
