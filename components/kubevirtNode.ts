@@ -118,6 +118,7 @@ function cloudInitData(
                     registrationCommand: nodeRegistrationCommand(base, node.userData.registration),
                     hostKey: { privateKey, publicKey: publicKey.trim() },
                     ...(caCerts.trim() === "" ? {} : { rancherCaCerts: caCerts }),
+                    os: node.os,
                 }),
                 networkdata: node.networkData,
             })),

@@ -1,14 +1,22 @@
 import { stringify } from "yaml";
-import { NodeRole } from "./config";
+import { GuestOs, GuestRenderer, NodeRole, guestRenderers } from "./config";
 import { masqueradeNetwork, podReplyTable, registrationRetry } from "./defaults";
-import { readinessSocket, registrationMarker, registrationScript } from "./naming";
+import {
+    podInterfaceName,
+    podNetworkScript,
+    podNetworkService,
+    readinessSocket,
+    registrationMarker,
+    registrationScript,
+    registrationService,
+} from "./naming";
 
 /** A network interface of a node VM as the guest must configure it. */
 export interface GuestInterface {
     /** Interface id in network-data; the site network's name, or "pod" for the pod network. */
     name: string;
     mac: string;
-    /** `ip/prefix` on a site network; absent on the pod network, which uses DHCP. */
+    /** `ip/prefix` on a site network; absent on the pod network, whose address is fixed. */
     address?: string;
     /** Default gateway; set on the node's first site network only. */
     gateway?: string;
@@ -30,16 +38,15 @@ export interface UserDataArgs {
     hostKey: HostKey;
     /** Rancher's private CA (its `cacerts` setting), when its certificate is not publicly signed. */
     rancherCaCerts?: string;
+    /** The image's family: NetworkManager guests get their pod network's routing from user-data. */
+    os: GuestOs;
 }
 
 export interface NetworkDataArgs {
     interfaces: GuestInterface[];
     dnsServers: string[];
-    /**
-     * Whether the guest routes replies from its pod-network address back through the pod
-     * network, which only netplan can render; otherwise the pod NIC is named but left unused.
-     */
-    podNetworkReplies: boolean;
+    /** What writes the image's network config (see guestRenderers). */
+    renderer: GuestRenderer;
 }
 
 const yamlOptions = { lineWidth: 0 } as const;
@@ -97,11 +104,11 @@ export function readinessSocketFiles(marker: string): WrittenFile[] {
 }
 
 /**
- * The script that registers the node with Rancher. Rancher's node command is
- * `curl -fL <rancher>/system-agent-install.sh | sudo sh -s - ...`: without pipefail a failed
- * download (TLS, DNS, a Rancher restart) pipes nothing into `sh`, which exits 0, and cloud-init
- * never runs it again. So: pipefail, retries with backoff, and a marker only on success, which
- * starts the readiness socket the VM's readiness probe waits for.
+ * The script that registers the node with Rancher, one round of attempts. Rancher's node command
+ * is `curl -fL <rancher>/system-agent-install.sh | sudo sh -s - ...`: without pipefail a failed
+ * download (TLS, DNS, a Rancher restart) pipes nothing into `sh`, which exits 0. So: pipefail,
+ * retries with backoff, and a marker only on success; a failed round exits 1 and systemd starts
+ * another (see registrationUnit).
  */
 export function registrationScriptText(
     registrationCommand: string,
@@ -124,19 +131,125 @@ export function registrationScriptText(
         `        delay=$((delay * 2 > ${maxDelaySeconds} ? ${maxDelaySeconds} : delay * 2))`,
         "    fi",
         "done",
-        `echo "edge-register: giving up after ${attempts} attempts" >&2`,
+        `echo "edge-register: ${attempts} attempts failed; systemd retries in ${retry.restartSeconds} s" >&2`,
         "exit 1",
         "",
     ].join("\n");
 }
 
 /**
+ * The registration as a systemd service rather than a runcmd, which runs once per instance: it
+ * is enabled, so it runs again after a reboot until the marker exists, and Restart=on-failure
+ * starts another round after a failed one, for good (StartLimitIntervalSec=0: restarts count
+ * against the start limit). Type=oneshot with Restart=on-failure needs systemd 244 or newer
+ * (systemd.service(5); NEWS for 244), which Ubuntu 20.04 (245), Debian 12 (252) and EL 9 (252)
+ * have. Once registered it starts the readiness socket.
+ */
+export function registrationUnit({ retry = registrationRetry } = {}): string {
+    return [
+        "[Unit]",
+        "Description=Edge testbed: register this node with Rancher, retrying until it succeeds",
+        "Wants=network-online.target",
+        "After=network-online.target",
+        `ConditionPathExists=!${registrationMarker}`,
+        "StartLimitIntervalSec=0",
+        "",
+        "[Service]",
+        "Type=oneshot",
+        `ExecStart=${registrationScript}`,
+        `ExecStartPost=systemctl start --no-block ${readinessSocket.unit}`,
+        "Restart=on-failure",
+        `RestartSec=${retry.restartSeconds}`,
+        "TimeoutStartSec=infinity",
+        "",
+        "[Install]",
+        "WantedBy=multi-user.target",
+        "",
+    ].join("\n");
+}
+
+/**
+ * NetworkManager settings of the pod NIC that cloud-init's NetworkManager renderer cannot write
+ * (cloudinit/net/network_manager.py renders neither a route's table nor routing-policy, and
+ * without an [ipv6] section NetworkManager defaults to ipv6.method=auto): no IPv6 at all, and
+ * replies from the masquerade address back through the pod network.
+ */
+export const podNetworkManagerSettings = [
+    ["ipv6.method", "disabled"],
+    ["ipv4.routes", `0.0.0.0/0 ${masqueradeNetwork.gateway} table=${podReplyTable} onlink=true`],
+    [
+        "ipv4.routing-rules",
+        `priority ${podReplyTable} from ${masqueradeNetwork.guest} table ${podReplyTable}`,
+    ],
+] as const;
+
+/**
+ * Applies podNetworkManagerSettings to the profile NetworkManager runs on the pod NIC, whatever
+ * cloud-init named it (a keyfile `cloud-init pod`, or an ifcfg file on EL 9's older cloud-init).
+ * NetworkManager keeps them in the profile, so they hold across reboots and link changes.
+ */
+export function podNetworkScriptText(): string {
+    const settings = podNetworkManagerSettings.map(([key, value]) => `${key} "${value}"`);
+    return [
+        "#!/bin/sh",
+        "set -eu",
+        `profile=$(nmcli -g GENERAL.CONNECTION device show ${podInterfaceName})`,
+        'if [ -z "$profile" ]; then',
+        `    echo "edge-pod-network: ${podInterfaceName} has no active NetworkManager profile yet" >&2`,
+        "    exit 1",
+        "fi",
+        `nmcli connection modify "$profile" ${settings.join(" ")}`,
+        `nmcli device reapply ${podInterfaceName}`,
+        "",
+    ].join("\n");
+}
+
+/** The files and commands a family needs beyond its network-data for the pod network. */
+function podNetworkUserData(os: GuestOs): { files: WrittenFile[]; units: string[] } {
+    if (guestRenderers[os] !== "network-manager") {
+        return { files: [], units: [] };
+    }
+    const unit = [
+        "[Unit]",
+        "Description=Edge testbed: the pod network carries IPv4 replies only",
+        "Wants=network-online.target",
+        "After=network-online.target",
+        "",
+        "[Service]",
+        "Type=oneshot",
+        "RemainAfterExit=yes",
+        `ExecStart=${podNetworkScript}`,
+        // Until NetworkManager has activated the pod NIC's profile.
+        "Restart=on-failure",
+        "RestartSec=10",
+        "",
+        "[Install]",
+        "WantedBy=multi-user.target",
+        "",
+    ];
+    return {
+        files: [
+            { path: podNetworkScript, permissions: "0755", content: podNetworkScriptText() },
+            {
+                path: `/etc/systemd/system/${podNetworkService}`,
+                permissions: "0644",
+                content: unit.join("\n"),
+            },
+        ],
+        units: [podNetworkService],
+    };
+}
+
+/**
  * cloud-config user-data: key-only SSH, a host key the break-glass connection pins, Rancher's CA
- * when it is private, the readiness socket's units, and the registration.
+ * when it is private, the readiness socket's units, and the registration service. cc_ca_certs
+ * and write_files run in the init stage; runcmd, in the final stage, enables the units and starts
+ * them without waiting, so cloud-init finishes while the registration retries.
  * The document holds the registration token and the host's private key, so it only ever goes into
  * a Secret.
  */
 export function renderUserData(args: UserDataArgs): string {
+    const podNetwork = podNetworkUserData(args.os);
     const document = {
         hostname: args.hostname,
         manage_etc_hosts: true,
@@ -148,20 +261,25 @@ export function renderUserData(args: UserDataArgs): string {
             ed25519_private: args.hostKey.privateKey,
             ed25519_public: args.hostKey.publicKey,
         },
-        // cloud-init cc_ca_certs runs in the init stage, before runcmd fetches Rancher's installer.
         ...(args.rancherCaCerts ? { ca_certs: { trusted: [args.rancherCaCerts] } } : {}),
         write_files: [
+            ...podNetwork.files,
             ...readinessSocketFiles(registrationMarker),
             {
                 path: registrationScript,
                 permissions: "0700",
                 content: registrationScriptText(args.registrationCommand),
             },
+            {
+                path: `/etc/systemd/system/${registrationService}`,
+                permissions: "0644",
+                content: registrationUnit(),
+            },
         ],
         runcmd: [
             ["systemctl", "daemon-reload"],
-            ["systemctl", "enable", readinessSocket.unit],
-            ["sh", "-c", `${registrationScript} && systemctl start ${readinessSocket.unit}`],
+            ["systemctl", "enable", ...podNetwork.units, readinessSocket.unit, registrationService],
+            ["systemctl", "start", "--no-block", ...podNetwork.units, registrationService],
         ],
     };
     return `#cloud-config\n${stringify(document, yamlOptions)}`;
@@ -169,37 +287,46 @@ export function renderUserData(args: UserDataArgs): string {
 
 /**
  * network-config v2 network-data: every interface matched by MAC and named after its network,
- * static addresses on site networks, the default route as `0.0.0.0/0` (cloud-init's eni,
- * networkd and sysconfig renderers reject `default`). Replies to connections that came in
- * through the pod network (the host's NodePort in front of the API) must leave the same way,
- * whoever sent them: a rule sends everything from the masquerade address to a table whose
- * default route is the masquerade gateway, `on-link` so that it installs before the DHCP lease
- * arrives. Only netplan renders that (cloud-init passes v2 through to it); for other renderers
- * the pod NIC stays unaddressed, since their DHCP would add a second default route.
+ * static addresses on site networks, the default route as `0.0.0.0/0`.
+ *
+ * The pod NIC carries only replies: the readiness probe (from the host node's address) and the
+ * direct API (from anywhere), both DNATed by KubeVirt's masquerade binding to the guest's fixed
+ * address (kubevirt pkg/network/setup/netpod/masquerade/masquerade.go). So it is addressed
+ * statically (no DHCP: no second default route, no pod DNS; KubeVirt gives the NIC the pod's MTU,
+ * pkg/network/domainspec/generators.go), without IPv6 (no router advertisements, DHCPv6 or
+ * link-local address: a dual-stack host cluster must not become the guest's IPv6 route), and a
+ * rule sends everything from the masquerade address to a table whose default route is the
+ * masquerade gateway. netplan renders all of it; for NetworkManager the route and rule stay out
+ * (cloud-init's renderer would put the route in the main table) and come from user-data.
  */
 export function renderNetworkData(args: NetworkDataArgs): string {
     const ethernets: Record<string, unknown> = {};
     for (const nic of args.interfaces) {
         // Named after its network, so that cluster-wide CNI settings can name the interface.
         const identity = { match: { macaddress: nic.mac }, "set-name": nic.name };
-        if (nic.address === undefined && !args.podNetworkReplies) {
-            ethernets[nic.name] = identity;
-            continue;
-        }
         if (nic.address === undefined) {
             ethernets[nic.name] = {
                 ...identity,
-                dhcp4: true,
-                "dhcp4-overrides": { "use-routes": false, "use-dns": false },
-                routes: [
-                    {
-                        to: "0.0.0.0/0",
-                        via: masqueradeNetwork.gateway,
-                        table: podReplyTable,
-                        "on-link": true,
-                    },
-                ],
-                "routing-policy": [{ from: masqueradeNetwork.guest, table: podReplyTable }],
+                addresses: [masqueradeNetwork.guestAddress],
+                dhcp4: false,
+                dhcp6: false,
+                "accept-ra": false,
+                "link-local": [],
+                ...(args.renderer === "netplan"
+                    ? {
+                          routes: [
+                              {
+                                  to: "0.0.0.0/0",
+                                  via: masqueradeNetwork.gateway,
+                                  table: podReplyTable,
+                                  "on-link": true,
+                              },
+                          ],
+                          "routing-policy": [
+                              { from: masqueradeNetwork.guest, table: podReplyTable },
+                          ],
+                      }
+                    : {}),
             };
             continue;
         }

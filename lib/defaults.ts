@@ -42,16 +42,24 @@ export const masqueradeNetwork = {
     cidr: "10.0.2.0/24",
     gateway: "10.0.2.1",
     guest: "10.0.2.2",
+    /** The guest's address as it configures it, statically (see renderNetworkData). */
+    guestAddress: "10.0.2.2/24",
 } as const;
 
 /** Routing table of replies that leave through the pod network (see renderNetworkData). */
 export const podReplyTable = 100;
 
 /**
- * How often and how patiently a node retries Rancher's registration before it gives up: about
- * 18 minutes of waits, inside the VM's 30-minute create timeout with boot and installs.
+ * How a node retries Rancher's registration: a round of attempts with doubling waits (about 18
+ * minutes, inside the VM's 30-minute create timeout with boot and installs), then systemd starts
+ * another round after `restartSeconds`, for as long as it takes, across reboots.
  */
-export const registrationRetry = { attempts: 8, firstDelaySeconds: 15, maxDelaySeconds: 300 };
+export const registrationRetry = {
+    attempts: 8,
+    firstDelaySeconds: 15,
+    maxDelaySeconds: 300,
+    restartSeconds: 300,
+};
 
 /** Per-node pod subnet size that k3s and rke2 carve from the cluster CIDR. */
 export const nodePodCidrPrefix = 24;

@@ -6,7 +6,7 @@ import { z } from "zod";
 import { shaped } from "./config/issues";
 import { reportDuplicates } from "./config/report";
 import { cidr, fields, ipv4, label, listOf, matching, wholeNumber } from "./config/shape";
-import { readStackConfig } from "./config";
+import { guestRenderers, readStackConfig } from "./config";
 import { RawStackConfig, StackConfig } from "./config/types";
 import { contains, ipToInt, lastAddress, overlaps, parseCidr } from "./ip";
 import { ProblemList } from "./problems";
@@ -283,10 +283,18 @@ export function planInterconnects(
                 problems.add(`${memberPath}.site`, `${member.site} has no public key under sites:`);
             }
             const network = checkGateway(member, config, memberPath, problems);
-            if (!config.images.some((image) => image.name === member.image)) {
+            const image = config.images.find((i) => i.name === member.image);
+            if (!image) {
                 problems.add(
                     `${memberPath}.image`,
                     `unknown image "${member.image}" (Pulumi.${member.site}.yaml has: ${config.images.map((i) => i.name).join(", ")})`,
+                );
+            } else if (guestRenderers[image.os] !== "netplan") {
+                // A NetworkManager guest routes its pod network's replies with a unit in its
+                // user-data (lib/cloudinit.ts), which the gateway's does not carry.
+                problems.add(
+                    `${memberPath}.image`,
+                    `${member.image} is os: ${image.os}; a gateway needs an image with os: ubuntu or debian, whose netplan routes its readiness probe's replies`,
                 );
             }
             const address = ipToInt(member.tunnelAddress);

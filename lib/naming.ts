@@ -172,5 +172,15 @@ export const tunnelMarker = "/var/lib/edge-testbed/tunnel-up";
 /** Where cloud-init writes the node's registration script. */
 export const registrationScript = "/usr/local/sbin/edge-register";
 
+/** The systemd service that runs the registration script until it succeeds, across reboots. */
+export const registrationService = "edge-register.service";
+
+/**
+ * Where NetworkManager guests get their pod-network script, and the service that runs it: what
+ * cloud-init's NetworkManager renderer cannot write (no IPv6, the reply policy route).
+ */
+export const podNetworkScript = "/usr/local/sbin/edge-pod-network";
+export const podNetworkService = "edge-pod-network.service";
+
 /** Name of the Role in the image namespace that lets cluster namespaces clone golden images. */
 export const cloneSourceRoleName = "edge-clone-source";

@@ -7,6 +7,7 @@ import {
     ClusterType,
     GuestOs,
     NodeConfig,
+    guestRenderers,
     hugepageSizes,
     RawStackConfig,
     StackConfig,
@@ -346,7 +347,7 @@ function planNode(
         networkData: renderNetworkData({
             interfaces: guestInterfaces,
             dnsServers: site.dnsServers,
-            podNetworkReplies: image.os === "ubuntu",
+            renderer: guestRenderers[image.os],
         }),
         rootDisk: rootDiskDataVolume({
             name,
@@ -587,7 +588,7 @@ function planGateway(config: StackConfig, gateway: GatewayPlan): GatewayNodePlan
                 { name: network.name, mac, address, gateway: network.gateway },
             ],
             dnsServers: site.dnsServers,
-            podNetworkReplies: image.os === "ubuntu",
+            renderer: guestRenderers[image.os],
         }),
         rootDisk: rootDiskDataVolume({
             name,

@@ -1,7 +1,7 @@
 import * as assert from "assert";
 import { parse } from "yaml";
 import { spawnSync } from "child_process";
-import { existsSync, mkdtempSync, rmSync } from "fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import {
@@ -15,6 +15,7 @@ import {
     networkAttachmentDefinition,
     virtualMachine,
 } from "../lib/manifests";
+import { GuestOs } from "../lib/config";
 import { StackPlan, planStack } from "../lib/plan";
 import {
     chartValues,
@@ -40,7 +41,7 @@ const greece = stackPlan("greece");
 const france = stackPlan("france");
 const master = greece.clusters[0].nodes[0];
 
-function userDataOf(node = master): string {
+function userDataOf(node = master, os: GuestOs = node.os): string {
     return renderUserData({
         hostname: node.userData.hostname,
         sshAuthorizedKeys: node.userData.sshAuthorizedKeys,
@@ -50,8 +51,31 @@ function userDataOf(node = master): string {
         ),
         hostKey: { privateKey: "HOST-PRIVATE-KEY", publicKey: "ssh-ed25519 AAAAhost" },
         rancherCaCerts: mockRancherCa,
+        os,
     });
 }
+
+/** The registration service, as every node's user-data writes it. */
+const registrationUnitText = [
+    "[Unit]",
+    "Description=Edge testbed: register this node with Rancher, retrying until it succeeds",
+    "Wants=network-online.target",
+    "After=network-online.target",
+    "ConditionPathExists=!/var/lib/edge-testbed/registered",
+    "StartLimitIntervalSec=0",
+    "",
+    "[Service]",
+    "Type=oneshot",
+    "ExecStart=/usr/local/sbin/edge-register",
+    "ExecStartPost=systemctl start --no-block edge-ready.socket",
+    "Restart=on-failure",
+    "RestartSec=300",
+    "TimeoutStartSec=infinity",
+    "",
+    "[Install]",
+    "WantedBy=multi-user.target",
+    "",
+].join("\n");
 
 const masterCommand = `${mockRancher.nodeCommand} --controlplane --etcd --worker --node-name cluster-master --address 192.168.18.203 --internal-address 192.168.18.203 --label edge.testbed/site=greece --label edge.testbed/cluster=final-test`;
 
@@ -111,14 +135,149 @@ describe("cloud-init documents", () => {
                     permissions: "0700",
                     content: document.write_files[2].content,
                 },
+                {
+                    path: "/etc/systemd/system/edge-register.service",
+                    permissions: "0644",
+                    content: registrationUnitText,
+                },
             ],
             runcmd: [
                 ["systemctl", "daemon-reload"],
-                ["systemctl", "enable", "edge-ready.socket"],
-                ["sh", "-c", "/usr/local/sbin/edge-register && systemctl start edge-ready.socket"],
+                ["systemctl", "enable", "edge-ready.socket", "edge-register.service"],
+                ["systemctl", "start", "--no-block", "edge-register.service"],
             ],
         });
         assert.ok(!/passw/i.test(text.replace("ssh_pwauth", "")), "no password anywhere");
+    });
+
+    it("a NetworkManager guest's user-data also sets what its renderer cannot: no IPv6 and the reply route on the pod NIC", () => {
+        const document = parse(userDataOf(master, "rhel"));
+        assert.deepStrictEqual(document.write_files.slice(0, 2), [
+            {
+                path: "/usr/local/sbin/edge-pod-network",
+                permissions: "0755",
+                content: [
+                    "#!/bin/sh",
+                    "set -eu",
+                    "profile=$(nmcli -g GENERAL.CONNECTION device show pod)",
+                    'if [ -z "$profile" ]; then',
+                    '    echo "edge-pod-network: pod has no active NetworkManager profile yet" >&2',
+                    "    exit 1",
+                    "fi",
+                    'nmcli connection modify "$profile" ipv6.method "disabled" ipv4.routes "0.0.0.0/0 10.0.2.1 table=100 onlink=true" ipv4.routing-rules "priority 100 from 10.0.2.2 table 100"',
+                    "nmcli device reapply pod",
+                    "",
+                ].join("\n"),
+            },
+            {
+                path: "/etc/systemd/system/edge-pod-network.service",
+                permissions: "0644",
+                content: [
+                    "[Unit]",
+                    "Description=Edge testbed: the pod network carries IPv4 replies only",
+                    "Wants=network-online.target",
+                    "After=network-online.target",
+                    "",
+                    "[Service]",
+                    "Type=oneshot",
+                    "RemainAfterExit=yes",
+                    "ExecStart=/usr/local/sbin/edge-pod-network",
+                    "Restart=on-failure",
+                    "RestartSec=10",
+                    "",
+                    "[Install]",
+                    "WantedBy=multi-user.target",
+                    "",
+                ].join("\n"),
+            },
+        ]);
+        assert.deepStrictEqual(
+            document.write_files.slice(2).map((file: { path: string }) => file.path),
+            parse(userDataOf(master, "ubuntu")).write_files.map(
+                (file: { path: string }) => file.path,
+            ),
+        );
+        assert.deepStrictEqual(document.runcmd, [
+            ["systemctl", "daemon-reload"],
+            [
+                "systemctl",
+                "enable",
+                "edge-pod-network.service",
+                "edge-ready.socket",
+                "edge-register.service",
+            ],
+            [
+                "systemctl",
+                "start",
+                "--no-block",
+                "edge-pod-network.service",
+                "edge-register.service",
+            ],
+        ]);
+    });
+
+    describe("systemd on Debian 12 reads our units", function () {
+        const analyze = spawnSync("systemd-analyze", ["--version"], { encoding: "utf8" });
+        let root: string;
+        before(function () {
+            if (analyze.status !== 0) {
+                console.log(
+                    "    (skipped: systemd-analyze is not installed; Debian's systemd has it)",
+                );
+                this.skip();
+            }
+            console.log(`    (${analyze.stdout.split("\n")[0]})`);
+        });
+        afterEach(() => root && rmSync(root, { recursive: true, force: true }));
+
+        /**
+         * `systemd-analyze verify` of the units in `userData`, in a root holding what user-data
+         * writes, the host's system units (sysinit.target and the rest) and the programs the units
+         * run that are not ours: what it reports, which is nothing when it accepts them.
+         */
+        function verify(userData: string): string {
+            root = mkdtempSync(path.join(tmpdir(), "units-"));
+            const files: { path: string; permissions: string; content: string }[] =
+                parse(userData).write_files;
+            for (const file of files) {
+                const target = path.join(root, file.path);
+                mkdirSync(path.dirname(target), { recursive: true });
+                writeFileSync(target, file.content, { mode: parseInt(file.permissions, 8) });
+            }
+            cpSync("/usr/lib/systemd/system", path.join(root, "usr/lib/systemd/system"), {
+                recursive: true,
+            });
+            for (const program of ["/bin/echo", "/usr/bin/systemctl"]) {
+                mkdirSync(path.join(root, path.dirname(program)), { recursive: true });
+                cpSync(program, path.join(root, program));
+            }
+            const units = files
+                .filter((file) => /^\/etc\/systemd\/system\/[^@]+$/.test(file.path))
+                .map((file) => path.join(root, file.path));
+            const run = spawnSync(
+                "systemd-analyze",
+                ["verify", "--man=no", `--root=${root}`, ...units],
+                { encoding: "utf8" },
+            );
+            return `${run.status} ${run.stdout}${run.stderr}`.replaceAll(root, "<root>").trim();
+        }
+
+        for (const os of ["ubuntu", "rhel"] as const) {
+            it(`accepts every unit of ${os === "ubuntu" ? "a netplan" : "a NetworkManager"} node's user-data`, () => {
+                assert.strictEqual(verify(userDataOf(master, os)), "0");
+            });
+        }
+
+        it("would report a unit it cannot run", () => {
+            const broken = userDataOf().replace(
+                "ExecStart=/usr/local/sbin/edge-register",
+                "ExecStart=/usr/local/sbin/edge-registr",
+            );
+            assert.strictEqual(
+                verify(broken),
+                "1 edge-register.service: Command /usr/local/sbin/edge-registr is not executable: No such file or directory",
+            );
+        });
     });
 
     it("registration runs Rancher's command under pipefail with backoff, marking only success", () => {
@@ -141,7 +300,7 @@ describe("cloud-init documents", () => {
                 "        delay=$((delay * 2 > 300 ? 300 : delay * 2))",
                 "    fi",
                 "done",
-                'echo "edge-register: giving up after 8 attempts" >&2',
+                'echo "edge-register: 8 attempts failed; systemd retries in 300 s" >&2',
                 "exit 1",
                 "",
             ].join("\n"),
@@ -158,7 +317,7 @@ describe("cloud-init documents", () => {
         function register(command: string) {
             const marker = path.join(dir, `${Math.random()}`.slice(2), "registered");
             const script = registrationScriptText(command, {
-                retry: { attempts: 3, firstDelaySeconds: 0, maxDelaySeconds: 0 },
+                retry: { attempts: 3, firstDelaySeconds: 0, maxDelaySeconds: 0, restartSeconds: 0 },
                 marker,
             });
             const run = spawnSync("bash", ["-c", script], { encoding: "utf8" });
@@ -179,7 +338,7 @@ describe("cloud-init documents", () => {
                         "curl: (60) SSL certificate problem",
                         "edge-register: attempt 2 of 3 failed; retrying in 0 s",
                         "curl: (60) SSL certificate problem",
-                        "edge-register: giving up after 3 attempts",
+                        "edge-register: 3 attempts failed; systemd retries in 0 s",
                         "",
                     ].join("\n"),
                     registered: false,
@@ -213,8 +372,12 @@ describe("cloud-init documents", () => {
                 pod: {
                     match: { macaddress: server.podMac },
                     "set-name": "pod",
-                    dhcp4: true,
-                    "dhcp4-overrides": { "use-routes": false, "use-dns": false },
+                    // KubeVirt's fixed masquerade address: no DHCP, no IPv6 of any kind.
+                    addresses: ["10.0.2.2/24"],
+                    dhcp4: false,
+                    dhcp6: false,
+                    "accept-ra": false,
+                    "link-local": [],
                     // Replies from the masquerade address leave the way their requests came in.
                     routes: [{ to: "0.0.0.0/0", via: "10.0.2.1", table: 100, "on-link": true }],
                     "routing-policy": [{ from: "10.0.2.2", table: 100 }],
@@ -273,7 +436,7 @@ describe("cloud-init documents", () => {
         it("would catch a document the schema forbids", () => {
             assert.notDeepStrictEqual(cloudConfigErrors({ ssh_pwauth: "maybe", runcmd: 3 }), []);
             const bad = parse(
-                renderNetworkData({ interfaces: [], dnsServers: [], podNetworkReplies: true }),
+                renderNetworkData({ interfaces: [], dnsServers: [], renderer: "netplan" }),
             );
             assert.notDeepStrictEqual(networkConfigErrors({ ...bad, version: 3 }), []);
         });

@@ -1,11 +1,11 @@
 import * as assert from "assert";
 import { spawnSync } from "child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import { parse } from "yaml";
-import { nodeRegistrationCommand, renderUserData } from "../lib/cloudinit";
-import { withInterconnects } from "../lib/interconnect";
+import { nodeRegistrationCommand, podNetworkScriptText, renderUserData } from "../lib/cloudinit";
+import { loadInterconnects, planInterconnects, withInterconnects } from "../lib/interconnect";
 import { NodePlan, SitePlan, planStack } from "../lib/plan";
 import { ProblemList } from "../lib/problems";
 import { rawStackConfig } from "../lib/stackFile";
@@ -15,6 +15,7 @@ import {
     GuestNetwork,
     assertValidCloudConfig,
     readEni,
+    readNetworkManager,
     readNetworkd,
     readSysconfig,
 } from "./guestNetwork";
@@ -27,11 +28,13 @@ function version(command: string, ...args: string[]): string | undefined {
 }
 const cloudInit = version("cloud-init", "--version");
 const netplan = spawnSync("netplan", ["--help"]).status === 0;
+/** NetworkManager's nmcli, whose --offline mode (1.42 and newer) edits keyfiles without a daemon. */
+const nmcli = version("nmcli", "--version");
 
 function requireGuestTools(context: Mocha.Context): void {
-    if (!cloudInit || !netplan) {
+    if (!cloudInit || !netplan || !nmcli) {
         console.log(
-            "    (skipped: cloud-init and netplan are not installed; .ci/run installs them)",
+            "    (skipped: cloud-init, netplan and nmcli are not installed; .ci/run installs them)",
         );
         context.skip();
     }
@@ -39,7 +42,7 @@ function requireGuestTools(context: Mocha.Context): void {
 
 type Family = "ubuntu" | "debian" | "rhel";
 
-/** A stack's config with every image of one family; only Ubuntu nodes may serve the direct API. */
+/** A stack's config with every image of one family, direct API and all. */
 function asFamily(config: Record<string, any>, family: Family): Record<string, any> {
     const copy = structuredClone(config);
     for (const [name, image] of Object.entries<string | Record<string, unknown>>(
@@ -49,11 +52,6 @@ function asFamily(config: Record<string, any>, family: Family): Record<string, a
             ...(typeof image === "string" ? { url: image } : image),
             os: family,
         };
-    }
-    if (family !== "ubuntu") {
-        for (const cluster of copy["edge:clusters"]) {
-            delete cluster.directApi;
-        }
     }
     return copy;
 }
@@ -76,17 +74,27 @@ const stacks: [string, () => Record<string, any>][] = [
     ["a synthetic site", synthetic],
 ];
 
-/** What the guest must end up with, derived from the plan's addresses, not from the renderer. */
-function expectedNetwork(site: SitePlan, node: NodePlan): GuestNetwork {
-    const routed = node.os === "ubuntu";
+/**
+ * What the guest must end up with, derived from the plan's addresses, not from the renderer. The
+ * pod NIC: KubeVirt's fixed masquerade address, no DHCP, no IPv6, and replies from it back
+ * through it. `boot` leaves out what a NetworkManager guest's edge-pod-network adds at boot, for
+ * files that nmcli --offline cannot edit; `siteIpv6`: whether the renderer leaves the site
+ * networks' IPv6 on (as it is: the site LAN's business).
+ */
+function expectedNetwork(
+    site: SitePlan,
+    node: NodePlan,
+    { boot = true, siteIpv6 = true } = {},
+): GuestNetwork {
     const network: GuestNetwork = {
         pod: {
             mac: node.podMac,
-            addresses: [],
-            dhcp: routed,
-            routes: routed ? ["0.0.0.0/0 via 10.0.2.1 table 100 on-link"] : [],
-            rules: routed ? ["from 10.0.2.2 table 100"] : [],
+            addresses: ["10.0.2.2/24"],
+            dhcp: false,
+            routes: boot ? ["0.0.0.0/0 via 10.0.2.1 table 100 on-link"] : [],
+            rules: boot ? ["from 10.0.2.2 table 100"] : [],
             dns: [],
+            ipv6: false,
         },
     };
     node.interfaces.forEach((nic, i) => {
@@ -98,10 +106,35 @@ function expectedNetwork(site: SitePlan, node: NodePlan): GuestNetwork {
             routes: i === 0 ? [`0.0.0.0/0 via ${gateway}`] : [],
             rules: [],
             dns: i === 0 ? site.dnsServers : [],
+            ipv6: siteIpv6,
         };
     });
     return network;
 }
+
+describe("image families", () => {
+    it("serve the direct API on every family, since each now routes the pod network's replies", () => {
+        for (const family of ["debian", "rhel"] as const) {
+            const { plan } = planStack(
+                rawStackConfig(asFamily(editableStackConfig("greece"), family)),
+            );
+            assert.strictEqual(plan.clusters[0].apiService?.metadata.name, "final-test-api");
+        }
+    });
+
+    it("a gateway on a NetworkManager image is refused: its user-data has no pod network unit", () => {
+        const problems = new ProblemList();
+        const loaded = loadInterconnects(projectRoot, problems)!;
+        loaded.sites.greece.images[0].os = "rhel";
+        planInterconnects(loaded.raw, loaded.sites, problems);
+        assert.deepStrictEqual(
+            problems.problems.map((p) => `${p.path}: ${p.message}`),
+            [
+                "interconnects[0].members[0].image: ubuntu-focal is os: rhel; a gateway needs an image with os: ubuntu or debian, whose netplan routes its readiness probe's replies",
+            ],
+        );
+    });
+});
 
 describe("the guest's own programs read our cloud-init", function () {
     let dir: string;
@@ -158,24 +191,67 @@ describe("the guest's own programs read our cloud-init", function () {
         return path.join(out, "run/systemd/network");
     }
 
-    /** What cloud-init's own networkd renderer writes for `distro`. */
-    const networkdOf = (data: string, distro: string) =>
-        readNetworkd(path.join(netConvert(data, distro, "networkd"), "etc/systemd/network"));
-
-    const readers: Record<Family, [string, (networkData: string) => GuestNetwork][]> = {
-        ubuntu: [
+    /**
+     * The pod network script of a NetworkManager guest, run by bash against the keyfiles in
+     * `out`: nmcli is a stand-in that names the pod NIC's profile as NetworkManager would and
+     * applies `connection modify` with the real nmcli's --offline mode. What it was asked, in order.
+     */
+    function runPodNetworkScript(out: string): string[] {
+        const connections = path.join(out, "etc/NetworkManager/system-connections");
+        const bin = path.join(out, "bin");
+        mkdirSync(bin);
+        const log = path.join(out, "nmcli.log");
+        writeFileSync(
+            path.join(bin, "nmcli"),
             [
-                "netplan, then netplan generate",
-                (data) => readNetworkd(netplanGenerate(netConvert(data, "ubuntu", "netplan"))),
-            ],
-        ],
-        debian: [
-            ["eni", (data) => readEni(netConvert(data, "debian", "eni"))],
-            ["networkd", (data) => networkdOf(data, "debian")],
-        ],
+                "#!/bin/bash",
+                `echo "$*" >> ${log}`,
+                'case "$1 $2 $3 $4" in',
+                '    "-g GENERAL.CONNECTION device show") echo "cloud-init $5" ;;',
+                '    "device reapply pod ") ;;',
+                '    "connection modify "*)',
+                `        file="${connections}/\${3// /-}.nmconnection"`,
+                "        shift 3",
+                '        /usr/bin/nmcli --offline connection modify "$@" < "$file" > "$file.new" && mv "$file.new" "$file" ;;',
+                '    *) echo "unexpected: nmcli $*" >&2; exit 2 ;;',
+                "esac",
+                "",
+            ].join("\n"),
+        );
+        chmodSync(path.join(bin, "nmcli"), 0o755);
+        const run = spawnSync("bash", ["-c", podNetworkScriptText()], {
+            encoding: "utf8",
+            env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
+        });
+        assert.strictEqual(`${run.status} ${run.stderr}`, "0 ");
+        return readFileSync(log, "utf8").trim().split("\n");
+    }
+
+    /** What netplan, given cloud-init's output for `distro`, has systemd-networkd do. */
+    const netplanOf = (data: string, distro: string) =>
+        readNetworkd(netplanGenerate(netConvert(data, distro, "netplan")));
+
+    const readers: Record<Family, [string, (networkData: string) => GuestNetwork, object?][]> = {
+        ubuntu: [["netplan, then netplan generate", (data) => netplanOf(data, "ubuntu")]],
+        debian: [["netplan, then netplan generate", (data) => netplanOf(data, "debian")]],
         rhel: [
-            ["sysconfig", (data) => readSysconfig(netConvert(data, "rhel", "sysconfig"))],
-            ["networkd", (data) => networkdOf(data, "rocky")],
+            [
+                "network-manager, then edge-pod-network",
+                (data) => {
+                    const out = netConvert(data, "rhel", "network-manager");
+                    runPodNetworkScript(out);
+                    return readNetworkManager(
+                        path.join(out, "etc/NetworkManager/system-connections"),
+                    );
+                },
+            ],
+            // EL 9's cloud-init writes ifcfg files, which NetworkManager reads; the script's
+            // settings are the same there, but nmcli --offline edits keyfiles only.
+            [
+                "sysconfig, before edge-pod-network",
+                (data) => readSysconfig(netConvert(data, "rhel", "sysconfig")),
+                { boot: false, siteIpv6: false },
+            ],
         ],
     };
 
@@ -201,14 +277,14 @@ describe("the guest's own programs read our cloud-init", function () {
 
     for (const [stack, config] of stacks) {
         for (const family of ["ubuntu", "debian", "rhel"] as const) {
-            for (const [renderer, read] of readers[family]) {
-                it(`${stack}, ${family} images: ${renderer} gives every node its addresses, routes, DNS and MACs`, () => {
+            for (const [renderer, read, view] of readers[family]) {
+                it(`${stack}, ${family} images: ${renderer} gives every node its addresses, routes, rules, DNS, MACs and no IPv6 on the pod network`, () => {
                     const { plan } = planStack(rawStackConfig(asFamily(config(), family)));
                     for (const node of plan.clusters.flatMap((c) => c.nodes)) {
                         assert.strictEqual(node.os, family);
                         assert.deepStrictEqual(
                             read(node.networkData),
-                            expectedNetwork(plan.site, node),
+                            expectedNetwork(plan.site, node, view),
                             node.vmName,
                         );
                     }
@@ -232,21 +308,52 @@ describe("the guest's own programs read our cloud-init", function () {
         assert.deepStrictEqual(written, { network: parse(node.networkData) });
     });
 
-    it("other renderers would drop the pod network's policy routing and add a default route through it", () => {
+    it("every renderer but netplan turns the reply route into a second default route, without the rule", () => {
+        // Why only netplan families get the route and rule in network-data, and why ifupdown
+        // (Debian 11) is refused: its eni output also needs net-tools' `route`.
         const { plan } = planStack(rawStackConfig(editableStackConfig("france")));
-        const ubuntuDocument = plan.clusters[0].nodes[0].networkData;
-        const harmful = { dhcp: true, routes: ["0.0.0.0/0 via 10.0.2.1"], rules: [] };
+        const netplanDocument = plan.clusters[0].nodes[0].networkData;
         const pod = (network: GuestNetwork) => ({
-            dhcp: network.pod.dhcp,
             routes: network.pod.routes,
             rules: network.pod.rules,
         });
-        assert.deepStrictEqual(pod(readEni(netConvert(ubuntuDocument, "debian", "eni"))), harmful);
+        const harmful = { routes: ["0.0.0.0/0 via 10.0.2.1"], rules: [] };
+        const eniOut = netConvert(netplanDocument, "debian", "eni");
+        assert.deepStrictEqual(pod(readEni(eniOut)), harmful);
+        assert.match(
+            readFileSync(path.join(eniOut, "etc/network/interfaces.d/50-cloud-init"), "utf8"),
+            /iface pod inet static\n {4}address 10\.0\.2\.2\/24\n {4}post-up route add default gw 10\.0\.2\.1 \|\| true\n/,
+        );
+        const nmOut = netConvert(netplanDocument, "rhel", "network-manager");
         assert.deepStrictEqual(
-            pod(readSysconfig(netConvert(ubuntuDocument, "rhel", "sysconfig"))),
+            pod(readNetworkManager(path.join(nmOut, "etc/NetworkManager/system-connections"))),
             harmful,
         );
-        assert.deepStrictEqual(pod(networkdOf(ubuntuDocument, "debian")), harmful);
+        assert.deepStrictEqual(
+            pod(readSysconfig(netConvert(netplanDocument, "rhel", "sysconfig"))),
+            harmful,
+        );
+        assert.deepStrictEqual(
+            pod(
+                readNetworkd(
+                    path.join(
+                        netConvert(netplanDocument, "debian", "networkd"),
+                        "etc/systemd/network",
+                    ),
+                ),
+            ),
+            harmful,
+        );
+    });
+
+    it("edge-pod-network asks NetworkManager for the pod NIC's profile, changes it and reapplies it", () => {
+        const { plan } = planStack(rawStackConfig(asFamily(editableStackConfig("greece"), "rhel")));
+        const out = netConvert(plan.clusters[0].nodes[0].networkData, "rhel", "network-manager");
+        assert.deepStrictEqual(runPodNetworkScript(out), [
+            "-g GENERAL.CONNECTION device show pod",
+            "connection modify cloud-init pod ipv6.method disabled ipv4.routes 0.0.0.0/0 10.0.2.1 table=100 onlink=true ipv4.routing-rules priority 100 from 10.0.2.2 table 100",
+            "device reapply pod",
+        ]);
     });
 
     it("`to: default` is what stopped eni, networkd and sysconfig", () => {
@@ -288,6 +395,7 @@ describe("the guest's own programs read our cloud-init", function () {
                             publicKey: hostKey.publicKeyOpenssh.trim(),
                         },
                         rancherCaCerts: mockRancherCa,
+                        os: node.os,
                     }),
                 );
                 assertValidCloudConfig(file);

@@ -16,12 +16,14 @@ export interface GuestNic {
     /** `from <address> table <n>`. */
     rules: string[];
     dns: string[];
+    /** Whether the interface takes any IPv6: router advertisements, DHCPv6, a link-local address. */
+    ipv6: boolean;
 }
 
 export type GuestNetwork = Record<string, GuestNic>;
 
 function nic(): GuestNic {
-    return { mac: "", addresses: [], dhcp: false, routes: [], rules: [], dns: [] };
+    return { mac: "", addresses: [], dhcp: false, routes: [], rules: [], dns: [], ipv6: false };
 }
 
 /** Sections of a systemd unit-style file, in order, each a list of key/value pairs. */
@@ -58,11 +60,18 @@ export function readNetworkd(dir: string): GuestNetwork {
                     name = get("Name")[0];
                     current.mac = [...get("MACAddress"), ...get("PermanentMACAddress")][0];
                     break;
-                case "Network":
+                case "Network": {
                     current.addresses.push(...get("Address"));
                     current.dns.push(...get("DNS").flatMap((v) => v.split(/\s+/)));
                     current.dhcp = get("DHCP").some((v) => v === "ipv4" || v === "yes");
+                    // systemd.network(5): link-local IPv6 and RAs are on unless turned off.
+                    const linkLocal = get("LinkLocalAddressing")[0] ?? "ipv6";
+                    current.ipv6 =
+                        ["ipv6", "yes"].includes(linkLocal) ||
+                        get("IPv6AcceptRA").some((v) => v !== "no") ||
+                        get("DHCP").some((v) => v === "ipv6" || v === "yes");
                     break;
+                }
                 case "Address":
                     current.addresses.push(...get("Address"));
                     break;
@@ -156,6 +165,8 @@ export function readSysconfig(root: string): GuestNetwork {
         const current = nic();
         current.mac = values.HWADDR;
         current.dhcp = values.BOOTPROTO === "dhcp";
+        // NetworkManager's ifcfg-rh plugin leaves IPv6 off without IPV6INIT=yes.
+        current.ipv6 = values.IPV6INIT === "yes";
         if (values.IPADDR) {
             current.addresses.push(`${values.IPADDR}/${prefixOf(values.NETMASK)}`);
         }
@@ -173,6 +184,49 @@ export function readSysconfig(root: string): GuestNetwork {
             current.routes.push(`unparsed ${readFileSync(routes, "utf8").trim()}`);
         }
         network[values.DEVICE] = current;
+    }
+    return network;
+}
+
+/**
+ * NetworkManager keyfiles, as cloud-init's network-manager renderer and `nmcli --offline` write
+ * them, by the interface name cloud-init gave each profile (`cloud-init <name>`).
+ */
+export function readNetworkManager(dir: string): GuestNetwork {
+    const network: GuestNetwork = {};
+    for (const file of readdirSync(dir)
+        .filter((f) => f.endsWith(".nmconnection"))
+        .sort()) {
+        const values: Record<string, Record<string, string>> = {};
+        for (const section of sections(readFileSync(path.join(dir, file), "utf8"))) {
+            values[section.name] = Object.fromEntries(section.entries);
+        }
+        const ipv4 = values.ipv4 ?? {};
+        const numbered = (prefix: string) =>
+            Object.keys(ipv4)
+                .filter((key) => new RegExp(`^${prefix}\\d+$`).test(key))
+                .sort((a, b) => Number(a.slice(prefix.length)) - Number(b.slice(prefix.length)));
+        const current = nic();
+        current.mac = values.ethernet["mac-address"].toLowerCase();
+        current.dhcp = ipv4.method === "auto";
+        current.addresses = numbered("address").map((key) => ipv4[key]);
+        current.routes = numbered("route").map((key) => {
+            const [to, via] = ipv4[key].split(",");
+            const options = Object.fromEntries(
+                (ipv4[`${key}_options`] ?? "")
+                    .split(",")
+                    .filter((o) => o !== "")
+                    .map((o) => o.split("=")),
+            );
+            return `${to} via ${via}${options.table ? ` table ${options.table}` : ""}${options.onlink === "true" ? " on-link" : ""}`;
+        });
+        current.rules = numbered("routing-rule").map((key) =>
+            ipv4[key].replace(/^priority \d+ /, ""),
+        );
+        current.dns = (ipv4.dns ?? "").split(";").filter((d) => d !== "");
+        // NetworkManager's default for a profile without [ipv6] is method=auto.
+        current.ipv6 = !["disabled", "ignore"].includes(values.ipv6?.method ?? "auto");
+        network[values.connection.id.replace(/^cloud-init /, "")] = current;
     }
     return network;
 }

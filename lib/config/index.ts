@@ -4,6 +4,7 @@ import { shaped } from "./issues";
 import {
     RuleContext,
     checkClusterNodes,
+    checkImageRelease,
     checkNode,
     reportDuplicateNames,
     reportNetworkOverlaps,
@@ -109,6 +110,9 @@ function readImages(
     }
     const images = shaped(imagesSchema, value, path, problems);
     const declared = isRecord(value) ? Object.keys(value) : undefined;
+    for (const [name, image] of Object.entries(images ?? {})) {
+        checkImageRelease(image, keyPath(path, name), problems);
+    }
     return {
         images: images && Object.entries(images).map(([name, image]) => ({ name, ...image })),
         declared,
@@ -151,7 +155,7 @@ function readCluster(
         ? expanded.nodes
         : nodes.filter((node): node is NodeConfig => node !== undefined);
     if (sound.length > 0 && (expanded || sound.length === nodes.length)) {
-        checkClusterNodes(sound, settings?.directApi.enabled ?? false, path, problems, context);
+        checkClusterNodes(sound, path, problems);
     }
     return resolved && problems.problems.length === before
         ? { ...resolved, nodes: sound, ...(expanded ? { intent: expanded.intent } : {}) }

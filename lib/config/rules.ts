@@ -4,7 +4,14 @@ import { ProblemList } from "../problems";
 import { bytes } from "../quantity";
 import { cniVersionProblem } from "../rancher";
 import { isRecord, keyPath, reportDuplicates } from "./report";
-import { ClusterSettings, ClusterType, NetworkShape, NodeConfig, nodeRoles } from "./shape";
+import {
+    ClusterSettings,
+    ClusterType,
+    GuestOs,
+    NetworkShape,
+    NodeConfig,
+    nodeRoles,
+} from "./shape";
 import { HostShape } from "./shape";
 import { ClusterConfig, ImageConfig, SiteConfig, SiteNetworkConfig } from "./types";
 
@@ -321,53 +328,15 @@ export function resolveClusterSettings(
 }
 
 /** The rules over a cluster's nodes together, once every node is sound. */
-export function checkClusterNodes(
-    nodes: NodeConfig[],
-    directApiEnabled: boolean,
-    path: string,
-    problems: ProblemList,
-    context: RuleContext,
-): void {
+export function checkClusterNodes(nodes: NodeConfig[], path: string, problems: ProblemList): void {
     const nodesPath = keyPath(path, "nodes");
     reportMixedNodeNetworks(nodes, nodesPath, problems);
-    if (directApiEnabled) {
-        reportUnroutedDirectApi(
-            nodes,
-            context.images ?? [],
-            keyPath(keyPath(path, "directApi"), "enabled"),
-            problems,
-        );
-    }
     // Rancher waits "for at least one control plane, etcd, and worker node to be registered"
     // (rancher pkg/capr/planner/planner.go) and the cluster never becomes active without.
     for (const role of nodeRoles) {
         if (!nodes.some((n) => n.roles.includes(role))) {
             problems.add(nodesPath, `needs at least one node with the ${role} role`);
         }
-    }
-}
-
-/**
- * The direct API reaches control-plane VMs through their pod network, and the replies find their
- * way back only by source policy routing, which cloud-init renders only through netplan: its eni,
- * sysconfig and networkd renderers drop `routing-policy` and a route's `table`.
- */
-function reportUnroutedDirectApi(
-    nodes: NodeConfig[],
-    images: ImageConfig[],
-    path: string,
-    problems: ProblemList,
-): void {
-    const unrouted = nodes.filter((node) => {
-        const os = images.find((image) => image.name === node.image)?.os;
-        return node.roles.includes("controlplane") && os !== undefined && os !== "ubuntu";
-    });
-    if (unrouted.length > 0) {
-        const which = unrouted.map((node) => `${node.name} (image ${node.image})`).join(", ");
-        problems.add(
-            path,
-            `needs every control-plane node on an image with os: ubuntu, whose netplan routes replies back through the pod network; ${which} ${unrouted.length === 1 ? "is" : "are"} not. Use an Ubuntu image there, or disable directApi`,
-        );
     }
 }
 
@@ -419,5 +388,44 @@ export function reportVmNameCollisions(
         if (vm.value.length > 63) {
             problems.add(vm.path, `the VM name "${vm.value}" is longer than 63 characters`);
         }
+    }
+}
+
+/**
+ * Releases each family's value cannot serve, by the names their cloud image URLs carry: Debian 11
+ * and older configure the network with ifupdown, whose cloud-init renderer drops policy routing
+ * and the pod NIC's settings; Ubuntu before 20.04 and EL before 9 have a systemd older than 244,
+ * which refuses Restart= on the registration's oneshot service.
+ */
+const unsupportedReleases: Record<GuestOs, { pattern: RegExp; instead: string }> = {
+    debian: {
+        pattern:
+            /(?<![a-z0-9])(?<release>bullseye|buster|stretch|jessie|debian-(7|8|9|10|11))(?![a-z0-9])/i,
+        instead: "a Debian 12 (bookworm) or newer image, which configures its network with netplan",
+    },
+    ubuntu: {
+        pattern: /(?<![a-z0-9])(?<release>bionic|xenial|trusty|18\.04|16\.04|14\.04)(?![a-z0-9])/i,
+        instead: "an Ubuntu 20.04 (focal) or newer image",
+    },
+    rhel: {
+        pattern:
+            /(?<![a-z0-9])(?<release>el[5-8]|(centos|rhel|rocky|almalinux)-[5-8]|centos-stream-genericcloud-8)(?![0-9])/i,
+        instead: "an EL 9 or newer image (RHEL, Rocky Linux, AlmaLinux, CentOS Stream)",
+    },
+};
+
+/** An image whose URL names a release its `os` family cannot serve. */
+export function checkImageRelease(
+    image: Pick<ImageConfig, "url" | "os">,
+    path: string,
+    problems: ProblemList,
+): void {
+    const release = unsupportedReleases[image.os].pattern.exec(new URL(image.url).pathname)?.groups
+        ?.release;
+    if (release) {
+        problems.add(
+            path,
+            `${image.url} names ${release}, which os: ${image.os} does not cover; use ${unsupportedReleases[image.os].instead}`,
+        );
     }
 }

@@ -16,8 +16,9 @@ import { describe } from "./report";
 export const clusterTypes = ["k3s", "rke2"] as const;
 export const nodeRoles = ["controlplane", "etcd", "worker"] as const;
 /**
- * Guest families, by the renderer their cloud-init writes network config with: ubuntu netplan,
- * debian ENI (ifupdown), rhel sysconfig (ifcfg files).
+ * Guest families, as their current cloud images render network config (see guestRenderers):
+ * ubuntu (18.04 and newer) and debian (12 and newer) through netplan, rhel (EL 8 and newer)
+ * through NetworkManager.
  */
 export const guestOses = ["ubuntu", "debian", "rhel"] as const;
 /** Every CNI some distribution installs; which one a cluster may use is a rule of its type. */
@@ -26,6 +27,19 @@ export const cnis = [...supportedCnis.rke2] as const;
 export type ClusterType = (typeof clusterTypes)[number];
 export type NodeRole = (typeof nodeRoles)[number];
 export type GuestOs = (typeof guestOses)[number];
+
+/**
+ * What configures each family's network, by cloud-init's renderer order (cloud-init
+ * config/cloud.cfg.tmpl): Ubuntu and Debian 12+ images have netplan and no ifupdown, so netplan
+ * wins; EL images have NetworkManager, which reads what cloud-init writes (keyfiles, or ifcfg
+ * files on EL 9's older cloud-init).
+ */
+export const guestRenderers = {
+    ubuntu: "netplan",
+    debian: "netplan",
+    rhel: "network-manager",
+} as const satisfies Record<GuestOs, string>;
+export type GuestRenderer = (typeof guestRenderers)[GuestOs];
 
 const dns1123Label = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const dns1123Subdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -395,7 +409,7 @@ const imageFields = fields({
     }),
     os: z.enum(guestOses).default(defaults.imageOs).meta({
         description:
-            "Guest family: how cloud-init renders the network config (ubuntu netplan, debian ENI, rhel sysconfig)",
+            "Guest family: ubuntu (18.04+) and debian (12+) configure the network with netplan, rhel (EL 8+) with NetworkManager",
     }),
 });
 
@@ -481,7 +495,7 @@ const directApiSchema = fields({
     .default({ enabled: false })
     .meta({
         description:
-            "A NodePort Service and Rancher's authorized endpoint for the cluster's API; every control-plane node on an os: ubuntu image",
+            "A NodePort Service and Rancher's authorized endpoint for the cluster's API, reached through the control-plane VMs' pod network",
     });
 
 /** What each node of an intent's pool needs: it gets exactly these sizes. */
