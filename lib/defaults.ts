@@ -71,6 +71,15 @@ export const clusterSyncStateConfirm = 6;
 export const gatewaySize = { cpu: 1, memory: "1Gi" } as const;
 
 /**
+ * A gateway's tunnel timing, in seconds, from WireGuard's timers (wireguard-go device/constants.go):
+ * a session is rekeyed after 120 s (RekeyAfterTime; PersistentKeepalive keeps traffic going so it
+ * is) and rejected after 180 s (RejectAfterTime), so a peer whose last handshake is older than 180 s
+ * carries nothing. Its endpoint is set again from its DNS name once the handshake is older than
+ * 135 s, as wireguard-tools' contrib/reresolve-dns does. The timer checks every `check` seconds.
+ */
+export const tunnelTiming = { check: 10, reresolveAfter: 135, freshFor: 180 } as const;
+
+/**
  * What KubeVirt adds to a VM's launcher pod on top of its guest memory, as placement counts it
  * (kubevirt pkg/hypervisor/kvm/hypervisorbackend.go, GetMemoryOverhead): virt-launcher, virtlogd,
  * virtqemud, QEMU and the monitor (240Mi), an IOThread (8Mi), the video device (32Mi), the exec

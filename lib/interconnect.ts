@@ -11,8 +11,9 @@ import { RawStackConfig, StackConfig } from "./config/types";
 import { contains, ipToInt, lastAddress, overlaps, parseCidr } from "./ip";
 import { ProblemList } from "./problems";
 import { readStackFile, stackFileConfig, stackFilePath } from "./stackFile";
-import { readinessSocketFiles } from "./cloudinit";
-import { readinessSocket } from "./naming";
+import { readinessSocketFiles, WrittenFile } from "./cloudinit";
+import { tunnelTiming } from "./defaults";
+import { readinessSocket, tunnelKeeper } from "./naming";
 
 /**
  * Interconnects: routed (L3) WireGuard tunnels between gateways that sites declare on one of their
@@ -411,13 +412,50 @@ export function planInterconnects(
     return problems.problems.length > before ? undefined : { gateways, nodeRoutes };
 }
 
+/** The prefixes routed to a peer's site: its AllowedIPs after its tunnel address. */
+const routedPrefixes = (peer: PeerPlan) => peer.allowedIps.slice(1);
+
 /**
  * A gateway's wg-quick file (wg-quick(8)): forwarding on, the MSS of forwarded TCP clamped to the
  * tunnel, each peer with the prefixes routed to it, which wg-quick turns into routes.
+ *
+ * Peers have no Endpoint here: `wg setconf` fails on a name that does not resolve (NXDOMAIN is
+ * final, wireguard-tools src/config.c parse_endpoint), which would fail the whole oneshot
+ * wg-quick@ unit for one peer. The tunnel keeper (tunnelScriptText) sets each endpoint instead.
+ *
+ * The filter: what arrives on the tunnel is forwarded only from a peer's routed prefixes to this
+ * site's offered prefixes, what leaves through it only the other way, plus replies and their ICMP
+ * errors (conntrack); nothing on the tunnel reaches the gateway itself but replies. It goes in
+ * before the interface has peers (PreUp) and out after the interface is gone (PostDown); the first
+ * PreUp clears what an interrupted `up` left, so that `iptables -N` never fails on it.
  */
 export function renderWgQuick(gateway: Omit<GatewayPlan, "wgQuickConfig">): string {
     const clamp = (op: "A" | "D", direction: "-i" | "-o") =>
         `iptables -t mangle -${op} FORWARD ${direction} %i -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --set-mss ${gateway.mss}`;
+    const forward = "edge-%i";
+    const input = "edge-%i-in";
+    const established = "-m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT";
+    // wg-quick runs each hook under `set -e`; a list before `||` runs every command regardless.
+    const filterDown = `{ iptables -D INPUT -i %i -j ${input}; iptables -D FORWARD -o %i -j ${forward}; iptables -D FORWARD -i %i -j ${forward}; iptables -F ${input}; iptables -X ${input}; iptables -F ${forward}; iptables -X ${forward}; } 2>/dev/null || true`;
+    const filterUp = [
+        `iptables -N ${forward}`,
+        `iptables -A ${forward} ${established}`,
+        ...gateway.peers.flatMap((peer) =>
+            routedPrefixes(peer).flatMap((theirs) =>
+                gateway.prefixes.flatMap((ours) => [
+                    `iptables -A ${forward} -i %i -s ${theirs} -d ${ours} -j ACCEPT`,
+                    `iptables -A ${forward} -o %i -s ${ours} -d ${theirs} -j ACCEPT`,
+                ]),
+            ),
+        ),
+        `iptables -A ${forward} -j DROP`,
+        `iptables -N ${input}`,
+        `iptables -A ${input} ${established}`,
+        `iptables -A ${input} -j DROP`,
+        `iptables -I FORWARD -i %i -j ${forward}`,
+        `iptables -I FORWARD -o %i -j ${forward}`,
+        `iptables -I INPUT -i %i -j ${input}`,
+    ];
     const lines = [
         `# ${gateway.site} on interconnect ${gateway.interconnect}`,
         "[Interface]",
@@ -425,28 +463,124 @@ export function renderWgQuick(gateway: Omit<GatewayPlan, "wgQuickConfig">): stri
         `ListenPort = ${gateway.listenPort}`,
         `MTU = ${gateway.mtu}`,
         `PrivateKey = ${privateKeyPlaceholder}`,
+        `PreUp = ${filterDown}`,
+        ...filterUp.map((rule) => `PreUp = ${rule}`),
         "PostUp = sysctl -w net.ipv4.ip_forward=1",
         `PostUp = ${clamp("A", "-i")}`,
         `PostUp = ${clamp("A", "-o")}`,
         `PostDown = ${clamp("D", "-i")}`,
         `PostDown = ${clamp("D", "-o")}`,
+        `PostDown = ${filterDown}`,
         ...gateway.peers.flatMap((peer) => [
             "",
-            `# ${peer.site}`,
+            `# ${peer.site}: endpoint ${peer.endpoint}, set by ${tunnelKeeper.timer}`,
             "[Peer]",
             `PublicKey = ${peer.publicKey}`,
-            `Endpoint = ${peer.endpoint}`,
             `AllowedIPs = ${peer.allowedIps.join(", ")}`,
-            // Keeps the site routers' NAT mappings open in both directions.
+            // Keeps the site routers' NAT mappings open in both directions, and retries handshakes.
             "PersistentKeepalive = 25",
         ]),
     ];
     return `${lines.join("\n")}\n`;
 }
 
+/** The tunnel keeper's list of each peer's public key and `host:port` endpoint. */
+export function renderPeerEndpoints(gateway: Omit<GatewayPlan, "wgQuickConfig">): string {
+    const lines = [
+        `# ${gateway.site} on interconnect ${gateway.interconnect}: <public key> <endpoint> per peer`,
+        ...gateway.peers.map((peer) => `${peer.publicKey} ${peer.endpoint}`),
+    ];
+    return `${lines.join("\n")}\n`;
+}
+
 /**
- * A gateway's cloud-config: WireGuard installed, its wg-quick file written and started, then the
- * the readiness socket its VM's readiness probe connects to (as for nodes).
+ * The tunnel keeper, `edge-tunnel INTERFACE ENDPOINTS MARKER`, which the gateway's timer runs:
+ * - wg-quick@ is a oneshot that stays active once it ran: when the interface is gone (or never
+ *   came up), restart it;
+ * - a peer without a handshake in the last `reresolveAfter` seconds gets its endpoint set again
+ *   from its name (a first resolution, or a new address behind a dynamic name), each peer on its
+ *   own, one lookup each (wg's default retries a failing lookup for over a minute);
+ * - ready while at least one peer had a handshake within `freshFor` seconds: then the gateway
+ *   carries that peer's traffic. "All peers" would take a site's gateway out of readiness, and
+ *   stall its `up`, whenever any other site is down. Readiness is the marker plus the readiness
+ *   socket, started and stopped here (the socket only starts while the marker exists).
+ */
+export function tunnelScriptText(): string {
+    return [
+        "#!/bin/bash",
+        `# ${tunnelKeeper.script} INTERFACE ENDPOINTS MARKER, run by ${tunnelKeeper.timer}.`,
+        "set -u",
+        "interface=$1 endpoints=$2 marker=$3",
+        'wg show "$interface" >/dev/null 2>&1 || systemctl restart "wg-quick@$interface"',
+        "declare -A handshake",
+        "while read -r key time; do",
+        "    handshake[$key]=$time",
+        'done < <(wg show "$interface" latest-handshakes 2>/dev/null)',
+        "now=$(date +%s)",
+        "fresh=0",
+        "while read -r key endpoint; do",
+        '    [[ -z $key || $key == "#"* ]] && continue',
+        "    age=$((now - ${handshake[$key]:-0}))",
+        `    ((age <= ${tunnelTiming.freshFor})) && fresh=1`,
+        `    if ((age > ${tunnelTiming.reresolveAfter})); then`,
+        '        WG_ENDPOINT_RESOLUTION_RETRIES=0 wg set "$interface" peer "$key" endpoint "$endpoint" ||',
+        '            echo "$interface: peer $key: cannot set endpoint $endpoint, trying again next time" >&2',
+        "    fi",
+        'done <"$endpoints"',
+        "if ((fresh)); then",
+        `    mkdir -p "\${marker%/*}" && touch "$marker" && systemctl start ${readinessSocket.unit}`,
+        "else",
+        '    rm -f "$marker"',
+        `    systemctl stop ${readinessSocket.unit}`,
+        "fi",
+        "",
+    ].join("\n");
+}
+
+/** The tunnel keeper's service and the timer that runs it every `check` seconds. */
+function tunnelKeeperUnits(interfaceName: string, marker: string): WrittenFile[] {
+    const service = [
+        "[Unit]",
+        `Description=Edge testbed: ${interfaceName}'s peer endpoints, and readiness while a peer has a recent handshake`,
+        `After=wg-quick@${interfaceName}.service`,
+        "",
+        "[Service]",
+        "Type=oneshot",
+        `ExecStart=${tunnelKeeper.script} ${interfaceName} ${tunnelKeeper.endpoints(interfaceName)} ${marker}`,
+        "",
+    ];
+    const timer = [
+        "[Unit]",
+        `Description=Edge testbed: ${tunnelKeeper.service} every ${tunnelTiming.check} s`,
+        "",
+        "[Timer]",
+        "OnActiveSec=1s",
+        `OnUnitActiveSec=${tunnelTiming.check}s`,
+        "AccuracySec=1s",
+        "",
+        "[Install]",
+        "WantedBy=timers.target",
+        "",
+    ];
+    return [
+        {
+            path: `/etc/systemd/system/${tunnelKeeper.service}`,
+            permissions: "0644",
+            content: service.join("\n"),
+        },
+        {
+            path: `/etc/systemd/system/${tunnelKeeper.timer}`,
+            permissions: "0644",
+            content: timer.join("\n"),
+        },
+    ];
+}
+
+/**
+ * A gateway's cloud-config: WireGuard and iptables installed, its wg-quick file written and
+ * started, and the tunnel keeper's timer, which sets the peers' endpoints and starts the readiness
+ * socket its VM's readiness probe connects to once a peer has a recent handshake (and stops it
+ * when none has). The socket is not enabled: after a reboot only the keeper starts it.
  */
 export function renderGatewayUserData(
     gateway: GatewayPlan,
@@ -464,14 +598,18 @@ export function renderGatewayUserData(
                 permissions: "0600",
                 content: gateway.wgQuickConfig,
             },
+            {
+                path: tunnelKeeper.endpoints(gateway.interfaceName),
+                permissions: "0644",
+                content: renderPeerEndpoints(gateway),
+            },
+            { path: tunnelKeeper.script, permissions: "0755", content: tunnelScriptText() },
+            ...tunnelKeeperUnits(gateway.interfaceName, args.marker),
         ],
         runcmd: [
             ["systemctl", "daemon-reload"],
-            [
-                "sh",
-                "-c",
-                `systemctl enable --now wg-quick@${gateway.interfaceName} && mkdir -p ${path.posix.dirname(args.marker)} && touch ${args.marker} && systemctl enable --now ${readinessSocket.unit}`,
-            ],
+            ["systemctl", "enable", "--now", `wg-quick@${gateway.interfaceName}`],
+            ["systemctl", "enable", "--now", tunnelKeeper.timer],
         ],
     };
     return `#cloud-config\n${stringify(config, { lineWidth: 0 })}`;

@@ -166,8 +166,20 @@ export const readinessSocket = {
     port: 10290,
 } as const;
 
-/** Where a gateway's cloud-init leaves its marker once its tunnel is up; its readiness probe. */
+/** Where a gateway keeps its marker while its tunnel has a recent handshake; its readiness. */
 export const tunnelMarker = "/var/lib/edge-testbed/tunnel-up";
+
+/**
+ * On a gateway: the script its timer runs to keep the tunnel up (peers' endpoints from their DNS
+ * names, wg-quick again when the interface is gone) and readiness in step with the handshakes, and
+ * the file of each peer's public key and endpoint it reads.
+ */
+export const tunnelKeeper = {
+    script: "/usr/local/sbin/edge-tunnel",
+    service: "edge-tunnel.service",
+    timer: "edge-tunnel.timer",
+    endpoints: (interfaceName: string) => `/etc/wireguard/${interfaceName}.endpoints`,
+} as const;
 
 /** Where cloud-init writes the node's registration script. */
 export const registrationScript = "/usr/local/sbin/edge-register";

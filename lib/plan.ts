@@ -196,6 +196,9 @@ export interface ClusterPlan {
 export const awaitAnnotations = {
     goldenImage: { "pulumi.com/waitFor": "jsonpath={.status.phase}=Succeeded" },
     virtualMachine: { "pulumi.com/waitFor": "condition=Ready" },
+    // A gateway is Ready only while a peer site's gateway answers its handshakes: `up` waits for
+    // it to run (KubeVirt's printableStatus), so the first site of an interconnect is not held up.
+    gatewayVirtualMachine: { "pulumi.com/waitFor": "jsonpath={.status.printableStatus}=Running" },
     // The provider waits for a Service's pods (pulumi-kubernetes provider/pkg/await/service.go),
     // but these are the control-plane VMs', which wait on the Rancher cluster, which waits on this
     // Service's nodePort: without this, every first `up` deadlocks until the Service times out.
@@ -607,7 +610,7 @@ function planGateway(config: StackConfig, gateway: GatewayPlan): GatewayNodePlan
             memory: gatewaySize.memory,
             labels: gatewayLabels,
             annotations: {
-                ...awaitAnnotations.virtualMachine,
+                ...awaitAnnotations.gatewayVirtualMachine,
                 ...(site.protect ? { [annotations.protected]: "true" } : {}),
             },
             nodeSelector: {},

@@ -33,6 +33,10 @@ function problemsOf(raw: unknown, sites: Record<string, StackConfig>): string[] 
     return problems.problems.map((p) => `${p.path}: ${p.message}`);
 }
 
+/** What a gateway's wg-quick file runs to remove its filter, whatever of it is there. */
+const filterDown =
+    "{ iptables -D INPUT -i %i -j edge-%i-in; iptables -D FORWARD -o %i -j edge-%i; iptables -D FORWARD -i %i -j edge-%i; iptables -F edge-%i-in; iptables -X edge-%i-in; iptables -F edge-%i; iptables -X edge-%i; } 2>/dev/null || true";
+
 describe("interconnects between sites", () => {
     it("plans the example: tunnel addresses, MTU, peers and the routes of each site's nodes", () => {
         const { raw, sites } = committed();
@@ -49,16 +53,30 @@ describe("interconnects between sites", () => {
                 "ListenPort = 51820",
                 "MTU = 1420",
                 "PrivateKey = <secret: edge:wireguardPrivateKey>",
+                `PreUp = ${filterDown}`,
+                "PreUp = iptables -N edge-%i",
+                "PreUp = iptables -A edge-%i -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT",
+                "PreUp = iptables -A edge-%i -i %i -s 10.120.0.0/24 -d 192.168.18.0/24 -j ACCEPT",
+                "PreUp = iptables -A edge-%i -o %i -s 192.168.18.0/24 -d 10.120.0.0/24 -j ACCEPT",
+                "PreUp = iptables -A edge-%i -i %i -s 10.121.0.0/24 -d 192.168.18.0/24 -j ACCEPT",
+                "PreUp = iptables -A edge-%i -o %i -s 192.168.18.0/24 -d 10.121.0.0/24 -j ACCEPT",
+                "PreUp = iptables -A edge-%i -j DROP",
+                "PreUp = iptables -N edge-%i-in",
+                "PreUp = iptables -A edge-%i-in -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT",
+                "PreUp = iptables -A edge-%i-in -j DROP",
+                "PreUp = iptables -I FORWARD -i %i -j edge-%i",
+                "PreUp = iptables -I FORWARD -o %i -j edge-%i",
+                "PreUp = iptables -I INPUT -i %i -j edge-%i-in",
                 "PostUp = sysctl -w net.ipv4.ip_forward=1",
                 "PostUp = iptables -t mangle -A FORWARD -i %i -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --set-mss 1380",
                 "PostUp = iptables -t mangle -A FORWARD -o %i -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --set-mss 1380",
                 "PostDown = iptables -t mangle -D FORWARD -i %i -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --set-mss 1380",
                 "PostDown = iptables -t mangle -D FORWARD -o %i -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --set-mss 1380",
+                `PostDown = ${filterDown}`,
                 "",
-                "# france",
+                "# france: endpoint fr-gw.example.org:51820, set by edge-tunnel.timer",
                 "[Peer]",
                 "PublicKey = Ow6JEedLXatJhV12P5KLGfLhfNgaoCDtqpwH1qoqZDw=",
-                "Endpoint = fr-gw.example.org:51820",
                 "AllowedIPs = 10.255.0.2/32, 10.120.0.0/24, 10.121.0.0/24",
                 "PersistentKeepalive = 25",
                 "",
@@ -139,6 +157,137 @@ describe("interconnects between sites", () => {
         }
     });
 
+    it("filters france's gateway to its two offered networks and greece's one, both ways", () => {
+        const { raw, sites } = committed();
+        const plan = planInterconnects(raw, sites, new ProblemList())!;
+        const france = plan.gateways.find((g) => g.site === "france")!;
+        assert.deepStrictEqual(
+            france.wgQuickConfig.split("\n").filter((l) => l.startsWith("PreUp = iptables -A")),
+            [
+                "PreUp = iptables -A edge-%i -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT",
+                "PreUp = iptables -A edge-%i -i %i -s 192.168.18.0/24 -d 10.120.0.0/24 -j ACCEPT",
+                "PreUp = iptables -A edge-%i -o %i -s 10.120.0.0/24 -d 192.168.18.0/24 -j ACCEPT",
+                "PreUp = iptables -A edge-%i -i %i -s 192.168.18.0/24 -d 10.121.0.0/24 -j ACCEPT",
+                "PreUp = iptables -A edge-%i -o %i -s 10.121.0.0/24 -d 192.168.18.0/24 -j ACCEPT",
+                "PreUp = iptables -A edge-%i -j DROP",
+                "PreUp = iptables -A edge-%i-in -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT",
+                "PreUp = iptables -A edge-%i-in -j DROP",
+            ],
+        );
+    });
+
+    it("gives a gateway its wg-quick file, the tunnel keeper and its timer, and no enabled readiness socket", () => {
+        const { raw, sites } = committed();
+        const plan = planInterconnects(raw, sites, new ProblemList())!;
+        const greece = plan.gateways.find((g) => g.site === "greece")!;
+        const userData = renderGatewayUserData(greece, {
+            hostname: "greece-eu-gw",
+            sshAuthorizedKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKey operator"],
+            marker: "/var/lib/edge-testbed/tunnel-up",
+        });
+        assert.ok(userData.startsWith("#cloud-config\n"));
+        const document = parse(userData);
+        assert.deepStrictEqual(
+            document.write_files.map((f: any) => [f.path, f.permissions]),
+            [
+                ["/etc/systemd/system/edge-ready.socket", "0644"],
+                ["/etc/systemd/system/edge-ready@.service", "0644"],
+                ["/etc/wireguard/wg-eu.conf", "0600"],
+                ["/etc/wireguard/wg-eu.endpoints", "0644"],
+                ["/usr/local/sbin/edge-tunnel", "0755"],
+                ["/etc/systemd/system/edge-tunnel.service", "0644"],
+                ["/etc/systemd/system/edge-tunnel.timer", "0644"],
+            ],
+        );
+        const content = (file: string) =>
+            document.write_files.find((f: any) => f.path === file).content;
+        assert.strictEqual(content("/etc/wireguard/wg-eu.conf"), greece.wgQuickConfig);
+        assert.match(
+            content("/etc/systemd/system/edge-ready.socket"),
+            /^ConditionPathExists=\/var\/lib\/edge-testbed\/tunnel-up$/m,
+        );
+        assert.strictEqual(
+            content("/etc/wireguard/wg-eu.endpoints"),
+            [
+                "# greece on interconnect eu: <public key> <endpoint> per peer",
+                "Ow6JEedLXatJhV12P5KLGfLhfNgaoCDtqpwH1qoqZDw= fr-gw.example.org:51820",
+                "",
+            ].join("\n"),
+        );
+        assert.strictEqual(
+            content("/usr/local/sbin/edge-tunnel"),
+            [
+                "#!/bin/bash",
+                "# /usr/local/sbin/edge-tunnel INTERFACE ENDPOINTS MARKER, run by edge-tunnel.timer.",
+                "set -u",
+                "interface=$1 endpoints=$2 marker=$3",
+                'wg show "$interface" >/dev/null 2>&1 || systemctl restart "wg-quick@$interface"',
+                "declare -A handshake",
+                "while read -r key time; do",
+                "    handshake[$key]=$time",
+                'done < <(wg show "$interface" latest-handshakes 2>/dev/null)',
+                "now=$(date +%s)",
+                "fresh=0",
+                "while read -r key endpoint; do",
+                '    [[ -z $key || $key == "#"* ]] && continue',
+                "    age=$((now - ${handshake[$key]:-0}))",
+                "    ((age <= 180)) && fresh=1",
+                "    if ((age > 135)); then",
+                '        WG_ENDPOINT_RESOLUTION_RETRIES=0 wg set "$interface" peer "$key" endpoint "$endpoint" ||',
+                '            echo "$interface: peer $key: cannot set endpoint $endpoint, trying again next time" >&2',
+                "    fi",
+                'done <"$endpoints"',
+                "if ((fresh)); then",
+                '    mkdir -p "${marker%/*}" && touch "$marker" && systemctl start edge-ready.socket',
+                "else",
+                '    rm -f "$marker"',
+                "    systemctl stop edge-ready.socket",
+                "fi",
+                "",
+            ].join("\n"),
+        );
+        assert.strictEqual(
+            content("/etc/systemd/system/edge-tunnel.service"),
+            [
+                "[Unit]",
+                "Description=Edge testbed: wg-eu's peer endpoints, and readiness while a peer has a recent handshake",
+                "After=wg-quick@wg-eu.service",
+                "",
+                "[Service]",
+                "Type=oneshot",
+                "ExecStart=/usr/local/sbin/edge-tunnel wg-eu /etc/wireguard/wg-eu.endpoints /var/lib/edge-testbed/tunnel-up",
+                "",
+            ].join("\n"),
+        );
+        assert.strictEqual(
+            content("/etc/systemd/system/edge-tunnel.timer"),
+            [
+                "[Unit]",
+                "Description=Edge testbed: edge-tunnel.service every 10 s",
+                "",
+                "[Timer]",
+                "OnActiveSec=1s",
+                "OnUnitActiveSec=10s",
+                "AccuracySec=1s",
+                "",
+                "[Install]",
+                "WantedBy=timers.target",
+                "",
+            ].join("\n"),
+        );
+        // Only the keeper starts the readiness socket: enabled, it would start at boot on the
+        // marker a running tunnel left before the reboot.
+        assert.deepStrictEqual(document.runcmd, [
+            ["systemctl", "daemon-reload"],
+            ["systemctl", "enable", "--now", "wg-quick@wg-eu"],
+            ["systemctl", "enable", "--now", "edge-tunnel.timer"],
+        ]);
+        assert.deepStrictEqual(
+            [document.hostname, document.ssh_pwauth, document.packages],
+            ["greece-eu-gw", false, ["wireguard-tools", "iptables"]],
+        );
+    });
+
     it("gives each gateway a cloud-config that cloud-init's own schema accepts", function () {
         if (spawnSync("sh", ["-c", "command -v cloud-init"]).status !== 0) {
             console.log("      (skipped: no cloud-init; .ci/run installs it)");
@@ -203,9 +352,19 @@ describe("a site's end of its interconnects", () => {
             vm.spec.template.spec.networks.map((n: any) => n.multus?.networkName ?? "pod"),
             ["pod", "edge-networks/lab"],
         );
+        assert.deepStrictEqual(parse(plan.gateways[0].userData).runcmd, [
+            ["systemctl", "daemon-reload"],
+            ["systemctl", "enable", "--now", "wg-quick@wg-eu"],
+            ["systemctl", "enable", "--now", "edge-tunnel.timer"],
+        ]);
         assert.match(
             plan.gateways[0].userData,
-            /wg-quick@wg-eu && mkdir -p \/var\/lib\/edge-testbed && touch \/var\/lib\/edge-testbed\/tunnel-up/,
+            / \/etc\/wireguard\/wg-eu.endpoints \/var\/lib\/edge-testbed\/tunnel-up\n/,
+        );
+        // Ready follows the tunnel, which needs a peer: `up` waits for the VM to run.
+        assert.strictEqual(
+            vm.metadata.annotations["pulumi.com/waitFor"],
+            "jsonpath={.status.printableStatus}=Running",
         );
         const master = parse(plan.clusters[0].nodes[0].networkData);
         assert.deepStrictEqual(master.ethernets.lab.routes, [

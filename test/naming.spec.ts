@@ -122,4 +122,14 @@ describe("names in real systems", () => {
             port: 10290,
         });
     });
+
+    it("pins the paths of a gateway's tunnel keeper", () => {
+        const { endpoints, ...units } = naming.tunnelKeeper;
+        assert.deepStrictEqual(units, {
+            script: "/usr/local/sbin/edge-tunnel",
+            service: "edge-tunnel.service",
+            timer: "edge-tunnel.timer",
+        });
+        assert.strictEqual(endpoints("wg-eu"), "/etc/wireguard/wg-eu.endpoints");
+    });
 });
