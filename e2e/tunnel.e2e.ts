@@ -461,6 +461,19 @@ describe("the example interconnect through real WireGuard tunnels", function () 
         );
     });
 
+    it("forwards nothing between greece's site network and what is behind its gateway", () => {
+        // A host on the site network that routes through the gateway, to the host cluster.
+        inside(ns.greeceNode, "ip", "route", "add", outsideAddress, "via", gateways.greece.ip);
+        inside(ns.outside, "iptables", "-I", "INPUT", "-s", "192.168.18.0/24");
+        const sent = attempt(ns.greeceNode, "ping", "-c", "2", "-W", "2", outsideAddress);
+        assert.notStrictEqual(sent.status, 0, sent.output);
+        assert.match(sent.output, /2 packets transmitted, 0 received/);
+        const arrived = inside(ns.outside, "iptables", "-L", "INPUT", "-v", "-x", "-n");
+        const counted = arrived.split("\n").find((line) => line.includes("192.168.18.0/24"))!;
+        assert.strictEqual(counted.trim().split(/\s+/)[0], "0", arrived);
+        inside(ns.greeceNode, "ip", "route", "del", outsideAddress);
+    });
+
     it("clamps the MSS of forwarded TCP to the tunnel, as the gateway's wg-quick file says", () => {
         const rules = inside(ns.greeceGateway, "iptables", "-t", "mangle", "-S", "FORWARD");
         assert.match(rules, new RegExp(`-o wgr${id} .*--set-mss ${gateways.greece.mss}`));

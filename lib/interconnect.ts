@@ -425,7 +425,8 @@ const routedPrefixes = (peer: PeerPlan) => peer.allowedIps.slice(1);
  *
  * The filter: what arrives on the tunnel is forwarded only from a peer's routed prefixes to this
  * site's offered prefixes, what leaves through it only the other way, plus replies and their ICMP
- * errors (conntrack); nothing on the tunnel reaches the gateway itself but replies. It goes in
+ * errors (conntrack); nothing on the tunnel reaches the gateway itself but replies, and nothing
+ * else is forwarded at all (ip_forward is global). It goes in
  * before the interface has peers (PreUp) and out after the interface is gone (PostDown); the first
  * PreUp clears what an interrupted `up` left, so that `iptables -N` never fails on it.
  */
@@ -438,6 +439,8 @@ export function renderWgQuick(gateway: Omit<GatewayPlan, "wgQuickConfig">): stri
     // wg-quick runs each hook under `set -e`; a list before `||` runs every command regardless.
     const filterDown = `{ iptables -D INPUT -i %i -j ${input}; iptables -D FORWARD -o %i -j ${forward}; iptables -D FORWARD -i %i -j ${forward}; iptables -F ${input}; iptables -X ${input}; iptables -F ${forward}; iptables -X ${forward}; } 2>/dev/null || true`;
     const filterUp = [
+        // The gateway routes for the tunnel only: nothing between its site and pod networks.
+        "iptables -P FORWARD DROP",
         `iptables -N ${forward}`,
         `iptables -A ${forward} ${established}`,
         ...gateway.peers.flatMap((peer) =>

@@ -54,6 +54,7 @@ describe("interconnects between sites", () => {
                 "MTU = 1420",
                 "PrivateKey = <secret: edge:wireguardPrivateKey>",
                 `PreUp = ${filterDown}`,
+                "PreUp = iptables -P FORWARD DROP",
                 "PreUp = iptables -N edge-%i",
                 "PreUp = iptables -A edge-%i -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT",
                 "PreUp = iptables -A edge-%i -i %i -s 10.120.0.0/24 -d 192.168.18.0/24 -j ACCEPT",
