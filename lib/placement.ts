@@ -7,7 +7,14 @@ import {
     hugepageSizes,
 } from "./config";
 import { poolPath } from "./config/intent";
-import { vmMemoryOverhead } from "./defaults";
+import {
+    KubevirtVersion,
+    LauncherRules,
+    defaults,
+    kubevirtLauncher,
+    launcherCommon,
+} from "./defaults";
+import { virtualMachine } from "./manifests";
 import { hostLabels, vmName } from "./naming";
 import { compareText } from "./order";
 import { ProblemList } from "./problems";
@@ -68,11 +75,148 @@ export interface Placement {
     hosts: HostLoad[];
 }
 
+/** The parts of a VMI spec that KubeVirt's launcher pod memory depends on. */
+export interface LauncherSpec {
+    domain: {
+        cpu?: {
+            cores?: number;
+            sockets?: number;
+            threads?: number;
+            dedicatedCpuPlacement?: boolean;
+        };
+        memory?: { guest?: string; hugepages?: { pageSize: string } };
+        resources?: { requests?: { memory?: string } };
+        devices: {
+            gpus?: unknown[];
+            hostDevices?: unknown[];
+            interfaces?: { sriov?: unknown }[];
+            autoattachGraphicsDevice?: boolean;
+            autoattachSerialConsole?: boolean;
+            logSerialConsole?: boolean;
+        };
+    };
+    readinessProbe?: { exec?: unknown; initialDelaySeconds?: number };
+    livenessProbe?: { exec?: unknown; initialDelaySeconds?: number };
+}
+
+/** The launcher pod's memory request, split as the scheduler counts it; all in bytes. */
+export interface LauncherMemory {
+    /** The compute container: guest memory (unless hugepages hold it) and the overhead. */
+    compute: number;
+    /** GetMemoryOverhead's estimate, inside `compute`. */
+    overhead: number;
+    /** The guest-console-log sidecar, 0 when there is none. */
+    consoleLog: number;
+    /** What the pod requests in all: `compute` and `consoleLog`. */
+    total: number;
+}
+
+const quantityBytes = (text: string) => Math.ceil(bytes(text));
+
 /**
- * What `node` takes from a host: see lib/defaults.ts for the overhead KubeVirt adds. `vfs` maps
- * each SR-IOV site network to its resource: every interface on one takes a VF.
+ * The memory KubeVirt's launcher pod of `spec` requests under `version`, to the byte, as
+ * virt-controller renders it: GetMemoryOverhead (kubevirt pkg/hypervisor/kvm/hypervisorbackend.go,
+ * renderresources.go before 1.8), WithMemoryRequests, WithHugePages and WithMemoryOverhead
+ * (pkg/virt-controller/services/renderresources.go), and the guest-console-log container
+ * (serialconsolelog.go), a native sidecar whose request the scheduler adds. See lib/defaults.ts
+ * for what differs between versions.
  */
-export function nodeDemand(node: ClusterNode, vfs: Record<string, string> = {}): Demand {
+export function launcherMemory(spec: LauncherSpec, version: KubevirtVersion): LauncherMemory {
+    const rules: LauncherRules = kubevirtLauncher[version];
+    const { domain } = spec;
+    const guest = quantityBytes(domain.memory?.guest ?? "0");
+    const requested = domain.resources?.requests?.memory;
+    // The VMI's requests.memory, which the page-table term reads: defaulted from memory.guest by
+    // pkg/defaults/defaults.go (virt-api's webhooks before 1.4) up to 1.6 only.
+    const vmiRequest =
+        requested !== undefined ? quantityBytes(requested) : rules.pageTablesOfGuest ? guest : 0;
+    const pageTables = Math.floor(
+        (Math.ceil(vmiRequest / 1000) * 1000) / launcherCommon.pageTableDivisor,
+    );
+    const cpu = domain.cpu ?? {};
+    const vcpus = Math.max((cpu.cores ?? 1) * (cpu.sockets ?? 1) * (cpu.threads ?? 1), 1);
+    const devices = domain.devices;
+    const vfio =
+        (devices.gpus?.length ?? 0) > 0 ||
+        (devices.hostDevices?.length ?? 0) > 0 ||
+        (devices.interfaces ?? []).some((i) => i.sriov !== undefined);
+    const execProbes = [spec.readinessProbe, spec.livenessProbe].filter(
+        (probe) => probe?.exec !== undefined,
+    ).length;
+    const dedicated = cpu.dedicatedCpuPlacement === true;
+    const overhead =
+        pageTables +
+        rules.components +
+        launcherCommon.perVcpu * vcpus +
+        launcherCommon.ioThread +
+        (devices.autoattachGraphicsDevice === false ? 0 : rules.video) +
+        (vfio ? launcherCommon.vfio : 0) +
+        (execProbes > 0
+            ? launcherCommon.execProbes + launcherCommon.perExecProbe * execProbes
+            : 0) +
+        (dedicated ? rules.dedicatedCpu : 0);
+    // WithMemoryRequests: requests.memory, else memory.guest. WithHugePages: the guest's memory
+    // comes from hugepages, and the container keeps only what requests exceed the guest by.
+    const request = requested !== undefined ? vmiRequest : guest;
+    const compute =
+        (domain.memory?.hugepages === undefined ? request : Math.max(request - guest, 0)) +
+        overhead;
+    const logged = devices.autoattachSerialConsole !== false && devices.logSerialConsole !== false;
+    const consoleLog =
+        logged && rules.consoleLog
+            ? dedicated
+                ? rules.consoleLog.dedicated
+                : rules.consoleLog.shared
+            : 0;
+    return { compute, overhead, consoleLog, total: compute + consoleLog };
+}
+
+/**
+ * The VMI spec of `node` as lib/plan.ts renders its VirtualMachine, with placeholder names and
+ * addresses, which the launcher's memory does not depend on.
+ */
+function launcherSpecOf(node: ClusterNode, sriov: Set<string>): LauncherSpec {
+    const placeholder = "placement";
+    return virtualMachine({
+        name: placeholder,
+        namespace: placeholder,
+        hostname: placeholder,
+        cpu: node.cpu,
+        memory: node.memory,
+        labels: {},
+        annotations: {},
+        nodeSelector: {},
+        dnsServers: [],
+        podMac: "02:00:00:00:00:00",
+        bridges: node.networks.map((n) => ({
+            name: n.network,
+            nad: n.network,
+            mac: "02:00:00:00:00:00",
+            ...(sriov.has(n.network) ? { sriov: true } : {}),
+        })),
+        rootDisk: placeholder,
+        cloudInitSecret: placeholder,
+        readinessMarker: placeholder,
+        hardware: {
+            gpus: node.gpus,
+            hostDevices: node.hostDevices,
+            dedicatedCpu: node.dedicatedCpu,
+            isolateEmulatorThread: node.isolateEmulatorThread,
+            hugepages: node.hugepages,
+        },
+    }).spec.template.spec;
+}
+
+/**
+ * What `node` takes from a host under KubeVirt `version`: its launcher pod's memory request (see
+ * `launcherMemory`). `vfs` maps each SR-IOV site network to its resource: every interface on one
+ * takes a VF.
+ */
+export function nodeDemand(
+    node: ClusterNode,
+    vfs: Record<string, string> = {},
+    version: KubevirtVersion = defaults.kubevirtVersion,
+): Demand {
     const guest = bytes(node.memory);
     const devices: Record<string, number> = {};
     const vfResources = node.networks.flatMap((n) =>
@@ -85,28 +229,11 @@ export function nodeDemand(node: ClusterNode, vfs: Record<string, string> = {}):
         // kubevirt pkg/virt-controller/services/renderresources.go: an isolated emulator thread
         // gets a dedicated core of its own.
         cpu: node.cpu + (node.isolateEmulatorThread ? 1 : 0),
-        // Hugepages come from the host's hugepage pool, not its memory; the overhead does not
-        // (kubevirt pkg/virt-controller/services/renderresources.go, WithHugePages).
-        memory:
-            (node.hugepages ? 0 : guest) +
-            memoryOverhead(node, guest, Object.keys(devices).length > 0),
+        memory: launcherMemory(launcherSpecOf(node, new Set(Object.keys(vfs))), version).total,
         hugepages: node.hugepages ? { [node.hugepages]: guest } : {},
         devices,
         dedicatedCpu: node.dedicatedCpu ?? false,
     };
-}
-
-/** See `vmMemoryOverhead`; `vfio` when any device, GPU or VF is passed through. */
-function memoryOverhead(node: ClusterNode, guest: number, vfio: boolean): number {
-    const mi = 2 ** 20;
-    return (
-        (vmMemoryOverhead.fixedMi +
-            vmMemoryOverhead.perCpuMi * node.cpu +
-            (vfio ? vmMemoryOverhead.vfioMi : 0) +
-            (node.dedicatedCpu ? vmMemoryOverhead.dedicatedCpuMi : 0)) *
-            mi +
-        Math.ceil(guest / vmMemoryOverhead.pageTableDivisor)
-    );
 }
 
 function capacityOf(host: HostShape): Capacity {
@@ -277,7 +404,8 @@ export function placeNodes(
     const vfs = Object.fromEntries(
         config.site.networks.flatMap((n) => (n.sriov ? [[n.name, n.sriov.resourceName]] : [])),
     );
-    const demandOf = (node: ClusterNode) => nodeDemand(node, vfs);
+    const version = config.site.kubevirtVersion as KubevirtVersion;
+    const demandOf = (node: ClusterNode) => nodeDemand(node, vfs, version);
     const loads: HostLoad[] = hosts.map((host) => ({
         name: host.name,
         ...(host.zone === undefined ? {} : { zone: host.zone }),

@@ -1,7 +1,8 @@
 import * as assert from "assert";
 import fc from "fast-check";
 import { Allocations, RawStackConfig } from "../lib/config";
-import { nodeDemand } from "../lib/placement";
+import { KubevirtVersion } from "../lib/defaults";
+import { launcherMemory, nodeDemand } from "../lib/placement";
 import { StackPlan, planStack } from "../lib/plan";
 import { ConfigError } from "../lib/problems";
 import { rawStackConfig } from "../lib/stackFile";
@@ -96,9 +97,9 @@ describe("intents", () => {
             text.endsWith(
                 [
                     "Hosts (site.hosts)",
-                    "  fr-host-1 (zone rack-a): 14 of 62 cores, 29.31Gi of 250Gi memory, 0 of 64Gi 1Gi hugepages; carries core-server1, ml-cpu-1, ml-server-1",
-                    "  fr-host-2 (zone rack-b): 12 of 62 cores, 24.9Gi of 250Gi memory; carries core-server2, ml-cpu-2",
-                    "  fr-host-3 (zone rack-c): 12 of 46 cores, 42.03Gi of 186Gi memory, 1 of 8 intel.com/sriov_fabric, 1 of 2 nvidia.com/TU104GL_Tesla_T4; carries core-server3, ml-gpu-1",
+                    "  fr-host-1 (zone rack-a): 14 of 62 cores, 29.29Gi of 250Gi memory, 0 of 64Gi 1Gi hugepages; carries core-server1, ml-cpu-1, ml-server-1",
+                    "  fr-host-2 (zone rack-b): 12 of 62 cores, 24.88Gi of 250Gi memory; carries core-server2, ml-cpu-2",
+                    "  fr-host-3 (zone rack-c): 12 of 46 cores, 42Gi of 186Gi memory, 1 of 8 intel.com/sriov_fabric, 1 of 2 nvidia.com/TU104GL_Tesla_T4; carries core-server3, ml-gpu-1",
                     "",
                 ].join("\n"),
             ),
@@ -142,7 +143,7 @@ describe("intents", () => {
             [
                 "clusters[0].intent.workers[0]: gpu-3 fits no host: h1 needs 1 more nvidia.com/TU104GL_Tesla_T4 (0 of 2 free); h2 has no nvidia.com/TU104GL_Tesla_T4",
                 // The largest node is placed first, onto empty hosts.
-                "clusters[1].intent.workers[0]: w-1 fits no host: h1 needs 32 more cores (8 of 8 free), needs 73.08Gi more memory (128Gi of 128Gi free); h2 needs 8 more cores (32 of 32 free), needs 73.08Gi more memory (128Gi of 128Gi free)",
+                "clusters[1].intent.workers[0]: w-1 fits no host: h1 needs 32 more cores (8 of 8 free), needs 72.71Gi more memory (128Gi of 128Gi free); h2 needs 8 more cores (32 of 32 free), needs 72.71Gi more memory (128Gi of 128Gi free)",
             ],
         );
     });
@@ -420,8 +421,9 @@ describe("intents", () => {
             } as never),
             {
                 cpu: 5,
-                // 390Mi fixed, 8Mi per vCPU, 100Mi for dedicated CPUs, page tables of 8Gi / 512.
-                memory: (390 + 4 * 8 + 100 + 16) * 2 ** 20,
+                // KubeVirt 1.9: the overhead alone (hugepages hold the guest), 100Mi of it for
+                // dedicated CPUs, and the guest-console-log's 60M limit as its request.
+                memory: (220 + 4 * 8 + 8 + 32 + 110 + 100) * 2 ** 20 + 60_000_000,
                 hugepages: { "1Gi": 8 * 2 ** 30 },
                 devices: {},
                 dedicatedCpu: true,
@@ -431,6 +433,157 @@ describe("intents", () => {
         const twice = pool("p", 3, { memory: "8Gi", hugepages: "1Gi" });
         assert.deepStrictEqual(problemsOf(siteWith(hosts, [intentCluster("h", [twice])])), [
             "clusters[0].intent.workers[0]: p-3 fits no host: h1 needs 8Gi more 1Gi hugepages (0 of 16Gi free)",
+        ]);
+    });
+});
+
+describe("launcher pod memory, to the byte, per KubeVirt version", () => {
+    // kubevirt pkg/hypervisor/kvm/hypervisorbackend.go (GetMemoryOverhead; renderresources.go up
+    // to 1.7), pkg/virt-controller/services/renderresources.go (WithMemoryRequests,
+    // WithHugePages, WithMemoryOverhead) and serialconsolelog.go (guest-console-log).
+    const Mi = 2 ** 20;
+    const Gi = 2 ** 30;
+    const node = (extra: Record<string, unknown> = {}) =>
+        ({
+            name: "w-1",
+            pool: "w",
+            roles: ["worker"],
+            cpu: 2,
+            memory: "4Gi",
+            disk: "20Gi",
+            image: "ubuntu-jammy",
+            networks: [{ network: "lab" }],
+            hostSelector: {},
+            ...extra,
+        }) as never;
+    /** The VM lib/plan.ts renders for `node`, as launcherMemory reads it. */
+    const specOf = (extra: Record<string, unknown> = {}) => {
+        const raw = siteWith(
+            [host({ name: "h1", cpuManager: true, gpus: 1, hugepages1Gi: "64Gi" })],
+            [intentCluster("c", [pool("w", 1, extra)])],
+        );
+        return planOf(raw).clusters[0].nodes[1].virtualMachine.spec.template.spec;
+    };
+
+    it("counts a 4Gi VM with its exec readiness probe: 220Mi, vCPUs, IOThread, video, probe, console log", () => {
+        const expected = 4 * Gi + (220 + 2 * 8 + 8 + 32 + 100 + 10) * Mi + 35_000_000;
+        assert.strictEqual(expected, 4_734_717_632);
+        for (const version of ["1.7", "1.8", "1.9"] as const) {
+            assert.deepStrictEqual(launcherMemory(specOf(), version), {
+                compute: 4 * Gi + 386 * Mi,
+                // No page tables: requests.memory is unset when only memory.guest is.
+                overhead: 404_750_336,
+                consoleLog: 35_000_000,
+                total: expected,
+            });
+            assert.strictEqual(nodeDemand(node(), {}, version).memory, expected);
+        }
+    });
+
+    it("adds the probe overhead only for exec probes, as the rendered VM has them", () => {
+        const spec = specOf();
+        const tcp = { tcpSocket: { port: 22 }, initialDelaySeconds: 60 };
+        const probed = { ...spec, readinessProbe: tcp };
+        assert.strictEqual(launcherMemory(probed, "1.9").total, 4_619_374_272);
+        assert.strictEqual(
+            launcherMemory({ ...spec, livenessProbe: spec.readinessProbe }, "1.9").total,
+            4_734_717_632 + 10 * Mi,
+        );
+        const quiet = {
+            ...spec,
+            domain: {
+                ...spec.domain,
+                devices: {
+                    ...spec.domain.devices,
+                    autoattachGraphicsDevice: false,
+                    autoattachSerialConsole: false,
+                },
+            },
+        };
+        assert.strictEqual(launcherMemory(quiet, "1.9").total, 4_734_717_632 - 32 * Mi - 35e6);
+    });
+
+    it("counts a 16Gi VM per version: page tables up to 1.6, 210Mi and 16Mi video before", () => {
+        const big = { cpu: 4, memory: "16Gi" };
+        const base = 16 * Gi;
+        // ceil(16Gi / 1000) * 1000 / 512, rounded down.
+        const pageTables = 33_554_433;
+        const cases: [KubevirtVersion, number][] = [
+            ["1.9", base + 402 * Mi + 35_000_000],
+            ["1.7", base + 402 * Mi + 35_000_000],
+            ["1.6", base + 402 * Mi + pageTables + 35_000_000],
+            ["1.5", base + 386 * Mi + pageTables + 35_000_000],
+            ["1.4", base + 376 * Mi + pageTables + 35_000_000],
+            ["1.0", base + 376 * Mi + pageTables],
+        ];
+        assert.deepStrictEqual(
+            cases.map(([version]) => [version, launcherMemory(specOf(big), version).total]),
+            cases,
+        );
+        assert.strictEqual(cases[0][1], 17_636_396_736);
+        assert.strictEqual(cases[2][1], 17_669_951_169);
+    });
+
+    it("counts dedicated CPUs, hugepages, GPUs and SR-IOV VFs (VFIO)", () => {
+        const pinned = { cpu: 4, memory: "8Gi", dedicatedCpu: true, hugepages: "1Gi" };
+        assert.deepStrictEqual(launcherMemory(specOf(pinned), "1.9"), {
+            compute: 502 * Mi,
+            overhead: 502 * Mi,
+            consoleLog: 60_000_000,
+            total: 586_385_152,
+        });
+        // Before 1.1 there is no 100Mi for dedicated CPUs and no console log container; up to
+        // 1.6, page tables of ceil(8Gi / 1000) * 1000 / 512 though hugepages hold the guest.
+        assert.strictEqual(
+            launcherMemory(specOf(pinned), "1.0").total,
+            (210 + 32 + 8 + 16 + 110) * Mi + 16_777_216,
+        );
+        const gpu = { cpu: 8, memory: "32Gi", gpus: [gpuModel] };
+        assert.strictEqual(
+            launcherMemory(specOf(gpu), "1.9").total,
+            32 * Gi + (220 + 64 + 8 + 32 + 1024 + 110) * Mi + 35_000_000,
+        );
+        assert.strictEqual(launcherMemory(specOf(gpu), "1.9").total, 35_923_562_176);
+        const vf = specOf();
+        const sriov = {
+            ...vf,
+            domain: {
+                ...vf.domain,
+                devices: {
+                    ...vf.domain.devices,
+                    interfaces: [...vf.domain.devices.interfaces, { sriov: {} }],
+                },
+            },
+        };
+        assert.strictEqual(launcherMemory(sriov, "1.9").total, 4_734_717_632 + 1024 * Mi);
+    });
+
+    it("places by the site's edge:site.kubevirtVersion, and refuses one it does not model", () => {
+        // Room for 14 launcher pods of 1.9 (13 workers and the server); 1.6 counts each 8_388_609
+        // bytes of page tables more, 112Mi in all.
+        const memory = `${14 * 4_734_717_632}`;
+        const raw = (version?: string) => {
+            const base = siteWith(
+                [host({ name: "h1", memory })],
+                [intentCluster("c", [pool("w", 13)])],
+            ) as RawStackConfig & { site: Record<string, unknown> };
+            return {
+                ...base,
+                site: {
+                    ...base.site,
+                    ...(version === undefined ? {} : { kubevirtVersion: version }),
+                },
+            };
+        };
+        assert.strictEqual(planOf(raw()).placement.hosts[0].used.memory, 14 * 4_734_717_632);
+        assert.deepStrictEqual(problemsOf(raw("1.6")), [
+            "clusters[0].intent.workers[0]: w-13 fits no host: h1 needs 112Mi more memory (4.31Gi of 61.73Gi free)",
+        ]);
+        assert.deepStrictEqual(problemsOf(raw("1.10")), [
+            "site.kubevirtVersion: KubeVirt 1.10 is not modelled: placement knows the launcher pods of KubeVirt 1.0 to 1.9",
+        ]);
+        assert.deepStrictEqual(problemsOf(raw("v1.9")), [
+            'site.kubevirtVersion: "v1.9" is not a KubeVirt minor version like "1.9"',
         ]);
     });
 });
