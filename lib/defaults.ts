@@ -61,6 +61,12 @@ export const nodePodCidrPrefix = 24;
 /** How many times, 5 s apart, ClusterSync must see a cluster active before `pulumi up` goes on. */
 export const clusterSyncStateConfirm = 6;
 
+/**
+ * How many hosts placement's search tries, in all, before it gives up on a site whose new nodes
+ * the first attempt could not place: enough for sites of tens of hosts and nodes, and a second.
+ */
+export const placementSearchSteps = 200_000;
+
 /** A gateway VM's size: it forwards packets and runs WireGuard, nothing else. */
 export const gatewaySize = { cpu: 1, memory: "1Gi" } as const;
 

@@ -13,6 +13,7 @@ import {
     defaults,
     kubevirtLauncher,
     launcherCommon,
+    placementSearchSteps,
 } from "./defaults";
 import { virtualMachine } from "./manifests";
 import { hostLabels, vmName } from "./naming";
@@ -399,6 +400,7 @@ interface Placing {
 export function placeNodes(
     config: StackConfig,
     problems: ProblemList,
+    searchSteps: number = placementSearchSteps,
 ): { config: StackConfig; placement: Placement } {
     const hosts = config.site.hosts;
     const vfs = Object.fromEntries(
@@ -492,25 +494,57 @@ export function placeNodes(
         }
     });
 
-    // New nodes largest first (first-fit decreasing): a big node placed last finds the hosts
-    // fragmented by small ones. Nodes of one pool are alike and keep their order.
+    // New nodes most constrained first: fewest hosts that could ever take them, then largest
+    // first (a big node placed last finds the hosts fragmented by small ones). Nodes of one pool
+    // are alike and keep their order.
     const pending = entries
         .filter(
             (entry) =>
                 entry.node.pool !== undefined &&
                 config.allocations[entry.cluster.name]?.hosts?.[entry.node.name] === undefined,
         )
-        .map((entry) => ({ entry, size: demandOf(entry.node) }))
+        .map((entry) => {
+            const size = demandOf(entry.node);
+            const by = entry.cluster.intent!.spread.by;
+            const eligible = hosts.filter(
+                (host) =>
+                    missingFeatures(host, size).length === 0 && domainOf(host, by) !== undefined,
+            ).length;
+            return { entry, size, eligible };
+        })
         .sort(
             (a, b) =>
+                a.eligible - b.eligible ||
                 b.size.memory - a.size.memory ||
                 b.size.cpu - a.size.cpu ||
                 a.entry.index - b.entry.index,
         );
-    const unplaced = pending.flatMap(({ entry }) => {
+    // First each node on the host it ranks first; if one fits nowhere, a search of every
+    // placement of the new nodes, whose result is then explained node by node.
+    const before = snapshot(placer, decisions.length);
+    let unplaced = pending.flatMap(({ entry }) => {
         const failure = placeNew(entry, placer);
         return failure === undefined ? [] : [{ ...failure, index: entry.index }];
     });
+    if (unplaced.length > 0) {
+        restore(placer, before, decisions);
+        const found = searchPlacement(
+            pending.map((p) => p.entry),
+            placer,
+            searchSteps,
+        );
+        if (found.hosts) {
+            for (const k of found.sequence!) {
+                placeNew(pending[k].entry, placer, found.hosts[k]);
+            }
+            unplaced = [];
+        } else {
+            const outcome = found.exhausted
+                ? `no placement of the new nodes keeps every rule (searched exhaustively, ${found.steps} steps)`
+                : `the search for a placement of the new nodes gave up after ${found.steps} steps, so one may exist; pin nodes with edge:allocations or give the hosts room`;
+            unplaced = unplaced.map((f) => ({ ...f, message: `${f.message}; ${outcome}` }));
+        }
+    }
     // Reported in config order, whatever order they were placed in.
     unplaced.sort((a, b) => a.index - b.index).forEach((f) => problems.add(f.path, f.message));
     decisions.sort((a, b) => order.get(a)! - order.get(b)!);
@@ -609,7 +643,15 @@ function domainOf(host: HostShape, by: "host" | "zone"): string | undefined {
     return by === "host" ? host.name : host.zone;
 }
 
-function placeNew(entry: Placing, placer: Placer): { path: string; message: string } | undefined {
+/**
+ * Places a new intent node on the host that ranks first, or on `forced` (a search's choice), and
+ * explains the choice; gives what is missing when no host fits.
+ */
+function placeNew(
+    entry: Placing,
+    placer: Placer,
+    forced?: string,
+): { path: string; message: string } | undefined {
     const { hosts, loads, placed, carry, decide, demandOf } = placer;
     const { cluster, node } = entry;
     const intent = cluster.intent!;
@@ -696,10 +738,21 @@ function placeNew(entry: Placing, placer: Placer): { path: string; message: stri
             free(b.load) - free(a.load) ||
             compareText(a.host.name, b.host.name),
     );
-    const chosen = candidates[0];
-    for (const other of candidates.slice(1)) {
-        rejected.push({ host: other.host.name, reason: ranking(other, chosen, by, free) });
+    const at = forced === undefined ? 0 : candidates.findIndex((c) => c.host.name === forced);
+    if (at < 0) {
+        throw new Error(`the search put ${node.name} on ${forced}, which placement refuses`);
     }
+    const chosen = candidates[at];
+    candidates.forEach((other, i) => {
+        if (i < at) {
+            rejected.push({
+                host: other.host.name,
+                reason: "fits, but then the other new nodes would not all fit (searched)",
+            });
+        } else if (i > at) {
+            rejected.push({ host: other.host.name, reason: ranking(other, chosen, by, free) });
+        }
+    });
     const where = by === "host" ? "on this host" : `in zone ${chosen.host.zone}`;
     const reason = `fits, with ${chosen.load.capacity.cpu - chosen.load.used.cpu} cores and ${formatBytes(free(chosen.load))} free; pool ${node.pool} has ${chosen.domainCount} nodes ${where}, cluster ${cluster.name} ${chosen.clusterCount} on this host`;
     carry(entry, chosen.host.name);
@@ -710,6 +763,241 @@ function placeNew(entry: Placing, placer: Placer): { path: string; message: stri
         rejected: rejected.sort((a, b) => compareText(a.host, b.host)),
     });
     return undefined;
+}
+
+/** What placing new nodes changes, to undo a first attempt before a search. */
+interface Snapshot {
+    used: Capacity[];
+    vms: string[][];
+    placed: Map<string, string>;
+    decisions: number;
+}
+
+function snapshot(placer: Placer, decisions: number): Snapshot {
+    return {
+        used: placer.loads.map((load) => structuredClone(load.used)),
+        vms: placer.loads.map((load) => [...load.vms]),
+        placed: new Map(placer.placed),
+        decisions,
+    };
+}
+
+function restore(placer: Placer, saved: Snapshot, decisions: PlacementDecision[]): void {
+    placer.loads.forEach((load, i) => {
+        load.used = structuredClone(saved.used[i]);
+        load.vms = [...saved.vms[i]];
+    });
+    placer.placed.clear();
+    saved.placed.forEach((host, node) => placer.placed.set(node, host));
+    decisions.length = saved.decisions;
+}
+
+/** Whether `demand` fits in what `capacity` has beyond `used`. */
+function fits(capacity: Capacity, used: Capacity, demand: Demand): boolean {
+    return (
+        used.cpu + demand.cpu <= capacity.cpu &&
+        used.memory + demand.memory <= capacity.memory &&
+        Object.entries(demand.hugepages).every(
+            ([size, amount]) =>
+                (used.hugepages[size as HugepageSize] ?? 0) + amount <=
+                (capacity.hugepages[size as HugepageSize] ?? 0),
+        ) &&
+        Object.entries(demand.devices).every(
+            ([device, count]) =>
+                (used.devices[device] ?? 0) + count <= (capacity.devices[device] ?? 0),
+        )
+    );
+}
+
+function addScaled(used: Capacity, demand: Demand, sign: 1 | -1): void {
+    used.cpu += sign * demand.cpu;
+    used.memory += sign * demand.memory;
+    for (const [size, amount] of Object.entries(demand.hugepages)) {
+        const key = size as HugepageSize;
+        used.hugepages[key] = (used.hugepages[key] ?? 0) + sign * amount;
+    }
+    for (const [device, count] of Object.entries(demand.devices)) {
+        used.devices[device] = (used.devices[device] ?? 0) + sign * count;
+    }
+}
+
+/**
+ * A host for each of `order`'s new nodes, in that order, that keeps every rule placeNew keeps
+ * (capacity, devices, hugepages, dedicated CPUs, etcd members apart, each pool's maxSkew), found
+ * by depth-first search with the hosts in placeNew's ranking. It prunes a branch when a node
+ * left has no host with room, or the hosts' room in all is less than the nodes left need, and
+ * tries the alike nodes of a pool only in host order (any placement is one of those, reordered).
+ * `exhausted` when every placement was ruled out within `budget` steps.
+ */
+function searchPlacement(
+    order: Placing[],
+    placer: Placer,
+    budget: number,
+): { hosts?: string[]; sequence?: number[]; exhausted: boolean; steps: number } {
+    const { hosts, loads, placed, demandOf } = placer;
+    const used = loads.map((load) => structuredClone(load.used));
+    const vars = order.map((entry) => {
+        const demand = demandOf(entry.node);
+        const { by, maxSkew } = entry.cluster.intent!.spread;
+        const candidates = hosts.flatMap((host, i) =>
+            missingFeatures(host, demand).length === 0 && domainOf(host, by) !== undefined
+                ? [i]
+                : [],
+        );
+        const pool = `${entry.cluster.name}/${entry.node.pool}`;
+        const etcd = entry.node.roles.includes("etcd");
+        return { entry, demand, by, maxSkew, candidates, pool, etcd };
+    });
+    const hostIndex = (name: string | undefined) => hosts.findIndex((h) => h.name === name);
+    // Per pool: its nodes in each domain that could take it. Per cluster: its nodes and etcd
+    // members on each host.
+    const poolCounts = new Map<string, Map<string, number>>();
+    const onHost = new Map<string, { nodes: number[]; etcd: number[] }>();
+    for (const v of vars) {
+        const { cluster, node } = v.entry;
+        if (!onHost.has(cluster.name)) {
+            const counts = { nodes: hosts.map(() => 0), etcd: hosts.map(() => 0) };
+            for (const other of cluster.nodes) {
+                const i = hostIndex(placed.get(`${cluster.name}/${other.name}`));
+                if (i >= 0) {
+                    counts.nodes[i] += 1;
+                    counts.etcd[i] += other.roles.includes("etcd") ? 1 : 0;
+                }
+            }
+            onHost.set(cluster.name, counts);
+        }
+        if (!poolCounts.has(v.pool)) {
+            const counts = new Map(v.candidates.map((i) => [domainOf(hosts[i], v.by)!, 0]));
+            for (const mate of cluster.nodes.filter((other) => other.pool === node.pool)) {
+                const i = hostIndex(placed.get(`${cluster.name}/${mate.name}`));
+                const domain = i >= 0 ? domainOf(hosts[i], v.by) : undefined;
+                if (domain !== undefined && counts.has(domain)) {
+                    counts.set(domain, counts.get(domain)! + 1);
+                }
+            }
+            poolCounts.set(v.pool, counts);
+        }
+    }
+    type Var = (typeof vars)[number];
+    const open = (v: Var, i: number) =>
+        !(v.etcd && onHost.get(v.entry.cluster.name)!.etcd[i] > 0) &&
+        fits(loads[i].capacity, used[i], v.demand);
+    // A pool's spread holds when every domain that gained nodes has at most maxSkew more than the
+    // emptiest: then placing them emptiest domain first keeps it at every step, as placeNew and
+    // the scheduler check it. Counts only grow, so a domain beyond what its emptiest can still
+    // reach with the pool's nodes left is a dead end.
+    const initial = new Map([...poolCounts].map(([pool, counts]) => [pool, new Map(counts)]));
+    const left = (pool: string, from: number) =>
+        vars.slice(from).filter((v) => v.pool === pool).length;
+    const spreadHolds = (v: Var, from: number, final: boolean) => {
+        const counts = poolCounts.get(v.pool)!;
+        const fewest = Math.min(...counts.values()) + (final ? 0 : left(v.pool, from));
+        return [...counts].every(
+            ([domain, count]) =>
+                count === initial.get(v.pool)!.get(domain) || count - fewest <= v.maxSkew,
+        );
+    };
+    const apply = (v: Var, i: number, sign: 1 | -1) => {
+        addScaled(used[i], v.demand, sign);
+        const cluster = onHost.get(v.entry.cluster.name)!;
+        cluster.nodes[i] += sign;
+        cluster.etcd[i] += v.etcd ? sign : 0;
+        const counts = poolCounts.get(v.pool)!;
+        const domain = domainOf(hosts[i], v.by)!;
+        counts.set(domain, counts.get(domain)! + sign);
+    };
+    // placeNew's ranking: fewest of the pool in the domain, no devices it does not need, fewest
+    // of the cluster, most free memory, the name.
+    const ranked = (v: Var, from: number) =>
+        v.candidates
+            .filter((i) => i >= from && open(v, i))
+            .map((i) => {
+                const host = hosts[i];
+                return {
+                    i,
+                    keys: [
+                        poolCounts.get(v.pool)!.get(domainOf(host, v.by)!)!,
+                        Object.keys(host.devices).filter((d) => !(d in v.demand.devices)).length,
+                        onHost.get(v.entry.cluster.name)!.nodes[i],
+                        used[i].memory - loads[i].capacity.memory,
+                    ],
+                };
+            })
+            .sort(
+                (a, b) =>
+                    a.keys.reduce((c, key, k) => c || key - b.keys[k], 0) ||
+                    compareText(hosts[a.i].name, hosts[b.i].name),
+            )
+            .map((c) => c.i);
+    const hopeful = (from: number) => {
+        const left = vars.slice(from);
+        if (!left.every((v) => v.candidates.some((i) => open(v, i)))) {
+            return false;
+        }
+        const free = (pick: (c: Capacity) => number) =>
+            loads.reduce(
+                (sum, load, i) => sum + Math.max(pick(load.capacity) - pick(used[i]), 0),
+                0,
+            );
+        const need = (pick: (d: Demand) => number) =>
+            left.reduce((sum, v) => sum + pick(v.demand), 0);
+        return (
+            need((d) => d.cpu) <= free((c) => c.cpu) &&
+            need((d) => d.memory) <= free((c) => c.memory)
+        );
+    };
+    const chosen: number[] = [];
+    let steps = 0;
+    let exhausted = true;
+    const descend = (k: number): boolean => {
+        if (k === vars.length) {
+            return vars.every((v) => spreadHolds(v, k, true));
+        }
+        const v = vars[k];
+        // Alike nodes of a pool: only in host order.
+        let previous = k - 1;
+        while (previous >= 0 && vars[previous].pool !== v.pool) {
+            previous -= 1;
+        }
+        for (const i of ranked(v, previous < 0 ? 0 : chosen[previous])) {
+            if (steps === budget) {
+                exhausted = false;
+                return false;
+            }
+            steps += 1;
+            apply(v, i, 1);
+            chosen[k] = i;
+            if (spreadHolds(v, k + 1, false) && hopeful(k + 1) && descend(k + 1)) {
+                return true;
+            }
+            apply(v, i, -1);
+            if (!exhausted) {
+                return false;
+            }
+        }
+        return false;
+    };
+    if (!(hopeful(0) && descend(0))) {
+        return { exhausted, steps };
+    }
+    // The order to place them in: each pool's emptiest domain first.
+    const counts = new Map([...initial].map(([pool, c]) => [pool, new Map(c)]));
+    const sequence: number[] = [];
+    const rest = vars.map((_, k) => k);
+    while (rest.length > 0) {
+        const countOf = (k: number) =>
+            counts.get(vars[k].pool)!.get(domainOf(hosts[chosen[k]], vars[k].by)!)!;
+        const next = rest.find((k) =>
+            rest.every(
+                (other) => vars[other].pool !== vars[k].pool || countOf(other) >= countOf(k),
+            ),
+        )!;
+        const domain = domainOf(hosts[chosen[next]], vars[next].by)!;
+        counts.get(vars[next].pool)!.set(domain, countOf(next) + 1);
+        sequence.push(next);
+        rest.splice(rest.indexOf(next), 1);
+    }
+    return { hosts: chosen.map((i) => hosts[i].name), sequence, exhausted: true, steps };
 }
 
 interface Candidate {

@@ -2,9 +2,12 @@ import * as assert from "assert";
 import fc from "fast-check";
 import { Allocations, RawStackConfig } from "../lib/config";
 import { KubevirtVersion } from "../lib/defaults";
-import { launcherMemory, nodeDemand } from "../lib/placement";
+import { launcherMemory, nodeDemand, placeNodes } from "../lib/placement";
 import { StackPlan, planStack } from "../lib/plan";
-import { ConfigError } from "../lib/problems";
+import { readStackConfig } from "../lib/config";
+import { Demand } from "../lib/placement";
+import { ConfigError, ProblemList } from "../lib/problems";
+import { bytes } from "../lib/quantity";
 import { rawStackConfig } from "../lib/stackFile";
 import { ExportError, checkDrift } from "../offline/drift";
 import { renderExplanation } from "../offline/explain";
@@ -141,9 +144,9 @@ describe("intents", () => {
                 ]),
             ),
             [
-                "clusters[0].intent.workers[0]: gpu-3 fits no host: h1 needs 1 more nvidia.com/TU104GL_Tesla_T4 (0 of 2 free); h2 has no nvidia.com/TU104GL_Tesla_T4",
-                // The largest node is placed first, onto empty hosts.
-                "clusters[1].intent.workers[0]: w-1 fits no host: h1 needs 32 more cores (8 of 8 free), needs 72.71Gi more memory (128Gi of 128Gi free); h2 needs 8 more cores (32 of 32 free), needs 72.71Gi more memory (128Gi of 128Gi free)",
+                "clusters[0].intent.workers[0]: gpu-3 fits no host: h1 needs 1 more nvidia.com/TU104GL_Tesla_T4 (0 of 2 free); h2 has no nvidia.com/TU104GL_Tesla_T4; no placement of the new nodes keeps every rule (searched exhaustively, 0 steps)",
+                // The GPU nodes, with one host that could take them, are placed first.
+                "clusters[1].intent.workers[0]: w-1 fits no host: h1 needs 36 more cores (4 of 8 free), needs 83.53Gi more memory (117.18Gi of 128Gi free); h2 needs 8 more cores (32 of 32 free), needs 72.71Gi more memory (128Gi of 128Gi free); no placement of the new nodes keeps every rule (searched exhaustively, 0 steps)",
             ],
         );
     });
@@ -152,7 +155,7 @@ describe("intents", () => {
         const hosts = [host({ name: "h1" }), host({ name: "h2" })];
         const ha = intentCluster("ha", [pool("w", 1)], { servers: { count: 3 } });
         assert.deepStrictEqual(problemsOf(siteWith(hosts, [ha])), [
-            "clusters[0].intent.servers: server-3 fits no host: h1 carries server-1, another etcd member of ha; h2 carries server-2, another etcd member of ha",
+            "clusters[0].intent.servers: server-3 fits no host: h1 carries server-1, another etcd member of ha; h2 carries server-2, another etcd member of ha; no placement of the new nodes keeps every rule (searched exhaustively, 3 steps)",
         ]);
         const third = planOf(siteWith([...hosts, host({ name: "h3" })], [ha]));
         assert.deepStrictEqual(
@@ -432,8 +435,272 @@ describe("intents", () => {
         assert.deepStrictEqual(plan.placement.hosts[0].used.hugepages, { "1Gi": 8 * 2 ** 30 });
         const twice = pool("p", 3, { memory: "8Gi", hugepages: "1Gi" });
         assert.deepStrictEqual(problemsOf(siteWith(hosts, [intentCluster("h", [twice])])), [
-            "clusters[0].intent.workers[0]: p-3 fits no host: h1 needs 8Gi more 1Gi hugepages (0 of 16Gi free)",
+            "clusters[0].intent.workers[0]: p-3 fits no host: h1 needs 8Gi more 1Gi hugepages (0 of 16Gi free); no placement of the new nodes keeps every rule (searched exhaustively, 3 steps)",
         ]);
+    });
+});
+
+describe("placement search", () => {
+    /** Bytes a node of `memory` and `cpu` cores takes, as placement counts it (KubeVirt 1.9). */
+    const taken = (memory: string, cpu = 2) =>
+        nodeDemand({
+            name: "n",
+            roles: ["worker"],
+            cpu,
+            memory,
+            disk: "20Gi",
+            image: "ubuntu-jammy",
+            networks: [{ network: "lab" }],
+            hostSelector: {},
+        } as never).memory;
+
+    /** Every intent node's host, or undefined when there is no valid one, by enumeration. */
+    function bruteForce(
+        raw: RawStackConfig,
+        only?: Record<string, string | undefined>,
+    ): Record<string, string> | undefined {
+        const problems = new ProblemList();
+        const config = readStackConfig(raw, problems).config!;
+        const hosts = config.site.hosts;
+        const nodes = config.clusters.flatMap((cluster) =>
+            cluster.nodes.map((node) => ({ cluster, node, demand: nodeDemand(node) })),
+        );
+        const labelsOf = (h: (typeof hosts)[number]) => h.labels["kubevirt.io/cpumanager"];
+        const usable = nodes.map(({ cluster, node, demand }) =>
+            hosts.filter(
+                (h) =>
+                    Object.keys(demand.devices).every((d) => h.devices[d] !== undefined) &&
+                    Object.keys(demand.hugepages).every(
+                        (size) => h.hugepages[size as "1Gi"] !== undefined,
+                    ) &&
+                    (!demand.dedicatedCpu || labelsOf(h) === "true") &&
+                    (cluster.intent!.spread.by === "host" || h.zone !== undefined) &&
+                    (only === undefined || only[`${cluster.name}-${node.name}`] === h.name),
+            ),
+        );
+        const valid = (choice: number[]): boolean => {
+            const at = choice.map((c, k) => usable[k][c]);
+            for (const h of hosts) {
+                const here = nodes.filter((_, k) => at[k] === h).map((n) => n.demand);
+                const sum = (f: (d: Demand) => number) => here.reduce((t, d) => t + f(d), 0);
+                if (
+                    sum((d) => d.cpu) > h.cpu ||
+                    sum((d) => d.memory) > bytes(h.memory) ||
+                    Object.entries(h.devices).some(
+                        ([name, count]) => sum((d) => d.devices[name] ?? 0) > count,
+                    ) ||
+                    Object.entries(h.hugepages).some(
+                        ([size, total]) =>
+                            sum((d) => d.hugepages[size as "1Gi"] ?? 0) > bytes(total!),
+                    )
+                ) {
+                    return false;
+                }
+            }
+            for (const cluster of config.clusters) {
+                const of = nodes.flatMap((n, k) => (n.cluster === cluster ? [k] : []));
+                const etcd = of.filter((k) => nodes[k].node.roles.includes("etcd"));
+                if (new Set(etcd.map((k) => at[k])).size < etcd.length) {
+                    return false;
+                }
+                const { by, maxSkew } = cluster.intent!.spread;
+                for (const pool of new Set(of.map((k) => nodes[k].node.pool))) {
+                    const mates = of.filter((k) => nodes[k].node.pool === pool);
+                    const domain = (h: (typeof hosts)[number]) =>
+                        by === "host" ? h.name : h.zone!;
+                    const counts = new Map(usable[mates[0]].map((h) => [domain(h), 0]));
+                    for (const k of mates) {
+                        counts.set(domain(at[k]), counts.get(domain(at[k]))! + 1);
+                    }
+                    if (Math.max(...counts.values()) - Math.min(...counts.values()) > maxSkew) {
+                        return false;
+                    }
+                }
+            }
+            return true;
+        };
+        const choice = nodes.map(() => 0);
+        if (usable.some((u) => u.length === 0)) {
+            return undefined;
+        }
+        for (;;) {
+            if (valid(choice)) {
+                return Object.fromEntries(
+                    nodes.map((n, k) => [
+                        `${n.cluster.name}-${n.node.name}`,
+                        usable[k][choice[k]].name,
+                    ]),
+                );
+            }
+            let k = 0;
+            while (k < choice.length && ++choice[k] === usable[k].length) {
+                choice[k] = 0;
+                k += 1;
+            }
+            if (k === choice.length) {
+                return undefined;
+            }
+        }
+    }
+
+    it("places 3 nodes on 2 hosts that the largest-first order would not fit", () => {
+        // b on the roomier h1 would leave a-1 and a-2 no host; h1 takes a, a and the server.
+        const hosts = [
+            { ...host({ name: "h1" }), memory: `${2 * taken("8Gi") + taken("4Gi")}` },
+            { ...host({ name: "h2" }), memory: `${taken("16Gi")}` },
+        ];
+        const cluster = intentCluster(
+            "c",
+            [pool("a", 2, { memory: "8Gi" }), pool("b", 1, { memory: "16Gi" })],
+            {
+                spread: { maxSkew: 2 },
+            },
+        );
+        const plan = planOf(siteWith(hosts, [cluster]));
+        assert.deepStrictEqual(
+            ["c-server-1", "c-a-1", "c-a-2", "c-b-1"].map((vm) => hostsOf(plan)[vm]),
+            ["h1", "h1", "h1", "h2"],
+        );
+        const b = plan.placement.decisions.find((d) => d.node === "b-1")!;
+        assert.deepStrictEqual(b.rejected, [
+            {
+                host: "h1",
+                reason: "fits, but then the other new nodes would not all fit (searched)",
+            },
+        ]);
+    });
+
+    it("keeps room for etcd servers that must be apart", () => {
+        // A worker on h3 (no devices) would leave the servers two hosts.
+        const hosts = [
+            { ...host({ name: "h1", gpus: 1 }), memory: `${taken("4Gi") + taken("8Gi")}` },
+            { ...host({ name: "h2" }), memory: `${taken("4Gi")}` },
+            { ...host({ name: "h3" }), memory: `${taken("8Gi")}` },
+        ];
+        const cluster = intentCluster("ha", [pool("w", 1, { memory: "8Gi" })], {
+            servers: { count: 3 },
+        });
+        const plan = planOf(siteWith(hosts, [cluster]));
+        assert.deepStrictEqual(
+            ["ha-server-1", "ha-server-2", "ha-server-3", "ha-w-1"].map((vm) => hostsOf(plan)[vm]),
+            ["h1", "h2", "h3", "h1"],
+        );
+    });
+
+    it("uses a device host for a pool that needs none when the spread leaves no other way", () => {
+        // maxSkew 1 over h1, h2 and the GPU host h3: keeping h3 for GPU nodes starves the pool.
+        // The server on h1 or h2, as the GPU host's spare devices would have it, leaves w-3 only
+        // the host it is on, which the spread forbids.
+        const hosts = [
+            { ...host({ name: "h1" }), memory: `${taken("4Gi")}` },
+            { ...host({ name: "h2" }), memory: `${taken("4Gi")}` },
+            { ...host({ name: "h3", gpus: 1 }), memory: `${2 * taken("4Gi")}` },
+        ];
+        const cluster = intentCluster("c", [pool("w", 3)]);
+        const plan = planOf(siteWith(hosts, [cluster]));
+        assert.deepStrictEqual(
+            ["c-server-1", "c-w-1", "c-w-2", "c-w-3"].map((vm) => hostsOf(plan)[vm]),
+            ["h3", "h1", "h2", "h3"],
+        );
+    });
+
+    it("refuses with a proof when no placement exists, and says so when the search gave up", () => {
+        const hosts = [1, 2, 3, 4, 5, 6].map((i) => ({
+            ...host({ name: `h${i}` }),
+            memory: `${3 * taken("4Gi") - 1}`,
+        }));
+        // 13 nodes of 4Gi and room for 12, which the total of the hosts' room does not show.
+        const clusters = [intentCluster("c", [pool("w", 12)], { spread: { maxSkew: 12 } })];
+        assert.deepStrictEqual(problemsOf(siteWith(hosts, clusters)), [
+            "clusters[0].intent.workers[0]: w-12 fits no host: h1 needs 1 more memory (4.41Gi of 13.23Gi free); h2 needs 1 more memory (4.41Gi of 13.23Gi free); h3 needs 1 more memory (4.41Gi of 13.23Gi free); h4 needs 1 more memory (4.41Gi of 13.23Gi free); h5 needs 1 more memory (4.41Gi of 13.23Gi free); h6 needs 1 more memory (4.41Gi of 13.23Gi free); no placement of the new nodes keeps every rule (searched exhaustively, 2916 steps)",
+        ]);
+        const tight = [
+            { ...host({ name: "h1" }), memory: `${2 * taken("8Gi") + taken("4Gi")}` },
+            { ...host({ name: "h2" }), memory: `${taken("16Gi")}` },
+        ];
+        const cluster = intentCluster(
+            "c",
+            [pool("a", 2, { memory: "8Gi" }), pool("b", 1, { memory: "16Gi" })],
+            { spread: { maxSkew: 2 } },
+        );
+        const problems = new ProblemList();
+        placeNodes(readStackConfig(siteWith(tight, [cluster]), problems).config!, problems, 3);
+        assert.deepStrictEqual(
+            problems.problems.map((p) => `${p.path}: ${p.message}`),
+            [
+                "clusters[0].intent.workers[0]: a-2 fits no host: h1 needs 3.59Gi more memory (4.82Gi of 21.23Gi free); h2 needs 419.38Mi more memory (8Gi of 16.41Gi free); the search for a placement of the new nodes gave up after 3 steps, so one may exist; pin nodes with edge:allocations or give the hosts room",
+            ],
+        );
+    });
+
+    it("refuses only sites that no placement fits, and keeps every rule when it places", () => {
+        const hostArbitrary = fc.record({
+            cpu: fc.integer({ min: 2, max: 8 }),
+            memory: fc.integer({ min: 1, max: 4 }),
+            zone: fc.constantFrom("a", "b"),
+            gpus: fc.integer({ min: 0, max: 1 }),
+        });
+        const poolArbitrary = fc.record({
+            count: fc.integer({ min: 0, max: 3 }),
+            big: fc.boolean(),
+            gpu: fc.boolean(),
+        });
+        fc.assert(
+            fc.property(
+                fc.array(hostArbitrary, { minLength: 2, maxLength: 3 }),
+                fc.array(fc.array(poolArbitrary, { maxLength: 2 }), { minLength: 1, maxLength: 2 }),
+                fc.constantFrom(1, 3),
+                fc.constantFrom("host" as const, "zone" as const),
+                fc.integer({ min: 1, max: 2 }),
+                (specs, clusters, servers, by, maxSkew) => {
+                    // Small enough to enumerate: hosts ** nodes placements.
+                    const nodes = clusters.flat().reduce((n, p) => n + p.count, 0);
+                    fc.pre(nodes + servers + clusters.length - 1 <= 8);
+                    const small = taken("4Gi");
+                    const hosts = specs.map((h, i) => ({
+                        ...host({ name: `h${i}`, cpu: h.cpu, zone: h.zone, gpus: h.gpus }),
+                        memory: `${h.memory * small}`,
+                    }));
+                    const raw = siteWith(
+                        hosts,
+                        clusters.map((pools, i) =>
+                            intentCluster(
+                                `c${i}`,
+                                pools.map((p, j) =>
+                                    pool(`p${j}`, p.count, {
+                                        ...(p.big ? { memory: "8Gi", cpu: 3 } : {}),
+                                        ...(p.gpu ? { gpus: [gpuModel] } : {}),
+                                    }),
+                                ),
+                                {
+                                    servers: { count: i === 0 ? servers : 1, worker: true },
+                                    spread: { by, maxSkew },
+                                },
+                            ),
+                        ),
+                    );
+                    const exists = bruteForce(raw);
+                    let plan: StackPlan | undefined;
+                    try {
+                        plan = planOf(raw);
+                    } catch (error) {
+                        if (!(error instanceof ConfigError)) {
+                            throw error;
+                        }
+                        // A GPU pool on a site without GPUs is refused before placement.
+                        if (error.problems.some((p) => !p.message.includes("fits no host"))) {
+                            return;
+                        }
+                        assert.strictEqual(exists, undefined, JSON.stringify(error.problems));
+                        return;
+                    }
+                    const placed = hostsOf(plan);
+                    assert.ok(exists !== undefined, "placed what enumeration found impossible");
+                    assert.ok(bruteForce(raw, placed) !== undefined, JSON.stringify(placed));
+                },
+            ),
+            { numRuns: 400 },
+        );
     });
 });
 
@@ -577,7 +844,7 @@ describe("launcher pod memory, to the byte, per KubeVirt version", () => {
         };
         assert.strictEqual(planOf(raw()).placement.hosts[0].used.memory, 14 * 4_734_717_632);
         assert.deepStrictEqual(problemsOf(raw("1.6")), [
-            "clusters[0].intent.workers[0]: w-13 fits no host: h1 needs 112Mi more memory (4.31Gi of 61.73Gi free)",
+            "clusters[0].intent.workers[0]: w-13 fits no host: h1 needs 112Mi more memory (4.31Gi of 61.73Gi free); no placement of the new nodes keeps every rule (searched exhaustively, 0 steps)",
         ]);
         assert.deepStrictEqual(problemsOf(raw("1.10")), [
             "site.kubevirtVersion: KubeVirt 1.10 is not modelled: placement knows the launcher pods of KubeVirt 1.0 to 1.9",
