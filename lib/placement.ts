@@ -539,9 +539,10 @@ export function placeNodes(
             }
             unplaced = [];
         } else {
+            const steps = `${found.steps} step${found.steps === 1 ? "" : "s"}`;
             const outcome = found.exhausted
-                ? `no placement of the new nodes keeps every rule (searched exhaustively, ${found.steps} steps)`
-                : `the search for a placement of the new nodes gave up after ${found.steps} steps, so one may exist; pin nodes with edge:allocations or give the hosts room`;
+                ? `no placement of the new nodes keeps every rule (searched exhaustively, ${steps})`
+                : `the search for a placement of the new nodes gave up after ${steps}, so one may exist; pin nodes with edge:allocations or give the hosts room`;
             unplaced = unplaced.map((f) => ({ ...f, message: `${f.message}; ${outcome}` }));
         }
     }
