@@ -20,6 +20,8 @@ export const defaults = {
     intentServers: { count: 1, worker: false, cpu: 2, memory: "4Gi", disk: "20Gi" },
     /** How an intent's pools spread when it says nothing: one node per host before a second. */
     intentSpread: { by: "host", maxSkew: 1 },
+    /** The site's KubeVirt minor version when the stack says nothing. */
+    kubevirtVersion: "1.9",
 } as const;
 
 /** CNIs each distribution can install through Rancher's machineGlobalConfig. */
@@ -67,6 +69,12 @@ export const nodePodCidrPrefix = 24;
 /** How many times, 5 s apart, ClusterSync must see a cluster active before `pulumi up` goes on. */
 export const clusterSyncStateConfirm = 6;
 
+/**
+ * How many hosts placement's search tries, in all, before it gives up on a site whose new nodes
+ * the first attempt could not place: enough for sites of tens of hosts and nodes, and a second.
+ */
+export const placementSearchSteps = 200_000;
+
 /** A gateway VM's size: it forwards packets and runs WireGuard, nothing else. */
 export const gatewaySize = { cpu: 1, memory: "1Gi" } as const;
 
@@ -79,17 +87,73 @@ export const gatewaySize = { cpu: 1, memory: "1Gi" } as const;
  */
 export const tunnelTiming = { check: 10, reresolveAfter: 135, freshFor: 180 } as const;
 
-/**
- * What KubeVirt adds to a VM's launcher pod on top of its guest memory, as placement counts it
- * (kubevirt pkg/hypervisor/kvm/hypervisorbackend.go, GetMemoryOverhead): virt-launcher, virtlogd,
- * virtqemud, QEMU and the monitor (240Mi), an IOThread (8Mi), the video device (32Mi), the exec
- * readiness probe (100Mi and 10Mi per probe), 8Mi per vCPU, page tables of 1/512 of the guest
- * memory, 1Gi when a device is passed through with VFIO, and 100Mi for dedicated CPUs.
- */
-export const vmMemoryOverhead = {
-    fixedMi: 240 + 8 + 32 + 100 + 10,
-    perCpuMi: 8,
+/** One KubeVirt minor version's rules for the memory of a VM's launcher pod, in bytes. */
+export interface LauncherRules {
+    /** virt-launcher-monitor, virt-launcher, virtlogd, virtqemud and QEMU. */
+    components: number;
+    /** The VGA device KubeVirt attaches unless autoattachGraphicsDevice is false. */
+    video: number;
+    /** Added when the VM has dedicatedCpuPlacement. */
+    dedicatedCpu: number;
+    /** The guest-console-log container's request, and with dedicated CPUs its limit; absent before 1.1. */
+    consoleLog?: { shared: number; dedicated: number };
+    /**
+     * Whether KubeVirt's defaults copy memory.guest into the VMI's requests.memory, which the
+     * page-table term is taken from; from 1.7 the launcher's renderer does, after the overhead.
+     */
+    pageTablesOfGuest: boolean;
+}
+
+const Mi = 2 ** 20;
+const M = 10 ** 6;
+
+/** What every version below adds alike (kubevirt GetMemoryOverhead and addProbeOverheads). */
+export const launcherCommon = {
+    perVcpu: 8 * Mi,
+    ioThread: 8 * Mi,
+    /** Any GPU, host device or SR-IOV interface: all guest RAM locked for DMA. */
+    vfio: 1024 * Mi,
+    /** Exec probes only: virt-probe once, and each exec probe. */
+    execProbes: 100 * Mi,
+    perExecProbe: 10 * Mi,
+    /** requests.memory / 512, of requests.memory rounded up to a kilobyte (Quantity.ScaledValue). */
     pageTableDivisor: 512,
-    vfioMi: 1024,
-    dedicatedCpuMi: 100,
 } as const;
+
+const v1_0: LauncherRules = {
+    // 25Mi + 100Mi + 20Mi + 35Mi + 30Mi (kubevirt pkg/virt-controller/services/template.go).
+    components: 210 * Mi,
+    video: 16 * Mi,
+    dedicatedCpu: 0,
+    pageTablesOfGuest: true,
+};
+// pkg/virt-controller/services/serialconsolelog.go: 35M requested, 60M with dedicated CPUs.
+const v1_1 = { ...v1_0, dedicatedCpu: 100 * Mi, consoleLog: { shared: 35 * M, dedicated: 60 * M } };
+// virtlogd 25Mi and virtqemud 40Mi.
+const v1_5 = { ...v1_1, components: 220 * Mi };
+const v1_6 = { ...v1_5, video: 32 * Mi };
+// pkg/defaults/defaults.go no longer sets requests.memory (WithMemoryRequests in renderresources.go).
+const v1_7 = { ...v1_6, pageTablesOfGuest: false };
+
+/**
+ * The launcher pod's memory by KubeVirt minor version, read in each release's sources: the
+ * overhead of GetMemoryOverhead (pkg/virt-controller/services/renderresources.go up to 1.7,
+ * pkg/hypervisor/kvm/hypervisorbackend.go from 1.8), the defaults that set the VMI's
+ * requests.memory, and the guest-console-log container (serialconsolelog.go). Assumes KubeVirt's
+ * default configuration: no additionalGuestMemoryOverheadRatio, memory overcommit 100%, serial
+ * console log on, x86_64.
+ */
+export const kubevirtLauncher = {
+    "1.0": v1_0,
+    "1.1": v1_1,
+    "1.2": v1_1,
+    "1.3": v1_1,
+    "1.4": v1_1,
+    "1.5": v1_5,
+    "1.6": v1_6,
+    "1.7": v1_7,
+    "1.8": v1_7,
+    "1.9": v1_7,
+} as const satisfies Record<string, LauncherRules>;
+
+export type KubevirtVersion = keyof typeof kubevirtLauncher;

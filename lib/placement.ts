@@ -7,7 +7,15 @@ import {
     hugepageSizes,
 } from "./config";
 import { poolPath } from "./config/intent";
-import { vmMemoryOverhead } from "./defaults";
+import {
+    KubevirtVersion,
+    LauncherRules,
+    defaults,
+    kubevirtLauncher,
+    launcherCommon,
+    placementSearchSteps,
+} from "./defaults";
+import { virtualMachine } from "./manifests";
 import { hostLabels, vmName } from "./naming";
 import { compareText } from "./order";
 import { ProblemList } from "./problems";
@@ -68,11 +76,147 @@ export interface Placement {
     hosts: HostLoad[];
 }
 
+/** The parts of a VMI spec that KubeVirt's launcher pod memory depends on. */
+export interface LauncherSpec {
+    domain: {
+        cpu?: {
+            cores?: number;
+            sockets?: number;
+            threads?: number;
+            dedicatedCpuPlacement?: boolean;
+        };
+        memory?: { guest?: string; hugepages?: { pageSize: string } };
+        resources?: { requests?: { memory?: string } };
+        devices: {
+            gpus?: unknown[];
+            hostDevices?: unknown[];
+            interfaces?: { sriov?: unknown }[];
+            autoattachGraphicsDevice?: boolean;
+            autoattachSerialConsole?: boolean;
+            logSerialConsole?: boolean;
+        };
+    };
+    readinessProbe?: { exec?: unknown; initialDelaySeconds?: number };
+    livenessProbe?: { exec?: unknown; initialDelaySeconds?: number };
+}
+
+/** The launcher pod's memory request, split as the scheduler counts it; all in bytes. */
+export interface LauncherMemory {
+    /** The compute container: guest memory (unless hugepages hold it) and the overhead. */
+    compute: number;
+    /** GetMemoryOverhead's estimate, inside `compute`. */
+    overhead: number;
+    /** The guest-console-log sidecar, 0 when there is none. */
+    consoleLog: number;
+    /** What the pod requests in all: `compute` and `consoleLog`. */
+    total: number;
+}
+
+const quantityBytes = (text: string) => Math.ceil(bytes(text));
+
 /**
- * What `node` takes from a host: see lib/defaults.ts for the overhead KubeVirt adds. `vfs` maps
- * each SR-IOV site network to its resource: every interface on one takes a VF.
+ * The memory KubeVirt's launcher pod of `spec` requests under `version`, to the byte, as
+ * virt-controller renders it: GetMemoryOverhead (kubevirt pkg/hypervisor/kvm/hypervisorbackend.go,
+ * renderresources.go before 1.8), WithMemoryRequests, WithHugePages and WithMemoryOverhead
+ * (pkg/virt-controller/services/renderresources.go), and the guest-console-log container
+ * (serialconsolelog.go), a native sidecar whose request the scheduler adds. See lib/defaults.ts
+ * for what differs between versions.
  */
-export function nodeDemand(node: ClusterNode, vfs: Record<string, string> = {}): Demand {
+export function launcherMemory(spec: LauncherSpec, version: KubevirtVersion): LauncherMemory {
+    const rules: LauncherRules = kubevirtLauncher[version];
+    const { domain } = spec;
+    const guest = quantityBytes(domain.memory?.guest ?? "0");
+    const requested = domain.resources?.requests?.memory;
+    // The VMI's requests.memory, which the page-table term reads: defaulted from memory.guest by
+    // pkg/defaults/defaults.go (virt-api's webhooks before 1.4) up to 1.6 only.
+    const vmiRequest =
+        requested !== undefined ? quantityBytes(requested) : rules.pageTablesOfGuest ? guest : 0;
+    const pageTables = Math.floor(
+        (Math.ceil(vmiRequest / 1000) * 1000) / launcherCommon.pageTableDivisor,
+    );
+    const cpu = domain.cpu ?? {};
+    const vcpus = Math.max((cpu.cores ?? 1) * (cpu.sockets ?? 1) * (cpu.threads ?? 1), 1);
+    const devices = domain.devices;
+    const vfio =
+        (devices.gpus?.length ?? 0) > 0 ||
+        (devices.hostDevices?.length ?? 0) > 0 ||
+        (devices.interfaces ?? []).some((i) => i.sriov !== undefined);
+    const execProbes = [spec.readinessProbe, spec.livenessProbe].filter(
+        (probe) => probe?.exec !== undefined,
+    ).length;
+    const dedicated = cpu.dedicatedCpuPlacement === true;
+    const overhead =
+        pageTables +
+        rules.components +
+        launcherCommon.perVcpu * vcpus +
+        launcherCommon.ioThread +
+        (devices.autoattachGraphicsDevice === false ? 0 : rules.video) +
+        (vfio ? launcherCommon.vfio : 0) +
+        (execProbes > 0
+            ? launcherCommon.execProbes + launcherCommon.perExecProbe * execProbes
+            : 0) +
+        (dedicated ? rules.dedicatedCpu : 0);
+    // WithMemoryRequests: requests.memory, else memory.guest. WithHugePages: the guest's memory
+    // comes from hugepages, and the container keeps only what requests exceed the guest by.
+    const request = requested !== undefined ? vmiRequest : guest;
+    const compute =
+        (domain.memory?.hugepages === undefined ? request : Math.max(request - guest, 0)) +
+        overhead;
+    const logged = devices.autoattachSerialConsole !== false && devices.logSerialConsole !== false;
+    const consoleLog =
+        logged && rules.consoleLog
+            ? dedicated
+                ? rules.consoleLog.dedicated
+                : rules.consoleLog.shared
+            : 0;
+    return { compute, overhead, consoleLog, total: compute + consoleLog };
+}
+
+/**
+ * The VMI spec of `node` as lib/plan.ts renders its VirtualMachine, with placeholder names and
+ * addresses, which the launcher's memory does not depend on.
+ */
+function launcherSpecOf(node: ClusterNode, sriov: Set<string>): LauncherSpec {
+    const placeholder = "placement";
+    return virtualMachine({
+        name: placeholder,
+        namespace: placeholder,
+        hostname: placeholder,
+        cpu: node.cpu,
+        memory: node.memory,
+        labels: {},
+        annotations: {},
+        nodeSelector: {},
+        dnsServers: [],
+        podMac: "02:00:00:00:00:00",
+        bridges: node.networks.map((n) => ({
+            name: n.network,
+            nad: n.network,
+            mac: "02:00:00:00:00:00",
+            ...(sriov.has(n.network) ? { sriov: true } : {}),
+        })),
+        rootDisk: placeholder,
+        cloudInitSecret: placeholder,
+        hardware: {
+            gpus: node.gpus,
+            hostDevices: node.hostDevices,
+            dedicatedCpu: node.dedicatedCpu,
+            isolateEmulatorThread: node.isolateEmulatorThread,
+            hugepages: node.hugepages,
+        },
+    }).spec.template.spec;
+}
+
+/**
+ * What `node` takes from a host under KubeVirt `version`: its launcher pod's memory request (see
+ * `launcherMemory`). `vfs` maps each SR-IOV site network to its resource: every interface on one
+ * takes a VF.
+ */
+export function nodeDemand(
+    node: ClusterNode,
+    vfs: Record<string, string> = {},
+    version: KubevirtVersion = defaults.kubevirtVersion,
+): Demand {
     const guest = bytes(node.memory);
     const devices: Record<string, number> = {};
     const vfResources = node.networks.flatMap((n) =>
@@ -85,28 +229,11 @@ export function nodeDemand(node: ClusterNode, vfs: Record<string, string> = {}):
         // kubevirt pkg/virt-controller/services/renderresources.go: an isolated emulator thread
         // gets a dedicated core of its own.
         cpu: node.cpu + (node.isolateEmulatorThread ? 1 : 0),
-        // Hugepages come from the host's hugepage pool, not its memory; the overhead does not
-        // (kubevirt pkg/virt-controller/services/renderresources.go, WithHugePages).
-        memory:
-            (node.hugepages ? 0 : guest) +
-            memoryOverhead(node, guest, Object.keys(devices).length > 0),
+        memory: launcherMemory(launcherSpecOf(node, new Set(Object.keys(vfs))), version).total,
         hugepages: node.hugepages ? { [node.hugepages]: guest } : {},
         devices,
         dedicatedCpu: node.dedicatedCpu ?? false,
     };
-}
-
-/** See `vmMemoryOverhead`; `vfio` when any device, GPU or VF is passed through. */
-function memoryOverhead(node: ClusterNode, guest: number, vfio: boolean): number {
-    const mi = 2 ** 20;
-    return (
-        (vmMemoryOverhead.fixedMi +
-            vmMemoryOverhead.perCpuMi * node.cpu +
-            (vfio ? vmMemoryOverhead.vfioMi : 0) +
-            (node.dedicatedCpu ? vmMemoryOverhead.dedicatedCpuMi : 0)) *
-            mi +
-        Math.ceil(guest / vmMemoryOverhead.pageTableDivisor)
-    );
 }
 
 function capacityOf(host: HostShape): Capacity {
@@ -272,12 +399,14 @@ interface Placing {
 export function placeNodes(
     config: StackConfig,
     problems: ProblemList,
+    searchSteps: number = placementSearchSteps,
 ): { config: StackConfig; placement: Placement } {
     const hosts = config.site.hosts;
     const vfs = Object.fromEntries(
         config.site.networks.flatMap((n) => (n.sriov ? [[n.name, n.sriov.resourceName]] : [])),
     );
-    const demandOf = (node: ClusterNode) => nodeDemand(node, vfs);
+    const version = config.site.kubevirtVersion as KubevirtVersion;
+    const demandOf = (node: ClusterNode) => nodeDemand(node, vfs, version);
     const loads: HostLoad[] = hosts.map((host) => ({
         name: host.name,
         ...(host.zone === undefined ? {} : { zone: host.zone }),
@@ -364,25 +493,58 @@ export function placeNodes(
         }
     });
 
-    // New nodes largest first (first-fit decreasing): a big node placed last finds the hosts
-    // fragmented by small ones. Nodes of one pool are alike and keep their order.
+    // New nodes most constrained first: fewest hosts that could ever take them, then largest
+    // first (a big node placed last finds the hosts fragmented by small ones). Nodes of one pool
+    // are alike and keep their order.
     const pending = entries
         .filter(
             (entry) =>
                 entry.node.pool !== undefined &&
                 config.allocations[entry.cluster.name]?.hosts?.[entry.node.name] === undefined,
         )
-        .map((entry) => ({ entry, size: demandOf(entry.node) }))
+        .map((entry) => {
+            const size = demandOf(entry.node);
+            const by = entry.cluster.intent!.spread.by;
+            const eligible = hosts.filter(
+                (host) =>
+                    missingFeatures(host, size).length === 0 && domainOf(host, by) !== undefined,
+            ).length;
+            return { entry, size, eligible };
+        })
         .sort(
             (a, b) =>
+                a.eligible - b.eligible ||
                 b.size.memory - a.size.memory ||
                 b.size.cpu - a.size.cpu ||
                 a.entry.index - b.entry.index,
         );
-    const unplaced = pending.flatMap(({ entry }) => {
+    // First each node on the host it ranks first; if one fits nowhere, a search of every
+    // placement of the new nodes, whose result is then explained node by node.
+    const before = snapshot(placer, decisions.length);
+    let unplaced = pending.flatMap(({ entry }) => {
         const failure = placeNew(entry, placer);
         return failure === undefined ? [] : [{ ...failure, index: entry.index }];
     });
+    if (unplaced.length > 0) {
+        restore(placer, before, decisions);
+        const found = searchPlacement(
+            pending.map((p) => p.entry),
+            placer,
+            searchSteps,
+        );
+        if (found.hosts) {
+            for (const k of found.sequence!) {
+                placeNew(pending[k].entry, placer, found.hosts[k]);
+            }
+            unplaced = [];
+        } else {
+            const steps = `${found.steps} step${found.steps === 1 ? "" : "s"}`;
+            const outcome = found.exhausted
+                ? `no placement of the new nodes keeps every rule (searched exhaustively, ${steps})`
+                : `the search for a placement of the new nodes gave up after ${steps}, so one may exist; pin nodes with edge:allocations or give the hosts room`;
+            unplaced = unplaced.map((f) => ({ ...f, message: `${f.message}; ${outcome}` }));
+        }
+    }
     // Reported in config order, whatever order they were placed in.
     unplaced.sort((a, b) => a.index - b.index).forEach((f) => problems.add(f.path, f.message));
     decisions.sort((a, b) => order.get(a)! - order.get(b)!);
@@ -481,7 +643,15 @@ function domainOf(host: HostShape, by: "host" | "zone"): string | undefined {
     return by === "host" ? host.name : host.zone;
 }
 
-function placeNew(entry: Placing, placer: Placer): { path: string; message: string } | undefined {
+/**
+ * Places a new intent node on the host that ranks first, or on `forced` (a search's choice), and
+ * explains the choice; gives what is missing when no host fits.
+ */
+function placeNew(
+    entry: Placing,
+    placer: Placer,
+    forced?: string,
+): { path: string; message: string } | undefined {
     const { hosts, loads, placed, carry, decide, demandOf } = placer;
     const { cluster, node } = entry;
     const intent = cluster.intent!;
@@ -568,10 +738,21 @@ function placeNew(entry: Placing, placer: Placer): { path: string; message: stri
             free(b.load) - free(a.load) ||
             compareText(a.host.name, b.host.name),
     );
-    const chosen = candidates[0];
-    for (const other of candidates.slice(1)) {
-        rejected.push({ host: other.host.name, reason: ranking(other, chosen, by, free) });
+    const at = forced === undefined ? 0 : candidates.findIndex((c) => c.host.name === forced);
+    if (at < 0) {
+        throw new Error(`the search put ${node.name} on ${forced}, which placement refuses`);
     }
+    const chosen = candidates[at];
+    candidates.forEach((other, i) => {
+        if (i < at) {
+            rejected.push({
+                host: other.host.name,
+                reason: "fits, but then the other new nodes would not all fit (searched)",
+            });
+        } else if (i > at) {
+            rejected.push({ host: other.host.name, reason: ranking(other, chosen, by, free) });
+        }
+    });
     const where = by === "host" ? "on this host" : `in zone ${chosen.host.zone}`;
     const reason = `fits, with ${chosen.load.capacity.cpu - chosen.load.used.cpu} cores and ${formatBytes(free(chosen.load))} free; pool ${node.pool} has ${chosen.domainCount} nodes ${where}, cluster ${cluster.name} ${chosen.clusterCount} on this host`;
     carry(entry, chosen.host.name);
@@ -582,6 +763,241 @@ function placeNew(entry: Placing, placer: Placer): { path: string; message: stri
         rejected: rejected.sort((a, b) => compareText(a.host, b.host)),
     });
     return undefined;
+}
+
+/** What placing new nodes changes, to undo a first attempt before a search. */
+interface Snapshot {
+    used: Capacity[];
+    vms: string[][];
+    placed: Map<string, string>;
+    decisions: number;
+}
+
+function snapshot(placer: Placer, decisions: number): Snapshot {
+    return {
+        used: placer.loads.map((load) => structuredClone(load.used)),
+        vms: placer.loads.map((load) => [...load.vms]),
+        placed: new Map(placer.placed),
+        decisions,
+    };
+}
+
+function restore(placer: Placer, saved: Snapshot, decisions: PlacementDecision[]): void {
+    placer.loads.forEach((load, i) => {
+        load.used = structuredClone(saved.used[i]);
+        load.vms = [...saved.vms[i]];
+    });
+    placer.placed.clear();
+    saved.placed.forEach((host, node) => placer.placed.set(node, host));
+    decisions.length = saved.decisions;
+}
+
+/** Whether `demand` fits in what `capacity` has beyond `used`. */
+function fits(capacity: Capacity, used: Capacity, demand: Demand): boolean {
+    return (
+        used.cpu + demand.cpu <= capacity.cpu &&
+        used.memory + demand.memory <= capacity.memory &&
+        Object.entries(demand.hugepages).every(
+            ([size, amount]) =>
+                (used.hugepages[size as HugepageSize] ?? 0) + amount <=
+                (capacity.hugepages[size as HugepageSize] ?? 0),
+        ) &&
+        Object.entries(demand.devices).every(
+            ([device, count]) =>
+                (used.devices[device] ?? 0) + count <= (capacity.devices[device] ?? 0),
+        )
+    );
+}
+
+function addScaled(used: Capacity, demand: Demand, sign: 1 | -1): void {
+    used.cpu += sign * demand.cpu;
+    used.memory += sign * demand.memory;
+    for (const [size, amount] of Object.entries(demand.hugepages)) {
+        const key = size as HugepageSize;
+        used.hugepages[key] = (used.hugepages[key] ?? 0) + sign * amount;
+    }
+    for (const [device, count] of Object.entries(demand.devices)) {
+        used.devices[device] = (used.devices[device] ?? 0) + sign * count;
+    }
+}
+
+/**
+ * A host for each of `order`'s new nodes, in that order, that keeps every rule placeNew keeps
+ * (capacity, devices, hugepages, dedicated CPUs, etcd members apart, each pool's maxSkew), found
+ * by depth-first search with the hosts in placeNew's ranking. It prunes a branch when a node
+ * left has no host with room, or the hosts' room in all is less than the nodes left need, and
+ * tries the alike nodes of a pool only in host order (any placement is one of those, reordered).
+ * `exhausted` when every placement was ruled out within `budget` steps.
+ */
+function searchPlacement(
+    order: Placing[],
+    placer: Placer,
+    budget: number,
+): { hosts?: string[]; sequence?: number[]; exhausted: boolean; steps: number } {
+    const { hosts, loads, placed, demandOf } = placer;
+    const used = loads.map((load) => structuredClone(load.used));
+    const vars = order.map((entry) => {
+        const demand = demandOf(entry.node);
+        const { by, maxSkew } = entry.cluster.intent!.spread;
+        const candidates = hosts.flatMap((host, i) =>
+            missingFeatures(host, demand).length === 0 && domainOf(host, by) !== undefined
+                ? [i]
+                : [],
+        );
+        const pool = `${entry.cluster.name}/${entry.node.pool}`;
+        const etcd = entry.node.roles.includes("etcd");
+        return { entry, demand, by, maxSkew, candidates, pool, etcd };
+    });
+    const hostIndex = (name: string | undefined) => hosts.findIndex((h) => h.name === name);
+    // Per pool: its nodes in each domain that could take it. Per cluster: its nodes and etcd
+    // members on each host.
+    const poolCounts = new Map<string, Map<string, number>>();
+    const onHost = new Map<string, { nodes: number[]; etcd: number[] }>();
+    for (const v of vars) {
+        const { cluster, node } = v.entry;
+        if (!onHost.has(cluster.name)) {
+            const counts = { nodes: hosts.map(() => 0), etcd: hosts.map(() => 0) };
+            for (const other of cluster.nodes) {
+                const i = hostIndex(placed.get(`${cluster.name}/${other.name}`));
+                if (i >= 0) {
+                    counts.nodes[i] += 1;
+                    counts.etcd[i] += other.roles.includes("etcd") ? 1 : 0;
+                }
+            }
+            onHost.set(cluster.name, counts);
+        }
+        if (!poolCounts.has(v.pool)) {
+            const counts = new Map(v.candidates.map((i) => [domainOf(hosts[i], v.by)!, 0]));
+            for (const mate of cluster.nodes.filter((other) => other.pool === node.pool)) {
+                const i = hostIndex(placed.get(`${cluster.name}/${mate.name}`));
+                const domain = i >= 0 ? domainOf(hosts[i], v.by) : undefined;
+                if (domain !== undefined && counts.has(domain)) {
+                    counts.set(domain, counts.get(domain)! + 1);
+                }
+            }
+            poolCounts.set(v.pool, counts);
+        }
+    }
+    type Var = (typeof vars)[number];
+    const open = (v: Var, i: number) =>
+        !(v.etcd && onHost.get(v.entry.cluster.name)!.etcd[i] > 0) &&
+        fits(loads[i].capacity, used[i], v.demand);
+    // A pool's spread holds when every domain that gained nodes has at most maxSkew more than the
+    // emptiest: then placing them emptiest domain first keeps it at every step, as placeNew and
+    // the scheduler check it. Counts only grow, so a domain beyond what its emptiest can still
+    // reach with the pool's nodes left is a dead end.
+    const initial = new Map([...poolCounts].map(([pool, counts]) => [pool, new Map(counts)]));
+    const left = (pool: string, from: number) =>
+        vars.slice(from).filter((v) => v.pool === pool).length;
+    const spreadHolds = (v: Var, from: number, final: boolean) => {
+        const counts = poolCounts.get(v.pool)!;
+        const fewest = Math.min(...counts.values()) + (final ? 0 : left(v.pool, from));
+        return [...counts].every(
+            ([domain, count]) =>
+                count === initial.get(v.pool)!.get(domain) || count - fewest <= v.maxSkew,
+        );
+    };
+    const apply = (v: Var, i: number, sign: 1 | -1) => {
+        addScaled(used[i], v.demand, sign);
+        const cluster = onHost.get(v.entry.cluster.name)!;
+        cluster.nodes[i] += sign;
+        cluster.etcd[i] += v.etcd ? sign : 0;
+        const counts = poolCounts.get(v.pool)!;
+        const domain = domainOf(hosts[i], v.by)!;
+        counts.set(domain, counts.get(domain)! + sign);
+    };
+    // placeNew's ranking: fewest of the pool in the domain, no devices it does not need, fewest
+    // of the cluster, most free memory, the name.
+    const ranked = (v: Var, from: number) =>
+        v.candidates
+            .filter((i) => i >= from && open(v, i))
+            .map((i) => {
+                const host = hosts[i];
+                return {
+                    i,
+                    keys: [
+                        poolCounts.get(v.pool)!.get(domainOf(host, v.by)!)!,
+                        Object.keys(host.devices).filter((d) => !(d in v.demand.devices)).length,
+                        onHost.get(v.entry.cluster.name)!.nodes[i],
+                        used[i].memory - loads[i].capacity.memory,
+                    ],
+                };
+            })
+            .sort(
+                (a, b) =>
+                    a.keys.reduce((c, key, k) => c || key - b.keys[k], 0) ||
+                    compareText(hosts[a.i].name, hosts[b.i].name),
+            )
+            .map((c) => c.i);
+    const hopeful = (from: number) => {
+        const left = vars.slice(from);
+        if (!left.every((v) => v.candidates.some((i) => open(v, i)))) {
+            return false;
+        }
+        const free = (pick: (c: Capacity) => number) =>
+            loads.reduce(
+                (sum, load, i) => sum + Math.max(pick(load.capacity) - pick(used[i]), 0),
+                0,
+            );
+        const need = (pick: (d: Demand) => number) =>
+            left.reduce((sum, v) => sum + pick(v.demand), 0);
+        return (
+            need((d) => d.cpu) <= free((c) => c.cpu) &&
+            need((d) => d.memory) <= free((c) => c.memory)
+        );
+    };
+    const chosen: number[] = [];
+    let steps = 0;
+    let exhausted = true;
+    const descend = (k: number): boolean => {
+        if (k === vars.length) {
+            return vars.every((v) => spreadHolds(v, k, true));
+        }
+        const v = vars[k];
+        // Alike nodes of a pool: only in host order.
+        let previous = k - 1;
+        while (previous >= 0 && vars[previous].pool !== v.pool) {
+            previous -= 1;
+        }
+        for (const i of ranked(v, previous < 0 ? 0 : chosen[previous])) {
+            if (steps === budget) {
+                exhausted = false;
+                return false;
+            }
+            steps += 1;
+            apply(v, i, 1);
+            chosen[k] = i;
+            if (spreadHolds(v, k + 1, false) && hopeful(k + 1) && descend(k + 1)) {
+                return true;
+            }
+            apply(v, i, -1);
+            if (!exhausted) {
+                return false;
+            }
+        }
+        return false;
+    };
+    if (!(hopeful(0) && descend(0))) {
+        return { exhausted, steps };
+    }
+    // The order to place them in: each pool's emptiest domain first.
+    const counts = new Map([...initial].map(([pool, c]) => [pool, new Map(c)]));
+    const sequence: number[] = [];
+    const rest = vars.map((_, k) => k);
+    while (rest.length > 0) {
+        const countOf = (k: number) =>
+            counts.get(vars[k].pool)!.get(domainOf(hosts[chosen[k]], vars[k].by)!)!;
+        const next = rest.find((k) =>
+            rest.every(
+                (other) => vars[other].pool !== vars[k].pool || countOf(other) >= countOf(k),
+            ),
+        )!;
+        const domain = domainOf(hosts[chosen[next]], vars[next].by)!;
+        counts.get(vars[next].pool)!.set(domain, countOf(next) + 1);
+        sequence.push(next);
+        rest.splice(rest.indexOf(next), 1);
+    }
+    return { hosts: chosen.map((i) => hosts[i].name), sequence, exhausted: true, steps };
 }
 
 interface Candidate {

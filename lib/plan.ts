@@ -105,11 +105,15 @@ export interface SitePlan {
     protect: boolean;
     /** What the site's VMs ask of its hosts beyond cores and memory: the prerequisites say how. */
     hostFeatures: HostFeatures;
+    /** The host cluster's KubeVirt minor version (`edge:site.kubevirtVersion`). */
+    kubevirtVersion: string;
 }
 
 export interface HostFeatures {
     /** GPUs and host devices by resource name, in code-unit order. */
     devices: string[];
+    /** Whether any VM passes through a GPU (`gpus`), which old KubeVirt gates. */
+    gpus: boolean;
     dedicatedCpu: boolean;
     hugepageSizes: string[];
 }
@@ -259,6 +263,7 @@ function planSite(config: StackConfig): SitePlan {
         insecureRegistration: site.insecureRegistration,
         protect: site.protect,
         hostFeatures: hostFeatures(clusters.flatMap((c) => c.nodes)),
+        kubevirtVersion: site.kubevirtVersion,
     };
 }
 
@@ -267,6 +272,7 @@ function hostFeatures(nodes: ClusterNode[]): HostFeatures {
     const pages = nodes.flatMap((n) => (n.hugepages === undefined ? [] : [n.hugepages]));
     return {
         devices: [...new Set(devices)].sort(compareText),
+        gpus: nodes.some((n) => (n.gpus ?? []).length > 0),
         dedicatedCpu: nodes.some((n) => n.dedicatedCpu),
         hugepageSizes: hugepageSizes.filter((size) => pages.includes(size)),
     };

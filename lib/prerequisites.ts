@@ -1,6 +1,6 @@
 import { stringify } from "yaml";
 import { cloneSourceRole } from "./manifests";
-import { cloneSourceRoleName, hostLabels } from "./naming";
+import { cloneSourceRoleName, hostLabels, nadResourceAnnotation } from "./naming";
 import { SitePlan } from "./plan";
 
 const indent = (text: string) =>
@@ -26,7 +26,7 @@ export function sitePrerequisites(site: SitePlan): Prerequisite[] {
     const sriov = site.networks.filter((n) => n.sriov !== undefined);
     return [
         ...bridges.map((bridge) => bridgePrerequisite(site, bridge)),
-        ...(sriov.length === 0 ? [] : [sriovPrerequisite(sriov)]),
+        ...(sriov.length === 0 ? [] : [sriovPrerequisite(sriov, site.kubevirtVersion)]),
         {
             topic: "CDI clone permission",
             lines: [
@@ -62,22 +62,54 @@ export function sitePrerequisites(site: SitePlan): Prerequisite[] {
     ];
 }
 
-function sriovPrerequisite(networks: SitePlan["networks"]): Prerequisite {
+/** The minor number of a KubeVirt version the config has accepted ("1.9" → 9). */
+function minorOf(version: string): number {
+    return Number(version.split(".")[1]);
+}
+
+function sriovPrerequisite(networks: SitePlan["networks"], kubevirtVersion: string): Prerequisite {
     const resources = networks.map((n) => `${n.sriov!.resourceName} (network ${n.name})`);
+    const minor = minorOf(kubevirtVersion);
+    // kubevirt pkg/virt-controller/services/template.go: with ExternalNetResourceInjection on,
+    // virt-controller reads no NetworkAttachmentDefinition and the pod requests no VF.
+    const request =
+        minor <= 7
+            ? [
+                  `KubeVirt ${kubevirtVersion} reads each network's NetworkAttachmentDefinition, asks for one VF per interface and sets`,
+                  "its MAC (kubevirt pkg/network/multus/nad.go).",
+              ]
+            : minor === 8
+              ? [
+                    "KubeVirt 1.8 reads each network's NetworkAttachmentDefinition and asks for one VF per interface",
+                    `(kubevirt pkg/network/multus/nad.go) unless its ExternalNetResourceInjection feature gate is enabled; the gate is`,
+                    "beta and off by default in 1.8 (pkg/virt-config/feature-gates.go). Leave it off, or run the network-resources-injector",
+                    `webhook (k8snetworkplumbingwg), which adds the request from the NAD's ${nadResourceAnnotation} annotation.`,
+                ]
+              : [
+                    `KubeVirt ${kubevirtVersion} does not ask for the VFs itself: its ExternalNetResourceInjection feature gate is beta, and beta`,
+                    "gates are on by default from 1.9 (kubevirt pkg/virt-config/featuregate/active.go and feature-gates.go, IsEnabled);",
+                    "with it virt-controller reads no NetworkAttachmentDefinition and the launcher pod requests no VF",
+                    "(pkg/virt-controller/services/template.go), so no VF is allocated to it. Either run the network-resources-injector",
+                    `webhook (k8snetworkplumbingwg), which adds the request from the NAD's ${nadResourceAnnotation} annotation, or`,
+                    "turn the gate off in the KubeVirt CR's spec.configuration (kubectl -n kubevirt edit kubevirt kubevirt):",
+                    "  developerConfiguration:",
+                    "    disabledFeatureGates: [ExternalNetResourceInjection]",
+                ];
     return {
         topic: "SR-IOV",
         lines: [
             `VMs get virtual functions of ${resources.join(", ")}. The SR-IOV network device plugin advertises`,
-            "each resource on the hosts whose NICs have VFs bound to vfio-pci, and sriov-cni is installed on every host;",
-            "KubeVirt asks for one VF per interface and sets its MAC (kubevirt pkg/network/multus/nad.go). List the VF",
-            "counts under the host's devices in site.hosts. The site's router or switch carries the VLANs to those NICs.",
+            "each resource on the hosts whose NICs have VFs bound to vfio-pci, and sriov-cni is installed on every host.",
+            ...request,
+            "List the VF counts under the host's devices in site.hosts. The site's router or switch carries the VLANs to",
+            "those NICs.",
         ],
     };
 }
 
 /** What KubeVirt and the hosts need before VMs with devices, pinned CPUs or hugepages start. */
 function hostFeaturePrerequisites(site: SitePlan): Prerequisite[] {
-    const { devices, dedicatedCpu, hugepageSizes } = site.hostFeatures;
+    const { devices, gpus, dedicatedCpu, hugepageSizes } = site.hostFeatures;
     const found: Prerequisite[] = [];
     if (devices.length > 0) {
         found.push({
@@ -86,7 +118,17 @@ function hostFeaturePrerequisites(site: SitePlan): Prerequisite[] {
                 `VMs pass through ${devices.join(", ")}. KubeVirt starts them only when its CR permits each device by that`,
                 "resource name (kubevirt renderresources.go, validatePermittedHostDevices) and a device plugin advertises it on",
                 "the hosts (kubectl describe node shows it under Allocatable). Host devices other than GPUs also need the",
-                "HostDevices feature gate. For PCI devices bound to vfio-pci, add to the KubeVirt CR's spec.configuration",
+                "HostDevices feature gate.",
+                // virt-api's vmi-create-admitter.go refuses gpus without the gate, GA from 1.4.
+                ...(gpus && minorOf(site.kubevirtVersion) <= 3
+                    ? [
+                          `On KubeVirt ${site.kubevirtVersion} GPUs need the GPU feature gate as well (GA only from 1.4: kubevirt`,
+                          "pkg/virt-config/feature-gates.go, GPUPassthroughEnabled); add it to the CR's spec.configuration:",
+                          "  developerConfiguration:",
+                          "    featureGates: [GPU]",
+                      ]
+                    : []),
+                "For PCI devices bound to vfio-pci, add to the KubeVirt CR's spec.configuration",
                 "(kubectl -n kubevirt edit kubevirt kubevirt), with each vendor:device ID from `lspci -nn`:",
                 "  permittedHostDevices:",
                 "    pciHostDevices:",

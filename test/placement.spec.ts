@@ -1,9 +1,13 @@
 import * as assert from "assert";
 import fc from "fast-check";
 import { Allocations, RawStackConfig } from "../lib/config";
-import { nodeDemand } from "../lib/placement";
+import { KubevirtVersion } from "../lib/defaults";
+import { launcherMemory, nodeDemand, placeNodes } from "../lib/placement";
 import { StackPlan, planStack } from "../lib/plan";
-import { ConfigError } from "../lib/problems";
+import { readStackConfig } from "../lib/config";
+import { Demand } from "../lib/placement";
+import { ConfigError, ProblemList } from "../lib/problems";
+import { bytes } from "../lib/quantity";
 import { rawStackConfig } from "../lib/stackFile";
 import { ExportError, checkDrift } from "../offline/drift";
 import { renderExplanation } from "../offline/explain";
@@ -96,9 +100,9 @@ describe("intents", () => {
             text.endsWith(
                 [
                     "Hosts (site.hosts)",
-                    "  fr-host-1 (zone rack-a): 14 of 62 cores, 29.31Gi of 250Gi memory, 0 of 64Gi 1Gi hugepages; carries core-server1, ml-cpu-1, ml-server-1",
-                    "  fr-host-2 (zone rack-b): 12 of 62 cores, 24.9Gi of 250Gi memory; carries core-server2, ml-cpu-2",
-                    "  fr-host-3 (zone rack-c): 12 of 46 cores, 42.03Gi of 186Gi memory, 1 of 8 intel.com/sriov_fabric, 1 of 2 nvidia.com/TU104GL_Tesla_T4; carries core-server3, ml-gpu-1",
+                    "  fr-host-1 (zone rack-a): 14 of 62 cores, 29.29Gi of 250Gi memory, 0 of 64Gi 1Gi hugepages; carries core-server1, ml-cpu-1, ml-server-1",
+                    "  fr-host-2 (zone rack-b): 12 of 62 cores, 24.88Gi of 250Gi memory; carries core-server2, ml-cpu-2",
+                    "  fr-host-3 (zone rack-c): 12 of 46 cores, 42Gi of 186Gi memory, 1 of 8 intel.com/sriov_fabric, 1 of 2 nvidia.com/TU104GL_Tesla_T4; carries core-server3, ml-gpu-1",
                     "",
                 ].join("\n"),
             ),
@@ -140,9 +144,9 @@ describe("intents", () => {
                 ]),
             ),
             [
-                "clusters[0].intent.workers[0]: gpu-3 fits no host: h1 needs 1 more nvidia.com/TU104GL_Tesla_T4 (0 of 2 free); h2 has no nvidia.com/TU104GL_Tesla_T4",
-                // The largest node is placed first, onto empty hosts.
-                "clusters[1].intent.workers[0]: w-1 fits no host: h1 needs 32 more cores (8 of 8 free), needs 73.08Gi more memory (128Gi of 128Gi free); h2 needs 8 more cores (32 of 32 free), needs 73.08Gi more memory (128Gi of 128Gi free)",
+                "clusters[0].intent.workers[0]: gpu-3 fits no host: h1 needs 1 more nvidia.com/TU104GL_Tesla_T4 (0 of 2 free); h2 has no nvidia.com/TU104GL_Tesla_T4; no placement of the new nodes keeps every rule (searched exhaustively, 0 steps)",
+                // The GPU nodes, with one host that could take them, are placed first.
+                "clusters[1].intent.workers[0]: w-1 fits no host: h1 needs 36 more cores (4 of 8 free), needs 83.53Gi more memory (117.18Gi of 128Gi free); h2 needs 8 more cores (32 of 32 free), needs 72.71Gi more memory (128Gi of 128Gi free); no placement of the new nodes keeps every rule (searched exhaustively, 0 steps)",
             ],
         );
     });
@@ -151,7 +155,7 @@ describe("intents", () => {
         const hosts = [host({ name: "h1" }), host({ name: "h2" })];
         const ha = intentCluster("ha", [pool("w", 1)], { servers: { count: 3 } });
         assert.deepStrictEqual(problemsOf(siteWith(hosts, [ha])), [
-            "clusters[0].intent.servers: server-3 fits no host: h1 carries server-1, another etcd member of ha; h2 carries server-2, another etcd member of ha",
+            "clusters[0].intent.servers: server-3 fits no host: h1 carries server-1, another etcd member of ha; h2 carries server-2, another etcd member of ha; no placement of the new nodes keeps every rule (searched exhaustively, 3 steps)",
         ]);
         const third = planOf(siteWith([...hosts, host({ name: "h3" })], [ha]));
         assert.deepStrictEqual(
@@ -420,8 +424,9 @@ describe("intents", () => {
             } as never),
             {
                 cpu: 5,
-                // 390Mi fixed, 8Mi per vCPU, 100Mi for dedicated CPUs, page tables of 8Gi / 512.
-                memory: (390 + 4 * 8 + 100 + 16) * 2 ** 20,
+                // KubeVirt 1.9: the overhead alone (hugepages hold the guest), 100Mi of it for
+                // dedicated CPUs, and the guest-console-log's 60M limit as its request.
+                memory: (220 + 4 * 8 + 8 + 32 + 110 + 100) * 2 ** 20 + 60_000_000,
                 hugepages: { "1Gi": 8 * 2 ** 30 },
                 devices: {},
                 dedicatedCpu: true,
@@ -430,7 +435,432 @@ describe("intents", () => {
         assert.deepStrictEqual(plan.placement.hosts[0].used.hugepages, { "1Gi": 8 * 2 ** 30 });
         const twice = pool("p", 3, { memory: "8Gi", hugepages: "1Gi" });
         assert.deepStrictEqual(problemsOf(siteWith(hosts, [intentCluster("h", [twice])])), [
-            "clusters[0].intent.workers[0]: p-3 fits no host: h1 needs 8Gi more 1Gi hugepages (0 of 16Gi free)",
+            "clusters[0].intent.workers[0]: p-3 fits no host: h1 needs 8Gi more 1Gi hugepages (0 of 16Gi free); no placement of the new nodes keeps every rule (searched exhaustively, 3 steps)",
+        ]);
+    });
+});
+
+describe("placement search", () => {
+    /** Bytes a node of `memory` and `cpu` cores takes, as placement counts it (KubeVirt 1.9). */
+    const taken = (memory: string, cpu = 2) =>
+        nodeDemand({
+            name: "n",
+            roles: ["worker"],
+            cpu,
+            memory,
+            disk: "20Gi",
+            image: "ubuntu-jammy",
+            networks: [{ network: "lab" }],
+            hostSelector: {},
+        } as never).memory;
+
+    /** Every intent node's host, or undefined when there is no valid one, by enumeration. */
+    function bruteForce(
+        raw: RawStackConfig,
+        only?: Record<string, string | undefined>,
+    ): Record<string, string> | undefined {
+        const problems = new ProblemList();
+        const config = readStackConfig(raw, problems).config!;
+        const hosts = config.site.hosts;
+        const nodes = config.clusters.flatMap((cluster) =>
+            cluster.nodes.map((node) => ({ cluster, node, demand: nodeDemand(node) })),
+        );
+        const labelsOf = (h: (typeof hosts)[number]) => h.labels["kubevirt.io/cpumanager"];
+        const usable = nodes.map(({ cluster, node, demand }) =>
+            hosts.filter(
+                (h) =>
+                    Object.keys(demand.devices).every((d) => h.devices[d] !== undefined) &&
+                    Object.keys(demand.hugepages).every(
+                        (size) => h.hugepages[size as "1Gi"] !== undefined,
+                    ) &&
+                    (!demand.dedicatedCpu || labelsOf(h) === "true") &&
+                    (cluster.intent!.spread.by === "host" || h.zone !== undefined) &&
+                    (only === undefined || only[`${cluster.name}-${node.name}`] === h.name),
+            ),
+        );
+        const valid = (choice: number[]): boolean => {
+            const at = choice.map((c, k) => usable[k][c]);
+            for (const h of hosts) {
+                const here = nodes.filter((_, k) => at[k] === h).map((n) => n.demand);
+                const sum = (f: (d: Demand) => number) => here.reduce((t, d) => t + f(d), 0);
+                if (
+                    sum((d) => d.cpu) > h.cpu ||
+                    sum((d) => d.memory) > bytes(h.memory) ||
+                    Object.entries(h.devices).some(
+                        ([name, count]) => sum((d) => d.devices[name] ?? 0) > count,
+                    ) ||
+                    Object.entries(h.hugepages).some(
+                        ([size, total]) =>
+                            sum((d) => d.hugepages[size as "1Gi"] ?? 0) > bytes(total!),
+                    )
+                ) {
+                    return false;
+                }
+            }
+            for (const cluster of config.clusters) {
+                const of = nodes.flatMap((n, k) => (n.cluster === cluster ? [k] : []));
+                const etcd = of.filter((k) => nodes[k].node.roles.includes("etcd"));
+                if (new Set(etcd.map((k) => at[k])).size < etcd.length) {
+                    return false;
+                }
+                const { by, maxSkew } = cluster.intent!.spread;
+                for (const pool of new Set(of.map((k) => nodes[k].node.pool))) {
+                    const mates = of.filter((k) => nodes[k].node.pool === pool);
+                    const domain = (h: (typeof hosts)[number]) =>
+                        by === "host" ? h.name : h.zone!;
+                    const counts = new Map(usable[mates[0]].map((h) => [domain(h), 0]));
+                    for (const k of mates) {
+                        counts.set(domain(at[k]), counts.get(domain(at[k]))! + 1);
+                    }
+                    if (Math.max(...counts.values()) - Math.min(...counts.values()) > maxSkew) {
+                        return false;
+                    }
+                }
+            }
+            return true;
+        };
+        const choice = nodes.map(() => 0);
+        if (usable.some((u) => u.length === 0)) {
+            return undefined;
+        }
+        for (;;) {
+            if (valid(choice)) {
+                return Object.fromEntries(
+                    nodes.map((n, k) => [
+                        `${n.cluster.name}-${n.node.name}`,
+                        usable[k][choice[k]].name,
+                    ]),
+                );
+            }
+            let k = 0;
+            while (k < choice.length && ++choice[k] === usable[k].length) {
+                choice[k] = 0;
+                k += 1;
+            }
+            if (k === choice.length) {
+                return undefined;
+            }
+        }
+    }
+
+    it("places 3 nodes on 2 hosts that the largest-first order would not fit", () => {
+        // b on the roomier h1 would leave a-1 and a-2 no host; h1 takes a, a and the server.
+        const hosts = [
+            { ...host({ name: "h1" }), memory: `${2 * taken("8Gi") + taken("4Gi")}` },
+            { ...host({ name: "h2" }), memory: `${taken("16Gi")}` },
+        ];
+        const cluster = intentCluster(
+            "c",
+            [pool("a", 2, { memory: "8Gi" }), pool("b", 1, { memory: "16Gi" })],
+            {
+                spread: { maxSkew: 2 },
+            },
+        );
+        const plan = planOf(siteWith(hosts, [cluster]));
+        assert.deepStrictEqual(
+            ["c-server-1", "c-a-1", "c-a-2", "c-b-1"].map((vm) => hostsOf(plan)[vm]),
+            ["h1", "h1", "h1", "h2"],
+        );
+        const b = plan.placement.decisions.find((d) => d.node === "b-1")!;
+        assert.deepStrictEqual(b.rejected, [
+            {
+                host: "h1",
+                reason: "fits, but then the other new nodes would not all fit (searched)",
+            },
+        ]);
+    });
+
+    it("keeps room for etcd servers that must be apart", () => {
+        // A worker on h3 (no devices) would leave the servers two hosts.
+        const hosts = [
+            { ...host({ name: "h1", gpus: 1 }), memory: `${taken("4Gi") + taken("8Gi")}` },
+            { ...host({ name: "h2" }), memory: `${taken("4Gi")}` },
+            { ...host({ name: "h3" }), memory: `${taken("8Gi")}` },
+        ];
+        const cluster = intentCluster("ha", [pool("w", 1, { memory: "8Gi" })], {
+            servers: { count: 3 },
+        });
+        const plan = planOf(siteWith(hosts, [cluster]));
+        assert.deepStrictEqual(
+            ["ha-server-1", "ha-server-2", "ha-server-3", "ha-w-1"].map((vm) => hostsOf(plan)[vm]),
+            ["h1", "h2", "h3", "h1"],
+        );
+    });
+
+    it("uses a device host for a pool that needs none when the spread leaves no other way", () => {
+        // maxSkew 1 over h1, h2 and the GPU host h3: keeping h3 for GPU nodes starves the pool.
+        // The server on h1 or h2, as the GPU host's spare devices would have it, leaves w-3 only
+        // the host it is on, which the spread forbids.
+        const hosts = [
+            { ...host({ name: "h1" }), memory: `${taken("4Gi")}` },
+            { ...host({ name: "h2" }), memory: `${taken("4Gi")}` },
+            { ...host({ name: "h3", gpus: 1 }), memory: `${2 * taken("4Gi")}` },
+        ];
+        const cluster = intentCluster("c", [pool("w", 3)]);
+        const plan = planOf(siteWith(hosts, [cluster]));
+        assert.deepStrictEqual(
+            ["c-server-1", "c-w-1", "c-w-2", "c-w-3"].map((vm) => hostsOf(plan)[vm]),
+            ["h3", "h1", "h2", "h3"],
+        );
+    });
+
+    it("refuses with a proof when no placement exists, and says so when the search gave up", () => {
+        const hosts = [1, 2, 3, 4, 5, 6].map((i) => ({
+            ...host({ name: `h${i}` }),
+            memory: `${3 * taken("4Gi") - 1}`,
+        }));
+        // 13 nodes of 4Gi and room for 12, which the total of the hosts' room does not show.
+        const clusters = [intentCluster("c", [pool("w", 12)], { spread: { maxSkew: 12 } })];
+        assert.deepStrictEqual(problemsOf(siteWith(hosts, clusters)), [
+            "clusters[0].intent.workers[0]: w-12 fits no host: h1 needs 1 more memory (4.41Gi of 13.23Gi free); h2 needs 1 more memory (4.41Gi of 13.23Gi free); h3 needs 1 more memory (4.41Gi of 13.23Gi free); h4 needs 1 more memory (4.41Gi of 13.23Gi free); h5 needs 1 more memory (4.41Gi of 13.23Gi free); h6 needs 1 more memory (4.41Gi of 13.23Gi free); no placement of the new nodes keeps every rule (searched exhaustively, 2916 steps)",
+        ]);
+        const tight = [
+            { ...host({ name: "h1" }), memory: `${2 * taken("8Gi") + taken("4Gi")}` },
+            { ...host({ name: "h2" }), memory: `${taken("16Gi")}` },
+        ];
+        const cluster = intentCluster(
+            "c",
+            [pool("a", 2, { memory: "8Gi" }), pool("b", 1, { memory: "16Gi" })],
+            { spread: { maxSkew: 2 } },
+        );
+        const problems = new ProblemList();
+        placeNodes(readStackConfig(siteWith(tight, [cluster]), problems).config!, problems, 3);
+        assert.deepStrictEqual(
+            problems.problems.map((p) => `${p.path}: ${p.message}`),
+            [
+                "clusters[0].intent.workers[0]: a-2 fits no host: h1 needs 3.59Gi more memory (4.82Gi of 21.23Gi free); h2 needs 419.38Mi more memory (8Gi of 16.41Gi free); the search for a placement of the new nodes gave up after 3 steps, so one may exist; pin nodes with edge:allocations or give the hosts room",
+            ],
+        );
+    });
+
+    it("refuses only sites that no placement fits, and keeps every rule when it places", () => {
+        const hostArbitrary = fc.record({
+            cpu: fc.integer({ min: 2, max: 8 }),
+            memory: fc.integer({ min: 1, max: 4 }),
+            zone: fc.constantFrom("a", "b"),
+            gpus: fc.integer({ min: 0, max: 1 }),
+        });
+        const poolArbitrary = fc.record({
+            count: fc.integer({ min: 0, max: 3 }),
+            big: fc.boolean(),
+            gpu: fc.boolean(),
+        });
+        fc.assert(
+            fc.property(
+                fc.array(hostArbitrary, { minLength: 2, maxLength: 3 }),
+                fc.array(fc.array(poolArbitrary, { maxLength: 2 }), { minLength: 1, maxLength: 2 }),
+                fc.constantFrom(1, 3),
+                fc.constantFrom("host" as const, "zone" as const),
+                fc.integer({ min: 1, max: 2 }),
+                (specs, clusters, servers, by, maxSkew) => {
+                    // Small enough to enumerate: hosts ** nodes placements.
+                    const nodes = clusters.flat().reduce((n, p) => n + p.count, 0);
+                    fc.pre(nodes + servers + clusters.length - 1 <= 8);
+                    const small = taken("4Gi");
+                    const hosts = specs.map((h, i) => ({
+                        ...host({ name: `h${i}`, cpu: h.cpu, zone: h.zone, gpus: h.gpus }),
+                        memory: `${h.memory * small}`,
+                    }));
+                    const raw = siteWith(
+                        hosts,
+                        clusters.map((pools, i) =>
+                            intentCluster(
+                                `c${i}`,
+                                pools.map((p, j) =>
+                                    pool(`p${j}`, p.count, {
+                                        ...(p.big ? { memory: "8Gi", cpu: 3 } : {}),
+                                        ...(p.gpu ? { gpus: [gpuModel] } : {}),
+                                    }),
+                                ),
+                                {
+                                    servers: { count: i === 0 ? servers : 1, worker: true },
+                                    spread: { by, maxSkew },
+                                },
+                            ),
+                        ),
+                    );
+                    const exists = bruteForce(raw);
+                    let plan: StackPlan | undefined;
+                    try {
+                        plan = planOf(raw);
+                    } catch (error) {
+                        if (!(error instanceof ConfigError)) {
+                            throw error;
+                        }
+                        // A GPU pool on a site without GPUs is refused before placement.
+                        if (error.problems.some((p) => !p.message.includes("fits no host"))) {
+                            return;
+                        }
+                        assert.strictEqual(exists, undefined, JSON.stringify(error.problems));
+                        return;
+                    }
+                    const placed = hostsOf(plan);
+                    assert.ok(exists !== undefined, "placed what enumeration found impossible");
+                    assert.ok(bruteForce(raw, placed) !== undefined, JSON.stringify(placed));
+                },
+            ),
+            { numRuns: 400 },
+        );
+    });
+});
+
+describe("launcher pod memory, to the byte, per KubeVirt version", () => {
+    // kubevirt pkg/hypervisor/kvm/hypervisorbackend.go (GetMemoryOverhead; renderresources.go up
+    // to 1.7), pkg/virt-controller/services/renderresources.go (WithMemoryRequests,
+    // WithHugePages, WithMemoryOverhead) and serialconsolelog.go (guest-console-log).
+    const Mi = 2 ** 20;
+    const Gi = 2 ** 30;
+    const node = (extra: Record<string, unknown> = {}) =>
+        ({
+            name: "w-1",
+            pool: "w",
+            roles: ["worker"],
+            cpu: 2,
+            memory: "4Gi",
+            disk: "20Gi",
+            image: "ubuntu-jammy",
+            networks: [{ network: "lab" }],
+            hostSelector: {},
+            ...extra,
+        }) as never;
+    /** The VM lib/plan.ts renders for `node`, as launcherMemory reads it. */
+    const specOf = (extra: Record<string, unknown> = {}) => {
+        const raw = siteWith(
+            [host({ name: "h1", cpuManager: true, gpus: 1, hugepages1Gi: "64Gi" })],
+            [intentCluster("c", [pool("w", 1, extra)])],
+        );
+        const spec = planOf(raw).clusters[0].nodes[1].virtualMachine.spec.template.spec;
+        // The worked values below take the exec readiness probe lib/manifests.ts renders today.
+        const exec = { exec: { command: ["/usr/bin/test", "-f", "/run/x"] } };
+        return { ...spec, readinessProbe: { ...exec, initialDelaySeconds: 60 } };
+    };
+
+    it("counts a 4Gi VM with its exec readiness probe: 220Mi, vCPUs, IOThread, video, probe, console log", () => {
+        const expected = 4 * Gi + (220 + 2 * 8 + 8 + 32 + 100 + 10) * Mi + 35_000_000;
+        assert.strictEqual(expected, 4_734_717_632);
+        for (const version of ["1.7", "1.8", "1.9"] as const) {
+            assert.deepStrictEqual(launcherMemory(specOf(), version), {
+                compute: 4 * Gi + 386 * Mi,
+                // No page tables: requests.memory is unset when only memory.guest is.
+                overhead: 404_750_336,
+                consoleLog: 35_000_000,
+                total: expected,
+            });
+            // Placement reads the VM as rendered, whatever its probe.
+            const rendered = planOf(
+                siteWith([host({ name: "h1" })], [intentCluster("c", [pool("w", 1)])]),
+            ).clusters[0].nodes[1].virtualMachine.spec.template.spec;
+            assert.strictEqual(
+                nodeDemand(node(), {}, version).memory,
+                launcherMemory(rendered, version).total,
+            );
+        }
+    });
+
+    it("adds the probe overhead only for exec probes, as the rendered VM has them", () => {
+        const spec = specOf();
+        const tcp = { tcpSocket: { port: 22 }, initialDelaySeconds: 60 };
+        const probed = { ...spec, readinessProbe: tcp };
+        assert.strictEqual(launcherMemory(probed, "1.9").total, 4_619_374_272);
+        assert.strictEqual(
+            launcherMemory({ ...spec, livenessProbe: spec.readinessProbe }, "1.9").total,
+            4_734_717_632 + 10 * Mi,
+        );
+        const quiet = {
+            ...spec,
+            domain: {
+                ...spec.domain,
+                devices: {
+                    ...spec.domain.devices,
+                    autoattachGraphicsDevice: false,
+                    autoattachSerialConsole: false,
+                },
+            },
+        };
+        assert.strictEqual(launcherMemory(quiet, "1.9").total, 4_734_717_632 - 32 * Mi - 35e6);
+    });
+
+    it("counts a 16Gi VM per version: page tables up to 1.6, 210Mi and 16Mi video before", () => {
+        const big = { cpu: 4, memory: "16Gi" };
+        const base = 16 * Gi;
+        // ceil(16Gi / 1000) * 1000 / 512, rounded down.
+        const pageTables = 33_554_433;
+        const cases: [KubevirtVersion, number][] = [
+            ["1.9", base + 402 * Mi + 35_000_000],
+            ["1.7", base + 402 * Mi + 35_000_000],
+            ["1.6", base + 402 * Mi + pageTables + 35_000_000],
+            ["1.5", base + 386 * Mi + pageTables + 35_000_000],
+            ["1.4", base + 376 * Mi + pageTables + 35_000_000],
+            ["1.0", base + 376 * Mi + pageTables],
+        ];
+        assert.deepStrictEqual(
+            cases.map(([version]) => [version, launcherMemory(specOf(big), version).total]),
+            cases,
+        );
+        assert.strictEqual(cases[0][1], 17_636_396_736);
+        assert.strictEqual(cases[2][1], 17_669_951_169);
+    });
+
+    it("counts dedicated CPUs, hugepages, GPUs and SR-IOV VFs (VFIO)", () => {
+        const pinned = { cpu: 4, memory: "8Gi", dedicatedCpu: true, hugepages: "1Gi" };
+        assert.deepStrictEqual(launcherMemory(specOf(pinned), "1.9"), {
+            compute: 502 * Mi,
+            overhead: 502 * Mi,
+            consoleLog: 60_000_000,
+            total: 586_385_152,
+        });
+        // Before 1.1 there is no 100Mi for dedicated CPUs and no console log container; up to
+        // 1.6, page tables of ceil(8Gi / 1000) * 1000 / 512 though hugepages hold the guest.
+        assert.strictEqual(
+            launcherMemory(specOf(pinned), "1.0").total,
+            (210 + 32 + 8 + 16 + 110) * Mi + 16_777_216,
+        );
+        const gpu = { cpu: 8, memory: "32Gi", gpus: [gpuModel] };
+        assert.strictEqual(
+            launcherMemory(specOf(gpu), "1.9").total,
+            32 * Gi + (220 + 64 + 8 + 32 + 1024 + 110) * Mi + 35_000_000,
+        );
+        assert.strictEqual(launcherMemory(specOf(gpu), "1.9").total, 35_923_562_176);
+        const vf = specOf();
+        const sriov = {
+            ...vf,
+            domain: {
+                ...vf.domain,
+                devices: {
+                    ...vf.domain.devices,
+                    interfaces: [...vf.domain.devices.interfaces, { sriov: {} }],
+                },
+            },
+        };
+        assert.strictEqual(launcherMemory(sriov, "1.9").total, 4_734_717_632 + 1024 * Mi);
+    });
+
+    it("places by the site's edge:site.kubevirtVersion, and refuses one it does not model", () => {
+        // Room for 14 launcher pods of 1.9 (13 workers and the server); 1.6 counts each 8_388_609
+        // bytes of page tables more, 112Mi in all.
+        const memory = `${14 * 4_734_717_632}`;
+        const raw = (version?: string) => {
+            const base = siteWith(
+                [host({ name: "h1", memory })],
+                [intentCluster("c", [pool("w", 13)])],
+            ) as RawStackConfig & { site: Record<string, unknown> };
+            return {
+                ...base,
+                site: {
+                    ...base.site,
+                    ...(version === undefined ? {} : { kubevirtVersion: version }),
+                },
+            };
+        };
+        assert.strictEqual(planOf(raw()).placement.hosts[0].used.memory, 14 * 4_734_717_632);
+        assert.deepStrictEqual(problemsOf(raw("1.6")), [
+            "clusters[0].intent.workers[0]: w-13 fits no host: h1 needs 112Mi more memory (4.31Gi of 61.73Gi free); no placement of the new nodes keeps every rule (searched exhaustively, 0 steps)",
+        ]);
+        assert.deepStrictEqual(problemsOf(raw("1.10")), [
+            "site.kubevirtVersion: KubeVirt 1.10 is not modelled: placement knows the launcher pods of KubeVirt 1.0 to 1.9",
+        ]);
+        assert.deepStrictEqual(problemsOf(raw("v1.9")), [
+            'site.kubevirtVersion: "v1.9" is not a KubeVirt minor version like "1.9"',
         ]);
     });
 });

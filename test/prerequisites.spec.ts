@@ -64,6 +64,54 @@ describe("site prerequisites", () => {
         );
     });
 
+    it("says per KubeVirt version who requests the SR-IOV VFs", () => {
+        const version = (v: string) => (config: Record<string, any>) => {
+            config["edge:site"].kubevirtVersion = v;
+        };
+        assert.deepStrictEqual(topic("france", "SR-IOV").lines, [
+            "VMs get virtual functions of intel.com/sriov_fabric (network fabric). The SR-IOV network device plugin advertises",
+            "each resource on the hosts whose NICs have VFs bound to vfio-pci, and sriov-cni is installed on every host.",
+            "KubeVirt 1.9 does not ask for the VFs itself: its ExternalNetResourceInjection feature gate is beta, and beta",
+            "gates are on by default from 1.9 (kubevirt pkg/virt-config/featuregate/active.go and feature-gates.go, IsEnabled);",
+            "with it virt-controller reads no NetworkAttachmentDefinition and the launcher pod requests no VF",
+            "(pkg/virt-controller/services/template.go), so no VF is allocated to it. Either run the network-resources-injector",
+            "webhook (k8snetworkplumbingwg), which adds the request from the NAD's k8s.v1.cni.cncf.io/resourceName annotation, or",
+            "turn the gate off in the KubeVirt CR's spec.configuration (kubectl -n kubevirt edit kubevirt kubevirt):",
+            "  developerConfiguration:",
+            "    disabledFeatureGates: [ExternalNetResourceInjection]",
+            "List the VF counts under the host's devices in site.hosts. The site's router or switch carries the VLANs to",
+            "those NICs.",
+        ]);
+        assert.deepStrictEqual(topic("france", "SR-IOV", version("1.8")).lines.slice(2, 6), [
+            "KubeVirt 1.8 reads each network's NetworkAttachmentDefinition and asks for one VF per interface",
+            "(kubevirt pkg/network/multus/nad.go) unless its ExternalNetResourceInjection feature gate is enabled; the gate is",
+            "beta and off by default in 1.8 (pkg/virt-config/feature-gates.go). Leave it off, or run the network-resources-injector",
+            "webhook (k8snetworkplumbingwg), which adds the request from the NAD's k8s.v1.cni.cncf.io/resourceName annotation.",
+        ]);
+        assert.deepStrictEqual(topic("france", "SR-IOV", version("1.7")).lines.slice(2, 5), [
+            "KubeVirt 1.7 reads each network's NetworkAttachmentDefinition, asks for one VF per interface and sets",
+            "its MAC (kubevirt pkg/network/multus/nad.go).",
+            "List the VF counts under the host's devices in site.hosts. The site's router or switch carries the VLANs to",
+        ]);
+    });
+
+    it("asks for the GPU feature gate on KubeVirt 1.3 and older only", () => {
+        const gate = [
+            "On KubeVirt 1.3 GPUs need the GPU feature gate as well (GA only from 1.4: kubevirt",
+            "pkg/virt-config/feature-gates.go, GPUPassthroughEnabled); add it to the CR's spec.configuration:",
+            "  developerConfiguration:",
+            "    featureGates: [GPU]",
+        ];
+        const lines = (version: string) =>
+            topic("france", "Passed-through devices", (config) => {
+                config["edge:site"].kubevirtVersion = version;
+            }).lines;
+        assert.deepStrictEqual(lines("1.3").slice(4, 8), gate);
+        assert.deepStrictEqual(lines("1.4"), topic("france", "Passed-through devices").lines);
+        assert.ok(!lines("1.9").some((line) => line.includes("GPU feature gate")));
+        assert.strictEqual(lines("1.3").length, lines("1.9").length + 4);
+    });
+
     it("tells the host to filter and trunk the VLANs the CNI tags only on VM ports", () => {
         assert.deepStrictEqual(topic("france", "Bridge br-trunk").lines, [
             "Every host node that may run a VM has Linux bridge br-trunk (networks edge, storage), with the uplink to the site LAN enslaved.",

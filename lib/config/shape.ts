@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { defaults, minimumNodeMemory, nodePortRange, supportedCnis } from "../defaults";
+import { kubevirtLauncher } from "../defaults";
 import { ipv4Address, ipv4Pattern, parseCidr } from "../ip";
 import { podInterfaceName } from "../naming";
 import { bytes, quantityPattern } from "../quantity";
@@ -341,7 +342,24 @@ const siteFields = {
         description:
             "Put Pulumi's protect on everything the site declares but ClusterSync and the break-glass read (production sites)",
     }),
+    kubevirtVersion: checked(checkKubevirtVersion, /^1\.(0|[1-9][0-9]*)$/)
+        .default(defaults.kubevirtVersion)
+        .meta({
+            description:
+                "The host cluster's KubeVirt minor version (kubectl -n kubevirt get kubevirt kubevirt -o jsonpath='{.status.observedKubeVirtVersion}'): the launcher overhead placement counts and the prerequisites follow it",
+        }),
 };
+
+/** A KubeVirt minor version whose launcher pod lib/defaults.ts models, or what is wrong. */
+function checkKubevirtVersion(given: string): string | undefined {
+    if (!/^1\.(0|[1-9][0-9]*)$/.test(given)) {
+        return `"${given}" is not a KubeVirt minor version like "${defaults.kubevirtVersion}"`;
+    }
+    const known = Object.keys(kubevirtLauncher);
+    return given in kubevirtLauncher
+        ? undefined
+        : `KubeVirt ${given} is not modelled: placement knows the launcher pods of KubeVirt ${known[0]} to ${known[known.length - 1]}`;
+}
 
 export const hugepageSizes = ["2Mi", "1Gi"] as const;
 export type HugepageSize = (typeof hugepageSizes)[number];
