@@ -1,6 +1,6 @@
 import { stringify } from "yaml";
 import { cloneSourceRole } from "./manifests";
-import { cloneSourceRoleName, hostLabels, nadResourceAnnotation } from "./naming";
+import { cloneSourceRoleName, hostLabels, nadResourceAnnotation, readinessSocket } from "./naming";
 import { SitePlan } from "./plan";
 
 const indent = (text: string) =>
@@ -43,9 +43,10 @@ export function sitePrerequisites(site: SitePlan): Prerequisite[] {
         {
             topic: "Rancher",
             lines: [
-                `Nodes reach rancher2:apiUrl, their DNS servers (${site.dnsServers.join(", ")}) and their package archive through the`,
-                "gateway of their first site network; the pod network carries only replies. They install qemu-guest-agent, which",
-                "the VM's readiness probe uses to see that registration succeeded.",
+                `Nodes reach rancher2:apiUrl and their DNS servers (${site.dnsServers.join(", ")}) through the gateway of their first`,
+                "site network; the pod network carries only replies. They install no packages at boot, so they need no package",
+                "archive: an image needs cloud-init (NoCloud, network-config v2), systemd 244 or newer and, for os: rhel, NetworkManager.",
+                `A node is Ready once it registered: the VM's tcpSocket readiness probe reaches port ${readinessSocket.port}, which the guest opens only then.`,
                 site.insecureRegistration
                     ? "site.insecureRegistration is set: nodes fetch Rancher's agent without verifying its certificate."
                     : "Nodes verify Rancher's certificate: a public CA, or Rancher's own private CA, which the program reads from its cacerts setting and installs in every node's trust store.",
