@@ -610,10 +610,11 @@ describe("placement search", () => {
             ...host({ name: `h${i}` }),
             memory: `${3 * taken("4Gi") - 1}`,
         }));
-        // 13 nodes of 4Gi and room for 12, which the total of the hosts' room does not show.
+        // 13 nodes of 4Gi and room for 12, which the total of the hosts' room does not show: each
+        // host is one byte short of a third node.
         const clusters = [intentCluster("c", [pool("w", 12)], { spread: { maxSkew: 12 } })];
         assert.deepStrictEqual(problemsOf(siteWith(hosts, clusters)), [
-            "clusters[0].intent.workers[0]: w-12 fits no host: h1 needs 1 more memory (4.3Gi of 12.91Gi free); h2 needs 1 more memory (4.3Gi of 12.91Gi free); h3 needs 1 more memory (4.3Gi of 12.91Gi free); h4 needs 1 more memory (4.3Gi of 12.91Gi free); h5 needs 1 more memory (4.3Gi of 12.91Gi free); h6 needs 1 more memory (4.3Gi of 12.91Gi free); no placement of the new nodes keeps every rule (searched exhaustively, 2916 steps)",
+            "clusters[0].intent.workers[0]: w-12 fits no host: h1 needs 1 byte more memory (4.3Gi of 12.91Gi free); h2 needs 1 byte more memory (4.3Gi of 12.91Gi free); h3 needs 1 byte more memory (4.3Gi of 12.91Gi free); h4 needs 1 byte more memory (4.3Gi of 12.91Gi free); h5 needs 1 byte more memory (4.3Gi of 12.91Gi free); h6 needs 1 byte more memory (4.3Gi of 12.91Gi free); no placement of the new nodes keeps every rule (searched exhaustively, 2916 steps)",
         ]);
         const tight = [
             { ...host({ name: "h1" }), memory: `${2 * taken("8Gi") + taken("4Gi")}` },
