@@ -39,8 +39,10 @@ export function bytes(text: string): number {
 }
 
 /**
- * Bytes for people: in the largest binary unit that holds them whole (`8Gi`, `1536Mi`), or else
- * rounded to two decimals of the largest unit they reach (`241.75Gi`).
+ * Bytes for people: in the largest unit from Gi up that holds them whole (`8Gi`), or else rounded
+ * to two decimals of the largest unit they reach (`241.75Gi`, `1.5Gi`); under 1Ki in bytes
+ * (`1 byte`, `512 bytes`), so that a shortfall of a few bytes does not read as a bare count.
+ * Zero stays `0`, as in `0 of 64Gi`.
  */
 export function formatBytes(value: number): string {
     for (const suffix of ["Ei", "Pi", "Ti", "Gi"]) {
@@ -50,7 +52,8 @@ export function formatBytes(value: number): string {
     }
     // Display only: two decimals of the largest unit it reaches.
     const unit = ["Ti", "Gi", "Mi", "Ki"].find((suffix) => value >= suffixes[suffix]);
-    return unit === undefined
-        ? `${value}`
-        : `${Number((value / suffixes[unit]).toFixed(2))}${unit}`;
+    if (unit !== undefined) {
+        return `${Number((value / suffixes[unit]).toFixed(2))}${unit}`;
+    }
+    return value === 0 ? "0" : `${value} ${value === 1 ? "byte" : "bytes"}`;
 }

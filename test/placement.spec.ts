@@ -100,9 +100,9 @@ describe("intents", () => {
             text.endsWith(
                 [
                     "Hosts (site.hosts)",
-                    "  fr-host-1 (zone rack-a): 14 of 62 cores, 29.29Gi of 250Gi memory, 0 of 64Gi 1Gi hugepages; carries core-server1, ml-cpu-1, ml-server-1",
-                    "  fr-host-2 (zone rack-b): 12 of 62 cores, 24.88Gi of 250Gi memory; carries core-server2, ml-cpu-2",
-                    "  fr-host-3 (zone rack-c): 12 of 46 cores, 42Gi of 186Gi memory, 1 of 8 intel.com/sriov_fabric, 1 of 2 nvidia.com/TU104GL_Tesla_T4; carries core-server3, ml-gpu-1",
+                    "  fr-host-1 (zone rack-a): 14 of 62 cores, 28.97Gi of 250Gi memory, 0 of 64Gi 1Gi hugepages; carries core-server1, ml-cpu-1, ml-server-1",
+                    "  fr-host-2 (zone rack-b): 12 of 62 cores, 24.67Gi of 250Gi memory; carries core-server2, ml-cpu-2",
+                    "  fr-host-3 (zone rack-c): 12 of 46 cores, 41.79Gi of 186Gi memory, 1 of 8 intel.com/sriov_fabric, 1 of 2 nvidia.com/TU104GL_Tesla_T4; carries core-server3, ml-gpu-1",
                     "",
                 ].join("\n"),
             ),
@@ -117,7 +117,7 @@ describe("intents", () => {
         assert.ok(
             text.includes(
                 [
-                    "  gpu-1 (intent.workers[1]) -> fr-host-3: fits, with 42 cores and 177.57Gi free; pool gpu has 0 nodes on this host, cluster ml 0 on this host",
+                    "  gpu-1 (intent.workers[1]) -> fr-host-3: fits, with 42 cores and 177.68Gi free; pool gpu has 0 nodes on this host, cluster ml 0 on this host",
                     "      not fr-host-1: has no intel.com/sriov_fabric, has no nvidia.com/TU104GL_Tesla_T4",
                     "      not fr-host-2: has no intel.com/sriov_fabric, has no nvidia.com/TU104GL_Tesla_T4, has no dedicated CPUs (label kubevirt.io/cpumanager=true)",
                 ].join("\n"),
@@ -126,7 +126,7 @@ describe("intents", () => {
         );
         assert.ok(
             text.includes(
-                "  cpu-2 (intent.workers[0]) -> fr-host-2: fits, with 58 cores and 241.57Gi free; pool cpu has 0 nodes on this host, cluster ml 0 on this host\n" +
+                "  cpu-2 (intent.workers[0]) -> fr-host-2: fits, with 58 cores and 241.68Gi free; pool cpu has 0 nodes on this host, cluster ml 0 on this host\n" +
                     "      not fr-host-1: would put 2 of pool cpu on host fr-host-1 against 0 elsewhere (maxSkew 1)\n" +
                     "      not fr-host-3: fits, but keeps its intel.com/sriov_fabric, nvidia.com/TU104GL_Tesla_T4 for nodes that need them\n",
             ),
@@ -146,7 +146,7 @@ describe("intents", () => {
             [
                 "clusters[0].intent.workers[0]: gpu-3 fits no host: h1 needs 1 more nvidia.com/TU104GL_Tesla_T4 (0 of 2 free); h2 has no nvidia.com/TU104GL_Tesla_T4; no placement of the new nodes keeps every rule (searched exhaustively, 0 steps)",
                 // The GPU nodes, with one host that could take them, are placed first.
-                "clusters[1].intent.workers[0]: w-1 fits no host: h1 needs 36 more cores (4 of 8 free), needs 83.53Gi more memory (117.18Gi of 128Gi free); h2 needs 8 more cores (32 of 32 free), needs 72.71Gi more memory (128Gi of 128Gi free); no placement of the new nodes keeps every rule (searched exhaustively, 0 steps)",
+                "clusters[1].intent.workers[0]: w-1 fits no host: h1 needs 36 more cores (4 of 8 free), needs 83.2Gi more memory (117.4Gi of 128Gi free); h2 needs 8 more cores (32 of 32 free), needs 72.6Gi more memory (128Gi of 128Gi free); no placement of the new nodes keeps every rule (searched exhaustively, 0 steps)",
             ],
         );
     });
@@ -425,8 +425,9 @@ describe("intents", () => {
             {
                 cpu: 5,
                 // KubeVirt 1.9: the overhead alone (hugepages hold the guest), 100Mi of it for
-                // dedicated CPUs, and the guest-console-log's 60M limit as its request.
-                memory: (220 + 4 * 8 + 8 + 32 + 110 + 100) * 2 ** 20 + 60_000_000,
+                // dedicated CPUs, none for the tcpSocket readiness probe, and the
+                // guest-console-log's 60M limit as its request.
+                memory: (220 + 4 * 8 + 8 + 32 + 100) * 2 ** 20 + 60_000_000,
                 hugepages: { "1Gi": 8 * 2 ** 30 },
                 devices: {},
                 dedicatedCpu: true,
@@ -609,10 +610,11 @@ describe("placement search", () => {
             ...host({ name: `h${i}` }),
             memory: `${3 * taken("4Gi") - 1}`,
         }));
-        // 13 nodes of 4Gi and room for 12, which the total of the hosts' room does not show.
+        // 13 nodes of 4Gi and room for 12, which the total of the hosts' room does not show: each
+        // host is one byte short of a third node.
         const clusters = [intentCluster("c", [pool("w", 12)], { spread: { maxSkew: 12 } })];
         assert.deepStrictEqual(problemsOf(siteWith(hosts, clusters)), [
-            "clusters[0].intent.workers[0]: w-12 fits no host: h1 needs 1 more memory (4.41Gi of 13.23Gi free); h2 needs 1 more memory (4.41Gi of 13.23Gi free); h3 needs 1 more memory (4.41Gi of 13.23Gi free); h4 needs 1 more memory (4.41Gi of 13.23Gi free); h5 needs 1 more memory (4.41Gi of 13.23Gi free); h6 needs 1 more memory (4.41Gi of 13.23Gi free); no placement of the new nodes keeps every rule (searched exhaustively, 2916 steps)",
+            "clusters[0].intent.workers[0]: w-12 fits no host: h1 needs 1 byte more memory (4.3Gi of 12.91Gi free); h2 needs 1 byte more memory (4.3Gi of 12.91Gi free); h3 needs 1 byte more memory (4.3Gi of 12.91Gi free); h4 needs 1 byte more memory (4.3Gi of 12.91Gi free); h5 needs 1 byte more memory (4.3Gi of 12.91Gi free); h6 needs 1 byte more memory (4.3Gi of 12.91Gi free); no placement of the new nodes keeps every rule (searched exhaustively, 2916 steps)",
         ]);
         const tight = [
             { ...host({ name: "h1" }), memory: `${2 * taken("8Gi") + taken("4Gi")}` },
@@ -628,7 +630,7 @@ describe("placement search", () => {
         assert.deepStrictEqual(
             problems.problems.map((p) => `${p.path}: ${p.message}`),
             [
-                "clusters[0].intent.workers[0]: a-2 fits no host: h1 needs 3.59Gi more memory (4.82Gi of 21.23Gi free); h2 needs 419.38Mi more memory (8Gi of 16.41Gi free); the search for a placement of the new nodes gave up after 3 steps, so one may exist; pin nodes with edge:allocations or give the hosts room",
+                "clusters[0].intent.workers[0]: a-2 fits no host: h1 needs 3.7Gi more memory (4.6Gi of 20.91Gi free); h2 needs 309.38Mi more memory (8Gi of 16.3Gi free); the search for a placement of the new nodes gave up after 3 steps, so one may exist; pin nodes with edge:allocations or give the hosts room",
             ],
         );
     });
@@ -730,7 +732,8 @@ describe("launcher pod memory, to the byte, per KubeVirt version", () => {
             [intentCluster("c", [pool("w", 1, extra)])],
         );
         const spec = planOf(raw).clusters[0].nodes[1].virtualMachine.spec.template.spec;
-        // The worked values below take the exec readiness probe lib/manifests.ts renders today.
+        // An exec readiness probe, so that the worked values below count the probe term;
+        // lib/manifests.ts renders a tcpSocket probe, which has none (tested on its own below).
         const exec = { exec: { command: ["/usr/bin/test", "-f", "/run/x"] } };
         return { ...spec, readinessProbe: { ...exec, initialDelaySeconds: 60 } };
     };
@@ -746,14 +749,27 @@ describe("launcher pod memory, to the byte, per KubeVirt version", () => {
                 consoleLog: 35_000_000,
                 total: expected,
             });
-            // Placement reads the VM as rendered, whatever its probe.
-            const rendered = planOf(
-                siteWith([host({ name: "h1" })], [intentCluster("c", [pool("w", 1)])]),
-            ).clusters[0].nodes[1].virtualMachine.spec.template.spec;
-            assert.strictEqual(
-                nodeDemand(node(), {}, version).memory,
-                launcherMemory(rendered, version).total,
-            );
+        }
+    });
+
+    it("counts the 4Gi VM as rendered, whose tcpSocket readiness probe adds nothing", () => {
+        const rendered = planOf(
+            siteWith([host({ name: "h1" })], [intentCluster("c", [pool("w", 1)])]),
+        ).clusters[0].nodes[1].virtualMachine.spec.template.spec;
+        assert.deepStrictEqual(rendered.readinessProbe.tcpSocket, { port: 10290 });
+        // addProbeOverheads counts exec probes only: 110Mi less than with the exec probe above.
+        const expected = 4 * Gi + (220 + 2 * 8 + 8 + 32) * Mi + 35_000_000;
+        assert.strictEqual(expected, 4_734_717_632 - 110 * Mi);
+        assert.strictEqual(expected, 4_619_374_272);
+        for (const version of ["1.7", "1.8", "1.9"] as const) {
+            assert.deepStrictEqual(launcherMemory(rendered, version), {
+                compute: 4 * Gi + 276 * Mi,
+                overhead: 289_406_976,
+                consoleLog: 35_000_000,
+                total: expected,
+            });
+            // Placement reads the VM as rendered.
+            assert.strictEqual(nodeDemand(node(), {}, version).memory, expected);
         }
     });
 
@@ -836,9 +852,9 @@ describe("launcher pod memory, to the byte, per KubeVirt version", () => {
     });
 
     it("places by the site's edge:site.kubevirtVersion, and refuses one it does not model", () => {
-        // Room for 14 launcher pods of 1.9 (13 workers and the server); 1.6 counts each 8_388_609
-        // bytes of page tables more, 112Mi in all.
-        const memory = `${14 * 4_734_717_632}`;
+        // Room for 14 launcher pods of 1.9 as rendered (13 workers and the server, tcpSocket
+        // probes); 1.6 counts each 8_388_609 bytes of page tables more, 112Mi in all.
+        const memory = `${14 * 4_619_374_272}`;
         const raw = (version?: string) => {
             const base = siteWith(
                 [host({ name: "h1", memory })],
@@ -852,9 +868,9 @@ describe("launcher pod memory, to the byte, per KubeVirt version", () => {
                 },
             };
         };
-        assert.strictEqual(planOf(raw()).placement.hosts[0].used.memory, 14 * 4_734_717_632);
+        assert.strictEqual(planOf(raw()).placement.hosts[0].used.memory, 14 * 4_619_374_272);
         assert.deepStrictEqual(problemsOf(raw("1.6")), [
-            "clusters[0].intent.workers[0]: w-13 fits no host: h1 needs 112Mi more memory (4.31Gi of 61.73Gi free); no placement of the new nodes keeps every rule (searched exhaustively, 0 steps)",
+            "clusters[0].intent.workers[0]: w-13 fits no host: h1 needs 112Mi more memory (4.2Gi of 60.23Gi free); no placement of the new nodes keeps every rule (searched exhaustively, 0 steps)",
         ]);
         assert.deepStrictEqual(problemsOf(raw("1.10")), [
             "site.kubevirtVersion: KubeVirt 1.10 is not modelled: placement knows the launcher pods of KubeVirt 1.0 to 1.9",

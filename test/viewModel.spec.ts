@@ -220,7 +220,7 @@ describe("the topology page's view model", () => {
                     "rack-a",
                     [
                         "cores: 14 of 62 cores",
-                        "memory: 29.29Gi of 250Gi",
+                        "memory: 28.97Gi of 250Gi",
                         "1Gi hugepages: 0 of 64Gi",
                     ],
                 ],
@@ -228,7 +228,7 @@ describe("the topology page's view model", () => {
                     "france/host/fr-host-2",
                     "fr-host-2",
                     "rack-b",
-                    ["cores: 12 of 62 cores", "memory: 24.88Gi of 250Gi"],
+                    ["cores: 12 of 62 cores", "memory: 24.67Gi of 250Gi"],
                 ],
                 [
                     "france/host/fr-host-3",
@@ -236,7 +236,7 @@ describe("the topology page's view model", () => {
                     "rack-c",
                     [
                         "cores: 12 of 46 cores",
-                        "memory: 42Gi of 186Gi",
+                        "memory: 41.79Gi of 186Gi",
                         "intel.com/sriov_fabric: 1 of 8 intel.com/sriov_fabric",
                         "nvidia.com/TU104GL_Tesla_T4: 1 of 2 nvidia.com/TU104GL_Tesla_T4",
                     ],
@@ -271,7 +271,8 @@ describe("the topology page's view model", () => {
             ],
         );
         // core-server3 (4 cores, 8Gi) and ml-gpu-1 (8 cores, 32Gi, one T4 and dedicated CPUs) with
-        // KubeVirt's overhead (lib/defaults.ts): 8Gi + 438Mi and 32Gi + 1642Mi.
+        // KubeVirt's overhead (lib/defaults.ts), no probe term for their tcpSocket readiness
+        // probes: 8Gi + 292Mi + 35M and 32Gi + 1448Mi + 60M.
         assert.deepStrictEqual(site.hosts[2].use, [
             {
                 resource: "cpu",
@@ -287,10 +288,10 @@ describe("the topology page's view model", () => {
                 resource: "memory",
                 label: "memory",
                 // Two launcher pods to the byte (KubeVirt 1.9, lib/placement.ts launcherMemory).
-                used: 45_099_881_920,
+                used: 44_869_195_200,
                 capacity: 186 * 2 ** 30,
-                text: "42Gi of 186Gi",
-                usedPercent: 22.58,
+                text: "41.79Gi of 186Gi",
+                usedPercent: 22.47,
                 nearlyFull: false,
                 over: false,
             },
@@ -375,7 +376,7 @@ describe("the topology page's view model", () => {
                     zone: undefined,
                     use: [
                         ["cpu", "12 of 30 cores", 40],
-                        ["memory", "8.88Gi of 124Gi", 7.16],
+                        ["memory", "8.67Gi of 124Gi", 6.99],
                     ],
                     vms: [
                         {
@@ -416,7 +417,7 @@ describe("the topology page's view model", () => {
             hostId: "france/host/fr-host-3",
             how: "placed",
             howLabel: "placed by intent",
-            reason: "fits, with 10 cores and 177.57Gi free; pool gpu has 0 nodes on this host, cluster ml 0 on this host",
+            reason: "fits, with 10 cores and 177.68Gi free; pool gpu has 0 nodes on this host, cluster ml 0 on this host",
             pool: "intent.workers[1]",
             rejected: [
                 {
