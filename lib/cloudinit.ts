@@ -107,8 +107,8 @@ export function readinessSocketFiles(marker: string): WrittenFile[] {
  * The script that registers the node with Rancher, one round of attempts. Rancher's node command
  * is `curl -fL <rancher>/system-agent-install.sh | sudo sh -s - ...`: without pipefail a failed
  * download (TLS, DNS, a Rancher restart) pipes nothing into `sh`, which exits 0. So: pipefail,
- * retries with backoff, and a marker only on success; a failed round exits 1 and systemd starts
- * another (see registrationUnit).
+ * retries with backoff, and only on success a marker and the readiness socket; a failed round
+ * exits 1 and systemd starts another (see registrationUnit).
  */
 export function registrationScriptText(
     registrationCommand: string,
@@ -123,6 +123,7 @@ export function registrationScriptText(
         `    if ${registrationCommand}; then`,
         `        mkdir -p "$(dirname ${marker})"`,
         `        touch ${marker}`,
+        `        systemctl start --no-block ${readinessSocket.unit}`,
         "        exit 0",
         "    fi",
         `    if [ "$attempt" -lt ${attempts} ]; then`,
@@ -141,9 +142,11 @@ export function registrationScriptText(
  * The registration as a systemd service rather than a runcmd, which runs once per instance: it
  * is enabled, so it runs again after a reboot until the marker exists, and Restart=on-failure
  * starts another round after a failed one, for good (StartLimitIntervalSec=0: restarts count
- * against the start limit). Type=oneshot with Restart=on-failure needs systemd 244 or newer
- * (systemd.service(5); NEWS for 244), which Ubuntu 20.04 (245), Debian 12 (252) and EL 9 (252)
- * have. Once registered it starts the readiness socket.
+ * against the start limit). Type=exec, not oneshot: multi-user.target waits for the start jobs
+ * of what it wants, and a oneshot's start lasts until it exits, restarts included
+ * (systemd.service(5), systemd.target(5)), so a node rebooted before it registered would hold
+ * up its boot, and cloud-init's final stage after it, until Rancher answered. Type=exec needs
+ * systemd 240 (NEWS for 240), which Ubuntu 20.04 (245), Debian 12 (252) and EL 9 (252) have.
  */
 export function registrationUnit({ retry = registrationRetry } = {}): string {
     return [
@@ -155,12 +158,10 @@ export function registrationUnit({ retry = registrationRetry } = {}): string {
         "StartLimitIntervalSec=0",
         "",
         "[Service]",
-        "Type=oneshot",
+        "Type=exec",
         `ExecStart=${registrationScript}`,
-        `ExecStartPost=systemctl start --no-block ${readinessSocket.unit}`,
         "Restart=on-failure",
         `RestartSec=${retry.restartSeconds}`,
-        "TimeoutStartSec=infinity",
         "",
         "[Install]",
         "WantedBy=multi-user.target",
@@ -216,8 +217,8 @@ function podNetworkUserData(os: GuestOs): { files: WrittenFile[]; units: string[
         "After=network-online.target",
         "",
         "[Service]",
-        "Type=oneshot",
-        "RemainAfterExit=yes",
+        // Not oneshot, whose start (restarts included) would hold up multi-user.target.
+        "Type=exec",
         `ExecStart=${podNetworkScript}`,
         // Until NetworkManager has activated the pod NIC's profile.
         "Restart=on-failure",

@@ -45,7 +45,7 @@ export function sitePrerequisites(site: SitePlan): Prerequisite[] {
             lines: [
                 `Nodes reach rancher2:apiUrl and their DNS servers (${site.dnsServers.join(", ")}) through the gateway of their first`,
                 "site network; the pod network carries only replies. They install no packages at boot, so they need no package",
-                "archive: an image needs cloud-init (NoCloud, network-config v2), systemd 244 or newer and, for os: rhel, NetworkManager.",
+                "archive: an image needs cloud-init (NoCloud, network-config v2), systemd 240 or newer and, for os: rhel, NetworkManager.",
                 `A node is Ready once it registered: the VM's tcpSocket readiness probe reaches port ${readinessSocket.port}, which the guest opens only then.`,
                 site.insecureRegistration
                     ? "site.insecureRegistration is set: nodes fetch Rancher's agent without verifying its certificate."

@@ -1,7 +1,15 @@
 import * as assert from "assert";
 import { parse } from "yaml";
 import { spawnSync } from "child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "fs";
+import {
+    cpSync,
+    existsSync,
+    mkdirSync,
+    mkdtempSync,
+    readFileSync,
+    rmSync,
+    writeFileSync,
+} from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import {
@@ -65,12 +73,10 @@ const registrationUnitText = [
     "StartLimitIntervalSec=0",
     "",
     "[Service]",
-    "Type=oneshot",
+    "Type=exec",
     "ExecStart=/usr/local/sbin/edge-register",
-    "ExecStartPost=systemctl start --no-block edge-ready.socket",
     "Restart=on-failure",
     "RestartSec=300",
-    "TimeoutStartSec=infinity",
     "",
     "[Install]",
     "WantedBy=multi-user.target",
@@ -179,8 +185,7 @@ describe("cloud-init documents", () => {
                     "After=network-online.target",
                     "",
                     "[Service]",
-                    "Type=oneshot",
-                    "RemainAfterExit=yes",
+                    "Type=exec",
                     "ExecStart=/usr/local/sbin/edge-pod-network",
                     "Restart=on-failure",
                     "RestartSec=10",
@@ -292,6 +297,7 @@ describe("cloud-init documents", () => {
                 `    if ${masterCommand}; then`,
                 '        mkdir -p "$(dirname /var/lib/edge-testbed/registered)"',
                 "        touch /var/lib/edge-testbed/registered",
+                "        systemctl start --no-block edge-ready.socket",
                 "        exit 0",
                 "    fi",
                 '    if [ "$attempt" -lt 8 ]; then',
@@ -313,15 +319,35 @@ describe("cloud-init documents", () => {
         before(() => (dir = mkdtempSync(path.join(tmpdir(), "edge-register-"))));
         after(() => rmSync(dir, { recursive: true, force: true }));
 
-        /** Runs the script around `command`, retrying 3 times at once, with the marker in `dir`. */
+        /**
+         * Runs the script around `command`, retrying 3 times at once, with the marker in `dir` and
+         * a `systemctl` that records what it is asked.
+         */
         function register(command: string) {
-            const marker = path.join(dir, `${Math.random()}`.slice(2), "registered");
+            const run = mkdtempSync(path.join(dir, "run-"));
+            const marker = path.join(run, "state", "registered");
+            const log = path.join(run, "systemctl.log");
+            writeFileSync(
+                path.join(run, "systemctl"),
+                '#!/bin/sh\necho "$*" >>"$SYSTEMCTL_LOG"\n',
+                {
+                    mode: 0o755,
+                },
+            );
             const script = registrationScriptText(command, {
                 retry: { attempts: 3, firstDelaySeconds: 0, maxDelaySeconds: 0, restartSeconds: 0 },
                 marker,
             });
-            const run = spawnSync("bash", ["-c", script], { encoding: "utf8" });
-            return { status: run.status, stderr: run.stderr, registered: existsSync(marker) };
+            const result = spawnSync("bash", ["-c", script], {
+                encoding: "utf8",
+                env: { ...process.env, PATH: `${run}:${process.env.PATH}`, SYSTEMCTL_LOG: log },
+            });
+            return {
+                status: result.status,
+                stderr: result.stderr,
+                registered: existsSync(marker),
+                systemctl: existsSync(log) ? readFileSync(log, "utf8").split("\n") : [],
+            };
         }
 
         it("fails, unmarked, when the download fails, though `sh` reading nothing exits 0", () => {
@@ -342,15 +368,18 @@ describe("cloud-init documents", () => {
                         "",
                     ].join("\n"),
                     registered: false,
+                    systemctl: [],
                 },
             );
         });
 
-        it("leaves the marker once the command succeeds", () => {
+        it("leaves the marker and starts the readiness socket once the command succeeds", () => {
             assert.deepStrictEqual(register("echo 'exit 0' | sh -s - --worker"), {
                 status: 0,
                 stderr: "",
                 registered: true,
+                // --no-block: the script runs inside the service's own start.
+                systemctl: ["start --no-block edge-ready.socket", ""],
             });
         });
     });

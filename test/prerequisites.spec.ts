@@ -158,7 +158,7 @@ describe("site prerequisites", () => {
         assert.deepStrictEqual(topic("greece", "Rancher").lines.slice(0, 4), [
             "Nodes reach rancher2:apiUrl and their DNS servers (172.28.2.89) through the gateway of their first",
             "site network; the pod network carries only replies. They install no packages at boot, so they need no package",
-            "archive: an image needs cloud-init (NoCloud, network-config v2), systemd 244 or newer and, for os: rhel, NetworkManager.",
+            "archive: an image needs cloud-init (NoCloud, network-config v2), systemd 240 or newer and, for os: rhel, NetworkManager.",
             "A node is Ready once it registered: the VM's tcpSocket readiness probe reaches port 10290, which the guest opens only then.",
         ]);
     });

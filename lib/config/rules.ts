@@ -394,8 +394,8 @@ export function reportVmNameCollisions(
 /**
  * Releases each family's value cannot serve, by the names their cloud image URLs carry: Debian 11
  * and older configure the network with ifupdown, whose cloud-init renderer drops policy routing
- * and the pod NIC's settings; Ubuntu before 20.04 and EL before 9 have a systemd older than 244,
- * which refuses Restart= on the registration's oneshot service.
+ * and the pod NIC's settings; Ubuntu before 20.04 and EL before 9 have a systemd older than 240,
+ * which has no Type=exec for the registration's service.
  */
 const unsupportedReleases: Record<GuestOs, { pattern: RegExp; instead: string }> = {
     debian: {
