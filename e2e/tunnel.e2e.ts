@@ -360,8 +360,13 @@ describe("the example interconnect through real WireGuard tunnels", function () 
         assert.match(there.output, /3 packets transmitted, 3 received/);
         const back = attempt(ns.franceNode, "ping", "-c", "3", "-W", "2", "192.168.18.203");
         assert.strictEqual(back.status, 0, back.output);
-        const handshake = inside(ns.greeceGateway, "wg", "show", `wgr${id}`, "latest-handshakes");
-        assert.notStrictEqual(Number(handshake.trim().split(/\s+/)[1]), 0, "a handshake happened");
+        // France's line: wg lists greece's peers in no fixed order, and spain never answers.
+        const handshakes = inside(ns.greeceGateway, "wg", "show", `wgr${id}`, "latest-handshakes");
+        const france = handshakes
+            .split("\n")
+            .find((line) => line.startsWith(`${gateways.france.publicKey}\t`));
+        assert.ok(france, handshakes);
+        assert.notStrictEqual(Number(france.split("\t")[1]), 0, "a handshake happened");
     });
 
     it("passes don't-fragment packets of exactly the computed MTU, and not one byte more", () => {
@@ -478,5 +483,34 @@ describe("the example interconnect through real WireGuard tunnels", function () 
         const rules = inside(ns.greeceGateway, "iptables", "-t", "mangle", "-S", "FORWARD");
         assert.match(rules, new RegExp(`-o wgr${id} .*--set-mss ${gateways.greece.mss}`));
         assert.match(rules, new RegExp(`-i wgr${id} .*--set-mss ${gateways.greece.mss}`));
+    });
+
+    it("comes back once its interface vanished, with each rule once", () => {
+        const conf = path.join(work, `${interfaces.france}.conf`);
+        const wgQuick = (command: "up" | "down") =>
+            spawnSync("ip", ["netns", "exec", ns.franceGateway, "wg-quick", command, conf], {
+                encoding: "utf8",
+                env: { ...process.env, WG_QUICK_USERSPACE_IMPLEMENTATION: wireguardGo },
+            });
+        inside(ns.franceGateway, "ip", "link", "del", interfaces.france);
+        // As the keeper's restart of wg-quick@: its `down` fails before PostDown, then `up`.
+        const down = wgQuick("down");
+        assert.notStrictEqual(down.status, 0);
+        assert.match(down.stderr, /is not a WireGuard interface/);
+        const up = wgQuick("up");
+        assert.strictEqual(up.status, 0, up.stderr);
+        const count = (table: string[], pattern: RegExp) =>
+            inside(ns.franceGateway, "iptables", ...table)
+                .split("\n")
+                .filter((line) => pattern.test(line)).length;
+        const mangle = ["-t", "mangle", "-S", "FORWARD"];
+        assert.strictEqual(count(mangle, new RegExp(`-i ${interfaces.france} .*TCPMSS`)), 1);
+        assert.strictEqual(count(mangle, new RegExp(`-o ${interfaces.france} .*TCPMSS`)), 1);
+        const forward = new RegExp(`-j edge-${interfaces.france}$`);
+        assert.strictEqual(count(["-S", "FORWARD"], forward), 2);
+        assert.strictEqual(
+            count(["-S", "INPUT"], new RegExp(`-j edge-${interfaces.france}-in$`)),
+            1,
+        );
     });
 });

@@ -431,8 +431,15 @@ const routedPrefixes = (peer: PeerPlan) => peer.allowedIps.slice(1);
  * PreUp clears what an interrupted `up` left, so that `iptables -N` never fails on it.
  */
 export function renderWgQuick(gateway: Omit<GatewayPlan, "wgQuickConfig">): string {
-    const clamp = (op: "A" | "D", direction: "-i" | "-o") =>
-        `iptables -t mangle -${op} FORWARD ${direction} %i -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --set-mss ${gateway.mss}`;
+    const clampRule = (direction: "-i" | "-o") =>
+        `FORWARD ${direction} %i -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --set-mss ${gateway.mss}`;
+    // Once only, however often `up` runs: when the interface vanished, `wg-quick down` stops at
+    // "not a WireGuard interface" before PostDown, and the keeper's restart runs `up` again.
+    const clampUp = (direction: "-i" | "-o") =>
+        `iptables -t mangle -C ${clampRule(direction)} 2>/dev/null || iptables -t mangle -A ${clampRule(direction)}`;
+    // A failing hook ends `wg-quick down` (set -e): the filter's removal after it must still run.
+    const clampDown = (direction: "-i" | "-o") =>
+        `iptables -t mangle -D ${clampRule(direction)} 2>/dev/null || true`;
     const forward = "edge-%i";
     const input = "edge-%i-in";
     const established = "-m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT";
@@ -469,10 +476,10 @@ export function renderWgQuick(gateway: Omit<GatewayPlan, "wgQuickConfig">): stri
         `PreUp = ${filterDown}`,
         ...filterUp.map((rule) => `PreUp = ${rule}`),
         "PostUp = sysctl -w net.ipv4.ip_forward=1",
-        `PostUp = ${clamp("A", "-i")}`,
-        `PostUp = ${clamp("A", "-o")}`,
-        `PostDown = ${clamp("D", "-i")}`,
-        `PostDown = ${clamp("D", "-o")}`,
+        `PostUp = ${clampUp("-i")}`,
+        `PostUp = ${clampUp("-o")}`,
+        `PostDown = ${clampDown("-i")}`,
+        `PostDown = ${clampDown("-o")}`,
         `PostDown = ${filterDown}`,
         ...gateway.peers.flatMap((peer) => [
             "",
