@@ -7,7 +7,6 @@ import { parse } from "yaml";
 import { nodeRegistrationCommand, renderUserData } from "../lib/cloudinit";
 import { withInterconnects } from "../lib/interconnect";
 import { NodePlan, SitePlan, planStack } from "../lib/plan";
-import { ProblemList } from "../lib/problems";
 import { rawStackConfig } from "../lib/stackFile";
 import { syntheticStack } from "../offline/synthetic";
 import { locked } from "./fixtures";
@@ -180,11 +179,9 @@ describe("the guest's own programs read our cloud-init", function () {
     };
 
     it("netplan routes a joined site's nodes to the peer sites through their gateway", () => {
-        const problems = new ProblemList();
         const raw = withInterconnects(
             { ...rawStackConfig(editableStackConfig("greece")), hasWireguardKey: true },
             projectRoot,
-            problems,
         );
         const { plan } = planStack(raw);
         const dir = netplanGenerate(
