@@ -301,11 +301,15 @@ const siteFields = {
         ipv4(),
         "must list at least one DNS server: nodes resolve the Rancher URL with it",
     )
-        .max(maxDnsServers, {
+        // Not .max(): zod checks the length of anything that has one, a string given for the list too.
+        .refine((servers) => servers.length <= maxDnsServers, {
             error: (issue) =>
                 `lists ${(issue.input as unknown[]).length} DNS servers; KubeVirt takes at most ${maxDnsServers} in a VM's dnsConfig`,
         })
-        .meta({ description: "IPv4 DNS servers of every node, in its VM's dnsConfig too" }),
+        .meta({
+            maxItems: maxDnsServers,
+            description: "IPv4 DNS servers of every node, in its VM's dnsConfig too",
+        }),
     hostNodeIps: z.array(ipv4()).default([]).meta({
         description:
             "Host cluster node IPs: the clusters' tls-san, and where the direct API endpoint is reached",
