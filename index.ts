@@ -6,7 +6,7 @@ import { resourceNames } from "./lib/naming";
 import { withCappedStackTraces } from "./lib/stackTraces";
 import { StackPlan, planStack } from "./lib/plan";
 import { wireguardKeyProblem, withInterconnects } from "./lib/interconnect";
-import { ConfigError, ProblemList, formatProblems } from "./lib/problems";
+import { ConfigError, formatProblems } from "./lib/problems";
 import {
     configNamespace,
     parseConfigValue,
@@ -37,12 +37,7 @@ function projectConfig(): Record<string, unknown> {
 function loadPlan(): { plan: StackPlan; kubeconfig?: string } {
     try {
         // Pulumi runs the program in the project folder, where interconnects.yaml is.
-        const problems = new ProblemList();
-        const raw = withInterconnects(rawStackConfig(projectConfig()), process.cwd(), problems);
-        if (!problems.empty) {
-            throw new ConfigError(problems.problems);
-        }
-        return planStack(raw);
+        return planStack(withInterconnects(rawStackConfig(projectConfig()), process.cwd()));
     } catch (error) {
         // A RunError ends the program with its message alone, without a stack trace.
         throw error instanceof ConfigError ? new pulumi.RunError(error.message) : error;

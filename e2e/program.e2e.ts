@@ -13,7 +13,6 @@ import {
 } from "../lib/interconnect";
 import { labels } from "../lib/naming";
 import { NodePlan, StackPlan, planStack } from "../lib/plan";
-import { ProblemList } from "../lib/problems";
 import { parseStackFile, stackFileConfig, stackFilePath, withAllocations } from "../lib/stackFile";
 import { checkDrift } from "../offline/drift";
 import { sitePolicyConfig } from "../policy/policies";
@@ -666,7 +665,6 @@ describe("index.ts against a live API server", function () {
             withInterconnects(
                 stackFileConfig(parseStackFile(readFileSync(stackFile, "utf8"), stackFile)),
                 workDir,
-                new ProblemList(),
             ),
         );
         const [gateway] = plan.gateways;

@@ -7,7 +7,7 @@ import { shaped } from "./config/issues";
 import { reportDuplicates } from "./config/report";
 import { cidr, fields, ipv4, label, listOf, matching, wholeNumber } from "./config/shape";
 import { guestRenderers, readStackConfig } from "./config";
-import { RawStackConfig, StackConfig } from "./config/types";
+import { LoadedInterconnects, RawStackConfig, StackConfig } from "./config/types";
 import { contains, ipToInt, lastAddress, overlaps, parseCidr } from "./ip";
 import { ProblemList } from "./problems";
 import { readStackFile, stackFileConfig, stackFilePath } from "./stackFile";
@@ -66,8 +66,23 @@ const memberSchema = fields({
         .meta({ description: "Clusters whose service CIDR the peers reach too" }),
 });
 
+/**
+ * Longest interconnect name: wg-quick takes an interface name of at most 15 characters (Linux's
+ * IFNAMSIZ less its NUL; wireguard-tools src/wg-quick/linux.bash, parse_options), and the
+ * gateway's is `wg-<name>`.
+ */
+const maxInterconnectName = 15 - "wg-".length;
+
 const interconnectSchema = fields({
-    name: label().meta({ description: "Interconnect name; the gateway's interface is wg-<name>" }),
+    name: label()
+        .max(maxInterconnectName, {
+            error: (issue) =>
+                `"${String(issue.input)}" is longer than ${maxInterconnectName} characters; the gateway's WireGuard interface wg-${String(issue.input)} would be longer than the 15 characters Linux and wg-quick allow`,
+            abort: true,
+        })
+        .meta({
+            description: `Interconnect name (DNS label of at most ${maxInterconnectName} characters); the gateway's interface is wg-<name>`,
+        }),
     tunnelCidr: cidr().meta({ description: "Addresses of the gateways' tunnel interfaces" }),
     listenPort: wholeNumber(1, 65535).default(51820),
     underlayMtu: wholeNumber(1280, 9000)
@@ -216,13 +231,30 @@ function memberPrefixes(
     return [...networks, ...services];
 }
 
-/** A member's gateway against its network: inside the CIDR, outside what nodes may be given. */
-function checkGateway(member: Member, config: StackConfig, path: string, problems: ProblemList) {
+/**
+ * A member's gateway against its network: a bridge network, inside the CIDR, outside what nodes
+ * may be given.
+ */
+function checkGateway(
+    member: Member,
+    interconnect: string,
+    config: StackConfig,
+    path: string,
+    problems: ProblemList,
+) {
     const network = config.site.networks.find((n) => n.name === member.network);
     if (!network) {
         problems.add(
             `${path}.network`,
             `unknown site network "${member.network}" (Pulumi.${member.site}.yaml has: ${config.site.networks.map((n) => n.name).join(", ")})`,
+        );
+        return undefined;
+    }
+    if (network.sriov) {
+        // The gateway VM joins its network with a bridge binding, and placement counts no VF for it.
+        problems.add(
+            `${path}.network`,
+            `${network.name} is an SR-IOV network of Pulumi.${member.site}.yaml; the gateway of interconnect ${interconnect} needs a bridge network`,
         );
         return undefined;
     }
@@ -245,21 +277,52 @@ function checkGateway(member: Member, config: StackConfig, path: string, problem
     return network;
 }
 
+/** Each gateway is a VM of its own: one site's address serves one interconnect. */
+function reportSharedGateways(declaration: Interconnects, problems: ProblemList): void {
+    const first = new Map<string, { index: number; interconnect: string; path: string }>();
+    declaration.interconnects.forEach((ic, i) =>
+        ic.members.forEach((member, j) => {
+            const key = `${member.site} ${member.gateway}`;
+            const path = `interconnects[${i}].members[${j}].gateway`;
+            const earlier = first.get(key);
+            if (!earlier) {
+                first.set(key, { index: i, interconnect: ic.name, path });
+            } else if (earlier.index !== i) {
+                problems.add(
+                    path,
+                    `${member.gateway} is ${member.site}'s gateway on interconnect ${earlier.interconnect} too (${earlier.path}); each interconnect has a gateway VM of its own, with its own address`,
+                );
+            }
+        }),
+    );
+}
+
 /**
  * Checks `raw` (interconnects.yaml, parsed) against the config of every member site and plans
- * the tunnels. `sites` holds each member site's config as its committed stack file gives it.
+ * the tunnels. `sites` holds each member site's config as its committed stack file gives it;
+ * `broken` names the member sites whose stack files have config errors, which are not in `sites`.
  * Problems are located by their path in interconnects.yaml, naming the stack files they clash with.
  */
 export function planInterconnects(
     raw: unknown,
     sites: Record<string, StackConfig>,
     problems: ProblemList,
+    broken: readonly string[] = [],
 ): InterconnectPlan | undefined {
     const declaration = shaped(interconnectsSchema, raw, "", problems);
     if (!declaration) {
         return undefined;
     }
     const before = problems.problems.length;
+    reportDuplicates(
+        declaration.interconnects.map((ic, i) => ({
+            value: ic.name,
+            path: `interconnects[${i}].name`,
+        })),
+        problems,
+        "interconnect name",
+    );
+    reportSharedGateways(declaration, problems);
     const gateways: GatewayPlan[] = [];
     const nodeRoutes: Record<string, NodeRoute[]> = {};
     declaration.interconnects.forEach((ic, i) => {
@@ -276,14 +339,19 @@ export function planInterconnects(
             const memberPath = `${path}.members[${j}]`;
             const config = sites[member.site];
             if (!config) {
-                problems.add(`${memberPath}.site`, `no stack file Pulumi.${member.site}.yaml`);
+                problems.add(
+                    `${memberPath}.site`,
+                    broken.includes(member.site)
+                        ? `Pulumi.${member.site}.yaml has config errors of its own; fix them first (npm run plan -- --stack ${member.site} lists them)`
+                        : `no stack file Pulumi.${member.site}.yaml`,
+                );
                 return undefined;
             }
             const publicKey = declaration.sites[member.site]?.publicKey;
             if (!publicKey) {
                 problems.add(`${memberPath}.site`, `${member.site} has no public key under sites:`);
             }
-            const network = checkGateway(member, config, memberPath, problems);
+            const network = checkGateway(member, ic.name, config, memberPath, problems);
             const image = config.images.find((i) => i.name === member.image);
             if (!image) {
                 problems.add(
@@ -666,11 +734,12 @@ export function wireguardKeyProblem(
     return `is ${actual ? `the private key of ${actual}` : "not a WireGuard private key"}, but ${interconnectsFile} gives ${site} the public key ${expected}: set the key whose public key is committed (pulumi config set --secret edge:wireguardPrivateKey), or commit its new public key`;
 }
 
-/** interconnects.yaml and the config of every site it names, as their committed files give them. */
-export function loadInterconnects(
-    dir: string,
-    problems: ProblemList,
-): { raw: unknown; sites: Record<string, StackConfig> } | undefined {
+/**
+ * interconnects.yaml and the config of every site it names, as their committed files give them.
+ * A site whose file has config errors is listed as broken: planInterconnects reports it when it is
+ * a peer, while a site's own errors are its stack's to report.
+ */
+export function loadInterconnects(dir: string): LoadedInterconnects | undefined {
     const file = path.join(dir, interconnectsFile);
     if (!existsSync(file)) {
         return undefined;
@@ -684,6 +753,7 @@ export function loadInterconnects(
         ) as string[],
     );
     const sites: Record<string, StackConfig> = {};
+    const broken: string[] = [];
     for (const site of [...names].sort()) {
         const stackFile = path.join(dir, stackFilePath(site));
         if (!existsSync(stackFile)) {
@@ -692,23 +762,16 @@ export function loadInterconnects(
         const siteProblems = new ProblemList();
         const { config } = readStackConfig(stackFileConfig(readStackFile(stackFile)), siteProblems);
         if (!config || !siteProblems.empty) {
-            problems.add(
-                interconnectsFile,
-                `${stackFilePath(site)} has config errors of its own; fix them first`,
-            );
+            broken.push(site);
             continue;
         }
         sites[site] = config;
     }
-    return { raw, sites };
+    return { raw, sites, broken };
 }
 
 /** `raw` with the project's interconnects.yaml (and its members' configs) when there is one. */
-export function withInterconnects(
-    raw: RawStackConfig,
-    dir: string,
-    problems: ProblemList,
-): RawStackConfig {
-    const interconnects = loadInterconnects(dir, problems);
+export function withInterconnects(raw: RawStackConfig, dir: string): RawStackConfig {
+    const interconnects = loadInterconnects(dir);
     return interconnects ? { ...raw, interconnects } : raw;
 }

@@ -557,7 +557,12 @@ function siteInterconnects(
 ): InterconnectPlan | undefined {
     const found = new ProblemList();
     const sites = { ...raw.interconnects!.sites, [config.site.name]: config };
-    const tunnels = planInterconnects(raw.interconnects!.raw, sites, found);
+    const tunnels = planInterconnects(
+        raw.interconnects!.raw,
+        sites,
+        found,
+        raw.interconnects!.broken,
+    );
     for (const problem of found.problems) {
         problems.add(`${interconnectsFile}:${problem.path}`, problem.message);
     }

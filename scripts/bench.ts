@@ -9,7 +9,6 @@ import * as rancher2 from "@pulumi/rancher2";
 import * as tls from "@pulumi/tls";
 import { withInterconnects } from "../lib/interconnect";
 import { planStack } from "../lib/plan";
-import { ProblemList } from "../lib/problems";
 import { rawStackConfig } from "../lib/stackFile";
 import { withCappedStackTraces } from "../lib/stackTraces";
 import {
@@ -74,7 +73,7 @@ async function measureProgram(vms: number, resourcesFile: string): Promise<Progr
     // Then as `npm run plan`: plan the stack file, then evaluate the program, which finds that
     // plan made already (planStack keeps the last one).
     let start = process.hrtime.bigint();
-    const { plan } = planStack(withInterconnects(rawStackConfig(config), ".", new ProblemList()));
+    const { plan } = planStack(withInterconnects(rawStackConfig(config), "."));
     const planMs = milliseconds(start);
     start = process.hrtime.bigint();
     const evaluation = await evaluateProgram(config, placeholders, {

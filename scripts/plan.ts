@@ -109,8 +109,9 @@ function allStacks(): string[] {
 async function writePage(args: Arguments, stacks: string[]): Promise<number> {
     // Both ends of every interconnect, checked against the committed stack files.
     const problems = new ProblemList();
-    const loaded = loadInterconnects(".", problems);
-    const interconnects = loaded && planInterconnects(loaded.raw, loaded.sites, problems);
+    const loaded = loadInterconnects(".");
+    const interconnects =
+        loaded && planInterconnects(loaded.raw, loaded.sites, problems, loaded.broken);
     if (!problems.empty) {
         console.error(formatProblems(problems.problems, interconnectsFile));
         return 1;
@@ -119,7 +120,7 @@ async function writePage(args: Arguments, stacks: string[]): Promise<number> {
     for (const stack of stacks) {
         const stackFile = readStackFile(stackFilePath(stack));
         // As the program reads it, so that it finds this plan made (planStack keeps the last).
-        const raw = withInterconnects(stackFileConfig(stackFile), ".", problems);
+        const raw = withInterconnects(stackFileConfig(stackFile), ".");
         let plan;
         try {
             ({ plan } = planStack(raw));
@@ -203,12 +204,7 @@ async function main(argv: string[]): Promise<number> {
     const stackFile = readStackFile(file);
     const { config } = stackFile;
     // As the program reads it, so that it finds this plan made (planStack keeps the last).
-    const problems = new ProblemList();
-    const raw = withInterconnects(stackFileConfig(stackFile), ".", problems);
-    if (!problems.empty) {
-        console.log(formatProblems(problems.problems, interconnectsFile));
-        return 1;
-    }
+    const raw = withInterconnects(stackFileConfig(stackFile), ".");
     let plan;
     try {
         ({ plan } = planStack(raw));

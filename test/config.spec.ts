@@ -163,6 +163,32 @@ describe("config validation", () => {
         ]);
     });
 
+    it("takes at most the 3 DNS servers KubeVirt puts in a VM's dnsConfig", () => {
+        const raw = greece();
+        raw.site.dnsServers = ["172.28.2.89", "172.28.2.90", "1.1.1.1"];
+        assert.deepStrictEqual(planStack(raw).plan.site.dnsServers, raw.site.dnsServers);
+        raw.site.dnsServers.push("9.9.9.9");
+        assert.deepStrictEqual(problemsOf(raw), [
+            "site.dnsServers: lists 4 DNS servers; KubeVirt takes at most 3 in a VM's dnsConfig",
+        ]);
+    });
+
+    it("refuses a host that gives VMs no cores, memory, devices or hugepages", () => {
+        const raw = rawStackConfig(editableStackConfig("france")) as any;
+        raw.site.hosts[0].cpu = 0;
+        raw.site.hosts[1].memory = "0Gi";
+        raw.site.hosts[2].memory = "0";
+        raw.site.hosts[2].devices["intel.com/sriov_fabric"] = 0;
+        raw.site.hosts[2].hugepages = { "1Gi": "0Mi" };
+        assert.deepStrictEqual(problemsOf(raw), [
+            "site.hosts[0].cpu: must be between 1 and 4096, got 0",
+            "site.hosts[1].memory: must be more than 0, got 0Gi",
+            "site.hosts[2].memory: must be more than 0, got 0",
+            "site.hosts[2].devices.intel.com/sriov_fabric: must be between 1 and 4096, got 0",
+            "site.hosts[2].hugepages.1Gi: must be more than 0, got 0Mi",
+        ]);
+    });
+
     it("rejects duplicate IPs across nodes", () => {
         const raw = greece();
         raw.clusters[0].nodes[1].networks[0].ip = "192.168.18.203";

@@ -7,8 +7,8 @@ import { parse } from "yaml";
 import { nodeRegistrationCommand, podNetworkScriptText, renderUserData } from "../lib/cloudinit";
 import { loadInterconnects, planInterconnects, withInterconnects } from "../lib/interconnect";
 import { NodePlan, SitePlan, planStack } from "../lib/plan";
-import { ProblemList } from "../lib/problems";
 import { rawStackConfig } from "../lib/stackFile";
+import { ProblemList } from "../lib/problems";
 import { syntheticStack } from "../offline/synthetic";
 import { locked } from "./fixtures";
 import {
@@ -124,7 +124,7 @@ describe("image families", () => {
 
     it("a gateway on a NetworkManager image is refused: its user-data has no pod network unit", () => {
         const problems = new ProblemList();
-        const loaded = loadInterconnects(projectRoot, problems)!;
+        const loaded = loadInterconnects(projectRoot)!;
         loaded.sites.greece.images[0].os = "rhel";
         planInterconnects(loaded.raw, loaded.sites, problems);
         assert.deepStrictEqual(
@@ -256,11 +256,9 @@ describe("the guest's own programs read our cloud-init", function () {
     };
 
     it("netplan routes a joined site's nodes to the peer sites through their gateway", () => {
-        const problems = new ProblemList();
         const raw = withInterconnects(
             { ...rawStackConfig(editableStackConfig("greece")), hasWireguardKey: true },
             projectRoot,
-            problems,
         );
         const { plan } = planStack(raw);
         const dir = netplanGenerate(

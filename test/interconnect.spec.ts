@@ -3,11 +3,11 @@ import { spawnSync } from "child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
-import { parse } from "yaml";
+import { parse, parseDocument } from "yaml";
 import { RawStackConfig, StackConfig } from "../lib/config";
 import { typeTokens } from "../lib/naming";
 import { planStack } from "../lib/plan";
-import { rawStackConfig, secretPlaceholder } from "../lib/stackFile";
+import { parseStackFile, rawStackConfig, secretPlaceholder } from "../lib/stackFile";
 import {
     interconnectsFile,
     loadInterconnects,
@@ -21,9 +21,8 @@ import { assertValidCloudConfig } from "./guestNetwork";
 import { editableStackConfig, failingProgram, projectRoot, runProgram } from "./mocks";
 
 function committed(): { raw: any; sites: Record<string, StackConfig> } {
-    const problems = new ProblemList();
-    const loaded = loadInterconnects(projectRoot, problems)!;
-    assert.deepStrictEqual(problems.problems, []);
+    const loaded = loadInterconnects(projectRoot)!;
+    assert.deepStrictEqual(loaded.broken, []);
     return { raw: structuredClone(loaded.raw), sites: loaded.sites };
 }
 
@@ -133,6 +132,48 @@ describe("interconnects between sites", () => {
         ]);
     });
 
+    it("refuses a name too long for the gateway's WireGuard interface", () => {
+        const { raw, sites } = committed();
+        raw.interconnects[0].name = "mediterranean";
+        assert.deepStrictEqual(problemsOf(raw, sites), [
+            'interconnects[0].name: "mediterranean" is longer than 12 characters; the gateway\'s WireGuard interface wg-mediterranean would be longer than the 15 characters Linux and wg-quick allow',
+        ]);
+        raw.interconnects[0].name = "mediterranea";
+        const plan = planInterconnects(raw, sites, new ProblemList())!;
+        assert.deepStrictEqual(
+            plan.gateways.map((g) => g.interfaceName),
+            ["wg-mediterranea", "wg-mediterranea"],
+        );
+    });
+
+    it("refuses two interconnects of one name, and a gateway address two interconnects share", () => {
+        const { raw, sites } = committed();
+        const second = structuredClone(raw.interconnects[0]);
+        second.tunnelCidr = "10.255.1.0/29";
+        second.members[0].tunnelAddress = "10.255.1.1";
+        second.members[1].tunnelAddress = "10.255.1.2";
+        second.members[0].gateway = "192.168.18.251";
+        second.members[1].gateway = "10.120.0.251";
+        raw.interconnects.push(second);
+        assert.deepStrictEqual(problemsOf(raw, sites), [
+            'interconnects[1].name: duplicate interconnect name "eu" (also at interconnects[0].name)',
+        ]);
+        second.name = "south";
+        second.members[1].gateway = "10.120.0.250";
+        assert.deepStrictEqual(problemsOf(raw, sites), [
+            "interconnects[1].members[1].gateway: 10.120.0.250 is france's gateway on interconnect eu too (interconnects[0].members[1].gateway); each interconnect has a gateway VM of its own, with its own address",
+        ]);
+    });
+
+    it("refuses a gateway on an SR-IOV network", () => {
+        const { raw, sites } = committed();
+        raw.interconnects[0].members[1].network = "fabric";
+        raw.interconnects[0].members[1].gateway = "10.122.0.250";
+        assert.deepStrictEqual(problemsOf(raw, sites), [
+            "interconnects[0].members[1].network: fabric is an SR-IOV network of Pulumi.france.yaml; the gateway of interconnect eu needs a bridge network",
+        ]);
+    });
+
     it("reads interconnects.yaml and every member's committed stack file", () => {
         const dir = mkdtempSync(path.join(tmpdir(), "interconnect-"));
         try {
@@ -147,8 +188,7 @@ describe("interconnects between sites", () => {
                     readFileSync(path.join(projectRoot, `Pulumi.${site}.yaml`)),
                 );
             }
-            const problems = new ProblemList();
-            const loaded = loadInterconnects(dir, problems)!;
+            const loaded = loadInterconnects(dir)!;
             assert.deepStrictEqual(Object.keys(loaded.sites), ["greece"]);
             assert.deepStrictEqual(problemsOf(loaded.raw, loaded.sites), [
                 "interconnects[0].members[1].site: no stack file Pulumi.spain.yaml",
@@ -318,14 +358,10 @@ describe("interconnects between sites", () => {
 
 describe("a site's end of its interconnects", () => {
     function greeceRaw(hasWireguardKey: boolean): RawStackConfig {
-        const problems = new ProblemList();
-        const raw = withInterconnects(
+        return withInterconnects(
             { ...rawStackConfig(editableStackConfig("greece")), hasWireguardKey },
             projectRoot,
-            problems,
         );
-        assert.deepStrictEqual(problems.problems, []);
-        return raw;
     }
 
     it("gives a site with its key a gateway VM on its network, and its nodes routes to the peers", () => {
@@ -414,5 +450,70 @@ describe("a site's end of its interconnects", () => {
             ].join("\n"),
         );
         assert.ok(!(error as Error).message.includes(wrong), "the private key is never repeated");
+    });
+});
+
+describe("config errors in a member site's stack file", () => {
+    let dir: string;
+    beforeEach(() => {
+        dir = mkdtempSync(path.join(tmpdir(), "interconnect-errors-"));
+        for (const file of [interconnectsFile, "Pulumi.greece.yaml", "Pulumi.france.yaml"]) {
+            writeFileSync(path.join(dir, file), readFileSync(path.join(projectRoot, file)));
+        }
+    });
+    afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+    /** Gives `site` a DNS server that is no address, in its stack file in `dir`. */
+    function breakSite(site: string): void {
+        const file = path.join(dir, `Pulumi.${site}.yaml`);
+        const document = parseDocument(readFileSync(file, "utf8"));
+        document.setIn(["config", "edge:site", "dnsServers"], ["192.0.2.300"]);
+        writeFileSync(file, document.toString());
+    }
+
+    /** What the program says of greece's stack file in `dir`, run there as Pulumi runs it. */
+    async function programError(): Promise<string> {
+        const file = path.join(dir, "Pulumi.greece.yaml");
+        const config = parseStackFile(readFileSync(file, "utf8"), file).config;
+        const cwd = process.cwd();
+        process.chdir(dir);
+        try {
+            return ((await failingProgram(config)).error as Error).message;
+        } finally {
+            process.chdir(cwd);
+        }
+    }
+
+    /** What npm run plan -- --stack greece prints in `dir`, and its exit code. */
+    function planOutput(): { status: number | null; stdout: string } {
+        const run = spawnSync(
+            process.execPath,
+            [path.join(projectRoot, "scripts", "run.js"), "plan", "--stack", "greece"],
+            { cwd: dir, encoding: "utf8" },
+        );
+        return { status: run.status, stdout: run.stdout };
+    }
+
+    const ownErrors = [
+        "invalid stack config (1 problem):",
+        '  - site.dnsServers[0]: "192.0.2.300" is not an IPv4 address',
+    ].join("\n");
+
+    it("reports a site's own errors as themselves, as without interconnects.yaml", async () => {
+        breakSite("greece");
+        assert.strictEqual(await programError(), ownErrors);
+        assert.deepStrictEqual(planOutput(), { status: 1, stdout: `${ownErrors}\n` });
+        rmSync(path.join(dir, interconnectsFile));
+        assert.strictEqual(await programError(), ownErrors);
+    });
+
+    it("reports a peer's broken stack file as a problem of the interconnect", async () => {
+        breakSite("france");
+        const peerBroken = [
+            "invalid stack config (1 problem):",
+            "  - interconnects.yaml:interconnects[0].members[1].site: Pulumi.france.yaml has config errors of its own; fix them first (npm run plan -- --stack france lists them)",
+        ].join("\n");
+        assert.strictEqual(await programError(), peerBroken);
+        assert.deepStrictEqual(planOutput(), { status: 1, stdout: `${peerBroken}\n` });
     });
 });

@@ -157,6 +157,15 @@ describe("the stack file's JSON Schema for editors", () => {
             expect: ["/config/edge:site/networks/0/name not"],
         },
         {
+            what: "more DNS servers than KubeVirt takes",
+            edits: {
+                set: {
+                    "edge:site.dnsServers": ["172.28.2.89", "172.28.2.90", "1.1.1.1", "9.9.9.9"],
+                },
+            },
+            expect: ["/config/edge:site/dnsServers maxItems"],
+        },
+        {
             what: "a private key among the authorized keys",
             edits: {
                 set: {

@@ -38,7 +38,7 @@ describe("the topology page in a real browser", function () {
         work = mkdtempSync(path.join(tmpdir(), "edge-page-"));
         mkdirSync(screenshots, { recursive: true });
         const problems = new ProblemList();
-        const loaded = loadInterconnects(projectRoot, problems)!;
+        const loaded = loadInterconnects(projectRoot)!;
         plain = pageModel(
             [
                 await siteInput("france", editableStackConfig("france")),

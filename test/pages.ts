@@ -1,7 +1,6 @@
 import * as path from "path";
 import { withInterconnects } from "../lib/interconnect";
 import { planStack } from "../lib/plan";
-import { ProblemList } from "../lib/problems";
 import { rawStackConfig } from "../lib/stackFile";
 import { diffResources, parseRendered } from "../offline/diff";
 import { evaluateProgram, placeholders } from "../offline/evaluate";
@@ -15,7 +14,7 @@ export async function siteInput(
     config: Record<string, any>,
     diffAgainst?: string,
 ): Promise<SiteInput> {
-    const raw = withInterconnects(rawStackConfig(config), projectRoot, new ProblemList());
+    const raw = withInterconnects(rawStackConfig(config), projectRoot);
     const { plan } = planStack(raw);
     const evaluation = await evaluateProgram(config, placeholders, { stack, preview: true });
     return {

@@ -13,7 +13,6 @@ import {
     stackFileConfig,
 } from "../lib/stackFile";
 import { withInterconnects } from "../lib/interconnect";
-import { ProblemList } from "../lib/problems";
 import {
     chains,
     diffResources,
@@ -142,17 +141,14 @@ describe("offline plan", () => {
 
     it("plans once per npm run plan: the program finds the script's plan of the same config", () => {
         const file = readStackFile(path.join(projectRoot, "Pulumi.greece.yaml"));
-        const problems = new ProblemList();
-        const script = planStack(withInterconnects(stackFileConfig(file), projectRoot, problems));
+        const script = planStack(withInterconnects(stackFileConfig(file), projectRoot));
         // The program reads each value back from JSON, in the order Pulumi gives the keys.
         const asProgramReads = Object.fromEntries(
             Object.entries(file.config)
                 .reverse()
                 .map(([key, value]) => [key, JSON.parse(JSON.stringify(value))]),
         );
-        const program = planStack(
-            withInterconnects(rawStackConfig(asProgramReads), projectRoot, problems),
-        );
+        const program = planStack(withInterconnects(rawStackConfig(asProgramReads), projectRoot));
         assert.strictEqual(program.plan, script.plan);
         assert.ok(Object.isFrozen(script.plan.clusters[0].nodes[0].virtualMachine));
     });

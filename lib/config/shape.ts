@@ -144,6 +144,13 @@ function quantity() {
         });
 }
 
+/** A quantity of something a host gives: none at all is a slip (a host without it leaves it out). */
+function positiveQuantity() {
+    return quantity().refine((value) => bytes(value) > 0, {
+        error: (issue) => `must be more than 0, got ${String(issue.input)}`,
+    });
+}
+
 function nodeMemory() {
     return quantity().refine((value) => bytes(value) >= bytes(minimumNodeMemory), {
         error: (issue) =>
@@ -279,6 +286,12 @@ function siteNetworks<T extends z.ZodType>(network: T) {
     );
 }
 
+/**
+ * Most nameservers KubeVirt admits in a VM's dnsConfig (maxDNSNameservers in kubevirt
+ * pkg/virt-api/webhooks/validating-webhook/admitters/vmi-create-admitter.go).
+ */
+const maxDnsServers = 3;
+
 /** The site's own settings; its networks are read one by one with networkSchema. */
 const siteFields = {
     name: label().meta({
@@ -302,9 +315,16 @@ const siteFields = {
     dnsServers: listOf(
         ipv4(),
         "must list at least one DNS server: nodes resolve the Rancher URL with it",
-    ).meta({
-        description: "IPv4 DNS servers of every node",
-    }),
+    )
+        // Not .max(): zod checks the length of anything that has one, a string given for the list too.
+        .refine((servers) => servers.length <= maxDnsServers, {
+            error: (issue) =>
+                `lists ${(issue.input as unknown[]).length} DNS servers; KubeVirt takes at most ${maxDnsServers} in a VM's dnsConfig`,
+        })
+        .meta({
+            maxItems: maxDnsServers,
+            description: "IPv4 DNS servers of every node, in its VM's dnsConfig too",
+        }),
     hostNodeIps: z.array(ipv4()).default([]).meta({
         description:
             "Host cluster node IPs: the clusters' tls-san, and where the direct API endpoint is reached",
@@ -372,7 +392,7 @@ export const hostSchema = fields({
         description:
             "Cores VMs may have in all: the node's allocatable CPU, less what it keeps for itself",
     }),
-    memory: quantity().meta({
+    memory: positiveQuantity().meta({
         description: "Memory VMs may have in all, overhead included: the node's allocatable memory",
     }),
     zone: matching(labelValue, (given) => `"${given}" is not a Kubernetes label value`)
@@ -395,7 +415,7 @@ export const hostSchema = fields({
                 "Allocatable devices by extended resource name: GPUs, host devices, SR-IOV VFs",
         }),
     hugepages: z
-        .partialRecord(z.enum(hugepageSizes), quantity(), {
+        .partialRecord(z.enum(hugepageSizes), positiveQuantity(), {
             // zod reports a key outside the enum as unrecognized_keys, which the type of a
             // record's issues leaves out.
             error: (issue) =>

@@ -50,6 +50,14 @@ export interface StackConfig {
     allocations: Allocations;
 }
 
+/** interconnects.yaml, parsed, and the member sites' configs as their committed files give them. */
+export interface LoadedInterconnects {
+    raw: unknown;
+    sites: Record<string, StackConfig>;
+    /** Member sites whose stack files have config errors, so are not in `sites`. */
+    broken: string[];
+}
+
 /** The stack's config as read from `edge:*` keys, not yet trusted. */
 export interface RawStackConfig {
     site?: unknown;
@@ -61,7 +69,7 @@ export interface RawStackConfig {
     /** Whether the `edge:wireguardPrivateKey` secret is set: the site's gateways exist only then. */
     hasWireguardKey?: boolean;
     /** interconnects.yaml and the committed config of every site it names (lib/interconnect.ts). */
-    interconnects?: { raw: unknown; sites: Record<string, StackConfig> };
+    interconnects?: LoadedInterconnects;
     /** Keys of the project's namespace that the program does not know, such as `edge:cluster`. */
     unknownKeys?: string[];
     /** Keys that hold credentials but were stored in plain text, such as `rancher2:tokenKey`. */
