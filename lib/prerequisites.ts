@@ -47,6 +47,8 @@ export function sitePrerequisites(site: SitePlan): Prerequisite[] {
                 "site network; the pod network carries only replies. They install no packages at boot, so they need no package",
                 "archive: an image needs cloud-init (NoCloud, network-config v2), systemd 240 or newer and, for os: rhel, NetworkManager.",
                 `A node is Ready once it registered: the VM's tcpSocket readiness probe reaches port ${readinessSocket.port}, which the guest opens only then.`,
+                "The kubelet probes a pod's first IP: the host cluster's pods must be IPv4 (or dual-stack IPv4 first), as the guest",
+                "answers on KubeVirt's IPv4 masquerade address only.",
                 site.insecureRegistration
                     ? "site.insecureRegistration is set: nodes fetch Rancher's agent without verifying its certificate."
                     : "Nodes verify Rancher's certificate: a public CA, or Rancher's own private CA, which the program reads from its cacerts setting and installs in every node's trust store.",

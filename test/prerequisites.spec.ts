@@ -155,11 +155,13 @@ describe("site prerequisites", () => {
     });
 
     it("says nodes need no package archive, and how readiness reaches the guest", () => {
-        assert.deepStrictEqual(topic("greece", "Rancher").lines.slice(0, 4), [
+        assert.deepStrictEqual(topic("greece", "Rancher").lines.slice(0, 6), [
             "Nodes reach rancher2:apiUrl and their DNS servers (172.28.2.89) through the gateway of their first",
             "site network; the pod network carries only replies. They install no packages at boot, so they need no package",
             "archive: an image needs cloud-init (NoCloud, network-config v2), systemd 240 or newer and, for os: rhel, NetworkManager.",
             "A node is Ready once it registered: the VM's tcpSocket readiness probe reaches port 10290, which the guest opens only then.",
+            "The kubelet probes a pod's first IP: the host cluster's pods must be IPv4 (or dual-stack IPv4 first), as the guest",
+            "answers on KubeVirt's IPv4 masquerade address only.",
         ]);
     });
 

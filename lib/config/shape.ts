@@ -18,8 +18,8 @@ export const clusterTypes = ["k3s", "rke2"] as const;
 export const nodeRoles = ["controlplane", "etcd", "worker"] as const;
 /**
  * Guest families, as their current cloud images render network config (see guestRenderers):
- * ubuntu (18.04 and newer) and debian (12 and newer) through netplan, rhel (EL 8 and newer)
- * through NetworkManager.
+ * ubuntu (20.04 and newer) and debian (12 and newer) through netplan, rhel (EL 9 and newer)
+ * through NetworkManager; rules.ts refuses older releases their image URLs name.
  */
 export const guestOses = ["ubuntu", "debian", "rhel"] as const;
 /** Every CNI some distribution installs; which one a cluster may use is a rule of its type. */
@@ -447,7 +447,7 @@ const imageFields = fields({
     }),
     os: z.enum(guestOses).default(defaults.imageOs).meta({
         description:
-            "Guest family: ubuntu (18.04+) and debian (12+) configure the network with netplan, rhel (EL 8+) with NetworkManager",
+            "Guest family: ubuntu (20.04+) and debian (12+) configure the network with netplan, rhel (EL 9+) with NetworkManager",
     }),
 });
 
