@@ -50,6 +50,10 @@ const attempt = (ns: string, ...args: string[]) => {
     return { status: result.status, output: `${result.stdout}${result.stderr}` };
 };
 
+/** Two pings from `ns`, two seconds each at most; `from` picks the source address. */
+const pingTwice = (ns: string, to: string, from?: string) =>
+    attempt(ns, "ping", "-c", "2", "-W", "2", ...(from ? ["-I", from] : []), to);
+
 /** Why this machine cannot run the test, or undefined when it can. */
 function missing(): string | undefined {
     if (process.getuid?.() !== 0) {
@@ -233,8 +237,9 @@ describe("the example interconnect through real WireGuard tunnels", function () 
         link(ns.greeceGateway, "172.31.255.2/30", ns.outside, `${outsideAddress}/30`, "x");
         // Were anything forwarded to it, its replies would go back through greece's gateway.
         inside(ns.outside, "ip", "route", "add", "default", "via", "172.31.255.2");
-        // Counts what reaches it from france's networks.
+        // Counts what reaches it from france's networks, and from greece's site network.
         inside(ns.outside, "iptables", "-I", "INPUT", "-s", "10.120.0.0/16");
+        inside(ns.outside, "iptables", "-I", "INPUT", "-s", "192.168.18.0/24");
         // Each node routes the peer site's prefixes as the plan routes nodes on its network.
         for (const [site, space] of [
             ["greece", ns.greeceNode],
@@ -280,6 +285,13 @@ describe("the example interconnect through real WireGuard tunnels", function () 
             rmSync(work, { recursive: true, force: true });
         }
     });
+
+    /** What is behind greece's gateway counted no packet from `source`. */
+    const assertNothingArrivedFrom = (source: string) => {
+        const arrived = inside(ns.outside, "iptables", "-L", "INPUT", "-v", "-x", "-n");
+        const counted = arrived.split("\n").find((line) => line.includes(source))!;
+        assert.strictEqual(counted.trim().split(/\s+/)[0], "0", arrived);
+    };
 
     it("brings each gateway's interface up though no peer's name resolves yet, not ready", () => {
         for (const [site, space] of [
@@ -414,36 +426,14 @@ describe("the example interconnect through real WireGuard tunnels", function () 
         // From one of france's routed addresses, sent by the gateway itself (not forwarded, so
         // france's own filter does not see it): greece's filter is all that stands in the way.
         const from = gateways.france.ip;
-        const allowed = attempt(
-            ns.franceGateway,
-            "ping",
-            "-c",
-            "2",
-            "-W",
-            "2",
-            "-I",
-            from,
-            "192.168.18.203",
-        );
+        const allowed = pingTwice(ns.franceGateway, "192.168.18.203", from);
         assert.strictEqual(allowed.status, 0, allowed.output);
-        const outside = attempt(
-            ns.franceGateway,
-            "ping",
-            "-c",
-            "2",
-            "-W",
-            "2",
-            "-I",
-            from,
-            outsideAddress,
-        );
+        const outside = pingTwice(ns.franceGateway, outsideAddress, from);
         assert.notStrictEqual(outside.status, 0, outside.output);
         assert.match(outside.output, /2 packets transmitted, 0 received/);
-        const arrived = inside(ns.outside, "iptables", "-L", "INPUT", "-v", "-x", "-n");
-        const counted = arrived.split("\n").find((line) => line.includes("10.120.0.0/16"))!;
-        assert.strictEqual(counted.trim().split(/\s+/)[0], "0", arrived);
+        assertNothingArrivedFrom("10.120.0.0/16");
         // A node in france reaches greece's nodes, not greece's gateway.
-        const gateway = attempt(ns.franceNode, "ping", "-c", "2", "-W", "2", gateways.greece.ip);
+        const gateway = pingTwice(ns.franceNode, gateways.greece.ip);
         assert.notStrictEqual(gateway.status, 0, gateway.output);
         const dropped = inside(
             ns.greeceGateway,
@@ -469,13 +459,10 @@ describe("the example interconnect through real WireGuard tunnels", function () 
     it("forwards nothing between greece's site network and what is behind its gateway", () => {
         // A host on the site network that routes through the gateway, to the host cluster.
         inside(ns.greeceNode, "ip", "route", "add", outsideAddress, "via", gateways.greece.ip);
-        inside(ns.outside, "iptables", "-I", "INPUT", "-s", "192.168.18.0/24");
-        const sent = attempt(ns.greeceNode, "ping", "-c", "2", "-W", "2", outsideAddress);
+        const sent = pingTwice(ns.greeceNode, outsideAddress);
         assert.notStrictEqual(sent.status, 0, sent.output);
         assert.match(sent.output, /2 packets transmitted, 0 received/);
-        const arrived = inside(ns.outside, "iptables", "-L", "INPUT", "-v", "-x", "-n");
-        const counted = arrived.split("\n").find((line) => line.includes("192.168.18.0/24"))!;
-        assert.strictEqual(counted.trim().split(/\s+/)[0], "0", arrived);
+        assertNothingArrivedFrom("192.168.18.0/24");
         inside(ns.greeceNode, "ip", "route", "del", outsideAddress);
     });
 

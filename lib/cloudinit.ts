@@ -58,6 +58,11 @@ export interface WrittenFile {
     content: string;
 }
 
+/** A systemd unit cloud-init writes where systemd finds the administrator's units. */
+export function systemdUnitFile(unit: string, lines: string[]): WrittenFile {
+    return { path: `/etc/systemd/system/${unit}`, permissions: "0644", content: lines.join("\n") };
+}
+
 /**
  * The readiness socket's units, written but not enabled: systemd accepts on the pod network's
  * guest address (FreeBind: before DHCP or netplan has put it there) and each connection's service
@@ -90,16 +95,8 @@ export function readinessSocketFiles(marker: string): WrittenFile[] {
         "",
     ];
     return [
-        {
-            path: `/etc/systemd/system/${readinessSocket.unit}`,
-            permissions: "0644",
-            content: socket.join("\n"),
-        },
-        {
-            path: `/etc/systemd/system/${readinessSocket.service}`,
-            permissions: "0644",
-            content: service.join("\n"),
-        },
+        systemdUnitFile(readinessSocket.unit, socket),
+        systemdUnitFile(readinessSocket.service, service),
     ];
 }
 
@@ -231,11 +228,7 @@ function podNetworkUserData(os: GuestOs): { files: WrittenFile[]; units: string[
     return {
         files: [
             { path: podNetworkScript, permissions: "0755", content: podNetworkScriptText() },
-            {
-                path: `/etc/systemd/system/${podNetworkService}`,
-                permissions: "0644",
-                content: unit.join("\n"),
-            },
+            systemdUnitFile(podNetworkService, unit),
         ],
         units: [podNetworkService],
     };

@@ -11,7 +11,7 @@ import { LoadedInterconnects, RawStackConfig, StackConfig } from "./config/types
 import { contains, ipToInt, lastAddress, overlaps, parseCidr } from "./ip";
 import { ProblemList } from "./problems";
 import { readStackFile, stackFileConfig, stackFilePath } from "./stackFile";
-import { readinessSocketFiles, WrittenFile } from "./cloudinit";
+import { readinessSocketFiles, systemdUnitFile, WrittenFile } from "./cloudinit";
 import { tunnelTiming } from "./defaults";
 import { readinessSocket, tunnelKeeper } from "./naming";
 
@@ -641,16 +641,8 @@ function tunnelKeeperUnits(interfaceName: string, marker: string): WrittenFile[]
         "",
     ];
     return [
-        {
-            path: `/etc/systemd/system/${tunnelKeeper.service}`,
-            permissions: "0644",
-            content: service.join("\n"),
-        },
-        {
-            path: `/etc/systemd/system/${tunnelKeeper.timer}`,
-            permissions: "0644",
-            content: timer.join("\n"),
-        },
+        systemdUnitFile(tunnelKeeper.service, service),
+        systemdUnitFile(tunnelKeeper.timer, timer),
     ];
 }
 

@@ -264,6 +264,17 @@ export interface VmHardware {
     hugepages?: string;
 }
 
+/** The hardware fields of a node's config, as its VM asks them of the host. */
+export function vmHardware(node: VmHardware): VmHardware {
+    return {
+        gpus: node.gpus,
+        hostDevices: node.hostDevices,
+        dedicatedCpu: node.dedicatedCpu,
+        isolateEmulatorThread: node.isolateEmulatorThread,
+        hugepages: node.hugepages,
+    };
+}
+
 /** Devices by resource name, each under a name unique in the VM (`gpu1`, `hostdevice1`). */
 function hostDevices(prefix: string, devices: string[] | undefined): VmHostDevice[] | undefined {
     return devices === undefined || devices.length === 0

@@ -15,7 +15,7 @@ import {
     launcherCommon,
     placementSearchSteps,
 } from "./defaults";
-import { virtualMachine } from "./manifests";
+import { virtualMachine, vmHardware } from "./manifests";
 import { hostLabels, vmName } from "./naming";
 import { compareText } from "./order";
 import { ProblemList } from "./problems";
@@ -197,13 +197,7 @@ function launcherSpecOf(node: ClusterNode, sriov: Set<string>): LauncherSpec {
         })),
         rootDisk: placeholder,
         cloudInitSecret: placeholder,
-        hardware: {
-            gpus: node.gpus,
-            hostDevices: node.hostDevices,
-            dedicatedCpu: node.dedicatedCpu,
-            isolateEmulatorThread: node.isolateEmulatorThread,
-            hugepages: node.hugepages,
-        },
+        hardware: vmHardware(node),
     }).spec.template.spec;
 }
 

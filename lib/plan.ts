@@ -27,6 +27,7 @@ import {
     networkAttachmentDefinition,
     rootDiskDataVolume,
     virtualMachine,
+    vmHardware,
 } from "./manifests";
 import {
     annotations,
@@ -399,13 +400,7 @@ function planNode(
             })),
             rootDisk: name,
             cloudInitSecret: cloudInitSecretName,
-            hardware: {
-                gpus: node.gpus,
-                hostDevices: node.hostDevices,
-                dedicatedCpu: node.dedicatedCpu,
-                isolateEmulatorThread: node.isolateEmulatorThread,
-                hugepages: node.hugepages,
-            },
+            hardware: vmHardware(node),
         }),
     };
 }
