@@ -1,13 +1,14 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { DataVolume, VirtualMachine } from "../lib/manifests";
+import { CloudInitData, cloudInitUuid } from "../lib/instanceId";
+import { DataVolume, VirtualMachine, withFirmwareUuid } from "../lib/manifests";
 import { annotations, resourceNames } from "../lib/naming";
 
 export interface ClonedDiskVmArgs {
     rootDisk: DataVolume;
     virtualMachine: VirtualMachine;
-    /** The VM's cloud-init Secret, created before it. */
-    cloudInit: k8s.core.v1.Secret;
+    /** The VM's cloud-init: its Secret's name, and the Secret's data as a secret output. */
+    cloudInit: { secretName: string; data: pulumi.Output<CloudInitData> };
     /** The namespace both live in, created before them. */
     namespace: pulumi.Resource;
     /** The golden image the root disk clones; the clone waits for its import. */
@@ -20,16 +21,35 @@ export interface ClonedDiskVmArgs {
 
 /**
  * A VM booted from its own clone of the site's golden image, as nodes and interconnect gateways
- * are, declared under `parent` with the options that keep disk and VM in step.
+ * are, declared under `parent` with its cloud-init Secret and the options that keep disk and VM
+ * in step.
  */
 export function declareClonedDiskVm(
     parent: pulumi.ComponentResource,
     name: string,
     args: ClonedDiskVmArgs,
 ): {
+    cloudInit: k8s.core.v1.Secret;
     rootDisk: k8s.apiextensions.CustomResource;
     virtualMachine: k8s.apiextensions.CustomResource;
 } {
+    const { metadata } = args.virtualMachine;
+    const cloudInit = new k8s.core.v1.Secret(
+        resourceNames.cloudInit(name),
+        {
+            metadata: { name: args.cloudInit.secretName, namespace: metadata.namespace },
+            stringData: args.cloudInit.data,
+        },
+        { parent, dependsOn: [args.namespace] },
+    );
+    // From the Secret's data as the program computes it, not from the Secret's outputs: a preview
+    // of an unchanged VM knows it. A change marks a running VM RestartRequired (kubevirt
+    // pkg/virt-controller/watch/vm/vm.go syncRestartRequired); its guest applies the new
+    // cloud-init on its next restart, which KubeVirt leaves to the operator.
+    // Not secret: a SHA-256 of data holding high-entropy keys reveals nothing of them.
+    const uuid = pulumi.unsecret(
+        args.cloudInit.data.apply((data) => cloudInitUuid(metadata, data)),
+    );
     const rootDisk = new k8s.apiextensions.CustomResource(
         resourceNames.rootDisk(name),
         args.rootDisk,
@@ -48,11 +68,13 @@ export function declareClonedDiskVm(
             deleteBeforeReplace: true,
         },
     );
-    const virtualMachine = new k8s.apiextensions.CustomResource(name, args.virtualMachine, {
+    const vm = withFirmwareUuid(args.virtualMachine, uuid);
+    const virtualMachine = new k8s.apiextensions.CustomResource(name, vm, {
         parent,
-        dependsOn: [args.cloudInit, rootDisk, ...args.networkAttachments],
+        dependsOn: [cloudInit, rootDisk, ...args.networkAttachments],
         // The annotations carry every reason its root disk or cluster is replaced, so the VM
-        // is replaced with them (Pulumi does not cascade replacements along dependsOn)...
+        // is replaced with them (Pulumi does not cascade replacements along dependsOn); a new
+        // firmware UUID is in neither, so it updates the VM...
         replaceOnChanges: [
             `metadata.annotations["${annotations.rootDisk}"]`,
             `metadata.annotations["${annotations.clusterIdentity}"]`,
@@ -66,5 +88,5 @@ export function declareClonedDiskVm(
         customTimeouts: { create: "30m", update: "30m" },
         ...(args.removalHook ? { hooks: { beforeDelete: [args.removalHook] } } : {}),
     });
-    return { rootDisk, virtualMachine };
+    return { cloudInit, rootDisk, virtualMachine };
 }

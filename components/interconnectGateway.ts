@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { privateKeyPlaceholder } from "../lib/interconnect";
-import { resourceNames, typeTokens } from "../lib/naming";
+import { typeTokens } from "../lib/naming";
 import { GatewayNodePlan } from "../lib/plan";
 import { declareClonedDiskVm } from "./clonedDiskVm";
 
@@ -44,29 +44,24 @@ export class InterconnectGateway extends pulumi.ComponentResource {
             .output(args.privateKey)
             .apply((key) => gateway.userData.replace(privateKeyPlaceholder, key));
 
-        this.cloudInit = new k8s.core.v1.Secret(
-            resourceNames.cloudInit(name),
-            {
-                metadata: { name: gateway.cloudInitSecretName, namespace: gateway.namespace },
+        ({
+            cloudInit: this.cloudInit,
+            rootDisk: this.rootDisk,
+            virtualMachine: this.virtualMachine,
+        } = declareClonedDiskVm(this, name, {
+            rootDisk: gateway.rootDisk,
+            virtualMachine: gateway.virtualMachine,
+            cloudInit: {
+                secretName: gateway.cloudInitSecretName,
                 // Secret: the user-data carries the WireGuard private key.
-                stringData: pulumi.secret(
+                data: pulumi.secret(
                     userData.apply((userdata) => ({ userdata, networkdata: gateway.networkData })),
                 ),
             },
-            { parent: this, dependsOn: [args.namespace] },
-        );
-        ({ rootDisk: this.rootDisk, virtualMachine: this.virtualMachine } = declareClonedDiskVm(
-            this,
-            name,
-            {
-                rootDisk: gateway.rootDisk,
-                virtualMachine: gateway.virtualMachine,
-                cloudInit: this.cloudInit,
-                namespace: args.namespace,
-                goldenImage: args.goldenImage,
-                networkAttachments: [args.networkAttachment],
-            },
-        ));
+            namespace: args.namespace,
+            goldenImage: args.goldenImage,
+            networkAttachments: [args.networkAttachment],
+        }));
         this.ip = gateway.gateway.ip;
         this.tunnelAddress = gateway.gateway.tunnelAddress;
         this.registerOutputs({ ip: this.ip, tunnelAddress: this.tunnelAddress });

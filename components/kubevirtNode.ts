@@ -2,6 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import { nodeRegistrationCommand, renderUserData } from "../lib/cloudinit";
+import { CloudInitData } from "../lib/instanceId";
 import { resourceNames, typeTokens } from "../lib/naming";
 import { NodePlan } from "../lib/plan";
 import { declareClonedDiskVm } from "./clonedDiskVm";
@@ -56,29 +57,23 @@ export class KubevirtNode extends pulumi.ComponentResource {
         );
         this.hostPublicKey = hostKey.publicKeyOpenssh.apply((key) => key.trim());
 
-        this.cloudInit = new k8s.core.v1.Secret(
-            resourceNames.cloudInit(name),
-            {
-                metadata: { name: node.cloudInitSecretName, namespace: node.namespace },
-                stringData: cloudInitData(node, args, hostKey),
+        ({
+            cloudInit: this.cloudInit,
+            rootDisk: this.rootDisk,
+            virtualMachine: this.virtualMachine,
+        } = declareClonedDiskVm(this, name, {
+            rootDisk: node.rootDisk,
+            virtualMachine: node.virtualMachine,
+            cloudInit: {
+                secretName: node.cloudInitSecretName,
+                data: cloudInitData(node, args, hostKey),
             },
-            { parent: this, dependsOn: [args.namespace] },
-        );
-
-        ({ rootDisk: this.rootDisk, virtualMachine: this.virtualMachine } = declareClonedDiskVm(
-            this,
-            name,
-            {
-                rootDisk: node.rootDisk,
-                virtualMachine: node.virtualMachine,
-                cloudInit: this.cloudInit,
-                namespace: args.namespace,
-                goldenImage: args.goldenImage,
-                networkAttachments: args.networkAttachments,
-                // The node leaves Rancher (drain, etcd member, Node object) before its VM goes.
-                removalHook: args.removalHook,
-            },
-        ));
+            namespace: args.namespace,
+            goldenImage: args.goldenImage,
+            networkAttachments: args.networkAttachments,
+            // The node leaves Rancher (drain, etcd member, Node object) before its VM goes.
+            removalHook: args.removalHook,
+        }));
 
         this.ips = Object.fromEntries(node.interfaces.map((i) => [i.network, i.ip]));
         this.macs = Object.fromEntries(node.interfaces.map((i) => [i.network, i.mac]));
@@ -102,7 +97,7 @@ function cloudInitData(
     node: NodePlan,
     args: KubevirtNodeArgs,
     hostKey: tls.PrivateKey,
-): pulumi.Output<{ userdata: string; networkdata: string }> {
+): pulumi.Output<CloudInitData> {
     return pulumi.secret(
         pulumi
             .all([

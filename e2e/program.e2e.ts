@@ -11,6 +11,7 @@ import {
     wireguardPublicKey,
     withInterconnects,
 } from "../lib/interconnect";
+import { CloudInitData, cloudInitUuid } from "../lib/instanceId";
 import { labels } from "../lib/naming";
 import { NodePlan, StackPlan, planStack } from "../lib/plan";
 import { parseStackFile, stackFileConfig, stackFilePath, withAllocations } from "../lib/stackFile";
@@ -180,6 +181,31 @@ describe("index.ts against a live API server", function () {
             `/apis/kubevirt.io/v1/virtualmachines?labelSelector=${selector}`,
         );
         return list.body.items.length === 1;
+    }
+
+    const vmPath = (vm: { namespace: string; vmName: string }) =>
+        `/apis/kubevirt.io/v1/namespaces/${vm.namespace}/virtualmachines/${vm.vmName}`;
+
+    /** The firmware UUID of each VM on the API server, by name. */
+    async function firmwareUuids(
+        vms: { namespace: string; vmName: string }[],
+    ): Promise<Record<string, string>> {
+        const uuids: Record<string, string> = {};
+        for (const vm of vms) {
+            const live = await controlPlane!.call("GET", vmPath(vm));
+            uuids[vm.vmName] = live.body.spec.template.spec.domain.firmware.uuid;
+        }
+        return uuids;
+    }
+
+    /** A cloud-init Secret's data on the API server. */
+    async function cloudInitData(namespace: string, name: string): Promise<CloudInitData> {
+        const secret = await controlPlane!.call(
+            "GET",
+            `/api/v1/namespaces/${namespace}/secrets/${name}`,
+        );
+        const decode = (key: string) => Buffer.from(secret.body.data[key], "base64").toString();
+        return { userdata: decode("userdata"), networkdata: decode("networkdata") };
     }
 
     /** Plays CDI (imports and clones finish), KubeVirt (VMs run) and the nodes' Rancher agents. */
@@ -684,12 +710,33 @@ describe("index.ts against a live API server", function () {
                 .filter((route: any) => route.via === gateway.gateway.ip);
         };
         const nodes = plan.clusters.flatMap((c) => c.nodes);
-        // The host provider's enableSecretMutable updates each node's cloud-init Secret in place.
-        const updatedInPlace = (steps: string[]) =>
+        // The host provider's enableSecretMutable updates each node's cloud-init Secret in place,
+        // and each node's VM takes the new cloud-init's firmware UUID.
+        const updatedInPlace = async (steps: string[]) => {
             assert.deepStrictEqual(
-                steps.filter((step) => / Secret /.test(step) && !step.includes(gateway.vmName)),
-                nodes.map((node) => `update Secret ${node.vmName}-cloudinit`).sort(),
+                steps.filter(
+                    (step) =>
+                        / (Secret|VirtualMachine) /.test(step) && !step.includes(gateway.vmName),
+                ),
+                nodes
+                    .flatMap((node) => [
+                        `update Secret ${node.vmName}-cloudinit`,
+                        `update VirtualMachine ${node.vmName}`,
+                    ])
+                    .sort(),
             );
+            const uuids = await firmwareUuids(nodes);
+            for (const node of nodes) {
+                assert.strictEqual(
+                    uuids[node.vmName],
+                    cloudInitUuid(
+                        node.virtualMachine.metadata,
+                        await cloudInitData(node.namespace, node.cloudInitSecretName),
+                    ),
+                    node.vmName,
+                );
+            }
+        };
         const gatewayObjects = [
             `/apis/kubevirt.io/v1/namespaces/${gateway.namespace}/virtualmachines/${gateway.vmName}`,
             `/apis/cdi.kubevirt.io/v1beta1/namespaces/${gateway.namespace}/datavolumes/${gateway.rootDisk.metadata.name}`,
@@ -705,8 +752,9 @@ describe("index.ts against a live API server", function () {
         let joinedSite = true;
         try {
             const joined = await up();
-            // Every node's cloud-init, whose network-data gains the routes, is updated.
-            assert.deepStrictEqual(changes(joined.summary), { create: 4, update: 3 });
+            // Every node's cloud-init, whose network-data gains the routes, is updated, and so is
+            // its VM's firmware UUID.
+            assert.deepStrictEqual(changes(joined.summary), { create: 4, update: 6 });
             assert.deepStrictEqual(
                 joined.steps.filter((step) => step.startsWith("create ")).sort(),
                 [
@@ -716,7 +764,15 @@ describe("index.ts against a live API server", function () {
                     `create VirtualMachine ${gateway.vmName}`,
                 ],
             );
-            updatedInPlace(joined.steps.sort());
+            await updatedInPlace(joined.steps.sort());
+            const [gatewayUuid] = Object.values(await firmwareUuids([gateway]));
+            assert.strictEqual(
+                gatewayUuid,
+                cloudInitUuid(
+                    gateway.virtualMachine.metadata,
+                    await cloudInitData(gateway.namespace, gateway.cloudInitSecretName),
+                ),
+            );
             for (const node of nodes) {
                 assert.deepStrictEqual(
                     await routesViaGateway(node),
@@ -749,8 +805,8 @@ describe("index.ts against a live API server", function () {
             await stack.removeConfig(keyConfig);
             joinedSite = false;
             const left = await up();
-            assert.deepStrictEqual(changes(left.summary), { delete: 4, update: 3 });
-            updatedInPlace(left.steps.sort());
+            assert.deepStrictEqual(changes(left.summary), { delete: 4, update: 6 });
+            await updatedInPlace(left.steps.sort());
             for (const node of nodes) {
                 assert.deepStrictEqual(await routesViaGateway(node), [], node.vmName);
             }
@@ -777,23 +833,49 @@ describe("index.ts against a live API server", function () {
         // place, which Pulumi allows, where a replacement would be refused.
         const key =
             "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIuugjcbloVjbQTTkAhCMPaGjQ9D0W6PssFpJlAYGFuX noc@example";
+        const uuidsBefore = await firmwareUuids(currentPlan().clusters.flatMap((c) => c.nodes));
+        // As KubeVirt's firmware sync does to a VM created without a UUID (kubevirt
+        // pkg/virt-controller/watch/vm/firmware.go): another field manager now owns the UUID.
+        const synced = currentPlan().clusters[0].nodes[0];
+        const patched = await controlPlane!.call(
+            "PATCH",
+            `${vmPath(synced)}?fieldManager=virt-controller`,
+            [
+                {
+                    op: "replace",
+                    path: "/spec/template/spec/domain/firmware",
+                    value: { uuid: "5b0a1f4e-0c6d-5d8e-9a7b-3c2d1e0f9a8b" },
+                },
+            ],
+            "application/json-patch+json",
+        );
+        assert.strictEqual(patched.status, 200, JSON.stringify(patched.body));
         const protectedPlan = editStack((config) => {
             config["edge:site"].sshAuthorizedKeys.push(key);
         });
         const newKey = await up();
-        assert.deepStrictEqual(changes(newKey.summary), { update: 3 });
+        // Each VM takes its new cloud-init's firmware UUID, the guest's instance-id, in place.
+        assert.deepStrictEqual(changes(newKey.summary), { update: 6 });
         const protectedNodes = protectedPlan.clusters.flatMap((c) => c.nodes);
         assert.deepStrictEqual(
-            newKey.steps.filter((step) => / Secret /.test(step)).sort(),
-            protectedNodes.map((node) => `update Secret ${node.vmName}-cloudinit`).sort(),
+            newKey.steps.filter((step) => / (Secret|VirtualMachine) /.test(step)).sort(),
+            protectedNodes
+                .flatMap((node) => [
+                    `update Secret ${node.vmName}-cloudinit`,
+                    `update VirtualMachine ${node.vmName}`,
+                ])
+                .sort(),
         );
+        const uuidsAfter = await firmwareUuids(protectedNodes);
         for (const node of protectedNodes) {
-            const secret = await controlPlane!.call(
-                "GET",
-                `/api/v1/namespaces/${node.namespace}/secrets/${node.cloudInitSecretName}`,
+            const data = await cloudInitData(node.namespace, node.cloudInitSecretName);
+            assert.ok(data.userdata.includes(`  - ${key}\n`), node.vmName);
+            assert.strictEqual(
+                uuidsAfter[node.vmName],
+                cloudInitUuid(node.virtualMachine.metadata, data),
+                node.vmName,
             );
-            const userData = Buffer.from(secret.body.data.userdata, "base64").toString("utf8");
-            assert.ok(userData.includes(`  - ${key}\n`), node.vmName);
+            assert.notStrictEqual(uuidsAfter[node.vmName], uuidsBefore[node.vmName], node.vmName);
         }
         let removedNode: unknown;
         editStack((config) => {

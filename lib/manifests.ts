@@ -378,6 +378,41 @@ export function virtualMachine(args: VirtualMachineArgs): VirtualMachine {
     };
 }
 
+/**
+ * Pulumi's server-side apply takes fields another field manager set only when forced
+ * (pulumi-kubernetes provider/pkg/await/await.go patchForce): KubeVirt's virt-controller writes
+ * the firmware UUID into every VM created without one (kubevirt
+ * pkg/virt-controller/watch/vm/firmware.go), so VMs created before their UUID was declared would
+ * refuse it. It also takes back any other declared field someone changed (`virtctl stop` sets
+ * runStrategy Halted), when the VM is next updated.
+ */
+export const forceApplyAnnotation = { "pulumi.com/patchForce": "true" } as const;
+
+/**
+ * The VM with the firmware UUID that KubeVirt hands its guest as the cloud-init instance-id (see
+ * cloudInitUuid in lib/instanceId.ts); generic so that the program can give a Pulumi output.
+ */
+export function withFirmwareUuid<U>(vm: VirtualMachine, uuid: U) {
+    const { template } = vm.spec;
+    return {
+        ...vm,
+        metadata: {
+            ...vm.metadata,
+            annotations: { ...vm.metadata.annotations, ...forceApplyAnnotation },
+        },
+        spec: {
+            ...vm.spec,
+            template: {
+                ...template,
+                spec: {
+                    ...template.spec,
+                    domain: { ...template.spec.domain, firmware: { uuid } },
+                },
+            },
+        },
+    };
+}
+
 export interface Service {
     apiVersion: "v1";
     kind: "Service";

@@ -2,6 +2,8 @@ import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 import type * as components from "../components";
+import { cloudInitUuid } from "../lib/instanceId";
+import { withFirmwareUuid } from "../lib/manifests";
 import { planStack, StackPlan } from "../lib/plan";
 import { rawStackConfig } from "../lib/stackFile";
 import { greeceNodes } from "./fixtures";
@@ -159,7 +161,13 @@ describe("components", () => {
             const disk = named(resources, types.dataVolume, "final-test-cluster-master-rootdisk");
             assert.deepStrictEqual(disk.inputs, node.rootDisk);
             const vm = named(resources, types.virtualMachine, "final-test-cluster-master");
-            assert.deepStrictEqual(vm.inputs, node.virtualMachine);
+            // The plan's VM with the firmware UUID of the Secret's very data, sent in plain text.
+            const uuid = cloudInitUuid(
+                { namespace: "final-test", name: "final-test-cluster-master" },
+                data,
+            );
+            assert.deepStrictEqual(vm.inputs, withFirmwareUuid(node.virtualMachine, uuid));
+            assert.strictEqual(vm.inputs.spec.template.spec.domain.firmware.uuid, uuid);
             assert.ok(!JSON.stringify(vm.inputs).includes(mockRancher.token), "no token in the VM");
 
             assert.deepStrictEqual(outputs, [

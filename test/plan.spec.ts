@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "os";
 import * as path from "path";
 import { parse, parseDocument } from "yaml";
+import { cloudInitUuid } from "../lib/instanceId";
 import { planStack } from "../lib/plan";
 import {
     parseStackFile,
@@ -317,25 +318,48 @@ describe("offline plan", () => {
                 });
                 // The host provider sets enableSecretMutable: Pulumi refuses to replace a
                 // protected resource, and e2e/program.e2e.ts sees the real provider update them.
+                // Each VM takes its cloud-init's new firmware UUID, the guest's instance-id, in
+                // an update too: it applies the change on its next restart.
                 assert.deepStrictEqual(
                     changes.map((c) => [c.action, c.name, c.reasons, c.deleteFirst]),
                     [
                         ["update", "final-test-cluster-master-cloudinit", [], false],
                         ["update", "final-test-worker1-cloudinit", [], false],
+                        ["update", "final-test-cluster-master", [], false],
+                        ["update", "final-test-worker1", [], false],
                     ],
                 );
-                for (const change of changes) {
+                const { plan } = planStack(rawStackConfig(locked(base())));
+                for (const node of plan.clusters[0].nodes) {
+                    const secret = changes.find((c) => c.name === node.cloudInitSecretName)!;
                     assert.deepStrictEqual(
-                        change.fields.map((f) => formatPath(f.path)),
+                        secret.fields.map((f) => formatPath(f.path)),
                         ["stringData.userdata"],
                     );
-                    assert.ok((change.fields[0].after as string).includes(`  - ${key}\n`));
+                    const userdata = secret.fields[0].after as string;
+                    assert.ok(userdata.includes(`  - ${key}\n`));
+                    const vm = changes.find((c) => c.name === node.vmName)!;
+                    assert.deepStrictEqual(
+                        vm.fields.map((f) => [formatPath(f.path), f.after]),
+                        [
+                            [
+                                "spec.template.spec.domain.firmware.uuid",
+                                cloudInitUuid(node.virtualMachine.metadata, {
+                                    userdata,
+                                    networkdata: node.networkData,
+                                }),
+                            ],
+                        ],
+                    );
+                    assert.notStrictEqual(vm.fields[0].before, vm.fields[0].after);
                 }
                 const report = formatDiff(changes).split("\n");
-                assert.ok(
-                    report.includes("  ~ Secret final-test-worker1-cloudinit"),
-                    report.join("\n"),
-                );
+                for (const line of [
+                    "  ~ Secret final-test-worker1-cloudinit",
+                    "  ~ VirtualMachine final-test-worker1",
+                ]) {
+                    assert.ok(report.includes(line), report.join("\n"));
+                }
             });
         }
 
