@@ -1,6 +1,11 @@
 import { z } from "zod";
-import { defaults, minimumNodeMemory, nodePortRange, supportedCnis } from "../defaults";
-import { kubevirtLauncher } from "../defaults";
+import {
+    defaults,
+    kubevirtLauncher,
+    minimumNodeMemory,
+    nodePortRange,
+    supportedCnis,
+} from "../defaults";
 import { ipv4Address, ipv4Pattern, parseCidr } from "../ip";
 import { podInterfaceName } from "../naming";
 import { bytes, quantityPattern } from "../quantity";
