@@ -13,7 +13,7 @@ import { ProblemList } from "./problems";
 import { readStackFile, stackFileConfig, stackFilePath } from "./stackFile";
 import { readinessSocketFiles, systemdUnitFile, WrittenFile } from "./cloudinit";
 import { tunnelTiming } from "./defaults";
-import { readinessSocket, tunnelKeeper } from "./naming";
+import { readinessSocket, resourceNames, tunnelKeeper } from "./naming";
 
 /**
  * Interconnects: routed (L3) WireGuard tunnels between gateways that sites declare on one of their
@@ -277,24 +277,43 @@ function checkGateway(
     return network;
 }
 
-/** Each gateway is a VM of its own: one site's address serves one interconnect. */
-function reportSharedGateways(declaration: Interconnects, problems: ProblemList): void {
-    const first = new Map<string, { index: number; interconnect: string; path: string }>();
-    declaration.interconnects.forEach((ic, i) =>
-        ic.members.forEach((member, j) => {
-            const key = `${member.site} ${member.gateway}`;
-            const path = `interconnects[${i}].members[${j}].gateway`;
-            const earlier = first.get(key);
-            if (!earlier) {
-                first.set(key, { index: i, interconnect: ic.name, path });
-            } else if (earlier.index !== i) {
-                problems.add(
-                    path,
-                    `${member.gateway} is ${member.site}'s gateway on interconnect ${earlier.interconnect} too (${earlier.path}); each interconnect has a gateway VM of its own, with its own address`,
-                );
-            }
-        }),
-    );
+/**
+ * What two interconnects' members may not share: a site's gateway address, since each
+ * interconnect has a gateway VM of its own, and any public endpoint, since the site router
+ * forwards one UDP port to one gateway VM.
+ */
+function reportSharedMembers(declaration: Interconnects, problems: ProblemList): void {
+    const rules = [
+        {
+            field: "gateway",
+            // Within one interconnect a site appears once, which duplicate sites report.
+            acrossOnly: true,
+            key: (member: Member) => `${member.site} ${member.gateway}`,
+            message: (member: Member, interconnect: string, path: string) =>
+                `${member.gateway} is ${member.site}'s gateway on interconnect ${interconnect} too (${path}); each interconnect has a gateway VM of its own, with its own address`,
+        },
+        {
+            field: "endpoint",
+            acrossOnly: false,
+            key: (member: Member) => member.endpoint,
+            message: (member: Member, interconnect: string, path: string) =>
+                `${member.endpoint} is the endpoint of interconnect ${interconnect} too (${path}); a router forwards one UDP port to one gateway VM, so give each interconnect a port of its own`,
+        },
+    ] as const;
+    for (const rule of rules) {
+        const first = new Map<string, { index: number; interconnect: string; path: string }>();
+        declaration.interconnects.forEach((ic, i) =>
+            ic.members.forEach((member, j) => {
+                const path = `interconnects[${i}].members[${j}].${rule.field}`;
+                const earlier = first.get(rule.key(member));
+                if (!earlier) {
+                    first.set(rule.key(member), { index: i, interconnect: ic.name, path });
+                } else if (!rule.acrossOnly || earlier.index !== i) {
+                    problems.add(path, rule.message(member, earlier.interconnect, earlier.path));
+                }
+            }),
+        );
+    }
 }
 
 /**
@@ -322,7 +341,7 @@ export function planInterconnects(
         problems,
         "interconnect name",
     );
-    reportSharedGateways(declaration, problems);
+    reportSharedMembers(declaration, problems);
     const gateways: GatewayPlan[] = [];
     const nodeRoutes: Record<string, NodeRoute[]> = {};
     declaration.interconnects.forEach((ic, i) => {
@@ -350,6 +369,13 @@ export function planInterconnects(
             const publicKey = declaration.sites[member.site]?.publicKey;
             if (!publicKey) {
                 problems.add(`${memberPath}.site`, `${member.site} has no public key under sites:`);
+            }
+            const vmName = resourceNames.gateway(member.site, ic.name);
+            if (vmName.length > 63) {
+                problems.add(
+                    `${memberPath}.site`,
+                    `the gateway VM name "${vmName}" is longer than 63 characters; shorten the interconnect's name`,
+                );
             }
             const network = checkGateway(member, ic.name, config, memberPath, problems);
             const image = config.images.find((i) => i.name === member.image);

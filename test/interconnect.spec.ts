@@ -154,6 +154,8 @@ describe("interconnects between sites", () => {
         second.members[1].tunnelAddress = "10.255.1.2";
         second.members[0].gateway = "192.168.18.251";
         second.members[1].gateway = "10.120.0.251";
+        second.members[0].endpoint = "gr-gw.example.org:51821";
+        second.members[1].endpoint = "fr-gw.example.org:51821";
         raw.interconnects.push(second);
         assert.deepStrictEqual(problemsOf(raw, sites), [
             'interconnects[1].name: duplicate interconnect name "eu" (also at interconnects[0].name)',
@@ -162,6 +164,38 @@ describe("interconnects between sites", () => {
         second.members[1].gateway = "10.120.0.250";
         assert.deepStrictEqual(problemsOf(raw, sites), [
             "interconnects[1].members[1].gateway: 10.120.0.250 is france's gateway on interconnect eu too (interconnects[0].members[1].gateway); each interconnect has a gateway VM of its own, with its own address",
+        ]);
+    });
+
+    it("refuses a public endpoint two members share, in one interconnect or two", () => {
+        const { raw, sites } = committed();
+        raw.interconnects[0].members[1].endpoint = "gr-gw.example.org:51820";
+        assert.deepStrictEqual(problemsOf(raw, sites), [
+            "interconnects[0].members[1].endpoint: gr-gw.example.org:51820 is the endpoint of interconnect eu too (interconnects[0].members[0].endpoint); a router forwards one UDP port to one gateway VM, so give each interconnect a port of its own",
+        ]);
+        raw.interconnects[0].members[1].endpoint = "fr-gw.example.org:51820";
+        const second = structuredClone(raw.interconnects[0]);
+        second.name = "south";
+        second.tunnelCidr = "10.255.1.0/29";
+        second.members[0].tunnelAddress = "10.255.1.1";
+        second.members[1].tunnelAddress = "10.255.1.2";
+        second.members[0].gateway = "192.168.18.251";
+        second.members[1].gateway = "10.120.0.251";
+        second.members[1].endpoint = "fr-gw.example.org:51821";
+        raw.interconnects.push(second);
+        assert.deepStrictEqual(problemsOf(raw, sites), [
+            "interconnects[1].members[0].endpoint: gr-gw.example.org:51820 is the endpoint of interconnect eu too (interconnects[0].members[0].endpoint); a router forwards one UDP port to one gateway VM, so give each interconnect a port of its own",
+        ]);
+    });
+
+    it("refuses a gateway whose VM name would pass Kubernetes' 63 characters", () => {
+        const { raw, sites } = committed();
+        const site = "greece-and-the-aegean-islands-testbed-with-a-rather-long-name";
+        sites[site] = sites.greece;
+        raw.sites[site] = raw.sites.greece;
+        raw.interconnects[0].members[0].site = site;
+        assert.deepStrictEqual(problemsOf(raw, sites), [
+            `interconnects[0].members[0].site: the gateway VM name "${site}-eu-gw" is longer than 63 characters; shorten the interconnect's name`,
         ]);
     });
 
