@@ -295,7 +295,8 @@ function reportSharedMembers(declaration: Interconnects, problems: ProblemList):
         {
             field: "endpoint",
             acrossOnly: false,
-            key: (member: Member) => member.endpoint,
+            // Host names are case-insensitive.
+            key: (member: Member) => member.endpoint.toLowerCase(),
             message: (member: Member, interconnect: string, path: string) =>
                 `${member.endpoint} is the endpoint of interconnect ${interconnect} too (${path}); a router forwards one UDP port to one gateway VM, so give each interconnect a port of its own`,
         },
@@ -374,7 +375,7 @@ export function planInterconnects(
             if (vmName.length > 63) {
                 problems.add(
                     `${memberPath}.site`,
-                    `the gateway VM name "${vmName}" is longer than 63 characters; shorten the interconnect's name`,
+                    `the gateway VM name "${vmName}" is longer than 63 characters; shorten the site's or the interconnect's name`,
                 );
             }
             const network = checkGateway(member, ic.name, config, memberPath, problems);
@@ -525,8 +526,10 @@ const routedPrefixes = (peer: PeerPlan) => peer.allowedIps.slice(1);
  * PreUp clears what an interrupted `up` left, so that `iptables -N` never fails on it.
  */
 export function renderWgQuick(gateway: Omit<GatewayPlan, "wgQuickConfig">): string {
+    // The comment tells the two rules apart for `-C` too: iptables-nft before 1.8.12 ignores
+    // interface names when it compares rules ("nft: fix interface comparisons in `-C` commands").
     const clampRule = (direction: "-i" | "-o") =>
-        `FORWARD ${direction} %i -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --set-mss ${gateway.mss}`;
+        `FORWARD ${direction} %i -p tcp --tcp-flags SYN,RST SYN -m comment --comment edge-mss${direction} -j TCPMSS --set-mss ${gateway.mss}`;
     // Once only, however often `up` runs: when the interface vanished, `wg-quick down` stops at
     // "not a WireGuard interface" before PostDown, and the keeper's restart runs `up` again.
     const clampUp = (direction: "-i" | "-o") =>

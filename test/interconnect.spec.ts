@@ -68,10 +68,10 @@ describe("interconnects between sites", () => {
                 "PreUp = iptables -I FORWARD -o %i -j edge-%i",
                 "PreUp = iptables -I INPUT -i %i -j edge-%i-in",
                 "PostUp = sysctl -w net.ipv4.ip_forward=1",
-                "PostUp = iptables -t mangle -C FORWARD -i %i -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --set-mss 1380 2>/dev/null || iptables -t mangle -A FORWARD -i %i -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --set-mss 1380",
-                "PostUp = iptables -t mangle -C FORWARD -o %i -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --set-mss 1380 2>/dev/null || iptables -t mangle -A FORWARD -o %i -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --set-mss 1380",
-                "PostDown = iptables -t mangle -D FORWARD -i %i -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --set-mss 1380 2>/dev/null || true",
-                "PostDown = iptables -t mangle -D FORWARD -o %i -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --set-mss 1380 2>/dev/null || true",
+                "PostUp = iptables -t mangle -C FORWARD -i %i -p tcp --tcp-flags SYN,RST SYN -m comment --comment edge-mss-i -j TCPMSS --set-mss 1380 2>/dev/null || iptables -t mangle -A FORWARD -i %i -p tcp --tcp-flags SYN,RST SYN -m comment --comment edge-mss-i -j TCPMSS --set-mss 1380",
+                "PostUp = iptables -t mangle -C FORWARD -o %i -p tcp --tcp-flags SYN,RST SYN -m comment --comment edge-mss-o -j TCPMSS --set-mss 1380 2>/dev/null || iptables -t mangle -A FORWARD -o %i -p tcp --tcp-flags SYN,RST SYN -m comment --comment edge-mss-o -j TCPMSS --set-mss 1380",
+                "PostDown = iptables -t mangle -D FORWARD -i %i -p tcp --tcp-flags SYN,RST SYN -m comment --comment edge-mss-i -j TCPMSS --set-mss 1380 2>/dev/null || true",
+                "PostDown = iptables -t mangle -D FORWARD -o %i -p tcp --tcp-flags SYN,RST SYN -m comment --comment edge-mss-o -j TCPMSS --set-mss 1380 2>/dev/null || true",
                 `PostDown = ${filterDown}`,
                 "",
                 "# france: endpoint fr-gw.example.org:51820, set by edge-tunnel.timer",
@@ -169,9 +169,9 @@ describe("interconnects between sites", () => {
 
     it("refuses a public endpoint two members share, in one interconnect or two", () => {
         const { raw, sites } = committed();
-        raw.interconnects[0].members[1].endpoint = "gr-gw.example.org:51820";
+        raw.interconnects[0].members[1].endpoint = "GR-GW.example.org:51820";
         assert.deepStrictEqual(problemsOf(raw, sites), [
-            "interconnects[0].members[1].endpoint: gr-gw.example.org:51820 is the endpoint of interconnect eu too (interconnects[0].members[0].endpoint); a router forwards one UDP port to one gateway VM, so give each interconnect a port of its own",
+            "interconnects[0].members[1].endpoint: GR-GW.example.org:51820 is the endpoint of interconnect eu too (interconnects[0].members[0].endpoint); a router forwards one UDP port to one gateway VM, so give each interconnect a port of its own",
         ]);
         raw.interconnects[0].members[1].endpoint = "fr-gw.example.org:51820";
         const second = structuredClone(raw.interconnects[0]);
@@ -195,7 +195,7 @@ describe("interconnects between sites", () => {
         raw.sites[site] = raw.sites.greece;
         raw.interconnects[0].members[0].site = site;
         assert.deepStrictEqual(problemsOf(raw, sites), [
-            `interconnects[0].members[0].site: the gateway VM name "${site}-eu-gw" is longer than 63 characters; shorten the interconnect's name`,
+            `interconnects[0].members[0].site: the gateway VM name "${site}-eu-gw" is longer than 63 characters; shorten the site's or the interconnect's name`,
         ]);
     });
 
