@@ -380,11 +380,11 @@ export function virtualMachine(args: VirtualMachineArgs): VirtualMachine {
 
 /**
  * Pulumi's server-side apply takes fields another field manager set only when forced
- * (pulumi-kubernetes provider/pkg/await/await.go patchForce): KubeVirt's virt-controller writes
- * the firmware UUID into every VM created without one (kubevirt
- * pkg/virt-controller/watch/vm/firmware.go), so VMs created before their UUID was declared would
- * refuse it. It also takes back any other declared field someone changed (`virtctl stop` sets
- * runStrategy Halted), when the VM is next updated.
+ * (pulumi-kubernetes provider/pkg/await/await.go patchForce): KubeVirt gives every VM created
+ * without a firmware UUID one of its own (virt-api's vm-mutator.go on create from 1.9,
+ * virt-controller's pkg/virt-controller/watch/vm/firmware.go for VMs still without), so VMs
+ * created before their UUID was declared would refuse ours. It also takes back any other declared
+ * field someone changed (`virtctl stop` sets runStrategy Halted), when the VM is next updated.
  */
 export const forceApplyAnnotation = { "pulumi.com/patchForce": "true" } as const;
 

@@ -32,6 +32,23 @@ function problemsOf(raw: unknown, sites: Record<string, StackConfig>): string[] 
     return problems.problems.map((p) => `${p.path}: ${p.message}`);
 }
 
+/**
+ * A second interconnect between the same sites, as a copy of the first that shares nothing it
+ * may not: its own tunnel, gateway addresses and endpoints (its name is still the first's).
+ */
+function secondInterconnect(raw: any): any {
+    const second = structuredClone(raw.interconnects[0]);
+    second.tunnelCidr = "10.255.1.0/29";
+    second.members[0].tunnelAddress = "10.255.1.1";
+    second.members[1].tunnelAddress = "10.255.1.2";
+    second.members[0].gateway = "192.168.18.251";
+    second.members[1].gateway = "10.120.0.251";
+    second.members[0].endpoint = "gr-gw.example.org:51821";
+    second.members[1].endpoint = "fr-gw.example.org:51821";
+    raw.interconnects.push(second);
+    return second;
+}
+
 /** What a gateway's wg-quick file runs to remove its filter, whatever of it is there. */
 const filterDown =
     "{ iptables -D INPUT -i %i -j edge-%i-in; iptables -D FORWARD -o %i -j edge-%i; iptables -D FORWARD -i %i -j edge-%i; iptables -F edge-%i-in; iptables -X edge-%i-in; iptables -F edge-%i; iptables -X edge-%i; } 2>/dev/null || true";
@@ -148,15 +165,7 @@ describe("interconnects between sites", () => {
 
     it("refuses two interconnects of one name, and a gateway address two interconnects share", () => {
         const { raw, sites } = committed();
-        const second = structuredClone(raw.interconnects[0]);
-        second.tunnelCidr = "10.255.1.0/29";
-        second.members[0].tunnelAddress = "10.255.1.1";
-        second.members[1].tunnelAddress = "10.255.1.2";
-        second.members[0].gateway = "192.168.18.251";
-        second.members[1].gateway = "10.120.0.251";
-        second.members[0].endpoint = "gr-gw.example.org:51821";
-        second.members[1].endpoint = "fr-gw.example.org:51821";
-        raw.interconnects.push(second);
+        const second = secondInterconnect(raw);
         assert.deepStrictEqual(problemsOf(raw, sites), [
             'interconnects[1].name: duplicate interconnect name "eu" (also at interconnects[0].name)',
         ]);
@@ -174,15 +183,9 @@ describe("interconnects between sites", () => {
             "interconnects[0].members[1].endpoint: GR-GW.example.org:51820 is the endpoint of interconnect eu too (interconnects[0].members[0].endpoint); a router forwards one UDP port to one gateway VM, so give each interconnect a port of its own",
         ]);
         raw.interconnects[0].members[1].endpoint = "fr-gw.example.org:51820";
-        const second = structuredClone(raw.interconnects[0]);
+        const second = secondInterconnect(raw);
         second.name = "south";
-        second.tunnelCidr = "10.255.1.0/29";
-        second.members[0].tunnelAddress = "10.255.1.1";
-        second.members[1].tunnelAddress = "10.255.1.2";
-        second.members[0].gateway = "192.168.18.251";
-        second.members[1].gateway = "10.120.0.251";
-        second.members[1].endpoint = "fr-gw.example.org:51821";
-        raw.interconnects.push(second);
+        second.members[0].endpoint = "gr-gw.example.org:51820";
         assert.deepStrictEqual(problemsOf(raw, sites), [
             "interconnects[1].members[0].endpoint: gr-gw.example.org:51820 is the endpoint of interconnect eu too (interconnects[0].members[0].endpoint); a router forwards one UDP port to one gateway VM, so give each interconnect a port of its own",
         ]);
