@@ -186,14 +186,15 @@ export interface CdiCheckOutput {
     results: CdiCheckResult[];
 }
 
-/** Runs CDI's DataVolume webhooks on `dataVolumes` (in order) as `user`. */
-export function runCdiCheck(
-    binary: string,
-    dataVolumes: DataVolume[],
-    user?: string,
-): CdiCheckOutput {
+/** Runs CDI's DataVolume webhooks on every DataVolume of `plan` (in order) as `user`. */
+export function runCdiCheck(binary: string, plan: StackPlan, user?: string): CdiCheckOutput {
+    const input = {
+        namespaces: plan.site.namespaces,
+        dataVolumes: planDataVolumes(plan),
+        ...(user === undefined ? {} : { user }),
+    };
     const out = execFileSync(binary, {
-        input: JSON.stringify({ dataVolumes, ...(user === undefined ? {} : { user }) }),
+        input: JSON.stringify(input),
         encoding: "utf8",
         maxBuffer: 64 * 1024 * 1024,
     });

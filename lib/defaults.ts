@@ -97,6 +97,8 @@ export interface LauncherRules {
     dedicatedCpu: number;
     /** The guest-console-log container's request, and with dedicated CPUs its limit; absent before 1.1. */
     consoleLog?: { shared: number; dedicated: number };
+    /** The guest-console-log container's CPU request in millicores, as `consoleLog`. */
+    consoleLogCpu?: { shared: number; dedicated: number };
     /**
      * Whether KubeVirt's defaults copy memory.guest into the VMI's requests.memory, which the
      * page-table term is taken from; from 1.7 the launcher's renderer does, after the overhead.
@@ -118,6 +120,8 @@ export const launcherCommon = {
     perExecProbe: 10 * Mi,
     /** requests.memory / 512, of requests.memory rounded up to a kilobyte (Quantity.ScaledValue). */
     pageTableDivisor: 512,
+    /** vCPUs per core a VM without requests.cpu asks for (pkg/virt-config, DefaultCPUAllocationRatio). */
+    cpuAllocationRatio: 10,
 } as const;
 
 const v1_0: LauncherRules = {
@@ -127,8 +131,14 @@ const v1_0: LauncherRules = {
     dedicatedCpu: 0,
     pageTablesOfGuest: true,
 };
-// pkg/virt-controller/services/serialconsolelog.go: 35M requested, 60M with dedicated CPUs.
-const v1_1 = { ...v1_0, dedicatedCpu: 100 * Mi, consoleLog: { shared: 35 * M, dedicated: 60 * M } };
+// pkg/virt-controller/services/serialconsolelog.go: 35M and 5m requested; with dedicated CPUs
+// its limits, 60M and 15m, as requests.
+const v1_1 = {
+    ...v1_0,
+    dedicatedCpu: 100 * Mi,
+    consoleLog: { shared: 35 * M, dedicated: 60 * M },
+    consoleLogCpu: { shared: 5, dedicated: 15 },
+};
 // virtlogd 25Mi and virtqemud 40Mi.
 const v1_5 = { ...v1_1, components: 220 * Mi };
 const v1_6 = { ...v1_5, video: 32 * Mi };

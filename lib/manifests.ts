@@ -104,6 +104,7 @@ export interface VirtualMachine {
                         isolateEmulatorThread?: true;
                     };
                     memory: { guest: string; hugepages?: { pageSize: string } };
+                    resources?: { requests: { cpu: string } };
                     devices: {
                         disks: VmDisk[];
                         interfaces: VmInterface[];
@@ -325,6 +326,13 @@ export function virtualMachine(args: VirtualMachineArgs): VirtualMachine {
                                 ? {}
                                 : { hugepages: { pageSize: hardware.hugepages } }),
                         },
+                        // Whole cores, as placement reserves them: without this the launcher pod
+                        // requests vCPUs / cpuAllocationRatio (100m per vCPU by default; kubevirt
+                        // pkg/virt-controller/services/renderresources.go WithoutDedicatedCPU).
+                        // Pinned VMs get theirs from WithCPUPinning, which refuses another value.
+                        ...(hardware.dedicatedCpu
+                            ? {}
+                            : { resources: { requests: { cpu: String(args.cpu) } } }),
                         devices: {
                             ...optional("gpus", hostDevices("gpu", hardware.gpus)),
                             ...optional(

@@ -19,7 +19,7 @@ import { virtualMachine, vmHardware } from "./manifests";
 import { hostLabels, vmName } from "./naming";
 import { compareText } from "./order";
 import { ProblemList } from "./problems";
-import { bytes, formatBytes } from "./quantity";
+import { bytes, formatBytes, formatCores, millicores } from "./quantity";
 
 /**
  * Placement puts each node of an intent on a host of the site's inventory (`site.hosts`) that can
@@ -30,8 +30,9 @@ import { bytes, formatBytes } from "./quantity";
  * let the node move (which replaces its VM and disk).
  */
 
-/** What a VM takes from its host, in cores, bytes and devices. */
+/** What a VM takes from its host, in millicores, bytes and devices. */
 export interface Demand {
+    /** Millicores: the launcher pod's CPU request, sidecars included. */
     cpu: number;
     memory: number;
     hugepages: Partial<Record<HugepageSize, number>>;
@@ -39,7 +40,7 @@ export interface Demand {
     dedicatedCpu: boolean;
 }
 
-/** What a host has, or has left. */
+/** What a host has, or has left; CPU in millicores. */
 interface Capacity {
     cpu: number;
     memory: number;
@@ -84,9 +85,10 @@ export interface LauncherSpec {
             sockets?: number;
             threads?: number;
             dedicatedCpuPlacement?: boolean;
+            isolateEmulatorThread?: boolean;
         };
         memory?: { guest?: string; hugepages?: { pageSize: string } };
-        resources?: { requests?: { memory?: string } };
+        resources?: { requests?: { memory?: string; cpu?: string } };
         devices: {
             gpus?: unknown[];
             hostDevices?: unknown[];
@@ -162,14 +164,55 @@ export function launcherMemory(spec: LauncherSpec, version: KubevirtVersion): La
     const compute =
         (domain.memory?.hugepages === undefined ? request : Math.max(request - guest, 0)) +
         overhead;
-    const logged = devices.autoattachSerialConsole !== false && devices.logSerialConsole !== false;
     const consoleLog =
-        logged && rules.consoleLog
+        logsSerialConsole(spec) && rules.consoleLog
             ? dedicated
                 ? rules.consoleLog.dedicated
                 : rules.consoleLog.shared
             : 0;
     return { compute, overhead, consoleLog, total: compute + consoleLog };
+}
+
+/** The launcher pod's CPU request as the scheduler counts it, in millicores. */
+export interface LauncherCpu {
+    /** The compute container. */
+    compute: number;
+    /** The guest-console-log sidecar, 0 when there is none. */
+    consoleLog: number;
+    total: number;
+}
+
+/** Whether the launcher pod of `spec` has the guest-console-log sidecar (serialconsolelog.go). */
+function logsSerialConsole(spec: LauncherSpec): boolean {
+    const { devices } = spec.domain;
+    return devices.autoattachSerialConsole !== false && devices.logSerialConsole !== false;
+}
+
+/**
+ * The CPU KubeVirt's launcher pod of `spec` requests under `version`, to the millicore
+ * (kubevirt pkg/virt-controller/services/renderresources.go): pinned, the vCPUs and an isolated
+ * emulator thread's core (WithCPUPinning); otherwise requests.cpu, or else the vCPUs over the
+ * cluster's cpuAllocationRatio (WithoutDedicatedCPU); and the guest-console-log sidecar's request,
+ * its limit with dedicated CPUs (serialconsolelog.go).
+ */
+export function launcherCpu(spec: LauncherSpec, version: KubevirtVersion): LauncherCpu {
+    const rules: LauncherRules = kubevirtLauncher[version];
+    const cpu = spec.domain.cpu ?? {};
+    const vcpus = Math.max((cpu.cores ?? 1) * (cpu.sockets ?? 1) * (cpu.threads ?? 1), 1);
+    const dedicated = cpu.dedicatedCpuPlacement === true;
+    const requested = spec.domain.resources?.requests?.cpu;
+    const compute = dedicated
+        ? (vcpus + (cpu.isolateEmulatorThread ? 1 : 0)) * 1000
+        : requested !== undefined
+          ? millicores(requested)
+          : Math.ceil((vcpus * 1000) / launcherCommon.cpuAllocationRatio);
+    const consoleLog =
+        logsSerialConsole(spec) && rules.consoleLogCpu
+            ? dedicated
+                ? rules.consoleLogCpu.dedicated
+                : rules.consoleLogCpu.shared
+            : 0;
+    return { compute, consoleLog, total: compute + consoleLog };
 }
 
 /**
@@ -202,9 +245,10 @@ function launcherSpecOf(node: ClusterNode, sriov: Set<string>): LauncherSpec {
 }
 
 /**
- * What `node` takes from a host under KubeVirt `version`: its launcher pod's memory request (see
- * `launcherMemory`). `vfs` maps each SR-IOV site network to its resource: every interface on one
- * takes a VF.
+ * What `node` takes from a host under KubeVirt `version`: its launcher pod's CPU and memory
+ * requests (see `launcherCpu` and `launcherMemory`). `vfs` maps each SR-IOV site network to its
+ * resource: every interface on one takes a VF, which KubeVirt's pod requests up to 1.8 and
+ * Multus' network-resources-injector adds from 1.9 (see lib/prerequisites.ts).
  */
 export function nodeDemand(
     node: ClusterNode,
@@ -219,11 +263,10 @@ export function nodeDemand(
     for (const device of [...(node.gpus ?? []), ...(node.hostDevices ?? []), ...vfResources]) {
         devices[device] = (devices[device] ?? 0) + 1;
     }
+    const spec = launcherSpecOf(node, new Set(Object.keys(vfs)));
     return {
-        // kubevirt pkg/virt-controller/services/renderresources.go: an isolated emulator thread
-        // gets a dedicated core of its own.
-        cpu: node.cpu + (node.isolateEmulatorThread ? 1 : 0),
-        memory: launcherMemory(launcherSpecOf(node, new Set(Object.keys(vfs))), version).total,
+        cpu: launcherCpu(spec, version).total,
+        memory: launcherMemory(spec, version).total,
         hugepages: node.hugepages ? { [node.hugepages]: guest } : {},
         devices,
         dedicatedCpu: node.dedicatedCpu ?? false,
@@ -232,7 +275,7 @@ export function nodeDemand(
 
 function capacityOf(host: HostShape): Capacity {
     return {
-        cpu: host.cpu,
+        cpu: host.cpu * 1000,
         memory: bytes(host.memory),
         hugepages: Object.fromEntries(
             Object.entries(host.hugepages).map(([size, total]) => [size, bytes(total!)]),
@@ -296,7 +339,7 @@ function shortfall(load: HostLoad, demand: Demand): string[] {
     const freeCpu = capacity.cpu - used.cpu;
     if (demand.cpu > freeCpu) {
         short.push(
-            `needs ${demand.cpu - freeCpu} more cores (${Math.max(freeCpu, 0)} of ${capacity.cpu} free)`,
+            `needs ${formatCores(demand.cpu - freeCpu)} more cores (${formatCores(Math.max(freeCpu, 0))} of ${formatCores(capacity.cpu)} free)`,
         );
     }
     const freeMemory = capacity.memory - used.memory;
@@ -338,7 +381,7 @@ function overload(load: HostLoad): string[] {
     const { capacity, used } = load;
     const over: string[] = [];
     if (used.cpu > capacity.cpu) {
-        over.push(`takes ${used.cpu} cores of ${capacity.cpu}`);
+        over.push(`takes ${formatCores(used.cpu)} cores of ${formatCores(capacity.cpu)}`);
     }
     if (used.memory > capacity.memory) {
         over.push(`takes ${formatBytes(used.memory)} memory of ${formatBytes(capacity.memory)}`);
@@ -748,7 +791,7 @@ function placeNew(
         }
     });
     const where = by === "host" ? "on this host" : `in zone ${chosen.host.zone}`;
-    const reason = `fits, with ${chosen.load.capacity.cpu - chosen.load.used.cpu} cores and ${formatBytes(free(chosen.load))} free; pool ${node.pool} has ${chosen.domainCount} nodes ${where}, cluster ${cluster.name} ${chosen.clusterCount} on this host`;
+    const reason = `fits, with ${formatCores(chosen.load.capacity.cpu - chosen.load.used.cpu)} cores and ${formatBytes(free(chosen.load))} free; pool ${node.pool} has ${chosen.domainCount} nodes ${where}, cluster ${cluster.name} ${chosen.clusterCount} on this host`;
     carry(entry, chosen.host.name);
     decide(entry, {
         host: chosen.host.name,

@@ -57,3 +57,17 @@ export function formatBytes(value: number): string {
     }
     return value === 0 ? "0" : `${value} ${value === 1 ? "byte" : "bytes"}`;
 }
+
+/** Millicores in a CPU quantity (`2`, `500m`, `1.5`), rounded up to a millicore as Kubernetes does. */
+export function millicores(text: string): number {
+    const match = /^(\d+(?:\.\d+)?)(m)?$/.exec(text);
+    if (!match) {
+        throw new Error(`"${text}" is not a CPU quantity`);
+    }
+    return Math.ceil(match[2] === undefined ? Number(match[1]) * 1000 : Number(match[1]));
+}
+
+/** Cores for people, from millicores: `6`, `6.005`. */
+export function formatCores(value: number): string {
+    return String(value / 1000);
+}

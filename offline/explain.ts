@@ -2,7 +2,7 @@ import { HugepageSize, hugepageSizes } from "../lib/config";
 import { compareText } from "../lib/order";
 import { HostLoad, PlacementDecision } from "../lib/placement";
 import { StackPlan } from "../lib/plan";
-import { formatBytes } from "../lib/quantity";
+import { formatBytes, formatCores } from "../lib/quantity";
 
 /**
  * `npm run plan -- --stack X --explain`: where each node runs and why. Per intent, each node's
@@ -39,7 +39,7 @@ function explainDecision(decision: PlacementDecision): string[] {
 function describeHost(load: HostLoad): string {
     const { capacity, used } = load;
     const parts = [
-        `${used.cpu} of ${capacity.cpu} cores`,
+        `${formatCores(used.cpu)} of ${formatCores(capacity.cpu)} cores`,
         `${formatBytes(used.memory)} of ${formatBytes(capacity.memory)} memory`,
         ...hugepageSizes
             .filter((size: HugepageSize) => capacity.hugepages[size] !== undefined)

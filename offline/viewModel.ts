@@ -446,7 +446,7 @@ function hostView(
         name: load.name,
         ...(load.zone === undefined ? {} : { zone: load.zone }),
         use: [
-            hostUse("cpu", "cores", used.cpu, capacity.cpu, count, " cores"),
+            hostUse("cpu", "cores", used.cpu / 1000, capacity.cpu / 1000, count, " cores"),
             hostUse("memory", "memory", used.memory, capacity.memory, formatBytes, ""),
             ...hugepages,
             ...devices,

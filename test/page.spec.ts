@@ -276,18 +276,18 @@ describe("the topology page in a real browser", function () {
         const gpuHost = card("france/host/fr-host-3");
         assert.strictEqual(await gpuHost.locator("h4").textContent(), "fr-host-3 zone rack-c");
         assert.deepStrictEqual(await rows("france/host/fr-host-3"), [
-            "cores||12 of 46 cores|26.09%",
+            "cores||12.02 of 46 cores|26.13%",
             "memory||41.79Gi of 186Gi|22.47%",
             "intel.com/sriov_fabric||1 of 8 intel.com/sriov_fabric|12.5%",
             "nvidia.com/TU104GL_Tesla_T4||1 of 2 nvidia.com/TU104GL_Tesla_T4|50%",
         ]);
         assert.deepStrictEqual(await rows("france/host/fr-host-1"), [
-            "cores||14 of 62 cores|22.58%",
+            "cores||14.015 of 62 cores|22.6%",
             "memory||28.97Gi of 250Gi|11.59%",
             "1Gi hugepages||0 of 64Gi|0%",
         ]);
         assert.deepStrictEqual(await rows("greece/host/gr-host-1"), [
-            "cores||12 of 30 cores|40%",
+            "cores||12.01 of 30 cores|40.03%",
             "memory||8.67Gi of 124Gi|6.99%",
         ]);
         // The bars are CSS only: the device bar of fr-host-3 is drawn half full.

@@ -2,7 +2,7 @@ import * as assert from "assert";
 import fc from "fast-check";
 import { Allocations, RawStackConfig } from "../lib/config";
 import { KubevirtVersion } from "../lib/defaults";
-import { launcherMemory, nodeDemand, placeNodes } from "../lib/placement";
+import { launcherCpu, launcherMemory, nodeDemand, placeNodes } from "../lib/placement";
 import { StackPlan, planStack } from "../lib/plan";
 import { readStackConfig } from "../lib/config";
 import { Demand } from "../lib/placement";
@@ -100,9 +100,9 @@ describe("intents", () => {
             text.endsWith(
                 [
                     "Hosts (site.hosts)",
-                    "  fr-host-1 (zone rack-a): 14 of 62 cores, 28.97Gi of 250Gi memory, 0 of 64Gi 1Gi hugepages; carries core-server1, ml-cpu-1, ml-server-1",
-                    "  fr-host-2 (zone rack-b): 12 of 62 cores, 24.67Gi of 250Gi memory; carries core-server2, ml-cpu-2",
-                    "  fr-host-3 (zone rack-c): 12 of 46 cores, 41.79Gi of 186Gi memory, 1 of 8 intel.com/sriov_fabric, 1 of 2 nvidia.com/TU104GL_Tesla_T4; carries core-server3, ml-gpu-1",
+                    "  fr-host-1 (zone rack-a): 14.015 of 62 cores, 28.97Gi of 250Gi memory, 0 of 64Gi 1Gi hugepages; carries core-server1, ml-cpu-1, ml-server-1",
+                    "  fr-host-2 (zone rack-b): 12.01 of 62 cores, 24.67Gi of 250Gi memory; carries core-server2, ml-cpu-2",
+                    "  fr-host-3 (zone rack-c): 12.02 of 46 cores, 41.79Gi of 186Gi memory, 1 of 8 intel.com/sriov_fabric, 1 of 2 nvidia.com/TU104GL_Tesla_T4; carries core-server3, ml-gpu-1",
                     "",
                 ].join("\n"),
             ),
@@ -117,7 +117,7 @@ describe("intents", () => {
         assert.ok(
             text.includes(
                 [
-                    "  gpu-1 (intent.workers[1]) -> fr-host-3: fits, with 42 cores and 177.68Gi free; pool gpu has 0 nodes on this host, cluster ml 0 on this host",
+                    "  gpu-1 (intent.workers[1]) -> fr-host-3: fits, with 41.995 cores and 177.68Gi free; pool gpu has 0 nodes on this host, cluster ml 0 on this host",
                     "      not fr-host-1: has no intel.com/sriov_fabric, has no nvidia.com/TU104GL_Tesla_T4",
                     "      not fr-host-2: has no intel.com/sriov_fabric, has no nvidia.com/TU104GL_Tesla_T4, has no dedicated CPUs (label kubevirt.io/cpumanager=true)",
                 ].join("\n"),
@@ -126,7 +126,7 @@ describe("intents", () => {
         );
         assert.ok(
             text.includes(
-                "  cpu-2 (intent.workers[0]) -> fr-host-2: fits, with 58 cores and 241.68Gi free; pool cpu has 0 nodes on this host, cluster ml 0 on this host\n" +
+                "  cpu-2 (intent.workers[0]) -> fr-host-2: fits, with 57.995 cores and 241.68Gi free; pool cpu has 0 nodes on this host, cluster ml 0 on this host\n" +
                     "      not fr-host-1: would put 2 of pool cpu on host fr-host-1 against 0 elsewhere (maxSkew 1)\n" +
                     "      not fr-host-3: fits, but keeps its intel.com/sriov_fabric, nvidia.com/TU104GL_Tesla_T4 for nodes that need them\n",
             ),
@@ -146,7 +146,7 @@ describe("intents", () => {
             [
                 "clusters[0].intent.workers[0]: gpu-3 fits no host: h1 needs 1 more nvidia.com/TU104GL_Tesla_T4 (0 of 2 free); h2 has no nvidia.com/TU104GL_Tesla_T4; no placement of the new nodes keeps every rule (searched exhaustively, 0 steps)",
                 // The GPU nodes, with one host that could take them, are placed first.
-                "clusters[1].intent.workers[0]: w-1 fits no host: h1 needs 36 more cores (4 of 8 free), needs 83.2Gi more memory (117.4Gi of 128Gi free); h2 needs 8 more cores (32 of 32 free), needs 72.6Gi more memory (128Gi of 128Gi free); no placement of the new nodes keeps every rule (searched exhaustively, 0 steps)",
+                "clusters[1].intent.workers[0]: w-1 fits no host: h1 needs 36.015 more cores (3.99 of 8 free), needs 83.2Gi more memory (117.4Gi of 128Gi free); h2 needs 8.005 more cores (32 of 32 free), needs 72.6Gi more memory (128Gi of 128Gi free); no placement of the new nodes keeps every rule (searched exhaustively, 0 steps)",
             ],
         );
     });
@@ -190,7 +190,7 @@ describe("intents", () => {
     it("count hand-written nodes pinned by their hostSelector before placing", () => {
         const hand = handCluster("hand", {
             name: "big",
-            cpu: 30,
+            cpu: 29,
             memory: "8Gi",
             hostSelector: { "kubernetes.io/hostname": "h1" },
         });
@@ -200,12 +200,13 @@ describe("intents", () => {
                 [hand, intentCluster("i", [pool("w", 1, { cpu: 4 })])],
             ),
         );
-        // h1 has 2 of its 32 cores left beside the hand-written node: room for the server only.
+        // h1 has 2.995 of its 32 cores left beside the hand-written node (29 and its
+        // guest-console-log's 5m): room for the server (2.005) only.
         assert.strictEqual(hostsOf(plan)["i-w-1"], "h2");
         assert.strictEqual(hostsOf(plan)["i-server-1"], "h1");
         assert.deepStrictEqual(
             plan.placement.decisions.find((d) => d.vmName === "i-w-1")!.rejected,
-            [{ host: "h1", reason: "needs 2 more cores (2 of 32 free)" }],
+            [{ host: "h1", reason: "needs 1.01 more cores (2.995 of 32 free)" }],
         );
         const unknown = structuredClone(hand);
         unknown.nodes[0].hostSelector = { "kubernetes.io/hostname": "h9" };
@@ -257,7 +258,7 @@ describe("intents", () => {
         assert.deepStrictEqual(
             problemsOf(siteWith(hosts, [intentCluster("c", [pool("w", 1, { cpu: 8 })])], record)),
             [
-                "site.hosts[0]: h1 cannot carry c-server-1, c-w-1: that takes 10 cores of 8; shrink them, or delete a record entry in edge:allocations to let an intent node move",
+                "site.hosts[0]: h1 cannot carry c-server-1, c-w-1: that takes 10.01 cores of 8; shrink them, or delete a record entry in edge:allocations to let an intent node move",
             ],
         );
     });
@@ -423,7 +424,10 @@ describe("intents", () => {
                 hostSelector: {},
             } as never),
             {
-                cpu: 5,
+                // Millicores: 4 pinned vCPUs, the isolated emulator thread's core and the
+                // guest-console-log's 15m limit as its request (renderresources.go WithCPUPinning,
+                // serialconsolelog.go).
+                cpu: 5015,
                 // KubeVirt 1.9: the overhead alone (hugepages hold the guest), 100Mi of it for
                 // dedicated CPUs, none for the tcpSocket readiness probe, and the
                 // guest-console-log's 60M limit as its request.
@@ -485,7 +489,7 @@ describe("placement search", () => {
                 const here = nodes.filter((_, k) => at[k] === h).map((n) => n.demand);
                 const sum = (f: (d: Demand) => number) => here.reduce((t, d) => t + f(d), 0);
                 if (
-                    sum((d) => d.cpu) > h.cpu ||
+                    sum((d) => d.cpu) > h.cpu * 1000 ||
                     sum((d) => d.memory) > bytes(h.memory) ||
                     Object.entries(h.devices).some(
                         ([name, count]) => sum((d) => d.devices[name] ?? 0) > count,
@@ -881,6 +885,61 @@ describe("launcher pod memory, to the byte, per KubeVirt version", () => {
     });
 });
 
+describe("launcher pod CPU, to the millicore", () => {
+    // kubevirt pkg/virt-controller/services/renderresources.go (WithCPUPinning,
+    // WithoutDedicatedCPU) and serialconsolelog.go; the e2e suite checks it against both.
+    const rendered = (extra: Record<string, unknown> = {}) =>
+        planOf(
+            siteWith(
+                [host({ name: "h1", cpuManager: true, hugepages1Gi: "64Gi" })],
+                [intentCluster("c", [pool("w", 1, { cpu: 3, ...extra })])],
+            ),
+        ).clusters[0].nodes[1].virtualMachine.spec.template.spec;
+
+    it("declares a shared VM's vCPUs as its CPU request, so its pod asks for whole cores", () => {
+        const spec = rendered();
+        assert.deepStrictEqual(spec.domain.resources, { requests: { cpu: "3" } });
+        for (const version of ["1.1", "1.7", "1.9"] as const) {
+            assert.deepStrictEqual(launcherCpu(spec, version), {
+                compute: 3000,
+                consoleLog: 5,
+                total: 3005,
+            });
+        }
+        // KubeVirt 1.0 had no guest-console-log container.
+        assert.strictEqual(launcherCpu(spec, "1.0").total, 3000);
+    });
+
+    it("without a CPU request, counts the vCPUs over KubeVirt's default cpuAllocationRatio", () => {
+        const { resources: _resources, ...domain } = rendered().domain;
+        assert.deepStrictEqual(launcherCpu({ ...rendered(), domain }, "1.9"), {
+            compute: 300,
+            consoleLog: 5,
+            total: 305,
+        });
+    });
+
+    it("leaves a pinned VM's request to KubeVirt: its vCPUs, the emulator thread, 15m", () => {
+        const pinned = rendered({ dedicatedCpu: true, isolateEmulatorThread: true });
+        // WithCPUPinning sets it; validateRequestOrLimitWithCoresProvidedOnDedicatedCPUPlacement
+        // refuses any other value.
+        assert.strictEqual(pinned.domain.resources, undefined);
+        assert.deepStrictEqual(launcherCpu(pinned, "1.9"), {
+            compute: 4000,
+            consoleLog: 15,
+            total: 4015,
+        });
+        const withoutLog = {
+            ...pinned,
+            domain: {
+                ...pinned.domain,
+                devices: { ...pinned.domain.devices, logSerialConsole: false },
+            },
+        };
+        assert.strictEqual(launcherCpu(withoutLog, "1.9").total, 4000);
+    });
+});
+
 describe("assurance: --check-drift", () => {
     /** A `pulumi stack export` holding these VMs as the provider's outputs. */
     function exportOf(vms: unknown[]): unknown {
@@ -1012,7 +1071,7 @@ describe("placement properties", () => {
     function checkCapacity(model: Model, plan: StackPlan): void {
         for (const load of plan.placement.hosts) {
             const spec = model.hosts.find((h) => h.name === load.name)!;
-            assert.ok(load.used.cpu <= spec.cpu!, `${load.name} cores`);
+            assert.ok(load.used.cpu <= spec.cpu! * 1000, `${load.name} millicores`);
             assert.ok(
                 load.used.memory <= Number.parseInt(spec.memory!) * 2 ** 30,
                 `${load.name} memory`,

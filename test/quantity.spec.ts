@@ -1,5 +1,5 @@
 import * as assert from "assert";
-import { formatBytes } from "../lib/quantity";
+import { formatBytes, formatCores, millicores } from "../lib/quantity";
 
 describe("quantities for people", () => {
     it("name the unit of every amount, bytes included", () => {
@@ -34,5 +34,20 @@ describe("quantities for people", () => {
                 "1Ti",
             ],
         );
+    });
+
+    it("count CPU in millicores, rounded up as Kubernetes does, and show it in cores", () => {
+        assert.deepStrictEqual(
+            ["2", "500m", "1.5", "0.0005"].map(millicores),
+            [2000, 500, 1500, 1],
+        );
+        assert.throws(() => millicores("2 cores"), /"2 cores" is not a CPU quantity/);
+        assert.deepStrictEqual([0, 5, 2005, 12010, 62000].map(formatCores), [
+            "0",
+            "0.005",
+            "2.005",
+            "12.01",
+            "62",
+        ]);
     });
 });

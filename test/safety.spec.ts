@@ -91,6 +91,8 @@ describe("safety", () => {
                 [
                     ["spec.template.spec.domain.cpu.cores", 8, 12],
                     ["spec.template.spec.domain.memory.guest", "16Gi", "32Gi"],
+                    // The launcher pod requests the vCPUs as whole cores (lib/manifests.ts).
+                    ["spec.template.spec.domain.resources.requests.cpu", "8", "12"],
                 ],
             );
         });

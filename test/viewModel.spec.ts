@@ -219,7 +219,7 @@ describe("the topology page's view model", () => {
                     "fr-host-1",
                     "rack-a",
                     [
-                        "cores: 14 of 62 cores",
+                        "cores: 14.015 of 62 cores",
                         "memory: 28.97Gi of 250Gi",
                         "1Gi hugepages: 0 of 64Gi",
                     ],
@@ -228,14 +228,14 @@ describe("the topology page's view model", () => {
                     "france/host/fr-host-2",
                     "fr-host-2",
                     "rack-b",
-                    ["cores: 12 of 62 cores", "memory: 24.67Gi of 250Gi"],
+                    ["cores: 12.01 of 62 cores", "memory: 24.67Gi of 250Gi"],
                 ],
                 [
                     "france/host/fr-host-3",
                     "fr-host-3",
                     "rack-c",
                     [
-                        "cores: 12 of 46 cores",
+                        "cores: 12.02 of 46 cores",
                         "memory: 41.79Gi of 186Gi",
                         "intel.com/sriov_fabric: 1 of 8 intel.com/sriov_fabric",
                         "nvidia.com/TU104GL_Tesla_T4: 1 of 2 nvidia.com/TU104GL_Tesla_T4",
@@ -272,15 +272,16 @@ describe("the topology page's view model", () => {
         );
         // core-server3 (4 cores, 8Gi) and ml-gpu-1 (8 cores, 32Gi, one T4 and dedicated CPUs) with
         // KubeVirt's overhead (lib/defaults.ts), no probe term for their tcpSocket readiness
-        // probes: 8Gi + 292Mi + 35M and 32Gi + 1448Mi + 60M.
+        // probes: 8Gi + 292Mi + 35M and 32Gi + 1448Mi + 60M; their guest-console-log sidecars
+        // add 5m and 15m of CPU.
         assert.deepStrictEqual(site.hosts[2].use, [
             {
                 resource: "cpu",
                 label: "cores",
-                used: 12,
+                used: 12.02,
                 capacity: 46,
-                text: "12 of 46 cores",
-                usedPercent: 26.09,
+                text: "12.02 of 46 cores",
+                usedPercent: 26.13,
                 nearlyFull: false,
                 over: false,
             },
@@ -375,7 +376,7 @@ describe("the topology page's view model", () => {
                     name: "gr-host-1",
                     zone: undefined,
                     use: [
-                        ["cpu", "12 of 30 cores", 40],
+                        ["cpu", "12.01 of 30 cores", 40.03],
                         ["memory", "8.67Gi of 124Gi", 6.99],
                     ],
                     vms: [
@@ -417,7 +418,7 @@ describe("the topology page's view model", () => {
             hostId: "france/host/fr-host-3",
             how: "placed",
             howLabel: "placed by intent",
-            reason: "fits, with 10 cores and 177.68Gi free; pool gpu has 0 nodes on this host, cluster ml 0 on this host",
+            reason: "fits, with 9.995 cores and 177.68Gi free; pool gpu has 0 nodes on this host, cluster ml 0 on this host",
             pool: "intent.workers[1]",
             rejected: [
                 {
@@ -433,7 +434,7 @@ describe("the topology page's view model", () => {
         const host = site.hosts[2];
         assert.deepStrictEqual(
             [host.use[0].text, host.use[0].usedPercent, host.use[0].nearlyFull, host.use[0].over],
-            ["12 of 14 cores", 85.71, true, false],
+            ["12.02 of 14 cores", 85.86, true, false],
         );
         assert.deepStrictEqual(
             host.vms.map((vm) => `${vm.vmName} ${vm.how}`),
