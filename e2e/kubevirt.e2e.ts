@@ -2,7 +2,7 @@ import * as assert from "assert";
 import * as path from "path";
 import { RawStackConfig, readStackConfig } from "../lib/config";
 import { KubevirtVersion, defaults } from "../lib/defaults";
-import { vmName } from "../lib/naming";
+import { pinnedHostLabel, vmName } from "../lib/naming";
 import { nodeDemand } from "../lib/placement";
 import { StackPlan, planStack } from "../lib/plan";
 import { ProblemList } from "../lib/problems";
@@ -17,6 +17,7 @@ import {
     pinned,
     planCheckInput,
     planDataVolumes,
+    planVirtualMachines,
     runCdiCheck,
     runKubevirtCheck,
 } from "./kubevirtCheck";
@@ -32,7 +33,9 @@ function bigHost(name: string): Record<string, unknown> {
         name,
         cpu: 96,
         memory: "768Gi",
-        labels: { "kubevirt.io/cpumanager": "true" },
+        // What virt-handler sets on a host with the static CPU manager policy: `cpumanager` up to
+        // 1.7, both from 1.8.
+        labels: { cpumanager: "true", "kubevirt.io/cpumanager": "true" },
         devices: { [gpu]: 4, [qat]: 4, [vf]: 32 },
         hugepages: { "2Mi": "64Gi", "1Gi": "128Gi" },
     };
@@ -234,7 +237,25 @@ describe("KubeVirt's and CDI's own code on every VM and DataVolume of the plans"
                             assert.ok(a?.allowed, `${at}: ${a?.message}`);
                             assert.deepStrictEqual(a.warnings, [], at);
                         }
-                        assert.ok(r.pod, at);
+                        // The pod goes where the VM's nodeSelector says, pinned VMs to hosts
+                        // whose CPU manager KubeVirt found (nodeselectorrenderer.go).
+                        const vm = planVirtualMachines(plan).find(
+                            (v) => v.metadata.name === r.name,
+                        )!.spec.template.spec;
+                        const pod = r.pod!;
+                        for (const [key, value] of Object.entries(vm.nodeSelector ?? {})) {
+                            assert.strictEqual(pod.nodeSelector[key], value, at);
+                        }
+                        assert.strictEqual(
+                            pod.nodeSelector[pinnedHostLabel(kubevirt.minor)],
+                            vm.domain.cpu.dedicatedCpuPlacement ? "true" : undefined,
+                            at,
+                        );
+                        assert.deepStrictEqual(
+                            pod.containers.map((c) => `${c.kind} ${c.name}`),
+                            ["sidecar guest-console-log", "container compute"],
+                            at,
+                        );
                     }
                 }
             });

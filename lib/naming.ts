@@ -30,6 +30,17 @@ export const hostLabels = {
     deprecatedCpuManager: "cpumanager",
 } as const;
 
+/**
+ * The label a pinned VM's launcher pod selects its host by under KubeVirt `version` ("1.9"):
+ * v1.CPUManager in nodeselectorrenderer.go, `cpumanager` up to 1.7, `kubevirt.io/cpumanager`
+ * from 1.8.
+ */
+export function pinnedHostLabel(version: string): string {
+    return Number(version.split(".")[1]) >= 8
+        ? hostLabels.cpuManager
+        : hostLabels.deprecatedCpuManager;
+}
+
 export const annotations = {
     /** A node's root disk, on its DataVolume and VM: a change replaces both (`rootDiskIdentity`). */
     rootDisk: `${labelPrefix}/root-disk`,

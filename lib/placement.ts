@@ -16,7 +16,7 @@ import {
     placementSearchSteps,
 } from "./defaults";
 import { virtualMachine, vmHardware } from "./manifests";
-import { hostLabels, vmName } from "./naming";
+import { hostLabels, pinnedHostLabel, vmName } from "./naming";
 import { compareText } from "./order";
 import { ProblemList } from "./problems";
 import { bytes, formatBytes, formatCores, millicores } from "./quantity";
@@ -309,8 +309,8 @@ export function hostLabelSet(host: HostShape): Record<string, string> {
     };
 }
 
-/** What `host` lacks to ever carry `demand`, whatever else it carries. */
-function missingFeatures(host: HostShape, demand: Demand): string[] {
+/** What `host` lacks to ever carry `demand`, whatever else it carries, under KubeVirt `version`. */
+function missingFeatures(host: HostShape, demand: Demand, version: KubevirtVersion): string[] {
     const missing: string[] = [];
     for (const device of Object.keys(demand.devices).sort(compareText)) {
         if (host.devices[device] === undefined) {
@@ -322,12 +322,9 @@ function missingFeatures(host: HostShape, demand: Demand): string[] {
             missing.push(`has no ${size} hugepages`);
         }
     }
-    const labels = hostLabelSet(host);
-    const pinnable = [hostLabels.cpuManager, hostLabels.deprecatedCpuManager].some(
-        (key) => labels[key] === "true",
-    );
-    if (demand.dedicatedCpu && !pinnable) {
-        missing.push(`has no dedicated CPUs (label ${hostLabels.cpuManager}=true)`);
+    const label = pinnedHostLabel(version);
+    if (demand.dedicatedCpu && hostLabelSet(host)[label] !== "true") {
+        missing.push(`has no dedicated CPUs (label ${label}=true)`);
     }
     return missing;
 }
@@ -414,6 +411,8 @@ interface Placer {
     /** `cluster/node` → host, of every node whose host is known so far. */
     placed: Map<string, string>;
     demandOf(node: ClusterNode): Demand;
+    /** What a host lacks to ever carry a demand (`missingFeatures` under the site's KubeVirt). */
+    lacks(host: HostShape, demand: Demand): string[];
     carry(entry: Placing, host: string): void;
     decide(entry: Placing, details: DecisionDetails): void;
 }
@@ -479,7 +478,8 @@ export function placeNodes(
         decisions.push(decision);
         order.set(decision, entry.index);
     };
-    const placer: Placer = { hosts, loads, placed, demandOf, carry, decide };
+    const lacks = (host: HostShape, demand: Demand) => missingFeatures(host, demand, version);
+    const placer: Placer = { hosts, loads, placed, demandOf, lacks, carry, decide };
 
     // What is there already: hand-written nodes pinned by their selector, recorded intent nodes.
     for (const entry of entries) {
@@ -503,7 +503,7 @@ export function placeNodes(
             );
             continue;
         }
-        const missing = missingFeatures(host, demandOf(entry.node));
+        const missing = lacks(host, demandOf(entry.node));
         if (missing.length > 0) {
             problems.add(
                 at,
@@ -543,8 +543,7 @@ export function placeNodes(
             const size = demandOf(entry.node);
             const by = entry.cluster.intent!.spread.by;
             const eligible = hosts.filter(
-                (host) =>
-                    missingFeatures(host, size).length === 0 && domainOf(host, by) !== undefined,
+                (host) => lacks(host, size).length === 0 && domainOf(host, by) !== undefined,
             ).length;
             return { entry, size, eligible };
         })
@@ -642,7 +641,7 @@ function fixHandWritten(entry: Placing, placer: Placer, problems: ProblemList): 
     if (matching.length === 0) {
         problems.add(path, "matches no host in site.hosts; the VM could never be scheduled");
     } else if (matching.length === 1) {
-        const missing = missingFeatures(matching[0], demandOf(entry.node));
+        const missing = placer.lacks(matching[0], demandOf(entry.node));
         if (missing.length > 0) {
             // KubeVirt adds its own selectors for these, which this host would never match.
             const where = keys.length === 0 ? "the site's only host" : "the one host it selects";
@@ -700,7 +699,7 @@ function placeNew(
     const rejected: { host: string; reason: string }[] = [];
     // Domains that could take the pool at all: what the spread's skew is measured over.
     const eligible = hosts.filter(
-        (host) => missingFeatures(host, demand).length === 0 && domainOf(host, by) !== undefined,
+        (host) => placer.lacks(host, demand).length === 0 && domainOf(host, by) !== undefined,
     );
     const counts = new Map<string, number>();
     for (const host of eligible) {
@@ -717,7 +716,7 @@ function placeNew(
     const candidates: Candidate[] = [];
     hosts.forEach((host, i) => {
         const load = loads[i];
-        const missing = missingFeatures(host, demand);
+        const missing = placer.lacks(host, demand);
         if (missing.length > 0) {
             rejected.push({ host: host.name, reason: missing.join(", ") });
             return;
@@ -877,9 +876,7 @@ function searchPlacement(
         const demand = demandOf(entry.node);
         const { by, maxSkew } = entry.cluster.intent!.spread;
         const candidates = hosts.flatMap((host, i) =>
-            missingFeatures(host, demand).length === 0 && domainOf(host, by) !== undefined
-                ? [i]
-                : [],
+            placer.lacks(host, demand).length === 0 && domainOf(host, by) !== undefined ? [i] : [],
         );
         const pool = `${entry.cluster.name}/${entry.node.pool}`;
         const etcd = entry.node.roles.includes("etcd");

@@ -1,6 +1,11 @@
 import { stringify } from "yaml";
 import { cloneSourceRole } from "./manifests";
-import { cloneSourceRoleName, hostLabels, nadResourceAnnotation, readinessSocket } from "./naming";
+import {
+    cloneSourceRoleName,
+    nadResourceAnnotation,
+    pinnedHostLabel,
+    readinessSocket,
+} from "./naming";
 import { SitePlan } from "./plan";
 
 const indent = (text: string) =>
@@ -151,7 +156,7 @@ function hostFeaturePrerequisites(site: SitePlan): Prerequisite[] {
             lines: [
                 "VMs pin their vCPUs. The hosts that take them run the kubelet with the static CPU manager policy",
                 "(--cpu-manager-policy=static and a CPU reservation), and KubeVirt's CR enables the CPUManager feature gate;",
-                `virt-handler then labels those hosts ${hostLabels.cpuManager}=true, which such VMs are scheduled by`,
+                `virt-handler then labels those hosts ${pinnedHostLabel(site.kubevirtVersion)}=true, which such VMs are scheduled by`,
                 "(kubevirt nodeselectorrenderer.go). List the label under the host's labels in site.hosts.",
             ],
         });

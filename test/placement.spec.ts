@@ -381,9 +381,26 @@ describe("intents", () => {
                 "clusters[0].nodes[0].hostSelector: h1, the one host it selects, has no dedicated CPUs (label kubevirt.io/cpumanager=true), which the node needs",
             ],
         );
-        // KubeVirt before 1.8 selects on the deprecated label, which its hosts carry too.
-        const old = { ...host({ name: "h1" }), labels: { cpumanager: "true" } };
-        assert.strictEqual(hostsOf(planOf(siteWith([old], [pinned])))["hand-solo"], undefined);
+        // The launcher pod selects on the label of the site's KubeVirt (the e2e checker sees it in
+        // the pod's nodeSelector): `cpumanager` up to 1.7, `kubevirt.io/cpumanager` from 1.8.
+        const at = (version: string, labels: Record<string, string>) => {
+            const raw = siteWith(
+                [{ ...host({ name: "h1" }), labels }],
+                [pinned],
+            ) as RawStackConfig & {
+                site: Record<string, unknown>;
+            };
+            return { ...raw, site: { ...raw.site, kubevirtVersion: version } };
+        };
+        assert.deepStrictEqual(problemsOf(at("1.9", { cpumanager: "true" })), [
+            "clusters[0].nodes[0]: h1, the site's only host, has no dedicated CPUs (label kubevirt.io/cpumanager=true), which the node needs",
+        ]);
+        assert.deepStrictEqual(problemsOf(at("1.7", { "kubevirt.io/cpumanager": "true" })), [
+            "clusters[0].nodes[0]: h1, the site's only host, has no dedicated CPUs (label cpumanager=true), which the node needs",
+        ]);
+        assert.strictEqual(planOf(at("1.7", { cpumanager: "true" })).clusters.length, 1);
+        const both = { cpumanager: "true", "kubevirt.io/cpumanager": "true" };
+        assert.strictEqual(planOf(at("1.8", both)).clusters.length, 1);
 
         const hosts = [host({ name: "h1" }), host({ name: "h2" }), host({ name: "h3" })];
         const ha = intentCluster("ha", [pool("w", 1)], {

@@ -53,6 +53,14 @@ describe("site prerequisites", () => {
             topic("france", "Dedicated CPUs").lines.join(" "),
             /virt-handler then labels those hosts kubevirt\.io\/cpumanager=true/,
         );
+        // Before 1.8 the launcher pod selects the unprefixed label (nodeselectorrenderer.go).
+        const older = topic("france", "Dedicated CPUs", (config) => {
+            config["edge:site"].kubevirtVersion = "1.7";
+        });
+        assert.match(
+            older.lines.join(" "),
+            /virt-handler then labels those hosts cpumanager=true,/,
+        );
         const hugepages = topic("france", "Hugepages", (config) => {
             config["edge:clusters"][2].intent.workers[1].hugepages = "1Gi";
             config["edge:site"].hosts[2].hugepages = { "1Gi": "64Gi" };
