@@ -40,7 +40,7 @@ case "${1:-}" in
 '') ;;
 --force) force=1 ;;
 -h | --help)
-    sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
 *) die "unknown argument: $1 (usage: $0 [--force])" ;;
