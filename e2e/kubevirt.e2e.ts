@@ -5,6 +5,7 @@ import { KubevirtVersion, defaults } from "../lib/defaults";
 import { pinnedHostLabel, vmName } from "../lib/naming";
 import { nodeDemand } from "../lib/placement";
 import { StackPlan, planStack } from "../lib/plan";
+import { withInterconnects } from "../lib/interconnect";
 import { ProblemList } from "../lib/problems";
 import { bytes } from "../lib/quantity";
 import { readStackFile, rawStackConfig, stackFilePath } from "../lib/stackFile";
@@ -148,8 +149,10 @@ const syntheticSites: Record<string, RawStackConfig> = {
     ]),
 };
 
+/** An example stack as its file gives it, with its WireGuard key set: its gateway VMs too. */
 function stackFileConfig(stack: string): RawStackConfig {
-    return rawStackConfig(readStackFile(path.join(projectRoot, stackFilePath(stack))).config);
+    const raw = rawStackConfig(readStackFile(path.join(projectRoot, stackFilePath(stack))).config);
+    return withInterconnects({ ...raw, hasWireguardKey: true }, projectRoot);
 }
 
 /** Both example stacks and the synthetic sites, at KubeVirt minor `minor`. */
@@ -226,6 +229,10 @@ describe("KubeVirt's and CDI's own code on every VM and DataVolume of the plans"
 
             it("admits every VM, with no warning, and renders its launcher pod", () => {
                 assert.strictEqual(runs[0].output.kubevirtVersion, kubevirt.release);
+                assert.deepStrictEqual(
+                    runs.map((r) => `${r.name} ${r.plan.gateways.map((g) => g.vmName)}`),
+                    ["greece greece-eu-gw", "france france-eu-gw", "sizes ", "devices ", "pinned "],
+                );
                 for (const { name, output, plan } of runs) {
                     const vms = plan.clusters.flatMap((c) => c.nodes).length + plan.gateways.length;
                     assert.strictEqual(output.results.length, vms, name);
