@@ -12,18 +12,18 @@ import {
     withInterconnects,
 } from "../lib/interconnect";
 import { CloudInitData, cloudInitUuid } from "../lib/instanceId";
-import { labels } from "../lib/naming";
+import { labels, vmName } from "../lib/naming";
 import { NodePlan, StackPlan, planStack } from "../lib/plan";
 import { parseStackFile, stackFileConfig, stackFilePath, withAllocations } from "../lib/stackFile";
 import { checkDrift } from "../offline/drift";
 import { sitePolicyConfig } from "../policy/policies";
-import {
-    ControlPlane,
-    completeDataVolumes,
-    crdsPresent,
-    startLiveApiServer,
-    stopLiveApiServer,
-} from "./controlPlane";
+import { HostShape } from "../lib/config";
+import { readStackConfig } from "../lib/config";
+import { KubevirtVersion } from "../lib/defaults";
+import { launcherMemory, nodeDemand } from "../lib/placement";
+import { ProblemList } from "../lib/problems";
+import { ControlPlane, crdsPresent, startLiveApiServer, stopLiveApiServer } from "./controlPlane";
+import { boundLauncherPod, playHosts, restartWhereRequired, schedulerRequest } from "./kubevirt";
 import { FakeRancher, clusterV1Id, startFakeRancher } from "./fakeRancher";
 import { policyPackRunner, projectRoot, pulumiEnvironment } from "./pulumiEnv";
 
@@ -143,6 +143,8 @@ describe("index.ts against a live API server", function () {
         await opened.setConfig("edge:sshPrivateKey", { value: operatorKey, secret: true });
         return { stack: opened, stackFile: file };
     }
+    /** The VMs the test restarted as an operator would, once KubeVirt said they must be. */
+    const restartedVms: string[] = [];
     /** Whether KubeVirt may report VMs ready; the first up checks it waits until then. */
     let vmsMayStart = true;
 
@@ -208,8 +210,28 @@ describe("index.ts against a live API server", function () {
         return { userdata: decode("userdata"), networkdata: decode("networkdata") };
     }
 
-    /** Plays CDI (imports and clones finish), KubeVirt (VMs run) and the nodes' Rancher agents. */
+    /** The site's hosts as the stack file in the workspace declares them: the test's Nodes. */
+    function currentHosts(): HostShape[] {
+        const raw = stackFileConfig(parseStackFile(readFileSync(stackFile, "utf8"), stackFile));
+        return readStackConfig(raw, new ProblemList()).config!.site.hosts;
+    }
+
+    /**
+     * Plays CDI's importer, each host's kubelet and virt-handler (VMIs run once `vmsMayStart`;
+     * KubeVirt's own virt-controller reports the VMs ready) and the nodes' Rancher agents.
+     */
     function play(): () => void {
+        // The node's agent registers once its guest runs.
+        const stopHosts = playHosts(
+            controlPlane!,
+            currentHosts,
+            () => vmsMayStart,
+            (vmi) => {
+                const node = vmi.metadata.labels[labels.node];
+                const clusterName = vmi.metadata.labels[labels.cluster];
+                rancher!.registerNode(`${stackName}-${clusterName}`, node);
+            },
+        );
         let busy = false;
         const timer = setInterval(async () => {
             if (busy) {
@@ -217,37 +239,64 @@ describe("index.ts against a live API server", function () {
             }
             busy = true;
             try {
-                await completeDataVolumes(controlPlane!);
-                const vms = await controlPlane!.call("GET", "/apis/kubevirt.io/v1/virtualmachines");
-                for (const vm of vms.body.items ?? []) {
-                    if (!vmsMayStart || vm.metadata.deletionTimestamp) {
-                        continue;
-                    }
-                    if (vm.status?.ready !== true) {
-                        await controlPlane!.call(
-                            "PATCH",
-                            `/apis/kubevirt.io/v1/namespaces/${vm.metadata.namespace}/virtualmachines/${vm.metadata.name}/status`,
-                            {
-                                status: {
-                                    created: true,
-                                    ready: true,
-                                    printableStatus: "Running",
-                                    conditions: [{ type: "Ready", status: "True" }],
-                                },
-                            },
-                            "application/merge-patch+json",
-                        );
-                        // The node's agent registers once, when its VM first boots.
-                        const node = vm.metadata.labels[labels.node];
-                        const clusterName = vm.metadata.labels[labels.cluster];
-                        rancher!.registerNode(`${stackName}-${clusterName}`, node);
-                    }
-                }
+                restartedVms.push(...(await restartWhereRequired(controlPlane!)));
+            } catch {
+                // Retried on the next tick.
             } finally {
                 busy = false;
             }
-        }, 250);
-        return () => clearInterval(timer);
+        }, 500);
+        return () => {
+            clearInterval(timer);
+            stopHosts();
+        };
+    }
+
+    /**
+     * Asserts that KubeVirt's virt-controller rendered a launcher pod for every node VM of the
+     * stack as it is now, requesting the memory placement computed for it (lib/placement.ts
+     * nodeDemand), and that kube-scheduler bound it to the host placement chose.
+     */
+    async function assertLaunchersAsPlaced(): Promise<void> {
+        const plan = currentPlan();
+        const raw = stackFileConfig(parseStackFile(readFileSync(stackFile, "utf8"), stackFile));
+        const config = readStackConfig(raw, new ProblemList()).config!;
+        const vfs = Object.fromEntries(
+            config.site.networks.flatMap((n) => (n.sriov ? [[n.name, n.sriov.resourceName]] : [])),
+        );
+        const version = plan.site.kubevirtVersion as KubevirtVersion;
+        const expected: Record<string, { host?: string; memory: number; cpu: number }> = {};
+        const found: typeof expected = {};
+        for (const cluster of config.clusters) {
+            const { namespace } = plan.clusters.find((c) => c.name === cluster.name)!;
+            for (const node of cluster.nodes) {
+                const name = vmName(cluster.name, node.name);
+                const demand = nodeDemand(node, vfs, version);
+                const host = plan.placement.decisions.find((d) => d.vmName === name)?.host;
+                // kubevirt pkg/virt-controller/services/renderresources.go: dedicated CPUs are
+                // requested whole, shared ones at the default cpuAllocationRatio of 10; the
+                // guest-console-log sidecar adds 5m, its limit of 15m with dedicated CPUs
+                // (serialconsolelog.go).
+                const { consoleLog } = launcherMemory(
+                    plan.clusters.flatMap((c) => c.nodes).find((n) => n.vmName === name)!
+                        .virtualMachine.spec.template.spec,
+                    version,
+                );
+                const sidecarCpu = consoleLog === 0 ? 0 : demand.dedicatedCpu ? 15 : 5;
+                expected[name] = {
+                    host,
+                    memory: demand.memory,
+                    cpu: (demand.dedicatedCpu ? demand.cpu * 1000 : demand.cpu * 100) + sidecarCpu,
+                };
+                const pod = await boundLauncherPod(controlPlane!, namespace, name);
+                found[name] = {
+                    host: host === undefined ? undefined : pod.spec.nodeName,
+                    memory: schedulerRequest(pod, "memory"),
+                    cpu: schedulerRequest(pod, "cpu"),
+                };
+            }
+        }
+        assert.deepStrictEqual(found, expected);
     }
 
     function recorder(): { onEvent: (event: EngineEvent) => void; steps: string[] } {
@@ -286,7 +335,12 @@ describe("index.ts against a live API server", function () {
         if (!crdsPresent()) {
             this.skip();
         }
-        const live = await startLiveApiServer("edge-program-e2e-");
+        // What the stacks' VMs need of KubeVirt (lib/prerequisites.ts): the GPU and dedicated
+        // CPUs that a later test's intent asks for.
+        const live = await startLiveApiServer("edge-program-e2e-", {
+            devices: ["nvidia.com/TU104GL_Tesla_T4"],
+            dedicatedCpu: true,
+        });
         ({ work, controlPlane } = live);
         const { bin } = live;
         rancher = await startFakeRancher(vmPresent);
@@ -447,6 +501,10 @@ describe("index.ts against a live API server", function () {
         );
     });
 
+    it("ran every VM through KubeVirt: each launcher pod requests what placement computed, bound where it placed it", async () => {
+        await assertLaunchersAsPlaced();
+    });
+
     it("changes nothing on a second up, and a preview expects no changes", async () => {
         const run = await up();
         assert.deepStrictEqual(changes(run.summary), {});
@@ -487,6 +545,8 @@ describe("index.ts against a live API server", function () {
         const run = await up();
         assert.deepStrictEqual(changes(run.summary), { update: 1 });
         assert.deepStrictEqual(run.steps, ["update VirtualMachine final-test-worker1"]);
+        // KubeVirt takes the new memory only on a restart, which `up` waited for.
+        assert.deepStrictEqual(restartedVms.splice(0), ["final-test-worker1"]);
         const node = plan.clusters[0].nodes[1];
         const vm = await controlPlane!.call(
             "GET",
@@ -633,7 +693,12 @@ describe("index.ts against a live API server", function () {
         });
         const added = await up();
         assert.deepStrictEqual(changes(added.summary), { create: 14 });
-        assert.doesNotMatch(added.output, /unknown field|pruned/i);
+        // Admitted by virt-api without a warning, which the provider would print.
+        assert.doesNotMatch(
+            added.output,
+            /unknown field|pruned|warning: (?!using pulumi-resource-\w+ from \$PATH|Has no \.status\.conditions)/i,
+        );
+        await assertLaunchersAsPlaced();
         const vm = await controlPlane!.call(
             "GET",
             "/apis/kubevirt.io/v1/namespaces/ml/virtualmachines/ml-gpu-1",

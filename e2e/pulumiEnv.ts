@@ -14,6 +14,18 @@ export function toolsBin(): string {
     return out.trim().split("\n").pop()!;
 }
 
+/**
+ * The bin dir of what scripts/kubevirt-tools.sh builds (or reuses) from KubeVirt's and CDI's own
+ * trees: virt-api, virt-controller and the e2e/kubevirt and e2e/cdi programs.
+ */
+export function kubevirtBin(): string {
+    const out = execFileSync(path.join(projectRoot, "scripts", "kubevirt-tools.sh"), {
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "inherit"],
+    });
+    return out.trim().split("\n").pop()!;
+}
+
 /** Writes an executable shim. */
 function shim(file: string, lines: string[]): void {
     writeFileSync(file, ["#!/bin/sh", ...lines, ""].join("\n"));

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the binaries the end-to-end suite runs (etcd, kube-apiserver,
-# kube-controller-manager, pulumi, ...) from Go modules only, at the versions
+# kube-controller-manager, kube-scheduler, pulumi, ...) from Go modules only, at the versions
 # pinned in e2e/versions.env, into a cache outside the repository:
 #
 #   ${EDGE_E2E_CACHE:-$HOME/.cache/edge-e2e}/<key>/bin
@@ -19,7 +19,7 @@
 set -euo pipefail
 
 # Bump when a change to this script changes what it builds.
-RECIPE=1
+RECIPE=2
 
 log() { printf 'e2e-tools: %s\n' "$*" >&2; }
 die() {
@@ -407,6 +407,8 @@ build_tool etcd "ETCD_VERSION=$ETCD_VERSION" prepare_etcd verify_etcd \
 kube_bins=(kube-apiserver=k8s.io/kubernetes/cmd/kube-apiserver)
 [ "$KUBERNETES_CONTROLLER_MANAGER" = 1 ] &&
     kube_bins+=(kube-controller-manager=k8s.io/kubernetes/cmd/kube-controller-manager)
+# The e2e binds KubeVirt's launcher pods to Nodes with the real scheduler.
+kube_bins+=(kube-scheduler=k8s.io/kubernetes/cmd/kube-scheduler)
 build_tool kubernetes "KUBERNETES_VERSION=$KUBERNETES_VERSION ${kube_bins[*]}" \
     prepare_kubernetes verify_kubernetes "${kube_bins[@]}"
 

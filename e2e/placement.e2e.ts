@@ -1,0 +1,174 @@
+import * as assert from "assert";
+import { readFileSync } from "fs";
+import * as path from "path";
+import { HostShape, readStackConfig } from "../lib/config";
+import { StackPlan, planStack } from "../lib/plan";
+import { ProblemList } from "../lib/problems";
+import { parseStackFile, stackFileConfig, stackFilePath, withAllocations } from "../lib/stackFile";
+import { ControlPlane, crdsPresent, startLiveApiServer, stopLiveApiServer } from "./controlPlane";
+import { boundLauncherPod, playHosts, schedulerRequest } from "./kubevirt";
+import { projectRoot } from "./pulumiEnv";
+
+const gpu = "nvidia.com/TU104GL_Tesla_T4";
+
+/** greece's stack file with `edit` applied to its config, re-recorded, and its plan. */
+function edited(text: string, edit: (config: any) => void): { text: string; plan: StackPlan } {
+    const file = parseStackFile(text, "synthetic");
+    const plain = (file.document.get("config") as any).toJSON();
+    edit(plain);
+    file.document.set("config", file.document.createNode(plain, { aliasDuplicateObjects: false }));
+    const reparsed = parseStackFile(file.document.toString(), "synthetic");
+    const { plan } = planStack(stackFileConfig(reparsed));
+    const recorded = withAllocations(reparsed.document, plan.allocations);
+    return { text: recorded, plan: planStack(stackFileConfig(parseStackFile(recorded, "s"))).plan };
+}
+
+/**
+ * A synthetic site that placement fills to the byte: an intent's nodes placed on two roomy
+ * hosts, then each host shrunk to exactly what placement counts on it. kube-scheduler, given
+ * those hosts as Nodes, must bind every launcher pod KubeVirt renders for them to the host
+ * placement chose: placement's memory is the launcher pods' request, or a pod stays pending.
+ */
+function fullSite(): { plan: StackPlan; hosts: HostShape[] } {
+    const greece = readFileSync(path.join(projectRoot, stackFilePath("greece")), "utf8");
+    const roomy = edited(greece, (config) => {
+        delete config["edge:allocations"];
+        config["edge:site"].hosts = [
+            { name: "fill-1", cpu: 64, memory: "512Gi" },
+            {
+                name: "fill-2",
+                cpu: 64,
+                memory: "512Gi",
+                labels: { "kubevirt.io/cpumanager": "true" },
+                devices: { [gpu]: 1 },
+            },
+        ];
+        config["edge:clusters"] = [
+            {
+                name: "fill",
+                type: "k3s",
+                kubernetesVersion: "v1.31.5+k3s1",
+                intent: {
+                    image: "ubuntu-focal",
+                    networks: ["lab"],
+                    workers: [
+                        { name: "small", count: 5, cpu: 2, memory: "3Gi", disk: "15Gi" },
+                        {
+                            name: "gpu",
+                            count: 1,
+                            cpu: 2,
+                            memory: "2Gi",
+                            disk: "15Gi",
+                            gpus: [gpu],
+                            dedicatedCpu: true,
+                        },
+                    ],
+                },
+            },
+        ];
+    });
+    const full = edited(roomy.text, (config) => {
+        for (const host of config["edge:site"].hosts) {
+            const load = roomy.plan.placement.hosts.find((h) => h.name === host.name)!;
+            host.cpu = load.used.cpu;
+            host.memory = String(load.used.memory);
+            host.devices = load.used.devices;
+        }
+    });
+    const raw = stackFileConfig(parseStackFile(full.text, "s"));
+    return { plan: full.plan, hosts: readStackConfig(raw, new ProblemList()).config!.site.hosts };
+}
+
+describe("a site placement fills, on KubeVirt and kube-scheduler", function () {
+    this.timeout(15 * 60 * 1000);
+    let work: string;
+    let controlPlane: ControlPlane | undefined;
+    let stopPlaying: (() => void) | undefined;
+    const { plan, hosts } = fullSite();
+
+    before(async function () {
+        if (!crdsPresent()) {
+            this.skip();
+        }
+        ({ work, controlPlane } = await startLiveApiServer("edge-placement-e2e-", {
+            devices: [gpu],
+            dedicatedCpu: true,
+        }));
+        stopPlaying = playHosts(controlPlane, () => hosts);
+    });
+
+    after(async () => {
+        stopPlaying?.();
+        await stopLiveApiServer({ controlPlane, work });
+    });
+
+    it("is full: every host carries exactly the memory it has, by placement's count", () => {
+        assert.deepStrictEqual(
+            plan.placement.hosts.map((h) => [h.name, h.used.memory === h.capacity.memory]),
+            [
+                ["fill-1", true],
+                ["fill-2", true],
+            ],
+        );
+        assert.deepStrictEqual(
+            plan.placement.decisions.map((d) => [d.vmName, d.host]).sort(),
+            plan.placement.hosts.flatMap((h) => h.vms.map((vm) => [vm, h.name])).sort(),
+        );
+    });
+
+    it("has every launcher pod bound by kube-scheduler to the host placement chose", async () => {
+        const create = async (apiPath: string, body: unknown) => {
+            const created = await controlPlane!.call("POST", apiPath, body);
+            assert.strictEqual(created.status, 201, `${apiPath}: ${JSON.stringify(created.body)}`);
+        };
+        for (const namespace of plan.site.namespaces) {
+            await create("/api/v1/namespaces", { metadata: { name: namespace } });
+        }
+        for (const { nad } of plan.site.networks) {
+            await create(
+                `/apis/k8s.cni.cncf.io/v1/namespaces/${nad.metadata.namespace}/network-attachment-definitions`,
+                nad,
+            );
+        }
+        for (const image of plan.site.images) {
+            await create(
+                `/apis/cdi.kubevirt.io/v1beta1/namespaces/${plan.site.imageNamespace}/datavolumes`,
+                image.dataVolume,
+            );
+        }
+        const nodes = plan.clusters.flatMap((c) => c.nodes);
+        for (const node of nodes) {
+            await create(`/api/v1/namespaces/${node.namespace}/secrets`, {
+                metadata: { name: node.cloudInitSecretName },
+                stringData: { userdata: "#cloud-config\n", networkdata: node.networkData },
+            });
+            await create(
+                `/apis/cdi.kubevirt.io/v1beta1/namespaces/${node.namespace}/datavolumes`,
+                node.rootDisk,
+            );
+            // Through virt-api's admission; virt-controller renders the launcher pods.
+            await create(
+                `/apis/kubevirt.io/v1/namespaces/${node.namespace}/virtualmachines`,
+                node.virtualMachine,
+            );
+        }
+        const placed: Record<string, string | undefined> = {};
+        const bound: Record<string, string> = {};
+        const requested: Record<string, number> = {};
+        for (const node of nodes) {
+            placed[node.vmName] = plan.placement.decisions.find(
+                (d) => d.vmName === node.vmName,
+            )?.host;
+            const pod = await boundLauncherPod(controlPlane!, node.namespace, node.vmName);
+            bound[node.vmName] = pod.spec.nodeName;
+            requested[pod.spec.nodeName] =
+                (requested[pod.spec.nodeName] ?? 0) + schedulerRequest(pod, "memory");
+        }
+        assert.deepStrictEqual(bound, placed);
+        // Each host's launcher pods request all of its allocatable memory, not a byte more.
+        assert.deepStrictEqual(
+            requested,
+            Object.fromEntries(plan.placement.hosts.map((h) => [h.name, h.capacity.memory])),
+        );
+    });
+});
