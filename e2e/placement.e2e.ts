@@ -70,7 +70,8 @@ function fullSite(): { plan: StackPlan; hosts: HostShape[] } {
     const full = edited(roomy.text, (config) => {
         for (const host of config["edge:site"].hosts) {
             const load = roomy.plan.placement.hosts.find((h) => h.name === host.name)!;
-            host.cpu = load.used.cpu;
+            // Hosts have whole cores; the pods' millicores (sidecars included) round up.
+            host.cpu = Math.ceil(load.used.cpu / 1000);
             host.memory = String(load.used.memory);
             host.devices = load.used.devices;
         }
@@ -155,6 +156,7 @@ describe("a site placement fills, on KubeVirt and kube-scheduler", function () {
         const placed: Record<string, string | undefined> = {};
         const bound: Record<string, string> = {};
         const requested: Record<string, number> = {};
+        const requestedCpu: Record<string, number> = {};
         for (const node of nodes) {
             placed[node.vmName] = plan.placement.decisions.find(
                 (d) => d.vmName === node.vmName,
@@ -163,12 +165,19 @@ describe("a site placement fills, on KubeVirt and kube-scheduler", function () {
             bound[node.vmName] = pod.spec.nodeName;
             requested[pod.spec.nodeName] =
                 (requested[pod.spec.nodeName] ?? 0) + schedulerRequest(pod, "memory");
+            requestedCpu[pod.spec.nodeName] =
+                (requestedCpu[pod.spec.nodeName] ?? 0) + schedulerRequest(pod, "cpu");
         }
         assert.deepStrictEqual(bound, placed);
         // Each host's launcher pods request all of its allocatable memory, not a byte more.
         assert.deepStrictEqual(
             requested,
             Object.fromEntries(plan.placement.hosts.map((h) => [h.name, h.capacity.memory])),
+        );
+        // And the millicores placement counts on it.
+        assert.deepStrictEqual(
+            requestedCpu,
+            Object.fromEntries(plan.placement.hosts.map((h) => [h.name, h.used.cpu])),
         );
     });
 });

@@ -20,7 +20,7 @@ import { sitePolicyConfig } from "../policy/policies";
 import { HostShape } from "../lib/config";
 import { readStackConfig } from "../lib/config";
 import { KubevirtVersion } from "../lib/defaults";
-import { launcherMemory, nodeDemand } from "../lib/placement";
+import { nodeDemand } from "../lib/placement";
 import { ProblemList } from "../lib/problems";
 import { ControlPlane, crdsPresent, startLiveApiServer, stopLiveApiServer } from "./controlPlane";
 import { boundLauncherPod, playHosts, restartWhereRequired, schedulerRequest } from "./kubevirt";
@@ -254,8 +254,8 @@ describe("index.ts against a live API server", function () {
 
     /**
      * Asserts that KubeVirt's virt-controller rendered a launcher pod for every node VM of the
-     * stack as it is now, requesting the memory placement computed for it (lib/placement.ts
-     * nodeDemand), and that kube-scheduler bound it to the host placement chose.
+     * stack as it is now, requesting the CPU and memory placement computed for it
+     * (lib/placement.ts nodeDemand), and that kube-scheduler bound it to the host placement chose.
      */
     async function assertLaunchersAsPlaced(): Promise<void> {
         const plan = currentPlan();
@@ -273,21 +273,7 @@ describe("index.ts against a live API server", function () {
                 const name = vmName(cluster.name, node.name);
                 const demand = nodeDemand(node, vfs, version);
                 const host = plan.placement.decisions.find((d) => d.vmName === name)?.host;
-                // kubevirt pkg/virt-controller/services/renderresources.go: dedicated CPUs are
-                // requested whole, shared ones at the default cpuAllocationRatio of 10; the
-                // guest-console-log sidecar adds 5m, its limit of 15m with dedicated CPUs
-                // (serialconsolelog.go).
-                const { consoleLog } = launcherMemory(
-                    plan.clusters.flatMap((c) => c.nodes).find((n) => n.vmName === name)!
-                        .virtualMachine.spec.template.spec,
-                    version,
-                );
-                const sidecarCpu = consoleLog === 0 ? 0 : demand.dedicatedCpu ? 15 : 5;
-                expected[name] = {
-                    host,
-                    memory: demand.memory,
-                    cpu: (demand.dedicatedCpu ? demand.cpu * 1000 : demand.cpu * 100) + sidecarCpu,
-                };
+                expected[name] = { host, memory: demand.memory, cpu: demand.cpu };
                 const pod = await boundLauncherPod(controlPlane!, namespace, name);
                 found[name] = {
                     host: host === undefined ? undefined : pod.spec.nodeName,
