@@ -164,12 +164,7 @@ export function launcherMemory(spec: LauncherSpec, version: KubevirtVersion): La
     const compute =
         (domain.memory?.hugepages === undefined ? request : Math.max(request - guest, 0)) +
         overhead;
-    const consoleLog =
-        logsSerialConsole(spec) && rules.consoleLog
-            ? dedicated
-                ? rules.consoleLog.dedicated
-                : rules.consoleLog.shared
-            : 0;
+    const consoleLog = consoleLogShare(spec, rules.consoleLog);
     return { compute, overhead, consoleLog, total: compute + consoleLog };
 }
 
@@ -182,10 +177,20 @@ export interface LauncherCpu {
     total: number;
 }
 
-/** Whether the launcher pod of `spec` has the guest-console-log sidecar (serialconsolelog.go). */
-function logsSerialConsole(spec: LauncherSpec): boolean {
-    const { devices } = spec.domain;
-    return devices.autoattachSerialConsole !== false && devices.logSerialConsole !== false;
+/**
+ * What the guest-console-log sidecar of `spec`'s launcher pod requests of `amounts`: nothing when
+ * the pod has none, its limit with dedicated CPUs (kubevirt serialconsolelog.go).
+ */
+function consoleLogShare(
+    spec: LauncherSpec,
+    amounts: { shared: number; dedicated: number } | undefined,
+): number {
+    const { devices, cpu } = spec.domain;
+    const logged = devices.autoattachSerialConsole !== false && devices.logSerialConsole !== false;
+    if (!logged || amounts === undefined) {
+        return 0;
+    }
+    return cpu?.dedicatedCpuPlacement === true ? amounts.dedicated : amounts.shared;
 }
 
 /**
@@ -206,12 +211,7 @@ export function launcherCpu(spec: LauncherSpec, version: KubevirtVersion): Launc
         : requested !== undefined
           ? millicores(requested)
           : Math.ceil((vcpus * 1000) / launcherCommon.cpuAllocationRatio);
-    const consoleLog =
-        logsSerialConsole(spec) && rules.consoleLogCpu
-            ? dedicated
-                ? rules.consoleLogCpu.dedicated
-                : rules.consoleLogCpu.shared
-            : 0;
+    const consoleLog = consoleLogShare(spec, rules.consoleLogCpu);
     return { compute, consoleLog, total: compute + consoleLog };
 }
 

@@ -21,39 +21,16 @@ set -euo pipefail
 # Bump when a change to this script changes what it builds.
 RECIPE=2
 
-log() { printf 'e2e-tools: %s\n' "$*" >&2; }
-die() {
-    printf 'e2e-tools: error: %s\n' "$*" >&2
-    exit 1
-}
-
-force=0
-case "${1:-}" in
-'') ;;
---force) force=1 ;;
--h | --help)
-    sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
-    exit 0
-    ;;
-*) die "unknown argument: $1 (usage: $0 [--force])" ;;
-esac
-
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-versions_file=$repo/e2e/versions.env
+tool=e2e-tools
+help_lines=2,19
+# shellcheck source=scripts/tools-common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/tools-common.sh"
 tools_dir=$repo/e2e/tools
-[ -f "$versions_file" ] || die "missing $versions_file"
 
 # --- pinned versions -------------------------------------------------------
 # Only KEY=value lines; values are plain version strings. Anything with the
 # same name in the environment is overridden: the file is the only source.
-pins=""
-while IFS= read -r line || [ -n "$line" ]; do
-    case "$line" in '' | '#'*) continue ;; esac
-    [[ "$line" =~ ^([A-Z][A-Z0-9_]*)=([A-Za-z0-9._+-]*)$ ]] ||
-        die "e2e/versions.env: not a KEY=value line: $line"
-    printf -v "${BASH_REMATCH[1]}" '%s' "${BASH_REMATCH[2]}"
-    pins+="$line"$'\n'
-done <"$versions_file"
+read_pins -v "^(KUBEVIRT|CDI)_"
 
 for k in GO_MIN_VERSION ETCD_VERSION KUBERNETES_VERSION PULUMI_VERSION; do
     [ -n "${!k:-}" ] || die "e2e/versions.env: $k is not set"
@@ -72,7 +49,6 @@ k8s_minor=${BASH_REMATCH[1]}
 k8s_staging_version=v0.${BASH_REMATCH[1]}.${BASH_REMATCH[2]}
 
 # --- cache key ---------------------------------------------------------------
-sha() { sha256sum | cut -c1-16; }
 # Contents of one wrapper module directory (or of all of them), path-stamped.
 tree_digest() {
     (cd "$tools_dir" && find "$@" -type f | LC_ALL=C sort | while IFS= read -r f; do
@@ -110,14 +86,10 @@ export GOTOOLCHAIN=local GOWORK=off CGO_ENABLED=0 GOFLAGS=-buildvcs=false
 
 mkdir -p "$cache/build"
 # One run at a time per cache.
-if command -v flock >/dev/null 2>&1; then
-    exec 9>"$cache/.lock"
-    flock 9
-    if [ "$force" = 0 ] && [ -f "$out/complete" ]; then
-        log "reusing $bin (built by a concurrent run)"
-        echo "$bin"
-        exit 0
-    fi
+if lock_cache "$cache/.lock"; then
+    log "reusing $bin (built by a concurrent run)"
+    echo "$bin"
+    exit 0
 fi
 
 # fetch MODULE VERSION: downloads one module into the module cache and prints
@@ -165,7 +137,6 @@ module_replaces() {
     ' "$1"
 }
 
-human_size() { awk -v b="$1" 'BEGIN { printf "%.1f MB", b / 1000000 }'; }
 
 # Filled by the tool functions; read by build_tool.
 declare -a mod_edits

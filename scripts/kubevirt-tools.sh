@@ -29,40 +29,17 @@ set -euo pipefail
 # Bump when a change to this script changes what it builds.
 RECIPE=1
 
-log() { printf 'kubevirt-tools: %s\n' "$*" >&2; }
-die() {
-    printf 'kubevirt-tools: error: %s\n' "$*" >&2
-    exit 1
-}
-
-force=0
-case "${1:-}" in
-'') ;;
---force) force=1 ;;
--h | --help)
-    sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'
-    exit 0
-    ;;
-*) die "unknown argument: $1 (usage: $0 [--force])" ;;
-esac
-
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-versions_file=$repo/e2e/versions.env
+tool=kubevirt-tools
+help_lines=2,26
+# shellcheck source=scripts/tools-common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/tools-common.sh"
 sources=${EDGE_E2E_SOURCES:-$repo/../shared/sources}
 sources=$(cd "$sources" 2>/dev/null && pwd || printf '%s' "$sources")
-[ -f "$versions_file" ] || die "missing $versions_file"
 
 # --- pinned versions -----------------------------------------------------------
 # The same KEY=value format scripts/e2e-tools.sh reads; only the pins of this
 # script enter its cache key.
-pins=""
-while IFS= read -r line || [ -n "$line" ]; do
-    case "$line" in '' | '#'*) continue ;; esac
-    [[ "$line" =~ ^([A-Z][A-Z0-9_]*)=([A-Za-z0-9._+-]*)$ ]] ||
-        die "e2e/versions.env: not a KEY=value line: $line"
-    printf -v "${BASH_REMATCH[1]}" '%s' "${BASH_REMATCH[2]}"
-    case "${BASH_REMATCH[1]}" in KUBEVIRT_* | CDI_*) pins+="$line"$'\n' ;; esac
-done <"$versions_file"
+read_pins "^(KUBEVIRT|CDI)_"
 
 for k in KUBEVIRT_VERSION KUBEVIRT_COMMIT KUBEVIRT_OLDER_VERSION KUBEVIRT_OLDER_COMMIT CDI_VERSION CDI_COMMIT; do
     [ -n "${!k:-}" ] || die "e2e/versions.env: $k is not set"
@@ -72,7 +49,6 @@ for k in KUBEVIRT_COMMIT KUBEVIRT_OLDER_COMMIT CDI_COMMIT; do
 done
 
 # --- cache key -----------------------------------------------------------------
-sha() { sha256sum | cut -c1-16; }
 # Contents of program directories under e2e/, path-stamped.
 tree_digest() {
     (cd "$repo/e2e" && find "$@" -type f 2>/dev/null | LC_ALL=C sort | while IFS= read -r f; do
@@ -107,14 +83,10 @@ export GOTOOLCHAIN=local GOWORK=off CGO_ENABLED=0 GOFLAGS="-mod=vendor -buildvcs
 
 mkdir -p "$cache/kubevirt-src" "$cache/kubevirt-build"
 # One run at a time per cache.
-if command -v flock >/dev/null 2>&1; then
-    exec 9>"$cache/.kubevirt.lock"
-    flock 9
-    if [ "$force" = 0 ] && [ -f "$out/complete" ]; then
-        log "reusing $bin (built by a concurrent run)"
-        echo "$bin"
-        exit 0
-    fi
+if lock_cache "$cache/.kubevirt.lock"; then
+    log "reusing $bin (built by a concurrent run)"
+    echo "$bin"
+    exit 0
 fi
 
 # source NAME VERSION COMMIT URL: prints the path of the extracted tree,
@@ -166,7 +138,6 @@ go_version_check() {
         die "$gover is too old: $(basename "$1") needs Go >= $want (go.mod)"
 }
 
-human_size() { awk -v b="$1" 'BEGIN { printf "%.1f MB", b / 1000000 }'; }
 
 # build_unit NAME SRC TAGS LDFLAGS PROGDIR BINARY=PACKAGE...: builds into
 # $cache/kubevirt-build/NAME-<hash>/bin unless complete, links into $stage.
