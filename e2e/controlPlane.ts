@@ -6,7 +6,14 @@ import { AddressInfo, createServer } from "net";
 import { tmpdir } from "os";
 import * as path from "path";
 import { CertFiles, issueCert, makeCa } from "./certs";
-import { KubevirtFeatures, applyCrds, startKubevirt, writeKubevirtCr } from "./kubevirt";
+import { applyCrds, startKubevirt, writeKubevirtCr } from "./kubevirt";
+import {
+    KubevirtFeatures,
+    kubevirtConfigurationFor,
+    kubevirtMinor,
+    noKubevirtFeatures,
+    pinned,
+} from "./kubevirtCheck";
 import { kubevirtBin, toolsBin } from "./pulumiEnv";
 
 /**
@@ -323,14 +330,17 @@ export interface LiveApiServer {
  */
 export async function startLiveApiServer(
     prefix: string,
-    features: KubevirtFeatures = { devices: [], dedicatedCpu: false },
+    features: KubevirtFeatures = noKubevirtFeatures,
 ): Promise<LiveApiServer> {
     const bin = toolsBin();
     const kubevirt = kubevirtBin();
     const work = mkdtempSync(path.join(tmpdir(), prefix));
     const controlPlane = await startControlPlane(bin);
     try {
-        const crFile = writeKubevirtCr(controlPlane.dir, features);
+        const crFile = writeKubevirtCr(
+            controlPlane.dir,
+            kubevirtConfigurationFor(features, kubevirtMinor(pinned("KUBEVIRT_VERSION"))),
+        );
         await applyCrds(controlPlane, kubevirt, crFile, nadCrd);
         await startKubevirt(controlPlane, kubevirt, crFile);
     } catch (error) {

@@ -17,40 +17,13 @@ import { ControlPlane, freePort } from "./controlPlane";
 
 export const kubevirtNamespace = "kubevirt";
 
-/** What the site's VMs ask of KubeVirt's configuration, as lib/prerequisites.ts tells operators. */
-export interface KubevirtFeatures {
-    /** GPUs and host devices by resource name, each permitted as an external resource. */
-    devices: string[];
-    /** Whether VMs take dedicated CPUs: the CPUManager feature gate. */
-    dedicatedCpu: boolean;
-}
-
-/** The KubeVirt CR with the site's prerequisites applied. */
-export function kubevirtCr(features: KubevirtFeatures): any {
-    const featureGates = [
-        ...(features.dedicatedCpu ? ["CPUManager"] : []),
-        ...(features.devices.length > 0 ? ["HostDevices"] : []),
-    ];
+/** The KubeVirt CR of the live control plane, with `configuration` (kubevirtConfigurationFor). */
+export function kubevirtCr(configuration: Record<string, unknown>): any {
     return {
         apiVersion: "kubevirt.io/v1",
         kind: "KubeVirt",
         metadata: { name: "kubevirt", namespace: kubevirtNamespace },
-        spec: {
-            configuration: {
-                developerConfiguration: { featureGates },
-                ...(features.devices.length > 0
-                    ? {
-                          permittedHostDevices: {
-                              pciHostDevices: features.devices.map((resourceName, i) => ({
-                                  pciVendorSelector: `10DE:${(0x1eb8 + i).toString(16).toUpperCase()}`,
-                                  resourceName,
-                                  externalResourceProvider: true,
-                              })),
-                          },
-                      }
-                    : {}),
-            },
-        },
+        spec: { configuration },
     };
 }
 
@@ -653,10 +626,10 @@ export function playHosts(
     };
 }
 
-/** The KubeVirt CR file for `features` in `dir`, for the setup programs and the API server. */
-export function writeKubevirtCr(dir: string, features: KubevirtFeatures): string {
+/** The KubeVirt CR file with `configuration` in `dir`, for the setup programs and the API server. */
+export function writeKubevirtCr(dir: string, configuration: Record<string, unknown>): string {
     const file = path.join(dir, "kubevirt-cr.json");
-    writeFileSync(file, JSON.stringify(kubevirtCr(features)));
+    writeFileSync(file, JSON.stringify(kubevirtCr(configuration)));
     return file;
 }
 

@@ -43,23 +43,35 @@ export function checkedKubevirt(): { minor: "1.9" | "1.7"; release: string; bina
 /** A placeholder PCI vendor:device: KubeVirt matches devices by resource name here. */
 const pciSelector = "10de:1eb8";
 
+/** What a site's VMs ask of KubeVirt's configuration. */
+export interface KubevirtFeatures {
+    /** GPU and host device resource names. */
+    gpus: string[];
+    hostDevices: string[];
+    dedicatedCpu: boolean;
+}
+
+/** Asks nothing of KubeVirt: its default configuration. */
+export const noKubevirtFeatures: KubevirtFeatures = {
+    gpus: [],
+    hostDevices: [],
+    dedicatedCpu: false,
+};
+
 /**
- * The KubeVirt CR's spec.configuration a site's prerequisites ask for (lib/prerequisites.ts):
- * every passed-through device permitted by its resource name, the HostDevices gate for host
- * devices, CPUManager for dedicated CPUs, GPU before 1.4. SR-IOV keeps KubeVirt's default.
+ * The KubeVirt CR's spec.configuration for `features` under KubeVirt 1.`minor`, as the site's
+ * prerequisites ask for it (lib/prerequisites.ts): every passed-through device permitted by its
+ * resource name, the HostDevices gate for host devices, CPUManager for dedicated CPUs, GPU before
+ * 1.4. SR-IOV keeps KubeVirt's default.
  */
-export function kubevirtConfiguration(
-    vms: VirtualMachine[],
+export function kubevirtConfigurationFor(
+    features: KubevirtFeatures,
     minor: number,
 ): Record<string, unknown> {
-    const domains = vms.map((vm) => vm.spec.template.spec.domain);
-    const gpus = domains.flatMap((d) => d.devices.gpus ?? []).map((d) => d.deviceName);
-    const hostDevices = domains
-        .flatMap((d) => d.devices.hostDevices ?? [])
-        .map((d) => d.deviceName);
+    const { gpus, hostDevices } = features;
     const devices = [...new Set([...gpus, ...hostDevices])].sort();
     const gates = [
-        ...(domains.some((d) => d.cpu.dedicatedCpuPlacement) ? ["CPUManager"] : []),
+        ...(features.dedicatedCpu ? ["CPUManager"] : []),
         ...(gpus.length > 0 && minor <= 3 ? ["GPU"] : []),
         ...(hostDevices.length > 0 ? ["HostDevices"] : []),
     ];
@@ -76,6 +88,29 @@ export function kubevirtConfiguration(
                   },
               }),
     };
+}
+
+/** The configuration the VMs `vms` ask of KubeVirt 1.`minor` (see kubevirtConfigurationFor). */
+export function kubevirtConfiguration(
+    vms: VirtualMachine[],
+    minor: number,
+): Record<string, unknown> {
+    const domains = vms.map((vm) => vm.spec.template.spec.domain);
+    return kubevirtConfigurationFor(
+        {
+            gpus: domains.flatMap((d) => d.devices.gpus ?? []).map((d) => d.deviceName),
+            hostDevices: domains
+                .flatMap((d) => d.devices.hostDevices ?? [])
+                .map((d) => d.deviceName),
+            dedicatedCpu: domains.some((d) => d.cpu.dedicatedCpuPlacement === true),
+        },
+        minor,
+    );
+}
+
+/** KubeVirt's minor version number of `release` (v1.9.0: 9). */
+export function kubevirtMinor(release: string): number {
+    return Number(release.split(".")[1]);
 }
 
 /** Every VM a plan emits: its nodes' and its interconnect gateways'. */

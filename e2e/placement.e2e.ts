@@ -92,7 +92,8 @@ describe("a site placement fills, on KubeVirt and kube-scheduler", function () {
             this.skip();
         }
         ({ work, controlPlane } = await startLiveApiServer("edge-placement-e2e-", {
-            devices: [gpu],
+            gpus: [gpu],
+            hostDevices: [],
             dedicatedCpu: true,
         }));
         stopPlaying = playHosts(controlPlane, () => hosts);

@@ -324,7 +324,8 @@ describe("index.ts against a live API server", function () {
         // What the stacks' VMs need of KubeVirt (lib/prerequisites.ts): the GPU and dedicated
         // CPUs that a later test's intent asks for.
         const live = await startLiveApiServer("edge-program-e2e-", {
-            devices: ["nvidia.com/TU104GL_Tesla_T4"],
+            gpus: ["nvidia.com/TU104GL_Tesla_T4"],
+            hostDevices: [],
             dedicatedCpu: true,
         });
         ({ work, controlPlane } = live);
