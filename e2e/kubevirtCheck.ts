@@ -90,22 +90,22 @@ export function kubevirtConfigurationFor(
     };
 }
 
+/** What the VMs `vms` ask of KubeVirt. */
+export function kubevirtFeatures(vms: VirtualMachine[]): KubevirtFeatures {
+    const domains = vms.map((vm) => vm.spec.template.spec.domain);
+    return {
+        gpus: domains.flatMap((d) => d.devices.gpus ?? []).map((d) => d.deviceName),
+        hostDevices: domains.flatMap((d) => d.devices.hostDevices ?? []).map((d) => d.deviceName),
+        dedicatedCpu: domains.some((d) => d.cpu.dedicatedCpuPlacement === true),
+    };
+}
+
 /** The configuration the VMs `vms` ask of KubeVirt 1.`minor` (see kubevirtConfigurationFor). */
 export function kubevirtConfiguration(
     vms: VirtualMachine[],
     minor: number,
 ): Record<string, unknown> {
-    const domains = vms.map((vm) => vm.spec.template.spec.domain);
-    return kubevirtConfigurationFor(
-        {
-            gpus: domains.flatMap((d) => d.devices.gpus ?? []).map((d) => d.deviceName),
-            hostDevices: domains
-                .flatMap((d) => d.devices.hostDevices ?? [])
-                .map((d) => d.deviceName),
-            dedicatedCpu: domains.some((d) => d.cpu.dedicatedCpuPlacement === true),
-        },
-        minor,
-    );
+    return kubevirtConfigurationFor(kubevirtFeatures(vms), minor);
 }
 
 /** KubeVirt's minor version number of `release` (v1.9.0: 9). */

@@ -5,8 +5,10 @@ import { HostShape, readStackConfig } from "../lib/config";
 import { StackPlan, planStack } from "../lib/plan";
 import { ProblemList } from "../lib/problems";
 import { parseStackFile, stackFileConfig, stackFilePath, withAllocations } from "../lib/stackFile";
+import { withInterconnects } from "../lib/interconnect";
 import { ControlPlane, crdsPresent, startLiveApiServer, stopLiveApiServer } from "./controlPlane";
 import { boundLauncherPod, playHosts, schedulerRequest } from "./kubevirt";
+import { kubevirtFeatures, planVirtualMachines } from "./kubevirtCheck";
 import { projectRoot } from "./pulumiEnv";
 
 const gpu = "nvidia.com/TU104GL_Tesla_T4";
@@ -80,6 +82,47 @@ function fullSite(): { plan: StackPlan; hosts: HostShape[] } {
     return { plan: full.plan, hosts: readStackConfig(raw, new ProblemList()).config!.site.hosts };
 }
 
+/**
+ * Creates what `plan` declares on the host cluster, through the API server: namespaces, NADs,
+ * golden images, and every node's and gateway's cloud-init Secret, root disk and VM (through
+ * virt-api's admission; virt-controller renders the launcher pods).
+ */
+async function createSite(controlPlane: ControlPlane, plan: StackPlan): Promise<void> {
+    const create = async (apiPath: string, body: unknown) => {
+        const created = await controlPlane.call("POST", apiPath, body);
+        assert.strictEqual(created.status, 201, `${apiPath}: ${JSON.stringify(created.body)}`);
+    };
+    for (const namespace of plan.site.namespaces) {
+        await create("/api/v1/namespaces", { metadata: { name: namespace } });
+    }
+    for (const { nad } of plan.site.networks) {
+        await create(
+            `/apis/k8s.cni.cncf.io/v1/namespaces/${nad.metadata.namespace}/network-attachment-definitions`,
+            nad,
+        );
+    }
+    for (const image of plan.site.images) {
+        await create(
+            `/apis/cdi.kubevirt.io/v1beta1/namespaces/${plan.site.imageNamespace}/datavolumes`,
+            image.dataVolume,
+        );
+    }
+    for (const vm of [...plan.clusters.flatMap((c) => c.nodes), ...plan.gateways]) {
+        await create(`/api/v1/namespaces/${vm.namespace}/secrets`, {
+            metadata: { name: vm.cloudInitSecretName },
+            stringData: { userdata: "#cloud-config\n", networkdata: vm.networkData },
+        });
+        await create(
+            `/apis/cdi.kubevirt.io/v1beta1/namespaces/${vm.namespace}/datavolumes`,
+            vm.rootDisk,
+        );
+        await create(
+            `/apis/kubevirt.io/v1/namespaces/${vm.namespace}/virtualmachines`,
+            vm.virtualMachine,
+        );
+    }
+}
+
 describe("a site placement fills, on KubeVirt and kube-scheduler", function () {
     this.timeout(15 * 60 * 1000);
     let work: string;
@@ -119,41 +162,8 @@ describe("a site placement fills, on KubeVirt and kube-scheduler", function () {
     });
 
     it("has every launcher pod bound by kube-scheduler to the host placement chose", async () => {
-        const create = async (apiPath: string, body: unknown) => {
-            const created = await controlPlane!.call("POST", apiPath, body);
-            assert.strictEqual(created.status, 201, `${apiPath}: ${JSON.stringify(created.body)}`);
-        };
-        for (const namespace of plan.site.namespaces) {
-            await create("/api/v1/namespaces", { metadata: { name: namespace } });
-        }
-        for (const { nad } of plan.site.networks) {
-            await create(
-                `/apis/k8s.cni.cncf.io/v1/namespaces/${nad.metadata.namespace}/network-attachment-definitions`,
-                nad,
-            );
-        }
-        for (const image of plan.site.images) {
-            await create(
-                `/apis/cdi.kubevirt.io/v1beta1/namespaces/${plan.site.imageNamespace}/datavolumes`,
-                image.dataVolume,
-            );
-        }
+        await createSite(controlPlane!, plan);
         const nodes = plan.clusters.flatMap((c) => c.nodes);
-        for (const node of nodes) {
-            await create(`/api/v1/namespaces/${node.namespace}/secrets`, {
-                metadata: { name: node.cloudInitSecretName },
-                stringData: { userdata: "#cloud-config\n", networkdata: node.networkData },
-            });
-            await create(
-                `/apis/cdi.kubevirt.io/v1beta1/namespaces/${node.namespace}/datavolumes`,
-                node.rootDisk,
-            );
-            // Through virt-api's admission; virt-controller renders the launcher pods.
-            await create(
-                `/apis/kubevirt.io/v1/namespaces/${node.namespace}/virtualmachines`,
-                node.virtualMachine,
-            );
-        }
         const placed: Record<string, string | undefined> = {};
         const bound: Record<string, string> = {};
         const requested: Record<string, number> = {};
@@ -182,3 +192,62 @@ describe("a site placement fills, on KubeVirt and kube-scheduler", function () {
         );
     });
 });
+
+/** An example stack as its file gives it, with its WireGuard key set: its gateway VMs too. */
+function exampleSite(stack: "greece" | "france"): { plan: StackPlan; hosts: HostShape[] } {
+    const text = readFileSync(path.join(projectRoot, stackFilePath(stack)), "utf8");
+    const raw = withInterconnects(
+        { ...stackFileConfig(parseStackFile(text, stack)), hasWireguardKey: true },
+        projectRoot,
+    );
+    const { plan } = planStack(raw);
+    return { plan, hosts: readStackConfig(raw, new ProblemList()).config!.site.hosts };
+}
+
+for (const stack of ["greece", "france"] as const) {
+    describe(`${stack}'s VMs on KubeVirt and kube-scheduler`, function () {
+        this.timeout(15 * 60 * 1000);
+        let work: string;
+        let controlPlane: ControlPlane | undefined;
+        let stopPlaying: (() => void) | undefined;
+        const { plan, hosts } = exampleSite(stack);
+        const vms = planVirtualMachines(plan);
+
+        before(async function () {
+            if (!crdsPresent()) {
+                this.skip();
+            }
+            ({ work, controlPlane } = await startLiveApiServer(
+                `edge-${stack}-e2e-`,
+                kubevirtFeatures(vms),
+            ));
+            stopPlaying = playHosts(controlPlane, () => hosts);
+        });
+
+        after(async () => {
+            stopPlaying?.();
+            await stopLiveApiServer({ controlPlane, work });
+        });
+
+        it("has KubeVirt admit every VM and kube-scheduler bind its launcher pod where placement said", async () => {
+            await createSite(controlPlane!, plan);
+            const placed: Record<string, string> = {};
+            const bound: Record<string, string> = {};
+            for (const vm of vms) {
+                const { namespace, name } = vm.metadata;
+                const decision = plan.placement.decisions.find((d) => d.vmName === name);
+                const pod = await boundLauncherPod(controlPlane!, namespace, name);
+                // Gateways and nodes placement leaves to the scheduler may go to any host.
+                placed[name] = decision?.host ?? (pod.spec.nodeName as string);
+                bound[name] = pod.spec.nodeName;
+            }
+            assert.deepStrictEqual(bound, placed);
+            // Its gateway too, and at least one node whose host placement chose.
+            assert.deepStrictEqual(
+                plan.gateways.map((g) => g.vmName),
+                [`${stack}-eu-gw`],
+            );
+            assert.ok(plan.placement.decisions.some((d) => d.host !== undefined));
+        });
+    });
+}
