@@ -15,8 +15,8 @@ export interface ClonedDiskVmArgs {
     goldenImage: pulumi.Resource;
     /** The NetworkAttachmentDefinitions of the VM's site networks, created before it. */
     networkAttachments: pulumi.Resource[];
-    /** Runs before the VM is deleted: a node leaves Rancher first. */
-    removalHook?: pulumi.ResourceHook;
+    /** A node's hooks: it leaves Rancher before its VM goes, and `up` waits for it to join. */
+    hooks?: pulumi.ResourceHookBinding;
 }
 
 /**
@@ -84,9 +84,7 @@ export function declareClonedDiskVm(
         replaceWith: [rootDisk],
         // The VM keeps its name, so the old one must be deleted before the new one exists.
         deleteBeforeReplace: true,
-        // Booting, cloning and the first-boot installs can outlast the default 10m.
-        customTimeouts: { create: "30m", update: "30m" },
-        ...(args.removalHook ? { hooks: { beforeDelete: [args.removalHook] } } : {}),
+        ...(args.hooks ? { hooks: args.hooks } : {}),
     });
     return { cloudInit, rootDisk, virtualMachine };
 }

@@ -25,6 +25,8 @@ export interface EdgeClusterArgs {
     rancherCaCerts: pulumi.Input<string>;
     /** The site's node removal hook, bound to every node VM. */
     removalHook: pulumi.ResourceHook;
+    /** The site's node join hook, bound to every node VM. */
+    joinHook: pulumi.ResourceHook;
 }
 
 /** What the stack exports about a node. */
@@ -152,6 +154,7 @@ export class EdgeCluster extends pulumi.ComponentResource {
                         registrationCommand,
                         rancherCaCerts: args.rancherCaCerts,
                         removalHook: args.removalHook,
+                        joinHook: args.joinHook,
                         goldenImage: siteNetwork.goldenImages[node.image],
                         namespace: siteNetwork.namespaces[node.namespace],
                         networkAttachments: node.interfaces.map(

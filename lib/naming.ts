@@ -149,6 +149,8 @@ export const resourceNames = {
     gateway: (site: string, interconnect: string) => `${site}-${interconnect}-gw`,
     /** The beforeDelete hook of every node VM; its name must never change (see components). */
     nodeRemovalHook: "edge-node-removal",
+    /** The afterCreate hook of every node VM: `up` waits until the node joined its cluster. */
+    nodeJoinHook: "edge-node-join",
 } as const;
 
 /** The pool of an intent's servers; worker pools may not take its name. */

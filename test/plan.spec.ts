@@ -378,6 +378,7 @@ describe("offline plan", () => {
                 deleteBeforeReplace: false,
                 protect: false,
                 beforeDelete: [],
+                afterCreate: [],
                 replaceWith: [],
             };
             const secret = (namespace: string, data: string) => ({

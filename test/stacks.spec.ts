@@ -190,7 +190,32 @@ describe("site stacks", () => {
             config["edge:clusters"] = [];
             delete config["edge:allocations"];
             await evaluateProgram(config, placeholders, { stack: "greece", hooks, preview: true });
-            assert.deepStrictEqual(hooks, ["edge-node-removal"]);
+            assert.deepStrictEqual(hooks, ["edge-node-removal", "edge-node-join"]);
+        });
+    });
+
+    describe("node join hook", () => {
+        it("binds the site's one join hook to every node VM and nothing else", async () => {
+            const evaluation = await evaluateProgram(stackConfig("france"), placeholders, {
+                stack: "france",
+            });
+            assert.deepStrictEqual(
+                evaluation.resources
+                    .filter((r) => r.options.afterCreate.length > 0)
+                    .map((r) => [r.type, r.name, r.options.afterCreate]),
+                [
+                    "core-server1",
+                    "core-server2",
+                    "core-server3",
+                    "core-worker1",
+                    "core-worker2",
+                    "lab-node1",
+                    "ml-cpu-1",
+                    "ml-cpu-2",
+                    "ml-gpu-1",
+                    "ml-server-1",
+                ].map((name) => [types.virtualMachine, name, ["edge-node-join"]]),
+            );
         });
     });
 
