@@ -191,7 +191,8 @@ describe("waiting for a created node to join its cluster", () => {
             const token = process.env.RANCHER_TOKEN_KEY;
             delete process.env.RANCHER_TOKEN_KEY;
             try {
-                await assert.rejects(nodeJoinHook(pulumi.output("")).callback(vmArgs(plan)), {
+                const hook = nodeJoinHook(pulumi.output(""));
+                await assert.rejects(async () => hook.callback(vmArgs(plan)), {
                     message:
                         "core-worker1: waiting for a new node to join its cluster needs Rancher's API as the rancher2 provider reaches it: set rancher2:apiUrl, and RANCHER_TOKEN_KEY (or rancher2:tokenKey)",
                 });
