@@ -84,7 +84,7 @@ function declareSite(): { siteNetwork: SiteNetwork; edgeClusters: EdgeCluster[] 
     const rancherCaCerts = rancher2.getSettingOutput({ name: "cacerts" }).value;
 
     const removalHook = nodeRemovalHook(plan, rancherCaCerts);
-    const joinHook = nodeJoinHook(rancherCaCerts);
+    const joinHook = nodeJoinHook(plan, rancherCaCerts);
 
     const hostCluster = new k8s.Provider(
         resourceNames.hostProvider(plan.site.name),

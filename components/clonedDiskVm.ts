@@ -15,8 +15,8 @@ export interface ClonedDiskVmArgs {
     goldenImage: pulumi.Resource;
     /** The NetworkAttachmentDefinitions of the VM's site networks, created before it. */
     networkAttachments: pulumi.Resource[];
-    /** A node's hooks: it leaves Rancher before its VM goes, and `up` waits for it to join. */
-    hooks?: pulumi.ResourceHookBinding;
+    /** Runs before the VM is deleted: a node leaves Rancher first. */
+    removalHook?: pulumi.ResourceHook;
 }
 
 /**
@@ -84,7 +84,7 @@ export function declareClonedDiskVm(
         replaceWith: [rootDisk],
         // The VM keeps its name, so the old one must be deleted before the new one exists.
         deleteBeforeReplace: true,
-        ...(args.hooks ? { hooks: args.hooks } : {}),
+        ...(args.removalHook ? { hooks: { beforeDelete: [args.removalHook] } } : {}),
     });
     return { cloudInit, rootDisk, virtualMachine };
 }

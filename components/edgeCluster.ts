@@ -25,7 +25,7 @@ export interface EdgeClusterArgs {
     rancherCaCerts: pulumi.Input<string>;
     /** The site's node removal hook, bound to every node VM. */
     removalHook: pulumi.ResourceHook;
-    /** The site's node join hook, bound to every node VM. */
+    /** The site's node join hook, bound to every cluster's ClusterSync. */
     joinHook: pulumi.ResourceHook;
 }
 
@@ -154,7 +154,6 @@ export class EdgeCluster extends pulumi.ComponentResource {
                         registrationCommand,
                         rancherCaCerts: args.rancherCaCerts,
                         removalHook: args.removalHook,
-                        joinHook: args.joinHook,
                         goldenImage: siteNetwork.goldenImages[node.image],
                         namespace: siteNetwork.namespaces[node.namespace],
                         networkAttachments: node.interfaces.map(
@@ -178,6 +177,8 @@ export class EdgeCluster extends pulumi.ComponentResource {
                 parent: this,
                 // `pulumi up` ends when the cluster is active, which needs every node registered.
                 dependsOn: Object.values(this.nodes),
+                // ...and only once Rancher lists each node (see lib/nodeJoin.ts).
+                hooks: { beforeCreate: [args.joinHook] },
                 // ClusterSync waits only when created: a node joining, leaving or being replaced
                 // replaces it, so that `pulumi up` waits for the cluster to be active again.
                 replacementTrigger: cluster.syncTrigger,

@@ -16,8 +16,6 @@ export interface KubevirtNodeArgs {
     rancherCaCerts: pulumi.Input<string>;
     /** Removes the node from Rancher before its VM goes (see lib/nodeRemoval.ts). */
     removalHook: pulumi.ResourceHook;
-    /** Waits until a created VM's node joined its cluster (see lib/nodeJoin.ts). */
-    joinHook: pulumi.ResourceHook;
     /** The golden image DataVolume the root disk clones; the clone waits for its import. */
     goldenImage: pulumi.Resource;
     /** The namespace the node's objects live in, created before them. */
@@ -73,12 +71,8 @@ export class KubevirtNode extends pulumi.ComponentResource {
             namespace: args.namespace,
             goldenImage: args.goldenImage,
             networkAttachments: args.networkAttachments,
-            hooks: {
-                // The node leaves Rancher (drain, etcd member, Node object) before its VM goes...
-                beforeDelete: [args.removalHook],
-                // ...and `up` waits for a created VM's node to join, not for the VM itself.
-                afterCreate: [args.joinHook],
-            },
+            // The node leaves Rancher (drain, etcd member, Node object) before its VM goes.
+            removalHook: args.removalHook,
         }));
 
         this.ips = Object.fromEntries(node.interfaces.map((i) => [i.network, i.ip]));

@@ -149,7 +149,7 @@ export const resourceNames = {
     gateway: (site: string, interconnect: string) => `${site}-${interconnect}-gw`,
     /** The beforeDelete hook of every node VM; its name must never change (see components). */
     nodeRemovalHook: "edge-node-removal",
-    /** The afterCreate hook of every node VM: `up` waits until the node joined its cluster. */
+    /** The beforeCreate hook of every ClusterSync: `up` waits until each node joined. */
     nodeJoinHook: "edge-node-join",
 } as const;
 

@@ -1,13 +1,15 @@
-import { labels, rancherClusterName } from "./naming";
+import { rancherClusterName, resourceNames } from "./naming";
+import { StackPlan } from "./plan";
 import { RancherApi, RancherError, call, duration, fleetNamespace, sleep } from "./nodeRemoval";
 
 /**
- * A node VM's `pulumi up` waits until the node joined its cluster: until Rancher lists the
- * downstream Node. The VM itself is not awaited (see awaitAnnotations in plan.ts), so that an
- * update KubeVirt applies only on a restart does not hold `up` until the restart.
+ * Before a cluster's ClusterSync is created (first, or replaced because a node joined, left or was
+ * replaced), `pulumi up` waits until Rancher lists each of the cluster's nodes as a downstream
+ * Node. The VMs themselves are not awaited (see awaitAnnotations in plan.ts), so that an update
+ * KubeVirt applies only on a restart does not hold `up` until the restart.
  */
 
-/** The node a created VM stands for, read from the VM's inputs. */
+/** A node `up` waits for, with its VM for the operator to look at. */
 export interface JoiningNode {
     site: string;
     cluster: string;
@@ -16,19 +18,16 @@ export interface JoiningNode {
     vmName: string;
 }
 
-/** Reads the node out of a VirtualMachine's inputs; undefined for anything else. */
-export function joiningNodeOf(
-    inputs: Record<string, unknown> | undefined,
-): JoiningNode | undefined {
-    const metadata = inputs?.metadata as
-        { name?: string; namespace?: string; labels?: Record<string, string> } | undefined;
-    const site = metadata?.labels?.[labels.site];
-    const cluster = metadata?.labels?.[labels.cluster];
-    const node = metadata?.labels?.[labels.node];
-    if (!site || !cluster || !node || !metadata?.name || !metadata.namespace) {
-        return undefined;
-    }
-    return { site, cluster, node, namespace: metadata.namespace, vmName: metadata.name };
+/** The planned nodes of the cluster whose ClusterSync is `syncName`; none for anything else. */
+export function joiningNodes(plan: StackPlan, syncName: string): JoiningNode[] {
+    const cluster = plan.clusters.find((c) => resourceNames.clusterSync(c.name) === syncName);
+    return (cluster?.nodes ?? []).map((node) => ({
+        site: plan.site.name,
+        cluster: cluster!.name,
+        node: node.name,
+        namespace: node.namespace,
+        vmName: node.vmName,
+    }));
 }
 
 export interface JoinOptions {
@@ -96,7 +95,7 @@ export async function waitForNodeJoin(
         }
         if (Date.now() >= deadline) {
             throw new Error(
-                `node ${joining.node} has not joined ${rancherCluster} ${duration(options.timeoutMs)} after its VM was created (${state.reason}). See the VM's console (virtctl console -n ${joining.namespace} ${joining.vmName}) and the cluster's machines in Rancher; the VM is kept, and the next pulumi up waits only for the cluster to be active`,
+                `node ${joining.node} has not joined ${rancherCluster} ${duration(options.timeoutMs)} after its VM was created (${state.reason}). See the VM's console (virtctl console -n ${joining.namespace} ${joining.vmName}) and the cluster's machines in Rancher; the VM is kept, and pulumi up waits for it again when run again`,
             );
         }
         await sleep(options.pollMs);

@@ -206,8 +206,8 @@ export interface DeclaredOptions {
     replacementTrigger?: string;
     /** Names of the hooks that run before it is deleted. */
     beforeDelete: string[];
-    /** Names of the hooks that run once it is created. */
-    afterCreate: string[];
+    /** Names of the hooks that run before it is created. */
+    beforeCreate: string[];
     /** `type::name` of the resources whose replacement replaces it (`replaceWith`). */
     replaceWith: string[];
 }
@@ -298,7 +298,7 @@ export async function evaluateProgram(
                         ? { replacementTrigger: opts.replacementTrigger }
                         : {}),
                     beforeDelete: (opts.hooks?.beforeDelete ?? []).map((hook) => hook.name),
-                    afterCreate: (opts.hooks?.afterCreate ?? []).map((hook) =>
+                    beforeCreate: (opts.hooks?.beforeCreate ?? []).map((hook) =>
                         hook instanceof pulumi.ResourceHook ? hook.name : "(anonymous)",
                     ),
                     replaceWith: (opts.replaceWith ?? []).map((r) => keyOf(r) ?? "?"),

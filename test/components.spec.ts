@@ -117,7 +117,6 @@ describe("components", () => {
                         registrationCommand: mockRancher.nodeCommand,
                         rancherCaCerts: mockRancherCa,
                         removalHook: testRemovalHook(),
-                        joinHook: testJoinHook(),
                         goldenImage: site.goldenImages["ubuntu-focal"],
                         namespace: site.namespaces["final-test"],
                         networkAttachments: [site.networkAttachments.lab],
@@ -191,7 +190,6 @@ describe("components", () => {
                     registrationCommand: mockRancher.nodeCommand,
                     rancherCaCerts: "",
                     removalHook: testRemovalHook(),
-                    joinHook: testJoinHook(),
                     goldenImage: site.goldenImages["ubuntu-focal"],
                     namespace: site.namespaces["final-test"],
                     networkAttachments: [site.networkAttachments.lab],
@@ -233,21 +231,13 @@ describe("components", () => {
             ]);
         });
 
-        it("awaits nothing of the VM itself: its join hook waits for the node to join once it is created", async () => {
+        it("awaits nothing of the VM itself, and binds only the removal hook to it", async () => {
             await declareNode(stackPlan("greece"));
             const vm = named(resources, types.virtualMachine, "final-test-cluster-master");
             assert.strictEqual(vm.inputs.metadata.annotations["pulumi.com/skipAwait"], "true");
             assert.ok(!("pulumi.com/waitFor" in vm.inputs.metadata.annotations), "no waitFor");
             const options = captured.options.get("final-test-cluster-master")!;
-            assert.deepStrictEqual(
-                Object.fromEntries(
-                    Object.entries(options.hooks ?? {}).map(([when, hooks]) => [
-                        when,
-                        hooks.map((hook: pulumi.ResourceHook) => hook.name),
-                    ]),
-                ),
-                { beforeDelete: ["edge-node-removal"], afterCreate: ["edge-node-join"] },
-            );
+            assert.deepStrictEqual(Object.keys(options.hooks ?? {}), ["beforeDelete"]);
             assert.strictEqual(options.customTimeouts, undefined);
         });
     });
@@ -380,8 +370,13 @@ describe("components", () => {
                 "final-test-cluster-master",
                 "final-test-worker1",
             ]);
-            // Every change of the node set replaces it, so `pulumi up` waits again.
+            // Every change of the node set replaces it, so `pulumi up` waits again...
             assert.strictEqual(options.replacementTrigger, plan.clusters[0].syncTrigger);
+            // ...first until Rancher lists each node.
+            assert.deepStrictEqual(
+                options.hooks?.beforeCreate?.map((hook) => (hook as pulumi.ResourceHook).name),
+                ["edge-node-join"],
+            );
             assert.strictEqual(
                 plan.clusters[0].syncTrigger,
                 [

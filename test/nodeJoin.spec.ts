@@ -3,16 +3,15 @@ import * as pulumi from "@pulumi/pulumi";
 import { IncomingMessage, ServerResponse, createServer } from "http";
 import { AddressInfo } from "net";
 import { nodeJoinHook } from "../components";
-import { withInterconnects } from "../lib/interconnect";
-import { JoiningNode, joiningNodeOf, waitForNodeJoin } from "../lib/nodeJoin";
+import { JoiningNode, joiningNodes, waitForNodeJoin } from "../lib/nodeJoin";
 import { planStack } from "../lib/plan";
 import { rawStackConfig } from "../lib/stackFile";
-import { editableStackConfig, projectRoot, setupMocks, stackConfig } from "./mocks";
+import { setupMocks, stackConfig } from "./mocks";
 
 /**
  * Rancher as the join wait reads it. Poll by poll: the provisioning cluster exists from poll
  * `clusterFrom`, Rancher's proxy answers 503 (no agent connected yet) before poll `proxyFrom`,
- * and the downstream Node exists from poll `nodeFrom`; `status` answers every request instead.
+ * and every downstream Node exists from poll `nodeFrom`; `status` answers every request instead.
  */
 async function fakeRancher(script: {
     clusterFrom?: number;
@@ -37,12 +36,12 @@ async function fakeRancher(script: {
                 ? send(200, { status: { clusterName: "c-m-abc123" } })
                 : send(404, { type: "error", status: "404", code: "NotFound" });
         }
-        if (request.url === "/k8s/clusters/c-m-abc123/api/v1/nodes/worker1") {
+        if (request.url?.startsWith("/k8s/clusters/c-m-abc123/api/v1/nodes/")) {
             if (polls < (script.proxyFrom ?? 0)) {
                 return send(503, { type: "error", status: "503", code: "ClusterUnavailable" });
             }
             return polls >= (script.nodeFrom ?? 0)
-                ? send(200, { kind: "Node", metadata: { name: "worker1" } })
+                ? send(200, { kind: "Node" })
                 : send(404, { kind: "Status", reason: "NotFound", code: 404 });
         }
         return send(404, { message: "no route" });
@@ -89,19 +88,14 @@ function waitForWorker1(rancher: Rancher, timeoutMs = 5000, log?: (message: stri
 }
 
 describe("waiting for a created node to join its cluster", () => {
-    it("reads the node from a node VM's inputs, and nothing from a gateway's", () => {
-        const { plan } = planStack(
-            withInterconnects(
-                { ...rawStackConfig(editableStackConfig("france")), hasWireguardKey: true },
-                projectRoot,
-            ),
-        );
+    it("waits for every planned node of the ClusterSync's cluster, and for nothing else", () => {
+        const { plan } = planStack(rawStackConfig(stackConfig("france")));
         assert.deepStrictEqual(
-            joiningNodeOf(plan.clusters[0].nodes[3].virtualMachine as any),
-            worker1,
+            joiningNodes(plan, "core-sync").map((n) => n.node),
+            ["server1", "server2", "server3", "worker1", "worker2"],
         );
-        assert.ok(plan.gateways.length > 0);
-        assert.strictEqual(joiningNodeOf(plan.gateways[0].virtualMachine as any), undefined);
+        assert.deepStrictEqual(joiningNodes(plan, "core-sync")[3], worker1);
+        assert.deepStrictEqual(joiningNodes(plan, "core-worker1"), []);
     });
 
     it("polls Rancher until it lists the downstream Node", () =>
@@ -135,7 +129,7 @@ describe("waiting for a created node to join its cluster", () => {
         withRancher({ nodeFrom: Number.MAX_SAFE_INTEGER }, async (rancher) => {
             await assert.rejects(waitForWorker1(rancher, 1000), {
                 message:
-                    "node worker1 has not joined france-core 1 s after its VM was created (Rancher lists no node worker1 in france-core yet). See the VM's console (virtctl console -n core core-worker1) and the cluster's machines in Rancher; the VM is kept, and the next pulumi up waits only for the cluster to be active",
+                    "node worker1 has not joined france-core 1 s after its VM was created (Rancher lists no node worker1 in france-core yet). See the VM's console (virtctl console -n core core-worker1) and the cluster's machines in Rancher; the VM is kept, and pulumi up waits for it again when run again",
             });
         }));
 
@@ -149,22 +143,22 @@ describe("waiting for a created node to join its cluster", () => {
         }));
 
     describe("the hook", () => {
-        const vmArgs = (plan: ReturnType<typeof planStack>["plan"]) => ({
-            urn: "urn:pulumi:france::edge::kubernetes:kubevirt.io/v1:VirtualMachine::core-worker1",
-            id: "core/core-worker1",
-            name: "core-worker1",
-            type: "kubernetes:kubevirt.io/v1:VirtualMachine",
-            newInputs: plan.clusters[0].nodes[3].virtualMachine as any,
-        });
+        const syncArgs = {
+            urn: "urn:pulumi:france::edge::rancher2:index/clusterSync:ClusterSync::core-sync",
+            id: "",
+            name: "core-sync",
+            type: "rancher2:index/clusterSync:ClusterSync",
+            newInputs: { clusterId: "c-m-abc123" },
+        };
 
         it("waits with the provider's URL and token, read while the program ran", () =>
-            withRancher({ nodeFrom: 1 }, async (rancher) => {
+            withRancher({}, async (rancher) => {
                 await setupMocks({ "rancher2:apiUrl": `${rancher.url}/v3` });
                 const { plan } = planStack(rawStackConfig(stackConfig("france")));
                 const token = process.env.RANCHER_TOKEN_KEY;
                 process.env.RANCHER_TOKEN_KEY = "token-from-env";
                 try {
-                    const hook = nodeJoinHook(pulumi.output(""));
+                    const hook = nodeJoinHook(plan, pulumi.output(""));
                     assert.strictEqual(hook.name, "edge-node-join");
                     // Not on preview: the engine runs it only once the VM was created.
                     assert.notStrictEqual(hook.opts?.onDryRun, true);
@@ -172,7 +166,7 @@ describe("waiting for a created node to join its cluster", () => {
                     // An Automation API run's config is gone where the engine calls the hook.
                     pulumi.runtime.setAllConfig({}, []);
                     delete process.env.RANCHER_TOKEN_KEY;
-                    await hook.callback(vmArgs(plan));
+                    await hook.callback(syncArgs);
                 } finally {
                     if (token === undefined) {
                         delete process.env.RANCHER_TOKEN_KEY;
@@ -180,9 +174,13 @@ describe("waiting for a created node to join its cluster", () => {
                         process.env.RANCHER_TOKEN_KEY = token;
                     }
                 }
-                assert.deepStrictEqual(rancher.requests.slice(-1), [
-                    "GET /k8s/clusters/c-m-abc123/api/v1/nodes/worker1 Bearer token-from-env",
-                ]);
+                assert.deepStrictEqual(
+                    rancher.requests.filter((r) => r.includes("/nodes/")).sort(),
+                    ["server1", "server2", "server3", "worker1", "worker2"].map(
+                        (node) =>
+                            `GET /k8s/clusters/c-m-abc123/api/v1/nodes/${node} Bearer token-from-env`,
+                    ),
+                );
             }));
 
         it("says what to configure when Rancher's API is not", async () => {
@@ -191,10 +189,10 @@ describe("waiting for a created node to join its cluster", () => {
             const token = process.env.RANCHER_TOKEN_KEY;
             delete process.env.RANCHER_TOKEN_KEY;
             try {
-                const hook = nodeJoinHook(pulumi.output(""));
-                await assert.rejects(async () => hook.callback(vmArgs(plan)), {
+                const hook = nodeJoinHook(plan, pulumi.output(""));
+                await assert.rejects(async () => hook.callback(syncArgs), {
                     message:
-                        "core-worker1: waiting for a new node to join its cluster needs Rancher's API as the rancher2 provider reaches it: set rancher2:apiUrl, and RANCHER_TOKEN_KEY (or rancher2:tokenKey)",
+                        "core-sync: waiting for new nodes to join their cluster needs Rancher's API as the rancher2 provider reaches it: set rancher2:apiUrl, and RANCHER_TOKEN_KEY (or rancher2:tokenKey)",
                 });
             } finally {
                 if (token !== undefined) {

@@ -378,7 +378,7 @@ describe("offline plan", () => {
                 deleteBeforeReplace: false,
                 protect: false,
                 beforeDelete: [],
-                afterCreate: [],
+                beforeCreate: [],
                 replaceWith: [],
             };
             const secret = (namespace: string, data: string) => ({

@@ -195,26 +195,19 @@ describe("site stacks", () => {
     });
 
     describe("node join hook", () => {
-        it("binds the site's one join hook to every node VM and nothing else", async () => {
+        it("binds the site's one join hook to every cluster's ClusterSync and nothing else", async () => {
             const evaluation = await evaluateProgram(stackConfig("france"), placeholders, {
                 stack: "france",
             });
             assert.deepStrictEqual(
                 evaluation.resources
-                    .filter((r) => r.options.afterCreate.length > 0)
-                    .map((r) => [r.type, r.name, r.options.afterCreate]),
-                [
-                    "core-server1",
-                    "core-server2",
-                    "core-server3",
-                    "core-worker1",
-                    "core-worker2",
-                    "lab-node1",
-                    "ml-cpu-1",
-                    "ml-cpu-2",
-                    "ml-gpu-1",
-                    "ml-server-1",
-                ].map((name) => [types.virtualMachine, name, ["edge-node-join"]]),
+                    .filter((r) => r.options.beforeCreate.length > 0)
+                    .map((r) => [r.type, r.name, r.options.beforeCreate]),
+                ["core-sync", "lab-sync", "ml-sync"].map((name) => [
+                    types.clusterSync,
+                    name,
+                    ["edge-node-join"],
+                ]),
             );
         });
     });
