@@ -1,7 +1,13 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as rancher2 from "@pulumi/rancher2";
-import { EdgeCluster, InterconnectGateway, SiteNetwork, nodeRemovalHook } from "./components";
+import {
+    EdgeCluster,
+    InterconnectGateway,
+    SiteNetwork,
+    nodeJoinHook,
+    nodeRemovalHook,
+} from "./components";
 import { resourceNames } from "./lib/naming";
 import { withCappedStackTraces } from "./lib/stackTraces";
 import { StackPlan, planStack } from "./lib/plan";
@@ -78,6 +84,7 @@ function declareSite(): { siteNetwork: SiteNetwork; edgeClusters: EdgeCluster[] 
     const rancherCaCerts = rancher2.getSettingOutput({ name: "cacerts" }).value;
 
     const removalHook = nodeRemovalHook(plan, rancherCaCerts);
+    const joinHook = nodeJoinHook(plan, rancherCaCerts);
 
     const hostCluster = new k8s.Provider(
         resourceNames.hostProvider(plan.site.name),
@@ -113,6 +120,7 @@ function declareSite(): { siteNetwork: SiteNetwork; edgeClusters: EdgeCluster[] 
                     sshPrivateKey,
                     rancherCaCerts,
                     removalHook,
+                    joinHook,
                 },
                 { providers: [hostCluster] },
             ),

@@ -84,8 +84,6 @@ export function declareClonedDiskVm(
         replaceWith: [rootDisk],
         // The VM keeps its name, so the old one must be deleted before the new one exists.
         deleteBeforeReplace: true,
-        // Booting, cloning and the first-boot installs can outlast the default 10m.
-        customTimeouts: { create: "30m", update: "30m" },
         ...(args.removalHook ? { hooks: { beforeDelete: [args.removalHook] } } : {}),
     });
     return { cloudInit, rootDisk, virtualMachine };

@@ -25,6 +25,8 @@ export interface EdgeClusterArgs {
     rancherCaCerts: pulumi.Input<string>;
     /** The site's node removal hook, bound to every node VM. */
     removalHook: pulumi.ResourceHook;
+    /** The site's node join hook, bound to every cluster's ClusterSync. */
+    joinHook: pulumi.ResourceHook;
 }
 
 /** What the stack exports about a node. */
@@ -175,6 +177,8 @@ export class EdgeCluster extends pulumi.ComponentResource {
                 parent: this,
                 // `pulumi up` ends when the cluster is active, which needs every node registered.
                 dependsOn: Object.values(this.nodes),
+                // ...and only once Rancher lists each node (see lib/nodeJoin.ts).
+                hooks: { beforeCreate: [args.joinHook] },
                 // ClusterSync waits only when created: a node joining, leaving or being replaced
                 // replaces it, so that `pulumi up` waits for the cluster to be active again.
                 replacementTrigger: cluster.syncTrigger,

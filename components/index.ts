@@ -6,5 +6,6 @@ export {
     SiteNetwork,
     type SiteNetworkArgs,
 } from "./siteNetwork";
+export { nodeJoinHook } from "./nodeJoin";
 export { nodeRemovalHook } from "./nodeRemoval";
 export { InterconnectGateway, type InterconnectGatewayArgs } from "./interconnectGateway";

@@ -12,7 +12,8 @@ import { StackPlan } from "../lib/plan";
 const removalTimeoutMs = 30 * 60 * 1000;
 
 /** An Output's value, once known; the hook runs during `up`, when every value is. */
-const valueOf = <T>(output: pulumi.Output<T>) => new Promise<T>((resolve) => output.apply(resolve));
+export const valueOf = <T>(output: pulumi.Output<T>) =>
+    new Promise<T>((resolve) => output.apply(resolve));
 
 /**
  * Rancher's API as the rancher2 provider is configured (its config keys first, then their
@@ -21,7 +22,10 @@ const valueOf = <T>(output: pulumi.Output<T>) => new Promise<T>((resolve) => out
  * outside the run's config (the Automation API keeps each run's config in async-local storage,
  * @pulumi/pulumi runtime/state.js), where every key reads as unset.
  */
-function rancherApi(rancherCaCerts: pulumi.Output<string>): pulumi.Output<RancherApi | string> {
+export function rancherApi(
+    rancherCaCerts: pulumi.Output<string>,
+    needs: string,
+): pulumi.Output<RancherApi | string> {
     const config = new pulumi.Config("rancher2");
     const secret = (key: string, variable: string) =>
         config.getSecret(key) ?? pulumi.secret(process.env[variable]);
@@ -39,7 +43,7 @@ function rancherApi(rancherCaCerts: pulumi.Output<string>): pulumi.Output<Ranche
             const token =
                 tokenKey ?? (accessKey && secretKey ? `${accessKey}:${secretKey}` : undefined);
             if (!url || !token) {
-                return "removing a node needs Rancher's API as the rancher2 provider reaches it: set rancher2:apiUrl, and RANCHER_TOKEN_KEY (or rancher2:tokenKey)";
+                return `${needs} needs Rancher's API as the rancher2 provider reaches it: set rancher2:apiUrl, and RANCHER_TOKEN_KEY (or rancher2:tokenKey)`;
             }
             const caCerts = [configuredCa, rancherCa]
                 .filter((pem): pem is string => pem !== undefined && pem.trim() !== "")
@@ -62,7 +66,7 @@ export function nodeRemovalHook(
     plan: StackPlan,
     rancherCaCerts: pulumi.Output<string>,
 ): pulumi.ResourceHook {
-    const api = rancherApi(rancherCaCerts);
+    const api = rancherApi(rancherCaCerts, "removing a node");
     return new pulumi.ResourceHook(resourceNames.nodeRemovalHook, async (args) => {
         const deleted = deletedNodeOf(args.oldInputs);
         if (!deleted) {

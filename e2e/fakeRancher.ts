@@ -6,8 +6,9 @@ import { stringify } from "yaml";
 
 /**
  * Just enough of Rancher on loopback for the suite: the Steve and v3 paths the node removal hook
- * (lib/nodeRemoval.ts) and the rancher2 stand-in provider (e2e/standIns/rancher2.ts) call. The
- * test plays each node's agent by registering its machine once the node's VM reads Ready.
+ * (lib/nodeRemoval.ts), the node join hook (lib/nodeJoin.ts) and the rancher2 stand-in provider
+ * (e2e/standIns/rancher2.ts) call. The test plays each node's agent by registering its machine
+ * once the node's guest runs.
  */
 export interface FakeRancher {
     url: string;
@@ -17,6 +18,8 @@ export interface FakeRancher {
     clusters(): Record<string, string>;
     /** A node's agent registered: its machine and downstream Node now exist. */
     registerNode(rancherCluster: string, node: string): void;
+    /** Registrations that added a node, in order, with when (`Date.now()`). */
+    registrations: { rancherCluster: string; node: string; at: number }[];
     /** Machine deletions, in order, with whether the hook's caller saw the VM still there. */
     removals: { rancherCluster: string; node: string; vmPresent: boolean }[];
     stop(): Promise<void>;
@@ -76,6 +79,7 @@ export async function startFakeRancher(
 ): Promise<FakeRancher> {
     const clusters = new Map<string, Cluster>();
     const removals: FakeRancher["removals"] = [];
+    const registrations: FakeRancher["registrations"] = [];
     const caCerts = rootCertificates[0];
     let url = "";
 
@@ -199,8 +203,10 @@ export async function startFakeRancher(
             if (cluster && ![...cluster.machines.values()].includes(node)) {
                 const machine = `custom-${createHash("sha256").update(node).digest("hex").slice(0, 12)}`;
                 cluster.machines.set(machine, node);
+                registrations.push({ rancherCluster, node, at: Date.now() });
             }
         },
+        registrations,
         removals,
         stop: () => new Promise((resolve) => server.close(() => resolve())),
     };

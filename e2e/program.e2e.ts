@@ -23,7 +23,7 @@ import { KubevirtVersion } from "../lib/defaults";
 import { nodeDemand } from "../lib/placement";
 import { ProblemList } from "../lib/problems";
 import { ControlPlane, crdsPresent, startLiveApiServer, stopLiveApiServer } from "./controlPlane";
-import { boundLauncherPod, playHosts, restartWhereRequired, schedulerRequest } from "./kubevirt";
+import { boundLauncherPod, playHosts, schedulerRequest } from "./kubevirt";
 import { FakeRancher, clusterV1Id, startFakeRancher } from "./fakeRancher";
 import { policyPackRunner, projectRoot, pulumiEnvironment } from "./pulumiEnv";
 
@@ -41,6 +41,8 @@ interface Run {
     summary: Record<string, number>;
     /** Engine steps in the order the engine finished them: `<op> <resource name>`. */
     steps: string[];
+    /** When (`Date.now()`) the engine finished each step. */
+    finishedAt: Record<string, number>;
     output: string;
 }
 
@@ -143,9 +145,7 @@ describe("index.ts against a live API server", function () {
         await opened.setConfig("edge:sshPrivateKey", { value: operatorKey, secret: true });
         return { stack: opened, stackFile: file };
     }
-    /** The VMs the test restarted as an operator would, once KubeVirt said they must be. */
-    const restartedVms: string[] = [];
-    /** Whether KubeVirt may report VMs ready; the first up checks it waits until then. */
+    /** Whether the played virt-handler may run VMIs; the first up checks it waits until then. */
     let vmsMayStart = true;
 
     /** The stack file as the workspace holds it, edited, re-recorded and written back. */
@@ -217,12 +217,12 @@ describe("index.ts against a live API server", function () {
     }
 
     /**
-     * Plays CDI's importer, each host's kubelet and virt-handler (VMIs run once `vmsMayStart`;
-     * KubeVirt's own virt-controller reports the VMs ready) and the nodes' Rancher agents.
+     * Plays CDI's importer, each host's kubelet and virt-handler (VMIs run once `vmsMayStart`)
+     * and the nodes' Rancher agents. Restarts nothing: that is the operator's, after `up`.
      */
     function play(): () => void {
         // The node's agent registers once its guest runs.
-        const stopHosts = playHosts(
+        return playHosts(
             controlPlane!,
             currentHosts,
             () => vmsMayStart,
@@ -232,24 +232,6 @@ describe("index.ts against a live API server", function () {
                 rancher!.registerNode(`${stackName}-${clusterName}`, node);
             },
         );
-        let busy = false;
-        const timer = setInterval(async () => {
-            if (busy) {
-                return;
-            }
-            busy = true;
-            try {
-                restartedVms.push(...(await restartWhereRequired(controlPlane!)));
-            } catch {
-                // Retried on the next tick.
-            } finally {
-                busy = false;
-            }
-        }, 500);
-        return () => {
-            clearInterval(timer);
-            stopHosts();
-        };
     }
 
     /**
@@ -285,21 +267,29 @@ describe("index.ts against a live API server", function () {
         assert.deepStrictEqual(found, expected);
     }
 
-    function recorder(): { onEvent: (event: EngineEvent) => void; steps: string[] } {
+    function recorder(): {
+        onEvent: (event: EngineEvent) => void;
+        steps: string[];
+        finishedAt: Record<string, number>;
+    } {
         const steps: string[] = [];
+        const finishedAt: Record<string, number> = {};
         return {
             steps,
+            finishedAt,
             onEvent: (event) => {
                 const done = event.resOutputsEvent?.metadata;
                 if (done && done.op !== "same" && done.op !== "read") {
-                    steps.push(`${done.op} ${shortUrn(done.urn)}`);
+                    const step = `${done.op} ${shortUrn(done.urn)}`;
+                    steps.push(step);
+                    finishedAt[step] = Date.now();
                 }
             },
         };
     }
 
     async function up(): Promise<Run> {
-        const { onEvent, steps } = recorder();
+        const { onEvent, steps, finishedAt } = recorder();
         let output = "";
         const result: UpResult = await stack.up({
             onEvent,
@@ -310,7 +300,7 @@ describe("index.ts against a live API server", function () {
                 }
             },
         });
-        return { summary: result.summary.resourceChanges ?? {}, steps, output };
+        return { summary: result.summary.resourceChanges ?? {}, steps, finishedAt, output };
     }
 
     /** What the engine would change, by operation, leaving out what stays the same. */
@@ -391,7 +381,7 @@ describe("index.ts against a live API server", function () {
         );
     });
 
-    it("creates every object once, and finishes only when CDI and KubeVirt report them ready", async () => {
+    it("creates every object once, and finishes only when CDI reports the image ready and every node joined Rancher", async () => {
         vmsMayStart = false;
         let finished = false;
         const running = up().finally(() => (finished = true));
@@ -405,10 +395,22 @@ describe("index.ts against a live API server", function () {
             await sleep(250);
         }
         await sleep(3000);
-        assert.strictEqual(finished, false, "up finished before the VMs were Ready");
+        assert.strictEqual(finished, false, "up finished before its nodes joined Rancher");
+        assert.strictEqual(rancher!.registrations.length, 0, "a node registered early");
         vmsMayStart = true;
         const run = await running;
         assert.deepStrictEqual(run.summary, { create: 22 });
+        // The ClusterSync's create, and so `up`, waited in the join hook until every node had
+        // joined; the VMs themselves are not awaited.
+        const nodes = currentPlan().clusters[0].nodes;
+        assert.deepStrictEqual(
+            rancher!.registrations.map((r) => `${r.rancherCluster} ${r.node}`).sort(),
+            nodes.map((node) => `greece-final-test ${node.name}`).sort(),
+        );
+        const synced = run.finishedAt["create ClusterSync final-test-sync"];
+        for (const { node, at } of rancher!.registrations) {
+            assert.ok(at <= synced, `the ClusterSync was created before ${node} joined`);
+        }
         assert.match(run.output, /Found \{\.status\.phase\}=Succeeded/);
         assert.doesNotMatch(
             run.output,
@@ -525,21 +527,37 @@ describe("index.ts against a live API server", function () {
         assert.ok(JSON.stringify(state).includes('"ciphertext"'));
     });
 
-    it("updates only a node's VM when its memory changes", async () => {
-        const plan = editStack((config) => {
+    it("updates only a node's VM when its memory changes, leaving its restart to the operator", async () => {
+        const node = currentPlan().clusters[0].nodes[1];
+        const vmiPath = `/apis/kubevirt.io/v1/namespaces/${node.namespace}/virtualmachineinstances/${node.vmName}`;
+        const vmiBefore = (await controlPlane!.call("GET", vmiPath)).body.metadata.uid;
+        editStack((config) => {
             cluster(config, "final-test").nodes[1].memory = "6Gi";
         });
         const run = await up();
         assert.deepStrictEqual(changes(run.summary), { update: 1 });
         assert.deepStrictEqual(run.steps, ["update VirtualMachine final-test-worker1"]);
-        // KubeVirt takes the new memory only on a restart, which `up` waited for.
-        assert.deepStrictEqual(restartedVms.splice(0), ["final-test-worker1"]);
-        const node = plan.clusters[0].nodes[1];
-        const vm = await controlPlane!.call(
-            "GET",
-            `/apis/kubevirt.io/v1/namespaces/${node.namespace}/virtualmachines/${node.vmName}`,
-        );
-        assert.strictEqual(vm.body.spec.template.spec.domain.memory.guest, "6Gi");
+        // KubeVirt takes the new memory only on a restart: it marks the VM RestartRequired and
+        // keeps its observedGeneration behind, which no longer holds `up`.
+        let vm: any;
+        for (let tries = 0; ; tries++) {
+            vm = (await controlPlane!.call("GET", vmPath(node))).body;
+            const conditions = vm.status?.conditions ?? [];
+            if (conditions.some((c: any) => c.type === "RestartRequired" && c.status === "True")) {
+                break;
+            }
+            assert.ok(tries < 120, `no RestartRequired: ${JSON.stringify(conditions)}`);
+            await sleep(250);
+        }
+        assert.strictEqual(vm.spec.template.spec.domain.memory.guest, "6Gi");
+        assert.ok(vm.status.observedGeneration < vm.metadata.generation, "generation observed");
+        // Nothing restarted it: the same VMI runs, and no restart is requested.
+        const vmi = (await controlPlane!.call("GET", vmiPath)).body;
+        assert.strictEqual(vmi.metadata.uid, vmiBefore);
+        assert.strictEqual(vmi.status.phase, "Running");
+        assert.strictEqual(vm.status.stateChangeRequests, undefined);
+        const again = await up();
+        assert.deepStrictEqual(changes(again.summary), {});
     });
 
     it("replaces a node's disk and VM in order when its disk grows, taking it out of Rancher first", async () => {

@@ -53,7 +53,7 @@ export const podReplyTable = 100;
 
 /**
  * How a node retries Rancher's registration: a round of attempts with doubling waits (about 18
- * minutes, inside the VM's 30-minute create timeout with boot and installs), then systemd starts
+ * minutes, inside `nodeJoinWait`'s 30 minutes with boot and installs), then systemd starts
  * another round after `restartSeconds`, for as long as it takes, across reboots.
  */
 export const registrationRetry = {
@@ -62,6 +62,12 @@ export const registrationRetry = {
     maxDelaySeconds: 300,
     restartSeconds: 300,
 };
+
+/**
+ * How `pulumi up` waits for a cluster's nodes to join before its ClusterSync: Rancher is asked
+ * for each downstream Node every `pollMs` until `timeoutMs` has passed (see lib/nodeJoin.ts).
+ */
+export const nodeJoinWait = { pollMs: 10_000, timeoutMs: 30 * 60 * 1000 } as const;
 
 /** Per-node pod subnet size that k3s and rke2 carve from the cluster CIDR. */
 export const nodePodCidrPrefix = 24;

@@ -149,6 +149,8 @@ export const resourceNames = {
     gateway: (site: string, interconnect: string) => `${site}-${interconnect}-gw`,
     /** The beforeDelete hook of every node VM; its name must never change (see components). */
     nodeRemovalHook: "edge-node-removal",
+    /** The beforeCreate hook of every ClusterSync: `up` waits until each node joined. */
+    nodeJoinHook: "edge-node-join",
 } as const;
 
 /** The pool of an intent's servers; worker pools may not take its name. */

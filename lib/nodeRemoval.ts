@@ -127,14 +127,22 @@ export interface RemovalOptions {
 }
 
 /** Rancher's fleet workspace for v2-provisioned clusters. */
-const fleetNamespace = "fleet-default";
+export const fleetNamespace = "fleet-default";
 
 interface Machine {
     metadata: { name: string; labels?: Record<string, string> };
     status?: { nodeRef?: { name?: string } };
 }
 
-class RancherError extends Error {}
+export class RancherError extends Error {
+    /** Rancher's HTTP status, when it answered. */
+    constructor(
+        message: string,
+        readonly status?: number,
+    ) {
+        super(message);
+    }
+}
 
 /**
  * Whether a 404 says the object is gone: Steve's error (`code: NotFound`) or Kubernetes' Status
@@ -145,7 +153,7 @@ function isNotFound(body: any): boolean {
 }
 
 /** One JSON request to Rancher; a Kubernetes NotFound is an answer, any other failure an error. */
-function call(
+export function call(
     api: RancherApi,
     method: string,
     path: string,
@@ -155,7 +163,8 @@ function call(
     const url = new URL(path, new URL(api.url).origin);
     const secure = url.protocol === "https:";
     const send = secure ? httpsRequest : httpRequest;
-    const fail = (reason: string) => new RancherError(`${method} ${path}: ${reason}`);
+    const fail = (reason: string, status?: number) =>
+        new RancherError(`${method} ${path}: ${reason}`, status);
     return new Promise((resolve, reject) => {
         const request = send(
             url,
@@ -178,6 +187,7 @@ function call(
                         reject(
                             fail(
                                 `Rancher answered ${status} with no JSON; is rancher2:apiUrl Rancher?`,
+                                status,
                             ),
                         );
                         return;
@@ -185,7 +195,7 @@ function call(
                     if (status === 404 && isNotFound(body)) {
                         resolve({ status, body });
                     } else if (status < 200 || status >= 300) {
-                        reject(fail(`Rancher answered ${status}`));
+                        reject(fail(`Rancher answered ${status}`, status));
                     } else {
                         resolve({ status, body });
                     }
@@ -197,10 +207,10 @@ function call(
     });
 }
 
-const duration = (ms: number) =>
+export const duration = (ms: number) =>
     ms >= 60_000 ? `${Math.round(ms / 60_000)} min` : `${Math.round(ms / 1000)} s`;
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Deletes the Rancher machine of `node` in `rancherCluster` and waits until the downstream Node

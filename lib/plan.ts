@@ -200,10 +200,14 @@ export interface ClusterPlan {
 /** Await annotations understood by the Pulumi Kubernetes provider. */
 export const awaitAnnotations = {
     goldenImage: { "pulumi.com/waitFor": "jsonpath={.status.phase}=Succeeded" },
-    virtualMachine: { "pulumi.com/waitFor": "condition=Ready" },
-    // A gateway is Ready only while a peer site's gateway answers its handshakes: `up` waits for
-    // it to run (KubeVirt's printableStatus), so the first site of an interconnect is not held up.
-    gatewayVirtualMachine: { "pulumi.com/waitFor": "jsonpath={.status.printableStatus}=Running" },
+    // A running VM's update that waits for a restart (RestartRequired) leaves observedGeneration
+    // behind (kubevirt pkg/virt-controller/watch/vm/vm.go syncGenerationInfo), and every waitFor
+    // refuses until it catches up (pulumi-kubernetes pkg/await/condition/kubectl.go, jsonpath.go):
+    // `up` would hang until the restart. Explicit, so that PULUMI_K8S_AWAIT_ALL adds no wait
+    // (metadata/overrides.go ReadyCondition); a new node's `up` waits in its join hook instead.
+    virtualMachine: { "pulumi.com/skipAwait": "true" },
+    // Nothing depends on a gateway, and it is no Rancher node: `up` waits for none.
+    gatewayVirtualMachine: { "pulumi.com/skipAwait": "true" },
     // The provider waits for a Service's pods (pulumi-kubernetes provider/pkg/await/service.go),
     // but these are the control-plane VMs', which wait on the Rancher cluster, which waits on this
     // Service's nodePort: without this, every first `up` deadlocks until the Service times out.

@@ -206,6 +206,8 @@ export interface DeclaredOptions {
     replacementTrigger?: string;
     /** Names of the hooks that run before it is deleted. */
     beforeDelete: string[];
+    /** Names of the hooks that run before it is created. */
+    beforeCreate: string[];
     /** `type::name` of the resources whose replacement replaces it (`replaceWith`). */
     replaceWith: string[];
 }
@@ -296,6 +298,9 @@ export async function evaluateProgram(
                         ? { replacementTrigger: opts.replacementTrigger }
                         : {}),
                     beforeDelete: (opts.hooks?.beforeDelete ?? []).map((hook) => hook.name),
+                    beforeCreate: (opts.hooks?.beforeCreate ?? []).map((hook) =>
+                        hook instanceof pulumi.ResourceHook ? hook.name : "(anonymous)",
+                    ),
                     replaceWith: (opts.replaceWith ?? []).map((r) => keyOf(r) ?? "?"),
                 });
                 return undefined;

@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 import type * as components from "../components";
 import { cloudInitUuid } from "../lib/instanceId";
+import { withInterconnects } from "../lib/interconnect";
 import { withFirmwareUuid } from "../lib/manifests";
 import { planStack, StackPlan } from "../lib/plan";
 import { rawStackConfig } from "../lib/stackFile";
@@ -16,10 +17,12 @@ import {
     mockRancher,
     mockRancherCa,
     ofType,
+    projectRoot,
     promiseOf,
     registrationCommandOf,
     secretValue,
     setupMocks,
+    testJoinHook,
     testRemovalHook,
     types,
     warningsOf,
@@ -227,6 +230,46 @@ describe("components", () => {
                 "greece-nad-lab",
             ]);
         });
+
+        it("awaits nothing of the VM itself, and binds only the removal hook to it", async () => {
+            await declareNode(stackPlan("greece"));
+            const vm = named(resources, types.virtualMachine, "final-test-cluster-master");
+            assert.strictEqual(vm.inputs.metadata.annotations["pulumi.com/skipAwait"], "true");
+            assert.ok(!("pulumi.com/waitFor" in vm.inputs.metadata.annotations), "no waitFor");
+            const options = captured.options.get("final-test-cluster-master")!;
+            assert.deepStrictEqual(Object.keys(options.hooks ?? {}), ["beforeDelete"]);
+            assert.strictEqual(options.customTimeouts, undefined);
+        });
+    });
+
+    describe("InterconnectGateway", () => {
+        it("awaits nothing of its VM and binds no hook: it is no Rancher node", async () => {
+            const raw = rawStackConfig(editableStackConfig("greece"));
+            const { plan } = planStack(
+                withInterconnects({ ...raw, hasWireguardKey: true }, projectRoot),
+            );
+            const [gateway] = plan.gateways;
+            await inStack(async () => {
+                const site = new edge.SiteNetwork("greece", { site: plan.site });
+                return new edge.InterconnectGateway(
+                    gateway.vmName,
+                    {
+                        gateway,
+                        privateKey: "test-key",
+                        namespace: site.namespaces[gateway.namespace],
+                        goldenImage: site.goldenImages[gateway.gateway.image],
+                        networkAttachment: site.networkAttachments[gateway.gateway.network],
+                    },
+                    { transformations: [captured.transformation] },
+                );
+            });
+            const vm = named(resources, types.virtualMachine, "greece-eu-gw");
+            assert.strictEqual(vm.inputs.metadata.annotations["pulumi.com/skipAwait"], "true");
+            assert.ok(!("pulumi.com/waitFor" in vm.inputs.metadata.annotations), "no waitFor");
+            const options = captured.options.get("greece-eu-gw")!;
+            assert.strictEqual(options.hooks, undefined);
+            assert.strictEqual(options.customTimeouts, undefined);
+        });
     });
 
     describe("EdgeCluster", () => {
@@ -246,6 +289,7 @@ describe("components", () => {
                         sshPrivateKey,
                         rancherCaCerts: mockRancherCa,
                         removalHook: testRemovalHook(),
+                        joinHook: testJoinHook(),
                     },
                     { transformations: [captured.transformation] },
                 );
@@ -326,8 +370,13 @@ describe("components", () => {
                 "final-test-cluster-master",
                 "final-test-worker1",
             ]);
-            // Every change of the node set replaces it, so `pulumi up` waits again.
+            // Every change of the node set replaces it, so `pulumi up` waits again...
             assert.strictEqual(options.replacementTrigger, plan.clusters[0].syncTrigger);
+            // ...first until Rancher lists each node.
+            assert.deepStrictEqual(
+                options.hooks?.beforeCreate?.map((hook) => (hook as pulumi.ResourceHook).name),
+                ["edge-node-join"],
+            );
             assert.strictEqual(
                 plan.clusters[0].syncTrigger,
                 [
@@ -469,6 +518,7 @@ describe("components", () => {
                         siteNetwork,
                         rancherCaCerts: "",
                         removalHook: testRemovalHook(),
+                        joinHook: testJoinHook(),
                     };
                     declared(new edge.EdgeCluster("final-test", args));
                 });

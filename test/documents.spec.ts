@@ -545,7 +545,7 @@ describe("Kubernetes manifests", () => {
         const vm = master.virtualMachine;
         assert.strictEqual(vm.metadata.name, "final-test-cluster-master");
         assert.deepStrictEqual(vm.metadata.annotations, {
-            "pulumi.com/waitFor": "condition=Ready",
+            "pulumi.com/skipAwait": "true",
             // Every field of the root disk: whatever replaces the disk replaces the VM.
             "edge.testbed/root-disk":
                 "image=edge-images/ubuntu-focal size=15Gi storageClass=local-path roles=controlplane,etcd,worker",

@@ -435,11 +435,8 @@ describe("a site's end of its interconnects", () => {
             plan.gateways[0].userData,
             / \/etc\/wireguard\/wg-eu.endpoints \/var\/lib\/edge-testbed\/tunnel-up\n/,
         );
-        // Ready follows the tunnel, which needs a peer: `up` waits for the VM to run.
-        assert.strictEqual(
-            vm.metadata.annotations["pulumi.com/waitFor"],
-            "jsonpath={.status.printableStatus}=Running",
-        );
+        // `up` waits for no gateway: nothing depends on it, and it is no Rancher node.
+        assert.deepStrictEqual(vm.metadata.annotations, { "pulumi.com/skipAwait": "true" });
         const master = parse(plan.clusters[0].nodes[0].networkData);
         assert.deepStrictEqual(master.ethernets.lab.routes, [
             { to: "0.0.0.0/0", via: "192.168.18.1" },

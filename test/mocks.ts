@@ -168,6 +168,11 @@ export function testRemovalHook(): pulumi.ResourceHook {
     return new pulumi.ResourceHook(resourceNames.nodeRemovalHook, async () => undefined);
 }
 
+/** The site's node join hook as tests declare components with it; it does nothing here. */
+export function testJoinHook(): pulumi.ResourceHook {
+    return new pulumi.ResourceHook(resourceNames.nodeJoinHook, async () => undefined);
+}
+
 /** The registration script inside a node's user-data. */
 export function registrationScriptOf(userData: string): string {
     const files: { path: string; content: string }[] = parse(userData).write_files;

@@ -378,6 +378,7 @@ describe("offline plan", () => {
                 deleteBeforeReplace: false,
                 protect: false,
                 beforeDelete: [],
+                beforeCreate: [],
                 replaceWith: [],
             };
             const secret = (namespace: string, data: string) => ({

@@ -190,7 +190,25 @@ describe("site stacks", () => {
             config["edge:clusters"] = [];
             delete config["edge:allocations"];
             await evaluateProgram(config, placeholders, { stack: "greece", hooks, preview: true });
-            assert.deepStrictEqual(hooks, ["edge-node-removal"]);
+            assert.deepStrictEqual(hooks, ["edge-node-removal", "edge-node-join"]);
+        });
+    });
+
+    describe("node join hook", () => {
+        it("binds the site's one join hook to every cluster's ClusterSync and nothing else", async () => {
+            const evaluation = await evaluateProgram(stackConfig("france"), placeholders, {
+                stack: "france",
+            });
+            assert.deepStrictEqual(
+                evaluation.resources
+                    .filter((r) => r.options.beforeCreate.length > 0)
+                    .map((r) => [r.type, r.name, r.options.beforeCreate]),
+                ["core-sync", "lab-sync", "ml-sync"].map((name) => [
+                    types.clusterSync,
+                    name,
+                    ["edge-node-join"],
+                ]),
+            );
         });
     });
 
