@@ -1,6 +1,13 @@
 import { rancherClusterName, resourceNames } from "./naming";
 import { StackPlan } from "./plan";
-import { RancherApi, RancherError, call, duration, fleetNamespace, sleep } from "./nodeRemoval";
+import {
+    RancherApi,
+    RancherError,
+    call,
+    downstreamClusterId,
+    duration,
+    sleep,
+} from "./nodeRemoval";
 
 /**
  * Before a cluster's ClusterSync is created (first, or replaced because a node joined, left or was
@@ -44,13 +51,8 @@ async function joinState(
     rancherCluster: string,
     node: string,
 ): Promise<JoinState> {
-    const cluster = await call(
-        api,
-        "GET",
-        `/v1/provisioning.cattle.io.clusters/${fleetNamespace}/${rancherCluster}`,
-    );
-    const clusterId: string | undefined = cluster.body?.status?.clusterName;
-    if (cluster.status === 404 || !clusterId) {
+    const clusterId = await downstreamClusterId(api, rancherCluster);
+    if (clusterId === undefined) {
         return { joined: false, reason: `Rancher has no cluster ${rancherCluster} yet` };
     }
     const found = await call(api, "GET", `/k8s/clusters/${clusterId}/api/v1/nodes/${node}`);

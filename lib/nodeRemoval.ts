@@ -127,7 +127,7 @@ export interface RemovalOptions {
 }
 
 /** Rancher's fleet workspace for v2-provisioned clusters. */
-export const fleetNamespace = "fleet-default";
+const fleetNamespace = "fleet-default";
 
 interface Machine {
     metadata: { name: string; labels?: Record<string, string> };
@@ -213,6 +213,24 @@ export const duration = (ms: number) =>
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
+ * The id of the downstream cluster Rancher runs for provisioning cluster `rancherCluster` (its
+ * `status.clusterName`), the one its `/k8s/clusters/<id>` proxy answers for; undefined while
+ * Rancher has none.
+ */
+export async function downstreamClusterId(
+    api: RancherApi,
+    rancherCluster: string,
+): Promise<string | undefined> {
+    const cluster = await call(
+        api,
+        "GET",
+        `/v1/provisioning.cattle.io.clusters/${fleetNamespace}/${rancherCluster}`,
+    );
+    const clusterId: string | undefined = cluster.body?.status?.clusterName;
+    return cluster.status === 404 || !clusterId ? undefined : clusterId;
+}
+
+/**
  * Deletes the Rancher machine of `node` in `rancherCluster` and waits until the downstream Node
  * is gone. Idempotent: a machine or cluster that no longer exists is nothing to do.
  */
@@ -223,13 +241,8 @@ export async function removeRancherMachine(
     options: RemovalOptions,
 ): Promise<string> {
     const log = options.log ?? (() => undefined);
-    const cluster = await call(
-        api,
-        "GET",
-        `/v1/provisioning.cattle.io.clusters/${fleetNamespace}/${rancherCluster}`,
-    );
-    const clusterId: string | undefined = cluster.body?.status?.clusterName;
-    if (cluster.status === 404 || !clusterId) {
+    const clusterId = await downstreamClusterId(api, rancherCluster);
+    if (clusterId === undefined) {
         return `Rancher has no cluster ${rancherCluster}; nothing to remove`;
     }
     // Steve's SQL cache ignores labelSelector on some Rancher versions: filter here as well.
