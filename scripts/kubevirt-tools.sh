@@ -191,11 +191,7 @@ build_unit() {
         mv "$work" "$dir"
         touch "$dir/complete"
     fi
-    tail -n +2 "$dir/build-info.tsv" >>"$stage/build-info.tsv"
-    for spec in "$@"; do
-        b=${spec%%=*}
-        ln -f "$dir/bin/$b" "$stage/bin/$b" 2>/dev/null || cp -p "$dir/bin/$b" "$stage/bin/$b"
-    done
+    stage_unit "$dir" "$@"
 }
 
 # version_tag PREFIX v1.9.0 -> PREFIX_1_9

@@ -59,3 +59,14 @@ lock_cache() {
     flock 9
     [ "$force" = 0 ] && [ -f "$out/complete" ]
 }
+
+# stage_unit DIR BINARY=PACKAGE...: adds a built unit's binaries and build-info rows to $stage.
+stage_unit() {
+    local dir=$1 spec b
+    shift
+    tail -n +2 "$dir/build-info.tsv" >>"$stage/build-info.tsv"
+    for spec in "$@"; do
+        b=${spec%%=*}
+        ln -f "$dir/bin/$b" "$stage/bin/$b" 2>/dev/null || cp -p "$dir/bin/$b" "$stage/bin/$b"
+    done
+}
