@@ -30,7 +30,7 @@ tools_dir=$repo/e2e/tools
 # --- pinned versions -------------------------------------------------------
 # Only KEY=value lines; values are plain version strings. Anything with the
 # same name in the environment is overridden: the file is the only source.
-read_pins -v "^(KUBEVIRT|CDI)_"
+read_pins -v "^(KUBEVIRT|CDI|GUEST)_"
 
 for k in GO_MIN_VERSION ETCD_VERSION KUBERNETES_VERSION PULUMI_VERSION; do
     [ -n "${!k:-}" ] || die "e2e/versions.env: $k is not set"

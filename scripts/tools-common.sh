@@ -28,7 +28,7 @@ versions_file=$repo/e2e/versions.env
 # read_pins [-v] REGEX: sets every KEY=value line of e2e/versions.env as a variable (the file is
 # the only source: the environment's values are overridden) and keeps in `pins` the lines whose
 # key matches REGEX (with -v: does not), which enter the caller's cache key. Values are plain
-# version strings.
+# version strings and URLs.
 read_pins() {
     local line keep=1
     if [ "$1" = -v ]; then
@@ -38,7 +38,7 @@ read_pins() {
     pins=""
     while IFS= read -r line || [ -n "$line" ]; do
         case "$line" in '' | '#'*) continue ;; esac
-        [[ "$line" =~ ^([A-Z][A-Z0-9_]*)=([A-Za-z0-9._+-]*)$ ]] ||
+        [[ "$line" =~ ^([A-Z][A-Z0-9_]*)=([A-Za-z0-9._+:/-]*)$ ]] ||
             die "e2e/versions.env: not a KEY=value line: $line"
         printf -v "${BASH_REMATCH[1]}" '%s' "${BASH_REMATCH[2]}"
         local matches=0
