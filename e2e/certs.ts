@@ -36,8 +36,9 @@ export function makeCa(dir: string, name: string): CertFiles {
 }
 
 /**
- * A certificate `ca` signs in `dir`: for a server on loopback (`ip`), or for a client named
- * `commonName` (the API server's request-header proxy client, virt-api's handler client).
+ * A certificate `ca` signs in `dir`: for a server (on loopback unless `altNames` says where), or
+ * for a client named `commonName` (the API server's request-header proxy client, virt-api's
+ * handler client).
  */
 export function issueCert(
     dir: string,
@@ -45,6 +46,7 @@ export function issueCert(
     name: string,
     commonName: string,
     use: "server" | "client",
+    altNames = "IP:127.0.0.1,DNS:localhost",
 ): CertFiles {
     const files = { cert: path.join(dir, `${name}.crt`), key: path.join(dir, `${name}.key`) };
     const csr = path.join(dir, `${name}.csr`);
@@ -52,7 +54,7 @@ export function issueCert(
     writeFileSync(
         extensions,
         use === "server"
-            ? "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n"
+            ? `subjectAltName=${altNames}\nextendedKeyUsage=serverAuth\n`
             : "extendedKeyUsage=clientAuth\n",
     );
     openssl(
