@@ -1,4 +1,5 @@
 import * as net from "net";
+import { sleep } from "./wait";
 
 /** What a command run in the guest by qemu-guest-agent's guest-exec returned. */
 export interface GuestRun {
@@ -6,8 +7,6 @@ export interface GuestRun {
     stdout: string;
     stderr: string;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * A qemu-guest-agent client on QEMU's side of the agent's virtio-serial port (a Unix socket QEMU

@@ -1,5 +1,6 @@
 import { execFileSync, spawnSync } from "child_process";
-import { existsSync } from "fs";
+import { existsSync, mkdtempSync } from "fs";
+import { tmpdir } from "os";
 import * as path from "path";
 
 export const projectRoot = path.resolve(__dirname, "../..");
@@ -16,8 +17,11 @@ export function missing(): string | undefined {
         ["qemu-system-x86_64", "qemu-system-x86"],
         ["xorrisofs", "xorriso"],
         ["mmdebstrap", "mmdebstrap"],
+        ["ssh", "openssh-client"],
         ["ssh-keygen", "openssh-client"],
         ["openssl", "openssl"],
+        ["wg", "wireguard-tools"],
+        ["iptables", "iptables"],
     ]) {
         if (spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0) {
             return `no ${tool} (.ci/run installs Debian's ${source})`;
@@ -33,4 +37,20 @@ export function guestImages(): string {
         stdio: ["ignore", "pipe", "inherit"],
     });
     return out.trim().split("\n").pop()!;
+}
+
+/**
+ * The start of a guest suite's `before`: skips it, saying why, where guests cannot boot; else
+ * the images' directory (built when missing) and a fresh work directory.
+ */
+export function prepareGuests(
+    context: Mocha.Context,
+    workPrefix: string,
+): { images: string; work: string } {
+    const reason = missing();
+    if (reason) {
+        console.log(`    (skipped: ${reason})`);
+        context.skip();
+    }
+    return { images: guestImages(), work: mkdtempSync(path.join(tmpdir(), workPrefix)) };
 }

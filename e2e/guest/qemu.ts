@@ -2,6 +2,7 @@ import { ChildProcess, execFileSync, spawn } from "child_process";
 import { existsSync, mkdirSync, readFileSync } from "fs";
 import * as path from "path";
 import { GuestAgent } from "./agent";
+import { sleep } from "./wait";
 
 export const run = (...args: string[]) =>
     execFileSync(args[0], args.slice(1), { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
@@ -145,7 +146,7 @@ export class Vm {
         await this.agent.request("guest-exec", { path: "/bin/systemctl", arg: ["reboot"] });
         const deadline = Date.now() + timeoutMs;
         while (Date.now() < deadline) {
-            await new Promise((resolve) => setTimeout(resolve, 10000));
+            await sleep(10000);
             try {
                 if ((await this.bootId()) !== before) {
                     return;
