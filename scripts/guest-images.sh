@@ -55,11 +55,15 @@ common+=,cloud-init,cloud-guest-utils,e2fsprogs,locales,sudo,curl,ca-certificate
 netplan=netplan.io,systemd-resolved
 nm=network-manager
 
+# The root being built, removed however the script ends.
+root=
+trap '[ -z "$root" ] || rm -rf "$root"' EXIT
+
 # build IMAGE SUITE PACKAGES [CLOUD_CFG]: one image; CLOUD_CFG, when given, goes into
 # /etc/cloud/cloud.cfg.d/90-edge-image.cfg.
 build() {
     local image=$1 suite=$2 packages=$3 cloud_cfg=${4:-}
-    local dir=$out/$image root
+    local dir=$out/$image
     if [ "$force" = 0 ] && [ -f "$dir/complete" ]; then
         log "$image: cached"
         return
@@ -84,6 +88,7 @@ build() {
     cp "$(ls "$root"/boot/initrd.img-* | sort -V | tail -1)" "$dir/initrd.img"
     mkfs.ext4 -q -L root -d "$root" "$dir/root.img" 4G
     rm -rf "$root"
+    root=
     touch "$dir/complete"
     log "$image: $(human_size "$(du -B1 -s "$dir" | cut -f1)") on disk in $((SECONDS - start)) s"
 }

@@ -14,9 +14,8 @@ export interface Registration {
 }
 
 /**
- * The stand-in Rancher endpoint (rancherStandIn.ts) on a site bridge, with a private CA: the
- * node command it stands behind is Rancher's form of it (rancher pkg/.../clusterregistrationtoken:
- * `curl -fL <server>/system-agent-install.sh | sudo sh -s - --server ... --ca-checksum ...`).
+ * The stand-in Rancher endpoint (rancherStandIn.ts) on a site bridge, with a private CA, and the
+ * node command Rancher would hand out for it.
  */
 export class RancherStandIn {
     readonly token = "guest-e2e-registration-token";
@@ -42,9 +41,15 @@ export class RancherStandIn {
         return `https://${this.address}:${this.port}`;
     }
 
+    /**
+     * Byte for byte as Rancher formats it for a cluster without agent environment variables
+     * (rancher's clusterregistrationtoken handler, provisioningV2NodeCommandFormat:
+     * "%s curl -fL %s | sudo %s sh -s - --server %s --label 'cattle.io/os=linux' --token %s%s"),
+     * so with a leading space and two after `sudo`.
+     */
     get nodeCommand(): string {
         const checksum = createHash("sha256").update(this.caPem).digest("hex");
-        return `curl -fL ${this.server}/system-agent-install.sh | sudo sh -s - --server ${this.server} --label 'cattle.io/os=linux' --token ${this.token} --ca-checksum ${checksum}`;
+        return ` curl -fL ${this.server}/system-agent-install.sh | sudo  sh -s - --server ${this.server} --label 'cattle.io/os=linux' --token ${this.token} --ca-checksum ${checksum}`;
     }
 
     /** Starts serving; resolves once it listens. */
