@@ -18,7 +18,7 @@ import {
 import { rawStackConfig } from "../lib/stackFile";
 import { locked, problemsOf } from "./fixtures";
 import { nodeRemovalHook } from "../components";
-import { editableStackConfig, setupMocks, stackConfig } from "./mocks";
+import { editableStackConfig, setupMocks, stackConfig, withEnvironment } from "./mocks";
 
 function franceWith(edit: (clusters: any[], site: any) => void): Record<string, any> {
     const config = editableStackConfig("france");
@@ -310,9 +310,7 @@ describe("node lifecycle", () => {
                 await setupMocks({ "rancher2:apiUrl": `${rancher.url}v3` });
                 const before = planStack(rawStackConfig(stackConfig("france"))).plan;
                 const dropped = franceWith((clusters) => clusters[0].nodes.splice(3, 1));
-                const token = process.env.RANCHER_TOKEN_KEY;
-                process.env.RANCHER_TOKEN_KEY = "token-from-env";
-                try {
+                await withEnvironment("RANCHER_TOKEN_KEY", "token-from-env", async () => {
                     const hook = nodeRemovalHook(
                         planStack(rawStackConfig(dropped)).plan,
                         pulumi.output(""),
@@ -327,13 +325,7 @@ describe("node lifecycle", () => {
                         type: "kubernetes:kubevirt.io/v1:VirtualMachine",
                         oldInputs: before.clusters[0].nodes[3].virtualMachine as any,
                     });
-                } finally {
-                    if (token === undefined) {
-                        delete process.env.RANCHER_TOKEN_KEY;
-                    } else {
-                        process.env.RANCHER_TOKEN_KEY = token;
-                    }
-                }
+                });
                 assert.deepStrictEqual(
                     rancher.requests.filter((r) => r.startsWith("DELETE")),
                     [

@@ -80,6 +80,26 @@ export function setupMocks(
     return installMocks(config, mockRancher, options);
 }
 
+/**
+ * Runs `body` with the environment variable `name` set to `value` (unset when undefined), then
+ * puts back what was there before, whatever `body` does.
+ */
+export async function withEnvironment<T>(
+    name: string,
+    value: string | undefined,
+    body: () => Promise<T>,
+): Promise<T> {
+    const before = process.env[name];
+    const set = (v: string | undefined) =>
+        v === undefined ? delete process.env[name] : (process.env[name] = v);
+    set(value);
+    try {
+        return await body();
+    } finally {
+        set(before);
+    }
+}
+
 /** An Output's value; mocks make every value known, so this always settles. */
 export function promiseOf<T>(output: pulumi.Output<T>): Promise<T> {
     return new Promise((resolve) => output.apply(resolve));

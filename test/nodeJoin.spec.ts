@@ -6,7 +6,7 @@ import { nodeJoinHook } from "../components";
 import { JoiningNode, joiningNodes, waitForNodeJoin } from "../lib/nodeJoin";
 import { planStack } from "../lib/plan";
 import { rawStackConfig } from "../lib/stackFile";
-import { setupMocks, stackConfig } from "./mocks";
+import { setupMocks, stackConfig, withEnvironment } from "./mocks";
 
 /**
  * Rancher as the join wait reads it. Poll by poll: the provisioning cluster exists from poll
@@ -155,9 +155,7 @@ describe("waiting for a created node to join its cluster", () => {
             withRancher({}, async (rancher) => {
                 await setupMocks({ "rancher2:apiUrl": `${rancher.url}/v3` });
                 const { plan } = planStack(rawStackConfig(stackConfig("france")));
-                const token = process.env.RANCHER_TOKEN_KEY;
-                process.env.RANCHER_TOKEN_KEY = "token-from-env";
-                try {
+                await withEnvironment("RANCHER_TOKEN_KEY", "token-from-env", async () => {
                     const hook = nodeJoinHook(plan, pulumi.output(""));
                     assert.strictEqual(hook.name, "edge-node-join");
                     // Not on preview: the engine runs it only once the VM was created.
@@ -167,13 +165,7 @@ describe("waiting for a created node to join its cluster", () => {
                     pulumi.runtime.setAllConfig({}, []);
                     delete process.env.RANCHER_TOKEN_KEY;
                     await hook.callback(syncArgs);
-                } finally {
-                    if (token === undefined) {
-                        delete process.env.RANCHER_TOKEN_KEY;
-                    } else {
-                        process.env.RANCHER_TOKEN_KEY = token;
-                    }
-                }
+                });
                 assert.deepStrictEqual(
                     rancher.requests.filter((r) => r.includes("/nodes/")).sort(),
                     ["server1", "server2", "server3", "worker1", "worker2"].map(
@@ -186,19 +178,13 @@ describe("waiting for a created node to join its cluster", () => {
         it("says what to configure when Rancher's API is not", async () => {
             await setupMocks({});
             const { plan } = planStack(rawStackConfig(stackConfig("france")));
-            const token = process.env.RANCHER_TOKEN_KEY;
-            delete process.env.RANCHER_TOKEN_KEY;
-            try {
+            await withEnvironment("RANCHER_TOKEN_KEY", undefined, async () => {
                 const hook = nodeJoinHook(plan, pulumi.output(""));
                 await assert.rejects(async () => hook.callback(syncArgs), {
                     message:
                         "core-sync: waiting for new nodes to join their cluster needs Rancher's API as the rancher2 provider reaches it: set rancher2:apiUrl, and RANCHER_TOKEN_KEY (or rancher2:tokenKey)",
                 });
-            } finally {
-                if (token !== undefined) {
-                    process.env.RANCHER_TOKEN_KEY = token;
-                }
-            }
+            });
         });
     });
 });
