@@ -32,11 +32,15 @@ tools_dir=$repo/e2e/tools
 # same name in the environment is overridden: the file is the only source.
 read_pins -v "^(KUBEVIRT|CDI|GUEST)_"
 
-for k in GO_MIN_VERSION ETCD_VERSION KUBERNETES_VERSION PULUMI_VERSION; do
+for k in GO_MIN_VERSION ETCD_VERSION KUBERNETES_VERSION PULUMI_VERSION \
+    PULUMI_SOURCE_REF PULUMI_SOURCE_COMMIT PULUMI_LANGUAGE_NODEJS_REPORTS \
+    RANCHER2_PROVIDER_REF RANCHER2_PROVIDER_COMMIT RANCHER2_PROVIDER_AS \
+    TERRAFORM_PROVIDER_RANCHER2_REF TERRAFORM_PROVIDER_RANCHER2_COMMIT \
+    TLS_PROVIDER_REF TLS_PROVIDER_COMMIT TERRAFORM_PROVIDER_TLS_VERSION TLS_PROVIDER_AS \
+    COMMAND_PROVIDER_REF COMMAND_PROVIDER_COMMIT; do
     [ -n "${!k:-}" ] || die "e2e/versions.env: $k is not set"
 done
 KUBERNETES_CONTROLLER_MANAGER=${KUBERNETES_CONTROLLER_MANAGER:-0}
-PULUMI_LANGUAGE_NODEJS_VERSION=${PULUMI_LANGUAGE_NODEJS_VERSION:-}
 PULUMI_KUBERNETES_PROVIDER_VERSION=${PULUMI_KUBERNETES_PROVIDER_VERSION:-}
 PULUMI_KUBERNETES_VERSION=${PULUMI_KUBERNETES_VERSION:-}
 WIREGUARD_GO_VERSION=${WIREGUARD_GO_VERSION:-}
@@ -262,8 +266,7 @@ verify_kubernetes() {
     echo "$o"
 }
 
-# --- Pulumi --------------------------------------------------------------------
-pulumi_lh=github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3
+# --- Pulumi ----------------------------------------------------------------------
 prepare_pulumi() {
     local gomods=() r dup x
     if [ "${2:-}" = ldflags ]; then
@@ -275,10 +278,6 @@ prepare_pulumi() {
     gomods+=("$(fetch github.com/pulumi/pulumi/sdk/v3 "$PULUMI_VERSION")")
     mod_edits=("-require=github.com/pulumi/pulumi/pkg/v3@$PULUMI_VERSION"
         "-require=github.com/pulumi/pulumi/sdk/v3@$PULUMI_VERSION")
-    if [ -n "$PULUMI_LANGUAGE_NODEJS_VERSION" ]; then
-        gomods+=("$(fetch "$pulumi_lh" "$PULUMI_LANGUAGE_NODEJS_VERSION")")
-        mod_edits+=("-require=$pulumi_lh@$PULUMI_LANGUAGE_NODEJS_VERSION" "-tool=$pulumi_lh")
-    fi
     r=$(for f in "${gomods[@]}"; do module_replaces "$f"; done | LC_ALL=C sort -u)
     dup=$(printf '%s\n' "$r" | sed '/^$/d; s/=.*//' | uniq -d)
     [ -z "$dup" ] || die "pulumi: the go.mod files replace $dup in different ways: ${r//$'\n'/ }"
@@ -286,15 +285,6 @@ prepare_pulumi() {
 }
 verify_pulumi() {
     local o
-    if [ "${1##*/}" = pulumi-language-nodejs ]; then
-        # It has no version flag; running and printing its usage is the check.
-        "$1" -help 2>&1 | grep -q -i usage || {
-            echo "pulumi-language-nodejs does not run"
-            return 1
-        }
-        echo "(no version flag; runs)"
-        return
-    fi
     o=$("$1" version) || return 1
     [ "$o" = "$PULUMI_VERSION" ] || {
         echo "expected $PULUMI_VERSION, got: $o"
@@ -337,8 +327,113 @@ prepare_pulumi_kubernetes() {
     : >"$1/$pk_cmd/terraform-mapping-embed.json"
     mod_edits=("-require=$pk_mod@$PULUMI_KUBERNETES_PROVIDER_VERSION" "-replace=$pk_mod=./provider")
 }
-# With no arguments a provider serves gRPC and prints its port.
-verify_pulumi_kubernetes() {
+verify_pulumi_kubernetes() { verify_provider "$1"; }
+
+# --- from source: what the module proxy refuses ------------------------------------
+# build_from_source NAME DIGEST_INPUT TREE SUBDIR PREPARE VERIFY BINARY=PACKAGE...: copies
+# TREE/SUBDIR (a Go module) into $cache/build/NAME-<hash>/src, lets PREPARE edit it and set
+# `ldflags`, and builds it there with its own go.mod (missing go.sum lines are fetched).
+build_from_source() {
+    local name=$1 digest_input=$2 tree=$3 subdir=$4 prepare=$5 verify=$6
+    shift 6
+    local h dir work t0 t1 b pkg bytes vout secs source
+    h=$({
+        echo "recipe=$RECIPE tool=$name go-min=$GO_MIN_VERSION"
+        printf '%s\n' "$digest_input" "$@"
+    } | sha)
+    dir=$cache/build/$name-$h
+    if [ "$force" = 0 ] && [ -f "$dir/complete" ]; then
+        log "$name: reusing $dir"
+    else
+        rm -rf "$cache/build/.tmp.$name."*
+        work=$(mktemp -d "$cache/build/.tmp.$name.$h.XXXXXX")
+        chmod 755 "$work"
+        cp -R "$tree/$subdir" "$work/src"
+        chmod -R u+w "$work/src"
+        mkdir -p "$work/bin"
+        : >"$work/build.log"
+        printf 'binary\tversion\tbuild_seconds\tbytes\tversion_output\tgo\n' >"$work/build-info.tsv"
+        source=$(cat "$tree/.edge-source")
+        ldflags="-s -w"
+        tool_version=""
+        "$prepare" "$work/src"
+        for spec in "$@"; do
+            b=${spec%%=*}
+            pkg=${spec#*=}
+            log "$name: building $b ($tool_version) from $source, this can take many minutes"
+            t0=$(date +%s)
+            (cd "$work/src" && GOFLAGS="-mod=mod -buildvcs=false" nice -n 10 \
+                go build -trimpath -ldflags "$ldflags" -o "$work/bin/$b" "$pkg") >>"$work/build.log" 2>&1 || {
+                tail -n 20 "$work/build.log" >&2
+                die "$name: building $b failed, see $work/build.log"
+            }
+            t1=$(date +%s)
+            secs=$((t1 - t0))
+            bytes=$(stat -c %s "$work/bin/$b")
+            vout=$("$verify" "$work/bin/$b" 2>&1 | head -n1) ||
+                die "$name: $b built but its check failed: $vout"
+            printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$b" "$tool_version; $source" "$secs" "$bytes" "$vout" "$gover" >>"$work/build-info.tsv"
+            log "$name: built $b in ${secs}s, $(human_size "$bytes"), reports: $vout"
+        done
+        rm -rf "$work/src"
+        rm -rf "$dir"
+        mv "$work" "$dir"
+        touch "$dir/complete"
+    fi
+    stage_unit "$dir" "$@"
+}
+
+# embed_schema DIR VERSION: what the provider's generate.go writes, schema-embed.json (its
+# schema.json with the version set), for the version the npm SDK asks for.
+embed_schema() {
+    node -e '
+        const fs = require("fs");
+        const [dir, version] = process.argv.slice(1);
+        const schema = JSON.parse(fs.readFileSync(`${dir}/schema.json`, "utf8"));
+        schema.version = version;
+        fs.writeFileSync(`${dir}/schema-embed.json`, JSON.stringify(schema));
+    ' "$1" "$2" || die "writing $1/schema-embed.json failed (node is needed)"
+}
+
+pulumi_url=https://github.com/pulumi/pulumi
+prepare_language_nodejs() {
+    # Its go.mod replaces sdk/v3 and pkg/v3 with the tree's own folders, relative to the tree.
+    (cd "$1" && go mod edit -replace "github.com/pulumi/pulumi/sdk/v3=$pulumi_tree/sdk" \
+        -replace "github.com/pulumi/pulumi/pkg/v3=$pulumi_tree/pkg") ||
+        die "pulumi-language-nodejs: go mod edit failed"
+    tool_version="pulumi-language-nodejs $PULUMI_LANGUAGE_NODEJS_REPORTS"
+    ldflags+=" -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_LANGUAGE_NODEJS_REPORTS"
+}
+
+rancher2_url=https://github.com/pulumi/pulumi-rancher2
+tf_rancher2_url=https://github.com/rancher/terraform-provider-rancher2
+prepare_rancher2() {
+    tool_version="rancher2 $RANCHER2_PROVIDER_AS"
+    (cd "$1" && go mod edit -replace "github.com/rancher/terraform-provider-rancher2=$tf_rancher2") ||
+        die "rancher2: go mod edit failed"
+    embed_schema "$1/cmd/pulumi-resource-rancher2" "$RANCHER2_PROVIDER_AS"
+    ldflags+=" -X github.com/pulumi/pulumi-rancher2/provider/v12/pkg/version.Version=$RANCHER2_PROVIDER_AS"
+}
+
+tls_url=https://github.com/pulumi/pulumi-tls
+prepare_tls() {
+    local m=github.com/hashicorp/terraform-provider-tls
+    tool_version="tls $TLS_PROVIDER_AS"
+    (cd "$1" && go mod edit -replace "$m=$m@$TERRAFORM_PROVIDER_TLS_VERSION" &&
+        cd shim && go mod edit -replace "$m=$m@$TERRAFORM_PROVIDER_TLS_VERSION") ||
+        die "tls: go mod edit failed"
+    embed_schema "$1/cmd/pulumi-resource-tls" "$TLS_PROVIDER_AS"
+    ldflags+=" -X github.com/pulumi/pulumi-tls/provider/v5/pkg/version.Version=$TLS_PROVIDER_AS"
+}
+
+command_url=https://github.com/pulumi/pulumi-command
+prepare_command() {
+    tool_version="command ${COMMAND_PROVIDER_REF#v}"
+    ldflags+=" -X github.com/pulumi/pulumi-command/provider/pkg/version.Version=${COMMAND_PROVIDER_REF#v}"
+}
+
+# With no arguments a plugin (provider or language host) serves gRPC and prints its port.
+verify_provider() {
     local o pid port tmp
     tmp=$(mktemp)
     "$1" >"$tmp" 2>&1 &
@@ -357,7 +452,7 @@ verify_pulumi_kubernetes() {
         echo "expected a port on stdout with no arguments, got: $o"
         return 1
     }
-    echo "serves on port $port; version $PULUMI_KUBERNETES_VERSION (ldflags)"
+    echo "serves on port $port; version $tool_version (ldflags)"
 }
 
 # --- build ---------------------------------------------------------------------
@@ -379,11 +474,8 @@ kube_bins+=(kube-scheduler=k8s.io/kubernetes/cmd/kube-scheduler)
 build_tool kubernetes "KUBERNETES_VERSION=$KUBERNETES_VERSION ${kube_bins[*]}" \
     prepare_kubernetes verify_kubernetes "${kube_bins[@]}"
 
-pulumi_bins=(pulumi=github.com/pulumi/pulumi/pkg/v3/cmd/pulumi)
-[ -n "$PULUMI_LANGUAGE_NODEJS_VERSION" ] &&
-    pulumi_bins+=(pulumi-language-nodejs="$pulumi_lh")
-build_tool pulumi "PULUMI_VERSION=$PULUMI_VERSION PULUMI_LANGUAGE_NODEJS_VERSION=$PULUMI_LANGUAGE_NODEJS_VERSION" \
-    prepare_pulumi verify_pulumi "${pulumi_bins[@]}"
+build_tool pulumi "PULUMI_VERSION=$PULUMI_VERSION" prepare_pulumi verify_pulumi \
+    pulumi=github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
 
 if [ -n "$PULUMI_KUBERNETES_PROVIDER_VERSION" ]; then
     build_tool pulumi-kubernetes \
@@ -396,6 +488,27 @@ if [ -n "$WIREGUARD_GO_VERSION" ]; then
     build_tool wireguard-go "WIREGUARD_GO_VERSION=$WIREGUARD_GO_VERSION" \
         prepare_wireguard_go verify_wireguard_go wireguard-go=.
 fi
+
+pulumi_tree=$(source_tree "$cache/src" pulumi "$PULUMI_SOURCE_REF" "$PULUMI_SOURCE_COMMIT" "$pulumi_url")
+build_from_source pulumi-language-nodejs "$(grep -E '^PULUMI_(SOURCE|LANGUAGE)' <<<"$pins")" \
+    "$pulumi_tree" sdk/nodejs/cmd/pulumi-language-nodejs prepare_language_nodejs verify_provider \
+    pulumi-language-nodejs=.
+# The tree's go.mod replaces sdk/v3 and pkg/v3 with its own folders (../../..).
+[ -f "$pulumi_tree/sdk/go.mod" ] || die "pulumi: $pulumi_tree has no sdk/go.mod"
+
+tf_rancher2=$(source_tree "$cache/src" terraform-provider-rancher2 "$TERRAFORM_PROVIDER_RANCHER2_REF" \
+    "$TERRAFORM_PROVIDER_RANCHER2_COMMIT" "$tf_rancher2_url")
+build_from_source rancher2 "$(grep -E '^(TERRAFORM_PROVIDER_)?RANCHER2_' <<<"$pins")" \
+    "$(source_tree "$cache/src" pulumi-rancher2 "$RANCHER2_PROVIDER_REF" "$RANCHER2_PROVIDER_COMMIT" "$rancher2_url")" \
+    provider prepare_rancher2 verify_provider pulumi-resource-rancher2=./cmd/pulumi-resource-rancher2
+
+build_from_source tls "$(grep -E '^(TERRAFORM_PROVIDER_)?TLS_' <<<"$pins")" \
+    "$(source_tree "$cache/src" pulumi-tls "$TLS_PROVIDER_REF" "$TLS_PROVIDER_COMMIT" "$tls_url")" \
+    provider prepare_tls verify_provider pulumi-resource-tls=./cmd/pulumi-resource-tls
+
+build_from_source command "$(grep -E '^COMMAND_' <<<"$pins")" \
+    "$(source_tree "$cache/src" pulumi-command "$COMMAND_PROVIDER_REF" "$COMMAND_PROVIDER_COMMIT" "$command_url")" \
+    provider prepare_command verify_provider pulumi-resource-command=./cmd/pulumi-resource-command
 
 printf '%s' "$pins" >"$stage/versions.env"
 rm -rf "$out"

@@ -33,8 +33,6 @@ tool=kubevirt-tools
 help_lines=2,26
 # shellcheck source=scripts/tools-common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/tools-common.sh"
-sources=${EDGE_E2E_SOURCES:-$repo/../shared/sources}
-sources=$(cd "$sources" 2>/dev/null && pwd || printf '%s' "$sources")
 
 # --- pinned versions -----------------------------------------------------------
 # The same KEY=value format scripts/e2e-tools.sh reads; only the pins of this
@@ -88,45 +86,6 @@ if lock_cache "$cache/.kubevirt.lock"; then
     echo "$bin"
     exit 0
 fi
-
-# source NAME VERSION COMMIT URL: prints the path of the extracted tree,
-# extracting the tarball or cloning the tag once per cache.
-source_tree() {
-    local name=$1 v=$2 commit=$3 url=$4 dir tmp tarball head err rc=0
-    dir=$cache/kubevirt-src/$name-$v-${commit:0:12}
-    if [ -f "$dir.complete" ]; then
-        echo "$dir"
-        return
-    fi
-    rm -rf "$dir" "$dir.tmp."*
-    tmp=$(mktemp -d "$dir.tmp.XXXXXX")
-    tarball=$sources/$name-$v.tar.xz
-    if [ -f "$tarball" ]; then
-        log "$name $v: extracting $tarball"
-        tar -xJf "$tarball" -C "$tmp" 2>"$tmp.err" ||
-            die "$name $v: extracting $tarball failed: $(head -n1 "$tmp.err")"
-        [ -f "$tmp/$name-$v/go.mod" ] || die "$name $v: $tarball has no $name-$v/go.mod"
-        printf 'tarball %s (commit %s per %s/README.md)\n' "$tarball" "$commit" "$sources" >"$tmp/$name-$v/.edge-source"
-    else
-        command -v git >/dev/null 2>&1 ||
-            die "$name $v: no source: $tarball is absent and git is not installed to clone $url"
-        log "$name $v: $tarball absent, cloning tag $v of $url"
-        timeout 900 git clone --quiet --depth 1 --branch "$v" --single-branch "$url" "$tmp/$name-$v" 2>"$tmp.err" || rc=$?
-        if [ "$rc" != 0 ]; then
-            err=$(grep -m1 -E 'fatal|error' "$tmp.err" || head -n1 "$tmp.err")
-            [ "$rc" = 124 ] && err="timed out after 900s"
-            die "$name $v: no source: $tarball is absent and cloning $url failed: ${err:-exit $rc}"
-        fi
-        head=$(git -C "$tmp/$name-$v" rev-parse HEAD)
-        [ "$head" = "$commit" ] || die "$name $v: tag $v of $url is commit $head, the pin says $commit"
-        printf 'git %s tag %s commit %s\n' "$url" "$v" "$head" >"$tmp/$name-$v/.edge-source"
-    fi
-    rm -f "$tmp.err"
-    mv "$tmp/$name-$v" "$dir"
-    rmdir "$tmp"
-    touch "$dir.complete"
-    echo "$dir"
-}
 
 # go_version_check DIR: the tree's go directive must not be newer than $gover.
 go_version_check() {
@@ -222,7 +181,7 @@ printf 'binary\tsource\tbuild_seconds\tcpu_seconds\tbytes\tgo\n' >"$stage/build-
 kv_url=https://github.com/kubevirt/kubevirt
 cdi_url=https://github.com/kubevirt/containerized-data-importer
 
-kv=$(source_tree kubevirt "$KUBEVIRT_VERSION" "$KUBEVIRT_COMMIT" "$kv_url")
+kv=$(source_tree "$cache/kubevirt-src" kubevirt "$KUBEVIRT_VERSION" "$KUBEVIRT_COMMIT" "$kv_url")
 go_version_check "$kv"
 kv_version_pkg=kubevirt.io/client-go/version
 build_unit "kubevirt-cmds-$KUBEVIRT_VERSION" "$kv" "" \
@@ -230,11 +189,11 @@ build_unit "kubevirt-cmds-$KUBEVIRT_VERSION" "$kv" "" \
     virt-api=./cmd/virt-api virt-controller=./cmd/virt-controller
 build_programs kubevirt "$kv" "$KUBEVIRT_VERSION" "$KUBEVIRT_COMMIT" ""
 
-kv_old=$(source_tree kubevirt "$KUBEVIRT_OLDER_VERSION" "$KUBEVIRT_OLDER_COMMIT" "$kv_url")
+kv_old=$(source_tree "$cache/kubevirt-src" kubevirt "$KUBEVIRT_OLDER_VERSION" "$KUBEVIRT_OLDER_COMMIT" "$kv_url")
 go_version_check "$kv_old"
 build_programs kubevirt "$kv_old" "$KUBEVIRT_OLDER_VERSION" "$KUBEVIRT_OLDER_COMMIT" "-$KUBEVIRT_OLDER_VERSION"
 
-cdi=$(source_tree containerized-data-importer "$CDI_VERSION" "$CDI_COMMIT" "$cdi_url")
+cdi=$(source_tree "$cache/kubevirt-src" containerized-data-importer "$CDI_VERSION" "$CDI_COMMIT" "$cdi_url")
 go_version_check "$cdi"
 build_programs cdi "$cdi" "$CDI_VERSION" "$CDI_COMMIT" ""
 

@@ -70,3 +70,56 @@ stage_unit() {
         ln -f "$dir/bin/$b" "$stage/bin/$b" 2>/dev/null || cp -p "$dir/bin/$b" "$stage/bin/$b"
     done
 }
+
+# Where the source tarballs of what the module proxy refuses are (see ../shared/sources/README.md).
+sources=${EDGE_E2E_SOURCES:-$repo/../shared/sources}
+sources=$(cd "$sources" 2>/dev/null && pwd || printf '%s' "$sources")
+
+# source_tree DIR NAME REF COMMIT URL: prints the path of NAME's tree at COMMIT, extracted once
+# into DIR from $sources/NAME-REF.tar.xz (whose top folder is NAME-REF) when present, else
+# cloned from URL: the tag REF when it is one (v1.2.3), else the commit itself; a clone must be
+# at COMMIT.
+source_tree() {
+    local root=$1 name=$2 v=$3 commit=$4 url=$5 dir tmp tarball head err rc=0
+    dir=$root/$name-$v-${commit:0:12}
+    if [ -f "$dir.complete" ]; then
+        echo "$dir"
+        return
+    fi
+    mkdir -p "$root"
+    rm -rf "$dir" "$dir.tmp."*
+    tmp=$(mktemp -d "$dir.tmp.XXXXXX")
+    tarball=$sources/$name-$v.tar.xz
+    if [ -f "$tarball" ]; then
+        log "$name $v: extracting $tarball"
+        tar -xJf "$tarball" -C "$tmp" 2>"$tmp.err" ||
+            die "$name $v: extracting $tarball failed: $(head -n1 "$tmp.err")"
+        [ -d "$tmp/$name-$v" ] || die "$name $v: $tarball has no top folder $name-$v"
+        printf 'tarball %s (commit %s per %s/README.md)\n' "$tarball" "$commit" "$sources" >"$tmp/$name-$v/.edge-source"
+    else
+        command -v git >/dev/null 2>&1 ||
+            die "$name $v: no source: $tarball is absent and git is not installed to clone $url"
+        if [[ "$v" =~ ^v[0-9] ]]; then
+            log "$name $v: $tarball absent, cloning tag $v of $url"
+            timeout 900 git clone --quiet --depth 1 --branch "$v" --single-branch "$url" "$tmp/$name-$v" 2>"$tmp.err" || rc=$?
+        else
+            log "$name $v: $tarball absent, cloning commit $commit of $url"
+            (git init --quiet "$tmp/$name-$v" && cd "$tmp/$name-$v" &&
+                timeout 900 git fetch --quiet --depth 1 "$url" "$commit" &&
+                git checkout --quiet FETCH_HEAD) 2>"$tmp.err" || rc=$?
+        fi
+        if [ "$rc" != 0 ]; then
+            err=$(grep -m1 -E 'fatal|error' "$tmp.err" || head -n1 "$tmp.err")
+            [ "$rc" = 124 ] && err="timed out after 900s"
+            die "$name $v: no source: $tarball is absent and cloning $url failed: ${err:-exit $rc}"
+        fi
+        head=$(git -C "$tmp/$name-$v" rev-parse HEAD)
+        [ "$head" = "$commit" ] || die "$name $v: $v of $url is commit $head, the pin says $commit"
+        printf 'git %s %s commit %s\n' "$url" "$v" "$head" >"$tmp/$name-$v/.edge-source"
+    fi
+    rm -f "$tmp.err"
+    mv "$tmp/$name-$v" "$dir"
+    rmdir "$tmp"
+    touch "$dir.complete"
+    echo "$dir"
+}
