@@ -6,6 +6,7 @@ import { ClusterPlan, SitePlan, directApiEndpoint } from "../lib/plan";
 import { clusterSyncStateConfirm, nodePortRange } from "../lib/defaults";
 import { annotations, resourceNames, typeTokens } from "../lib/naming";
 import { addCertificateAuthority, rewriteKubeconfigServer } from "../lib/rancher";
+import { withoutSecretEnvelopes } from "../lib/secretEnvelopes";
 import { KubevirtNode } from "./kubevirtNode";
 import { SiteNetwork } from "./siteNetwork";
 
@@ -230,7 +231,8 @@ export class EdgeCluster extends pulumi.ComponentResource {
 
     /** Says which planned nodes Rancher does not list once the cluster is active. */
     private warnOfMissingNodes(cluster: ClusterPlan, sync: rancher2.ClusterSync): void {
-        sync.nodes.apply((nodes) => {
+        sync.nodes.apply((wrapped) => {
+            const nodes = withoutSecretEnvelopes(wrapped);
             if (nodes === undefined) {
                 return;
             }
@@ -248,7 +250,8 @@ export class EdgeCluster extends pulumi.ComponentResource {
     /** Rancher's node command, secure unless the site opted out of TLS verification. */
     private registrationCommand(site: SitePlan, cluster: ClusterPlan): pulumi.Output<string> {
         return pulumi.secret(
-            this.rancherCluster.clusterRegistrationToken.apply((token) => {
+            this.rancherCluster.clusterRegistrationToken.apply((wrapped) => {
+                const token = withoutSecretEnvelopes(wrapped);
                 const base = site.insecureRegistration
                     ? token.insecureNodeCommand
                     : token.nodeCommand;
@@ -275,8 +278,11 @@ export class EdgeCluster extends pulumi.ComponentResource {
         sync: rancher2.ClusterSync,
     ): pulumi.Output<string> {
         const clusterCa = rancher2.getClusterOutput(
-            // Without this, every read would mint a new Rancher API token.
-            { name: cluster.rancherName, generateKubeConfig: false },
+            // No `generateKubeConfig: false`: providers before rancher2 13.0.0 refuse the key
+            // ("invalid or unknown key", terraform-provider-rancher2 a9ff219
+            // data_source_rancher2_cluster.go), so each read also has Rancher generate a
+            // kubeconfig, whose token expires with Rancher's kubeconfig token TTL.
+            { name: cluster.rancherName },
             { parent: this, dependsOn: [sync] },
         ).caCert;
         return pulumi.secret(
