@@ -24,14 +24,20 @@ import { nodeDemand } from "../lib/placement";
 import { ProblemList } from "../lib/problems";
 import { ControlPlane, crdsPresent, startLiveApiServer, stopLiveApiServer } from "./controlPlane";
 import { boundLauncherPod, playHosts, schedulerRequest } from "./kubevirt";
-import { FakeRancher, clusterV1Id, startFakeRancher } from "./fakeRancher";
-import { policyPackRunner, projectRoot, pulumiEnvironment } from "./pulumiEnv";
+import {
+    FakeRancher,
+    clusterV1Id,
+    rancherToken,
+    registrationSecret,
+    startFakeRancher,
+} from "./fakeRancher";
+import { projectRoot, pulumiEnvironment } from "./pulumiEnv";
 
 /**
  * The project's own program, index.ts, run by the real CLI with greece's stack file as the CLI
  * reads it: the real Kubernetes provider applies it to a live API server with our CRDs, while the
- * test plays CDI, KubeVirt and each node's Rancher agent through `status` and a fake Rancher. The
- * rancher2 and tls providers are stand-ins (e2e/standIns/): the module proxy serves neither.
+ * test plays CDI, KubeVirt and each node's Rancher agent through `status` and a fake Rancher that
+ * the real rancher2 provider talks to (e2e/fakeRancher.ts). Every provider is the real one.
  */
 
 const stackName = "greece";
@@ -143,6 +149,8 @@ describe("index.ts against a live API server", function () {
             true,
         );
         await opened.setConfig("edge:sshPrivateKey", { value: operatorKey, secret: true });
+        // A Rancher whose certificate a private CA issued (README: "Rancher with a private CA").
+        await opened.setConfig("rancher2:caCerts", { value: rancher!.caCerts });
         return { stack: opened, stackFile: file };
     }
     /** Whether the played virt-handler may run VMIs; the first up checks it waits until then. */
@@ -320,9 +328,9 @@ describe("index.ts against a live API server", function () {
         });
         ({ work, controlPlane } = live);
         const { bin } = live;
-        rancher = await startFakeRancher(vmPresent);
+        rancher = await startFakeRancher(path.join(work, "rancher"), vmPresent);
 
-        policyPack = policyPackRunner(work);
+        policyPack = path.join(projectRoot, "policy");
         policyConfigs = { greece: "", france: "" };
         for (const site of ["greece", "france"] as const) {
             const { plan } = planStack(
@@ -337,10 +345,12 @@ describe("index.ts against a live API server", function () {
             writeFileSync(policyConfigs[site], JSON.stringify(sitePolicyConfig(plan.site)));
         }
 
-        environment = await pulumiEnvironment(work, bin, ["kubernetes", "rancher2", "tls"], {
-            RANCHER_TOKEN_KEY: "token-e2e:rancher",
-            EDGE_E2E_RANCHER_URL: rancher.url,
-        });
+        environment = await pulumiEnvironment(
+            work,
+            bin,
+            ["kubernetes", "rancher2", "tls", "command"],
+            { RANCHER_TOKEN_KEY: rancherToken },
+        );
         ({ stack, stackFile } = await openStack(stackName));
         stopPlaying = play();
     });
@@ -454,7 +464,7 @@ describe("index.ts against a live API server", function () {
             assert.match(userData, /^#cloud-config\n/);
             assert.ok(
                 userData.includes(
-                    `--token e2e-registration-token-${clusterV1Id("greece-final-test")}`,
+                    `--token ${registrationSecret(clusterV1Id("greece-final-test"))}`,
                 ),
             );
             assert.ok(

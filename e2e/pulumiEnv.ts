@@ -1,5 +1,5 @@
 import { execFileSync } from "child_process";
-import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from "fs";
+import { chmodSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "fs";
 import * as path from "path";
 import { PulumiCommand } from "@pulumi/pulumi/automation";
 
@@ -32,28 +32,47 @@ function shim(file: string, lines: string[]): void {
     chmodSync(file, 0o755);
 }
 
+/** The pins the tools in `bin` were built from (scripts/e2e-tools.sh writes them beside it). */
+export function toolPins(bin: string): Record<string, string> {
+    const text = readFileSync(path.join(bin, "..", "versions.env"), "utf8");
+    return Object.fromEntries(
+        text
+            .split("\n")
+            .filter((line) => /^[A-Z][A-Z0-9_]*=/.test(line))
+            .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]),
+    );
+}
+
+export type Plugin = "kubernetes" | "rancher2" | "tls" | "command" | "dynamic";
+
+/** Each built provider with the version it is installed as: the one its npm SDK asks for. */
+export function pluginVersions(bin: string): Record<Exclude<Plugin, "dynamic">, string> {
+    const pins = toolPins(bin);
+    return {
+        kubernetes: pins.PULUMI_KUBERNETES_VERSION,
+        rancher2: pins.RANCHER2_PROVIDER_AS,
+        tls: pins.TLS_PROVIDER_AS,
+        command: pins.COMMAND_PROVIDER_REF.replace(/^v/, ""),
+    };
+}
+
 /**
- * A Pulumi CLI that runs inline programs (the Node.js SDK is their language host) with a local
- * state backend in `work`, no update checks, no plugin downloads, and only the plugins named:
- * the Kubernetes provider from `bin`, the SDK's own dynamic provider, and stand-ins for the
- * providers the module proxy does not serve (e2e/standIns/).
+ * A Pulumi CLI with the Node.js language host built beside it, a local state backend in `work`,
+ * no update checks, no plugin downloads, and only the plugins named: each provider built by
+ * scripts/e2e-tools.sh installed where the CLI finds it (`pulumi plugin install resource NAME
+ * VERSION --file BIN` into this PULUMI_HOME), and the SDK's own dynamic provider.
  */
 export async function pulumiEnvironment(
     work: string,
     bin: string,
-    plugins: ("kubernetes" | "dynamic" | "rancher2" | "tls")[],
+    plugins: Plugin[],
     extraEnv: Record<string, string> = {},
 ): Promise<{ pulumiCommand: PulumiCommand; env: Record<string, string>; backend: string }> {
     mkdirSync(path.join(work, "cli", "bin"), { recursive: true });
+    // The CLI runs the language host found beside its own executable (the symlink's target).
     symlinkSync(path.join(bin, "pulumi"), path.join(work, "cli", "bin", "pulumi"));
     const pluginDir = path.join(work, "plugins");
     mkdirSync(pluginDir);
-    if (plugins.includes("kubernetes")) {
-        symlinkSync(
-            path.join(bin, "pulumi-resource-kubernetes"),
-            path.join(pluginDir, "pulumi-resource-kubernetes"),
-        );
-    }
     if (plugins.includes("dynamic")) {
         // The dynamic provider's plugin is the SDK's own entry point, as the CLI's shim runs it.
         const entry = path.join(
@@ -68,12 +87,6 @@ export async function pulumiEnvironment(
             `exec "${process.execPath}" "${entry}" "$@"`,
         ]);
     }
-    for (const standIn of (["rancher2", "tls"] as const).filter((p) => plugins.includes(p))) {
-        shim(path.join(pluginDir, `pulumi-resource-${standIn}`), [
-            `export TS_NODE_PROJECT="${path.join(projectRoot, "tsconfig.json")}"`,
-            `exec "${process.execPath}" -r "${path.join(projectRoot, "node_modules", "ts-node", "register", "transpile-only")}" "${path.join(projectRoot, "e2e", "standIns", `${standIn}.ts`)}" "$@"`,
-        ]);
-    }
     mkdirSync(path.join(work, "state"));
     const env = {
         PATH: `${pluginDir}:${process.env.PATH}`,
@@ -83,6 +96,24 @@ export async function pulumiEnvironment(
         PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
         ...extraEnv,
     };
+    const versions = pluginVersions(bin);
+    for (const plugin of plugins) {
+        if (plugin !== "dynamic") {
+            execFileSync(
+                path.join(bin, "pulumi"),
+                [
+                    "plugin",
+                    "install",
+                    "resource",
+                    plugin,
+                    versions[plugin],
+                    "--file",
+                    path.join(bin, `pulumi-resource-${plugin}`),
+                ],
+                { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "pipe"] },
+            );
+        }
+    }
     // The inline program runs in this process: the plugins it starts must be on its PATH too.
     Object.assign(process.env, env);
     const pulumiCommand = await PulumiCommand.get({
@@ -90,25 +121,4 @@ export async function pulumiEnvironment(
         skipVersionCheck: true,
     });
     return { pulumiCommand, env, backend: `file://${path.join(work, "state")}` };
-}
-
-/**
- * The project's policy pack as an executable analyzer, for `--policy-pack`. The CLI runs a pack
- * directory only through the Node.js language plugin's RunPlugin, which the module proxy does not
- * serve; it also runs an executable path as the analyzer itself (pulumi
- * pkg/resource/plugin/analyzer_plugin.go, NewPolicyAnalyzer). This one starts the pack as that
- * RunPlugin does: run-policy-pack resolved from the pack's directory, then the engine's address
- * and the pack's directory (sdk/nodejs/cmd/pulumi-language-nodejs/main.go).
- */
-export function policyPackRunner(work: string): string {
-    const pack = path.join(projectRoot, "policy");
-    const runner = path.join(work, "policy-runner", "edge-sites-policy");
-    mkdirSync(path.dirname(runner), { recursive: true });
-    shim(runner, [
-        `cd "${pack}" || exit 1`,
-        `entry=$("${process.execPath}" -e "console.log(require.resolve('@pulumi/pulumi/cmd/run-policy-pack'))") || exit 1`,
-        "export PULUMI_NODEJS_TYPESCRIPT=true",
-        `exec "${process.execPath}" "$entry" "$@" "${pack}"`,
-    ]);
-    return runner;
 }

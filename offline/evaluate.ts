@@ -114,6 +114,8 @@ export interface MockOptions {
     overrides?: Record<string, Record<string, any>>;
     /** Receives the name of every resource hook the program registers. */
     hooks?: string[];
+    /** Receives every function call (invoke) the program makes, with its inputs. */
+    calls?: { token: string; inputs: Record<string, any> }[];
 }
 
 /**
@@ -150,6 +152,7 @@ export async function installMocks(
                 return { id: `${args.name}-id`, state };
             },
             call(args) {
+                options.calls?.push({ token: args.token, inputs: args.inputs });
                 switch (args.token) {
                     case "rancher2:index/getSetting:getSetting":
                         return { name: args.inputs.name, value: values.rancherCaCerts };
