@@ -147,13 +147,39 @@ declare -a mod_edits
 ldflags=""
 tool_version=""
 
+# build_binaries WORK MODDIR GOFLAGS VERIFY_FUNC LABEL BINARY=PACKAGE...: builds each package
+# of the Go module in MODDIR into WORK/bin with `ldflags`, checks it with VERIFY_FUNC and records
+# it, LABEL as its version, in WORK/build-info.tsv. `name` is the caller's tool.
+build_binaries() {
+    local work=$1 moddir=$2 goflags=$3 verify=$4 label=$5 spec b pkg t0 t1 secs bytes vout
+    shift 5
+    for spec in "$@"; do
+        b=${spec%%=*}
+        pkg=${spec#*=}
+        log "$name: building $b ($label), this can take minutes"
+        t0=$(date +%s)
+        (cd "$moddir" && GOFLAGS="$goflags" nice -n 10 \
+            go build -trimpath -ldflags "$ldflags" -o "$work/bin/$b" "$pkg") >>"$work/build.log" 2>&1 || {
+            tail -n 20 "$work/build.log" >&2
+            die "$name: building $b failed, see $work/build.log"
+        }
+        t1=$(date +%s)
+        secs=$((t1 - t0))
+        bytes=$(stat -c %s "$work/bin/$b")
+        vout=$("$verify" "$work/bin/$b" 2>&1 | head -n1) ||
+            die "$name: $b built but its check failed: $vout"
+        printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$b" "$label" "$secs" "$bytes" "$vout" "$gover" >>"$work/build-info.tsv"
+        log "$name: built $b in ${secs}s, $(human_size "$bytes"), reports: $vout"
+    done
+}
+
 # build_tool NAME DIGEST_INPUT PREPARE_FUNC VERIFY_FUNC BINARY=PACKAGE...
 # Builds the binaries of one wrapper module into $cache/build/NAME-<hash>/bin
 # unless that directory is complete already, then links them into $stage.
 build_tool() {
     local name=$1 digest_input=$2 prepare=$3 verify=$4
     shift 4
-    local h dir work t0 t1 b pkg bytes vout secs
+    local h dir work
     h=$({
         echo "recipe=$RECIPE tool=$name go-min=$GO_MIN_VERSION"
         printf '%s\n' "$digest_input"
@@ -178,23 +204,7 @@ build_tool() {
         (cd "$work" && go mod edit "${mod_edits[@]}" && go mod tidy) >>"$work/build.log" 2>&1 ||
             die "$name: go mod tidy failed, see $work/build.log: $(grep -m1 -v '^go: downloading' "$work/build.log" || true)"
         "$prepare" "$work" ldflags
-        for spec in "$@"; do
-            b=${spec%%=*}
-            pkg=${spec#*=}
-            log "$name: building $b ($tool_version), this can take minutes"
-            t0=$(date +%s)
-            (cd "$work" && nice -n 10 go build -trimpath -ldflags "$ldflags" -o "bin/$b" "$pkg") >>"$work/build.log" 2>&1 || {
-                tail -n 20 "$work/build.log" >&2
-                die "$name: building $b failed, see $work/build.log"
-            }
-            t1=$(date +%s)
-            secs=$((t1 - t0))
-            bytes=$(stat -c %s "$work/bin/$b")
-            vout=$("$verify" "$work/bin/$b" 2>&1 | head -n1) ||
-                die "$name: $b built but its version check failed: $vout"
-            printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$b" "$tool_version" "$secs" "$bytes" "$vout" "$gover" >>"$work/build-info.tsv"
-            log "$name: built $b in ${secs}s, $(human_size "$bytes"), reports: $vout"
-        done
+        build_binaries "$work" "$work" "$GOFLAGS" "$verify" "$tool_version" "$@"
         rm -rf "$dir"
         mv "$work" "$dir"
         touch "$dir/complete"
@@ -336,7 +346,7 @@ verify_pulumi_kubernetes() { verify_provider "$1"; }
 build_from_source() {
     local name=$1 digest_input=$2 tree=$3 subdir=$4 prepare=$5 verify=$6
     shift 6
-    local h dir work t0 t1 b pkg bytes vout secs source
+    local h dir work source
     h=$({
         echo "recipe=$RECIPE tool=$name go-min=$GO_MIN_VERSION"
         printf '%s\n' "$digest_input" "$@"
@@ -357,24 +367,7 @@ build_from_source() {
         ldflags="-s -w"
         tool_version=""
         "$prepare" "$work/src"
-        for spec in "$@"; do
-            b=${spec%%=*}
-            pkg=${spec#*=}
-            log "$name: building $b ($tool_version) from $source, this can take many minutes"
-            t0=$(date +%s)
-            (cd "$work/src" && GOFLAGS="-mod=mod -buildvcs=false" nice -n 10 \
-                go build -trimpath -ldflags "$ldflags" -o "$work/bin/$b" "$pkg") >>"$work/build.log" 2>&1 || {
-                tail -n 20 "$work/build.log" >&2
-                die "$name: building $b failed, see $work/build.log"
-            }
-            t1=$(date +%s)
-            secs=$((t1 - t0))
-            bytes=$(stat -c %s "$work/bin/$b")
-            vout=$("$verify" "$work/bin/$b" 2>&1 | head -n1) ||
-                die "$name: $b built but its check failed: $vout"
-            printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$b" "$tool_version; $source" "$secs" "$bytes" "$vout" "$gover" >>"$work/build-info.tsv"
-            log "$name: built $b in ${secs}s, $(human_size "$bytes"), reports: $vout"
-        done
+        build_binaries "$work" "$work/src" "-mod=mod -buildvcs=false" "$verify" "$tool_version; $source" "$@"
         rm -rf "$work/src"
         rm -rf "$dir"
         mv "$work" "$dir"
