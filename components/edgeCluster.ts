@@ -231,8 +231,7 @@ export class EdgeCluster extends pulumi.ComponentResource {
 
     /** Says which planned nodes Rancher does not list once the cluster is active. */
     private warnOfMissingNodes(cluster: ClusterPlan, sync: rancher2.ClusterSync): void {
-        sync.nodes.apply((wrapped) => {
-            const nodes = withoutSecretEnvelopes(wrapped);
+        sync.nodes.apply((nodes) => {
             if (nodes === undefined) {
                 return;
             }
