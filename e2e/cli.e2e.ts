@@ -157,7 +157,6 @@ describe("the pulumi CLI through Pulumi.yaml, with the language host and every r
         };
         project = path.join(work, "project");
         copyProject(project);
-        writeFileSync(path.join(work, "site-kubeconfig"), controlPlane.kubeconfig);
     });
 
     after(async () => {
@@ -170,12 +169,6 @@ describe("the pulumi CLI through Pulumi.yaml, with the language host and every r
         describe(`--stack ${site}`, () => {
             const plan = committedPlan(site);
             let created = 0;
-
-            before(function () {
-                if (!crdsPresent()) {
-                    this.skip();
-                }
-            });
 
             after(() => {
                 stopPlaying?.();
