@@ -231,7 +231,9 @@ export class EdgeCluster extends pulumi.ComponentResource {
 
     /** Says which planned nodes Rancher does not list once the cluster is active. */
     private warnOfMissingNodes(cluster: ClusterPlan, sync: rancher2.ClusterSync): void {
-        sync.nodes.apply((nodes) => {
+        // After a refresh the real provider's nodes reach `apply` in a secret envelope too.
+        sync.nodes.apply((wrapped) => {
+            const nodes = withoutSecretEnvelopes(wrapped);
             if (nodes === undefined) {
                 return;
             }
