@@ -8,6 +8,7 @@ import {
     secretValue,
     stackConfig,
     types,
+    warningsOf,
 } from "./mocks";
 
 /** The SDK's envelope of a secret (sdk/nodejs/runtime/rpc.ts). */
@@ -55,5 +56,24 @@ describe("secret envelopes", () => {
             const command = registrationCommandOf(secretValue(secret.inputs.stringData).userdata);
             assert.ok(command.startsWith(mockRancher.nodeCommand), command);
         }
+    });
+
+    it("reads the nodes Rancher lists when they arrive in an envelope, as after a refresh", async () => {
+        const warnings = await warningsOf(() =>
+            runProgram(stackConfig("greece"), {
+                stack: "greece",
+                overrides: {
+                    "rancher2:index/clusterSync:ClusterSync": {
+                        nodes: envelope([
+                            { name: "cluster-master", annotations: envelope({}) },
+                            { name: "worker2" },
+                        ]),
+                    },
+                },
+            }),
+        );
+        assert.deepStrictEqual(warnings, [
+            "Rancher reports cluster greece-final-test active without node worker1; see its VM's console and the cluster's machines in Rancher",
+        ]);
     });
 });
