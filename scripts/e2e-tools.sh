@@ -147,6 +147,19 @@ declare -a mod_edits
 ldflags=""
 tool_version=""
 
+# new_work_dir NAME HASH: prints a fresh build directory for a tool, with its bin/, build.log and
+# build-info.tsv header, after removing what a failed run left (kept until now for its build.log).
+new_work_dir() {
+    local work
+    rm -rf "$cache/build/.tmp.$1."*
+    work=$(mktemp -d "$cache/build/.tmp.$1.$2.XXXXXX")
+    chmod 755 "$work"
+    mkdir -p "$work/bin"
+    : >"$work/build.log"
+    printf 'binary\tversion\tbuild_seconds\tbytes\tversion_output\tgo\n' >"$work/build-info.tsv"
+    echo "$work"
+}
+
 # build_binaries WORK MODDIR GOFLAGS VERIFY_FUNC LABEL BINARY=PACKAGE...: builds each package
 # of the Go module in MODDIR into WORK/bin with `ldflags`, checks it with VERIFY_FUNC and records
 # it, LABEL as its version, in WORK/build-info.tsv. `name` is the caller's tool.
@@ -189,14 +202,8 @@ build_tool() {
     if [ "$force" = 0 ] && [ -f "$dir/complete" ]; then
         log "$name: reusing $dir"
     else
-        # What a failed run left (kept for its build.log) goes now.
-        rm -rf "$cache/build/.tmp.$name."*
-        work=$(mktemp -d "$cache/build/.tmp.$name.$h.XXXXXX")
-        chmod 755 "$work"
+        work=$(new_work_dir "$name" "$h")
         cp -R "$tools_dir/$name/." "$work/"
-        mkdir -p "$work/bin"
-        : >"$work/build.log"
-        printf 'binary\tversion\tbuild_seconds\tbytes\tversion_output\tgo\n' >"$work/build-info.tsv"
         mod_edits=()
         ldflags="-s -w"
         tool_version=""
@@ -355,14 +362,9 @@ build_from_source() {
     if [ "$force" = 0 ] && [ -f "$dir/complete" ]; then
         log "$name: reusing $dir"
     else
-        rm -rf "$cache/build/.tmp.$name."*
-        work=$(mktemp -d "$cache/build/.tmp.$name.$h.XXXXXX")
-        chmod 755 "$work"
+        work=$(new_work_dir "$name" "$h")
         cp -R "$tree/$subdir" "$work/src"
         chmod -R u+w "$work/src"
-        mkdir -p "$work/bin"
-        : >"$work/build.log"
-        printf 'binary\tversion\tbuild_seconds\tbytes\tversion_output\tgo\n' >"$work/build-info.tsv"
         source=$(cat "$tree/.edge-source")
         ldflags="-s -w"
         tool_version=""
