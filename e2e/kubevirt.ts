@@ -1,5 +1,5 @@
 import { execFileSync } from "child_process";
-import { readFileSync, writeFileSync } from "fs";
+import { mkdirSync, readFileSync, writeFileSync } from "fs";
 import { request } from "https";
 import * as path from "path";
 import { HostShape } from "../lib/config";
@@ -196,8 +196,13 @@ export async function startKubevirt(
 
     // virt-api reads its serving and handler-client certificates from files (pkg/virt-api/api.go,
     // --tls-cert-file and --handler-cert-file) and its namespace falls back to "kubevirt".
-    const serving = issueCert(dir, ca, "virt-api", "virt-api.kubevirt.svc", "server");
-    const handlerClient = issueCert(dir, ca, "virt-handler-client", "virt-handler", "client");
+    // In a folder of their own: KubeVirt reloads its certificates on any inotify event in their
+    // folder (pkg/certificates/bootstrap/cert-manager.go), and each reload logs a line, so
+    // beside the processes' logs it reloaded in a loop and kept a core busy.
+    const certDir = path.join(dir, "kubevirt-certs");
+    mkdirSync(certDir);
+    const serving = issueCert(certDir, ca, "virt-api", "virt-api.kubevirt.svc", "server");
+    const handlerClient = issueCert(certDir, ca, "virt-handler-client", "virt-handler", "client");
     const apiPort = await freePort();
     controlPlane.start("virt-api", path.join(bin, "virt-api"), [
         `--kubeconfig=${controlPlane.kubeconfigFile("virtApi")}`,
