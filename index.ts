@@ -78,8 +78,8 @@ if (plan.lockChanges.length > 0) {
     pulumi.log.warn(message);
 }
 
-/** Everything the site declares: its shared objects, then each edge cluster. */
-function declareSite(): { siteNetwork: SiteNetwork; edgeClusters: EdgeCluster[] } {
+/** Everything the site declares: its shared objects, then each edge cluster, one at a time. */
+async function declareSite(): Promise<{ siteNetwork: SiteNetwork; edgeClusters: EdgeCluster[] }> {
     // Empty when Rancher's certificate is publicly signed (rancher pkg/tls/tls.go, --no-cacerts).
     const rancherCaCerts = rancher2.getSettingOutput({ name: "cacerts" }).value;
 
@@ -109,8 +109,9 @@ function declareSite(): { siteNetwork: SiteNetwork; edgeClusters: EdgeCluster[] 
         { providers: [hostCluster] },
     );
 
-    const edgeClusters = plan.clusters.map(
-        (cluster) =>
+    const edgeClusters: EdgeCluster[] = [];
+    for (const cluster of plan.clusters) {
+        edgeClusters.push(
             new EdgeCluster(
                 cluster.name,
                 {
@@ -124,7 +125,12 @@ function declareSite(): { siteNetwork: SiteNetwork; edgeClusters: EdgeCluster[] 
                 },
                 { providers: [hostCluster] },
             ),
-    );
+        );
+        // Lets the SDK send this cluster's registrations before the next cluster is declared:
+        // with all declared at once, every resource's pending registration was alive at the same
+        // time (at 1,000 VMs, 1.1 GiB under mocks instead of 0.5 GiB; `npm run bench`).
+        await new Promise((resolve) => setImmediate(resolve));
+    }
     // The site's ends of its interconnects; planned only once its WireGuard key is set.
     for (const gateway of plan.gateways) {
         new InterconnectGateway(
@@ -142,25 +148,28 @@ function declareSite(): { siteNetwork: SiteNetwork; edgeClusters: EdgeCluster[] 
     return { siteNetwork, edgeClusters };
 }
 
-const { siteNetwork, edgeClusters } = withCappedStackTraces(declareSite);
+const declared = withCappedStackTraces(declareSite);
 
-export const site = {
+// Promises, so that each output keeps its own secrecy (a kubeconfig is secret, a CIDR is not).
+export const site = declared.then(({ siteNetwork }) => ({
     name: plan.site.name,
     networks: siteNetwork.networks,
     images: siteNetwork.images,
-};
+}));
 
-export const clusters = Object.fromEntries(
-    edgeClusters.map((cluster, i) => [
-        plan.clusters[i].name,
-        {
-            id: cluster.clusterId,
-            kubeconfig: cluster.kubeconfig,
-            breakGlassKubeconfig: cluster.breakGlassKubeconfig,
-            podCidr: cluster.podCidr,
-            serviceCidr: cluster.serviceCidr,
-            apiEndpoint: cluster.apiEndpoint,
-            nodes: cluster.nodeSummaries,
-        },
-    ]),
+export const clusters = declared.then(({ edgeClusters }) =>
+    Object.fromEntries(
+        edgeClusters.map((cluster, i) => [
+            plan.clusters[i].name,
+            {
+                id: cluster.clusterId,
+                kubeconfig: cluster.kubeconfig,
+                breakGlassKubeconfig: cluster.breakGlassKubeconfig,
+                podCidr: cluster.podCidr,
+                serviceCidr: cluster.serviceCidr,
+                apiEndpoint: cluster.apiEndpoint,
+                nodes: cluster.nodeSummaries,
+            },
+        ]),
+    ),
 );

@@ -359,7 +359,7 @@ describe("safety", () => {
         });
 
         it("exports kubeconfigs as secrets", async () => {
-            const cluster = outputs.clusters["final-test"];
+            const cluster = (await outputs.clusters)["final-test"];
             assert.strictEqual(await pulumi.isSecret(cluster.kubeconfig), true);
             assert.strictEqual(await pulumi.isSecret(cluster.breakGlassKubeconfig), true);
             assert.strictEqual(

@@ -119,7 +119,7 @@ describe("site stacks", () => {
             );
             assert.strictEqual(breakGlassKubeconfig, undefined);
             assert.strictEqual(
-                await pulumi.isSecret(outputs.clusters["final-test"].kubeconfig),
+                await pulumi.isSecret((await outputs.clusters)["final-test"].kubeconfig),
                 true,
             );
 
