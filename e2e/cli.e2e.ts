@@ -1,6 +1,6 @@
 import * as assert from "assert";
-import { execFileSync, spawn } from "child_process";
-import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "fs";
+import { spawn } from "child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "fs";
 import * as path from "path";
 import { parse } from "yaml";
 import { HostShape, readStackConfig } from "../lib/config";
@@ -8,6 +8,7 @@ import { labels } from "../lib/naming";
 import { planStack } from "../lib/plan";
 import { ProblemList } from "../lib/problems";
 import { parseStackFile, stackFileConfig, stackFilePath } from "../lib/stackFile";
+import { copyProject, resourceSummary } from "./cliProject";
 import { ControlPlane, crdsPresent, startLiveApiServer, stopLiveApiServer } from "./controlPlane";
 import {
     FakeRancher,
@@ -43,28 +44,6 @@ interface Run {
 function committedPlan(site: Site) {
     const file = path.join(projectRoot, stackFilePath(site));
     return planStack(stackFileConfig(parseStackFile(readFileSync(file, "utf8"), file))).plan;
-}
-
-/** The tracked files of this checkout, copied, with its node_modules linked. */
-function copyProject(to: string): void {
-    const files = execFileSync("git", ["ls-files", "-z"], { cwd: projectRoot, encoding: "utf8" })
-        .split("\0")
-        .filter((file) => file !== "");
-    for (const file of files) {
-        mkdirSync(path.dirname(path.join(to, file)), { recursive: true });
-        copyFileSync(path.join(projectRoot, file), path.join(to, file));
-    }
-    symlinkSync(path.join(projectRoot, "node_modules"), path.join(to, "node_modules"));
-}
-
-/** The `Resources:` summary of a CLI run: `{ created: 22 }`, `{ unchanged: 22 }`. */
-function resourceSummary(output: string): Record<string, number> {
-    const block = output.slice(output.lastIndexOf("Resources:"));
-    const summary: Record<string, number> = {};
-    for (const [, count, what] of block.matchAll(/^\s+[+~\-]?\s*(\d+) (\w+)/gm)) {
-        summary[what] = Number(count);
-    }
-    return summary;
 }
 
 describe("the pulumi CLI through Pulumi.yaml, with the language host and every real provider", function () {

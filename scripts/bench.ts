@@ -2,25 +2,15 @@ import { execFileSync } from "child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
-import * as command from "@pulumi/command";
-import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import * as rancher2 from "@pulumi/rancher2";
-import * as tls from "@pulumi/tls";
 import { withInterconnects } from "../lib/interconnect";
 import { planStack } from "../lib/plan";
 import { rawStackConfig } from "../lib/stackFile";
 import { withCappedStackTraces } from "../lib/stackTraces";
-import {
-    DeclaredOptions,
-    EvaluatedResource,
-    evaluateProgram,
-    installMocks,
-    placeholders,
-    resourceKey,
-} from "../offline/evaluate";
+import { evaluateProgram, installMocks, placeholders } from "../offline/evaluate";
 import { loadAsLanguageHost } from "../offline/languageHost";
 import { addressSummary, renderFiles, renderSummary } from "../offline/render";
+import { ReplayedResource, replayDeclared } from "../offline/replay";
 import { syntheticStack } from "../offline/synthetic";
 
 /**
@@ -118,8 +108,6 @@ function replay(declare: () => void): Promise<void> {
     });
 }
 
-type ReplayedResource = Pick<EvaluatedResource, "type" | "name" | "inputs" | "options">;
-
 /** The SDK's bare floor: the same resources and inputs, registered with no logic in between. */
 async function measureFloor(resourcesFile: string): Promise<{ floorMs: number; peakMiB: number }> {
     const resources: ReplayedResource[] = JSON.parse(readFileSync(resourcesFile, "utf8"));
@@ -134,47 +122,6 @@ async function measureFloor(resourcesFile: string): Promise<{ floorMs: number; p
     return { floorMs: milliseconds(start), peakMiB: peakRssMiB() };
 }
 
-class ReplayedComponent extends pulumi.ComponentResource {
-    constructor(type: string, name: string, opts: pulumi.ComponentResourceOptions) {
-        super(type, name, {}, opts);
-        this.registerOutputs({});
-    }
-}
-
-/** A resource of `type` declared with the SDK class the program uses for it. */
-function declare(
-    { type, name, inputs }: ReplayedResource,
-    opts: pulumi.CustomResourceOptions,
-): pulumi.Resource {
-    switch (type) {
-        case "pulumi:providers:kubernetes":
-            return new k8s.Provider(name, inputs, opts);
-        case "kubernetes:core/v1:Namespace":
-            return new k8s.core.v1.Namespace(name, inputs, opts);
-        case "kubernetes:core/v1:Secret":
-            return new k8s.core.v1.Secret(name, inputs, opts);
-        case "kubernetes:core/v1:Service":
-            return new k8s.core.v1.Service(name, inputs, opts);
-        case "rancher2:index/clusterV2:ClusterV2":
-            return new rancher2.ClusterV2(name, inputs as rancher2.ClusterV2Args, opts);
-        case "rancher2:index/clusterSync:ClusterSync":
-            return new rancher2.ClusterSync(name, inputs as rancher2.ClusterSyncArgs, opts);
-        case "tls:index/privateKey:PrivateKey":
-            return new tls.PrivateKey(name, inputs as tls.PrivateKeyArgs, opts);
-        case "command:remote:Command":
-            return new command.remote.Command(name, inputs as command.remote.CommandArgs, opts);
-        default:
-            if (type.startsWith("kubernetes:")) {
-                return new k8s.apiextensions.CustomResource(
-                    name,
-                    inputs as k8s.apiextensions.CustomResourceArgs,
-                    opts,
-                );
-            }
-            return new ReplayedComponent(type, name, opts);
-    }
-}
-
 /**
  * The SDK's declared floor: each resource with its own class and the options the program gave
  * it, dependencies first; inputs plain, hooks doing nothing.
@@ -183,41 +130,11 @@ async function measureDeclaredFloor(
     resourcesFile: string,
 ): Promise<{ floorMs: number; peakMiB: number }> {
     const resources: ReplayedResource[] = JSON.parse(readFileSync(resourcesFile, "utf8"));
-    const byKey = new Map(resources.map((r) => [resourceKey(r), r]));
     await installMocks({}, placeholders, { stack: "bench", preview: true });
     const start = process.hrtime.bigint();
     await replay(() => {
         const hook = new pulumi.ResourceHook("replayed-removal", () => {});
-        const declared = new Map<string, pulumi.Resource>();
-        const provider = () =>
-            [...declared.values()].find((r) => r instanceof k8s.Provider) as k8s.Provider;
-        const resolve = (key: string): pulumi.Resource => {
-            const existing = declared.get(key);
-            if (existing) {
-                return existing;
-            }
-            const resource = byKey.get(key)!;
-            const options: DeclaredOptions = resource.options;
-            const refs = (keys: string[]) => keys.filter((k) => byKey.has(k)).map(resolve);
-            const opts: pulumi.CustomResourceOptions = {
-                ...(options.parent ? { parent: resolve(options.parent) } : {}),
-                ...(resource.type.startsWith("kubernetes:") ? { provider: provider() } : {}),
-                dependsOn: refs(options.dependsOn),
-                replaceOnChanges: options.replaceOnChanges,
-                deleteBeforeReplace: options.deleteBeforeReplace,
-                replaceWith: refs(options.replaceWith),
-                protect: options.protect,
-                ...(options.beforeDelete.length > 0 ? { hooks: { beforeDelete: [hook] } } : {}),
-            };
-            const made = declare(resource, opts);
-            declared.set(key, made);
-            return made;
-        };
-        const providerKey = [...byKey.keys()].find((k) => k.startsWith("pulumi:providers:"));
-        if (providerKey) {
-            resolve(providerKey);
-        }
-        [...byKey.keys()].forEach(resolve);
+        replayDeclared(resources, { hook: () => hook });
     });
     return { floorMs: milliseconds(start), peakMiB: peakRssMiB() };
 }
