@@ -52,9 +52,39 @@ function plaintextSecrets(config: Record<string, unknown>): string[] {
         .map((path) => path.join("."));
 }
 
+/**
+ * About how many bytes `config` takes in PULUMI_CONFIG, the one environment variable in which
+ * the Node.js language host passes a stack's whole config, every namespace and decrypted secret
+ * included, to the program (see languageHostConfigLimit): a JSON object of each key's value as
+ * text, objects as JSON, with Go's escaping of <, > and &. A secret counts as its ciphertext,
+ * somewhat longer than its plain text.
+ */
+export function languageHostConfigBytes(config: Record<string, unknown>): number {
+    const asText = Object.fromEntries(
+        Object.entries(config).map(([key, value]) => {
+            const secure = (value as { secure?: unknown } | null)?.secure;
+            const text =
+                typeof secure === "string"
+                    ? secure
+                    : typeof value === "string"
+                      ? value
+                      : JSON.stringify(value);
+            return [key, text];
+        }),
+    );
+    const json = JSON.stringify(asText);
+    const goEscapes = (json.match(/[<>&]/g) ?? []).length * "u003c".length;
+    return "PULUMI_CONFIG=".length + Buffer.byteLength(json) + goEscapes + 1;
+}
+
 /** A stack file's config as the program would read it, plus any credential left unencrypted. */
 export function stackFileConfig(file: StackFile): RawStackConfig {
-    return { ...rawStackConfig(file.config), plaintextSecrets: plaintextSecrets(file.config) };
+    const config = (file.document.toJS() as { config?: Record<string, unknown> } | null)?.config;
+    return {
+        ...rawStackConfig(file.config),
+        plaintextSecrets: plaintextSecrets(file.config),
+        languageHostConfigBytes: languageHostConfigBytes(config ?? {}),
+    };
 }
 
 function redactSecure(value: unknown): unknown {

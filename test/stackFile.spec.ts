@@ -1,8 +1,13 @@
 import * as assert from "assert";
+import { spawnSync } from "child_process";
 import { readFileSync } from "fs";
 import * as path from "path";
+import { stringify } from "yaml";
+import { languageHostConfigLimit } from "../lib/config";
 import { planStack } from "../lib/plan";
+import { syntheticStack } from "../offline/synthetic";
 import {
+    languageHostConfigBytes,
     parseStackFile,
     rawStackConfig,
     secretPlaceholder,
@@ -99,6 +104,45 @@ describe("stack files", () => {
             stackFileConfig(parseStackFile(encrypted, "x")).plaintextSecrets,
             [],
         );
+    });
+
+    it("counts the config as the language host passes it: values as text, Go's escapes, secrets as ciphertext", () => {
+        const config = {
+            "rancher2:apiUrl": "https://rancher.example.org/<x>",
+            "edge:images": { focal: "https://example.org/a&b.img" },
+            "edge:sshPrivateKey": { secure: "v1:abc" },
+        };
+        const passed = String.raw`PULUMI_CONFIG={"edge:images":"{\"focal\":\"https://example.org/a\u0026b.img\"}","edge:sshPrivateKey":"v1:abc","rancher2:apiUrl":"https://rancher.example.org/\u003cx\u003e"}`;
+        assert.strictEqual(languageHostConfigBytes(config), passed.length + 1);
+    });
+
+    it("uses Linux's own limit: a process starts with PULUMI_CONFIG of that size, not a byte more", () => {
+        // The limit counts "NAME=value" and its terminating NUL.
+        const value = (bytes: number) => "x".repeat(bytes - "PULUMI_CONFIG=".length - 1);
+        const start = (bytes: number) =>
+            spawnSync("true", { env: { PATH: process.env.PATH, PULUMI_CONFIG: value(bytes) } });
+        assert.strictEqual(start(languageHostConfigLimit).status, 0);
+        assert.strictEqual((start(languageHostConfigLimit + 1).error as any)?.code, "E2BIG");
+    });
+
+    it("refuses a config the language host could not pass to the program, before planning it", function () {
+        this.timeout(60000);
+        const stackFileOf = (vms: number) => {
+            const site = syntheticStack(
+                Array.from({ length: vms / 5 }, (_, i) => ({ name: `c${i}`, nodes: 5 })),
+            );
+            const config = {
+                "edge:site": site.site,
+                "edge:images": site.images,
+                "edge:clusters": site.clusters,
+                "edge:allocations": planStack(site).plan.allocations,
+            };
+            return stackFileConfig(parseStackFile(stringify({ config }), "x"));
+        };
+        assert.strictEqual(planStack(stackFileOf(400)).plan.clusters.length, 80);
+        assert.deepStrictEqual(problemsOf(stackFileOf(460)), [
+            'config: takes about 129 KiB as the Node.js language host passes it to the program, in one environment variable that Linux caps at 128 KiB: `pulumi preview` and `up` would fail with "argument list too long" (pulumi/pulumi#8680). Declare nodes by intent (edge:clusters[].intent) rather than one by one: a node listed takes about 140 bytes, its record in edge:allocations about 100',
+        ]);
     });
 
     it("names the file when its YAML is broken", () => {

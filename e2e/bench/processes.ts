@@ -82,7 +82,15 @@ export function watchProcessTree(root: number, everyMs = 200): () => Record<stri
     const read = () => {
         for (const pid of tree(root)) {
             const reading = sample(pid, root);
-            if (reading) {
+            const earlier = last.get(pid);
+            if (reading && earlier) {
+                // An exited process not yet reaped has no command line and no VmHWM.
+                last.set(pid, {
+                    role: reading.role || earlier.role,
+                    peakKiB: Math.max(earlier.peakKiB, reading.peakKiB),
+                    cpuTicks: Math.max(earlier.cpuTicks, reading.cpuTicks),
+                });
+            } else if (reading) {
                 last.set(pid, reading);
             }
         }

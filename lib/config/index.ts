@@ -184,6 +184,15 @@ function readClusters(
 }
 
 /**
+ * The most a stack's config may take: the Node.js language host passes the whole config, every
+ * namespace and decrypted secret included, to the program in one environment variable,
+ * PULUMI_CONFIG (pulumi sdk/nodejs/cmd/pulumi-language-nodejs/main.go); Linux refuses to
+ * start a process with any one variable over 128 KiB (MAX_ARG_STRLEN): `pulumi preview` then
+ * fails with "argument list too long" (pulumi/pulumi#8680, still open).
+ */
+export const languageHostConfigLimit = 128 * 1024;
+
+/**
  * Checks the shape and the field-level rules of a stack's config and applies defaults. Address
  * planning (overlaps, allocation) follows in `planAddresses`; `planStack` runs both. The config
  * comes back whenever the site, images and record are sound, holding only the clusters that are,
@@ -205,6 +214,13 @@ export function readStackConfig(
         problems.add(
             key,
             `holds a credential in plain text; store it encrypted: pulumi config set --secret ${key.includes(".") ? "--path " : ""}${key}`,
+        );
+    }
+    if ((raw.languageHostConfigBytes ?? 0) > languageHostConfigLimit) {
+        const kib = Math.ceil(raw.languageHostConfigBytes! / 1024);
+        problems.add(
+            "config",
+            `takes about ${kib} KiB as the Node.js language host passes it to the program, in one environment variable that Linux caps at 128 KiB: \`pulumi preview\` and \`up\` would fail with "argument list too long" (pulumi/pulumi#8680). Declare nodes by intent (edge:clusters[].intent) rather than one by one: a node listed takes about 140 bytes, its record in edge:allocations about 100`,
         );
     }
     const { site, kubeconfig } = readSite(raw.site, problems);

@@ -74,6 +74,11 @@ export interface RawStackConfig {
     unknownKeys?: string[];
     /** Keys that hold credentials but were stored in plain text, such as `rancher2:tokenKey`. */
     plaintextSecrets?: string[];
+    /**
+     * About how many bytes the stack file's whole config takes as the Node.js language host hands
+     * it to the program (lib/stackFile.ts); absent where the config is not read from a file.
+     */
+    languageHostConfigBytes?: number;
 }
 
 export type { ClusterType };
