@@ -14,6 +14,7 @@ import {
     deletedNodeOf,
     removalDecision,
     removeRancherMachine,
+    secureContextFor,
 } from "../lib/nodeRemoval";
 import { rawStackConfig } from "../lib/stackFile";
 import { locked, problemsOf } from "./fixtures";
@@ -449,6 +450,11 @@ describe("node lifecycle", () => {
                     },
                     certificate,
                 ));
+
+            it("makes the TLS context that trusts it once, not for every request", () => {
+                assert.strictEqual(secureContextFor(ca), secureContextFor(ca));
+                assert.notStrictEqual(secureContextFor(ca), secureContextFor(certificate.cert));
+            });
 
             it("refuses the certificate without it", () =>
                 withRancher(
