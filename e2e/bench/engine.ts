@@ -112,8 +112,8 @@ class Bench {
      * Pulumi Cloud's journal of each step (pkg/backend/journal.go), which it cannot reach.
      */
     checkpoints = false;
-    /** Where the engine's Go profiles and the program's V8 CPU profiles go, when set. */
-    profileDir: string | undefined;
+    /** Where the engine's Go profiles and the program's V8 CPU and heap profiles go, when set. */
+    private profileDir: string | undefined;
     private runs = 0;
 
     constructor(
@@ -122,7 +122,10 @@ class Bench {
         private readonly rancher: FakeRancher,
     ) {}
 
-    static async start(vmsMax: number): Promise<{ bench: Bench; stop: () => Promise<void> }> {
+    static async start(
+        vmsMax: number,
+        profileDir?: string,
+    ): Promise<{ bench: Bench; stop: () => Promise<void> }> {
         const largest = planStack(syntheticSite(vmsMax, false)).plan;
         const live = await startLiveApiServer(
             "edge-engine-bench-",
@@ -138,6 +141,19 @@ class Bench {
         const project = path.join(live.work, "project");
         copyProject(project);
         const bench = new Bench(project, live.controlPlane, rancher);
+        bench.profileDir = profileDir;
+        if (profileDir) {
+            // Node.js refuses --cpu-prof in NODE_OPTIONS; the language host passes nodeargs on.
+            for (const dir of [project, path.join(project, "e2e", "bench", "floor")]) {
+                const file = path.join(dir, "Pulumi.yaml");
+                const document = parseDocument(readFileSync(file, "utf8"));
+                document.setIn(
+                    ["runtime", "options", "nodeargs"],
+                    `--cpu-prof --heap-prof --diagnostic-dir=${profileDir}`,
+                );
+                writeFileSync(file, document.toString());
+            }
+        }
         bench.env = {
             ...environment.env,
             PATH: `${path.join(live.work, "cli", "bin")}:${environment.env.PATH}`,
@@ -165,9 +181,8 @@ class Bench {
                               "--profiling",
                               path.join(this.profileDir, `${++this.runs}-${args[0]}`),
                           ],
-                          env: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${this.profileDir}` },
                       }
-                    : { args: [], env: {} };
+                    : { args: [] };
             const child = spawn(
                 "pulumi",
                 [...args, ...parallel, ...profile.args, "--non-interactive"],
@@ -176,7 +191,6 @@ class Bench {
                     env: {
                         ...process.env,
                         ...this.env,
-                        ...profile.env,
                         ...(this.checkpoints ? {} : { PULUMI_SKIP_CHECKPOINTS: "true" }),
                     },
                     stdio: ["pipe", "pipe", "pipe"],
@@ -249,7 +263,13 @@ class Bench {
         const steps: Step[] = [];
         const record = (step: string, run: Step) => {
             // Progress on stderr: a 1,000-VM site takes a while.
-            console.error(`  ${stack}: ${step} ${run.seconds.toFixed(1)} s`);
+            const program = run.usage.program;
+            console.error(
+                `  ${stack}: ${step} ${run.seconds.toFixed(1)} s` +
+                    (program
+                        ? `, program ${program.peakMiB.toFixed(0)} MiB, ${program.cpuSeconds.toFixed(0)} s CPU`
+                        : ""),
+            );
             steps.push({ ...run, step });
         };
         const s = ["--stack", stack];
@@ -353,7 +373,7 @@ function evaluate(vms: number, changed: boolean): EvaluatedResource[] {
     return JSON.parse(output);
 }
 
-const roles = ["engine", "program", "kubernetes", "rancher2", "tls", "command"];
+const roles = ["engine", "language host", "program", "kubernetes", "rancher2", "tls", "command"];
 
 function printTable(vms: number, resources: number, program: Step[], floor: Step[]): void {
     console.log(
@@ -398,11 +418,11 @@ async function main(argv: string[]): Promise<void> {
     // Listed node by node, a site of more than about 450 VMs has a config the language host cannot
     // pass to the program (languageHostConfigLimit in lib/config).
     const sizes = (flag("--sizes") ?? "200,400").split(",").map(Number);
-    const { bench, stop } = await Bench.start(Math.max(...sizes));
+    const profileDir = flag("--profile") && path.resolve(flag("--profile")!);
+    const { bench, stop } = await Bench.start(Math.max(...sizes), profileDir);
     bench.parallel = flag("--parallel");
     bench.previewRepeats = Number(flag("--repeats") ?? bench.previewRepeats);
     bench.checkpoints = argv.includes("--checkpoints");
-    bench.profileDir = flag("--profile") && path.resolve(flag("--profile")!);
     console.log(
         `--parallel ${bench.parallel ?? "default (4 × GOMAXPROCS)"}, ` +
             (bench.checkpoints ? "a checkpoint after every step" : "PULUMI_SKIP_CHECKPOINTS"),
