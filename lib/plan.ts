@@ -9,6 +9,7 @@ import {
     NodeConfig,
     guestRenderers,
     hugepageSizes,
+    languageHostConfigLimit,
     RawStackConfig,
     StackConfig,
     readStackConfig,
@@ -488,11 +489,16 @@ let lastPlanned: { key: string; result: { plan: StackPlan; kubeconfig?: string }
  * problem, before anything is declared.
  */
 export function planStack(raw: RawStackConfig): { plan: StackPlan; kubeconfig?: string } {
-    // Stack files hold no credential in plain text when a plan comes back, so the list is empty.
-    // Top-level fields in name order: callers build the same config in different orders.
-    const fields = Object.entries({ ...raw, plaintextSecrets: raw.plaintextSecrets ?? [] }).sort(
-        ([a], [b]) => (a < b ? -1 : a > b ? 1 : 0),
-    );
+    // Stack files hold no credential in plain text when a plan comes back, so the list is empty;
+    // and only whether the config is over the language host's limit counts, which the program,
+    // given no size, never is. Top-level fields in name order: callers build the same config in
+    // different orders.
+    const fields = Object.entries({
+        ...raw,
+        plaintextSecrets: raw.plaintextSecrets ?? [],
+        languageHostConfigBytes: undefined,
+        overLanguageHostLimit: (raw.languageHostConfigBytes ?? 0) > languageHostConfigLimit,
+    }).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     const key = JSON.stringify(fields, (_key, value) =>
         // JSON has no NaN or Infinity and would write null for both.
         typeof value === "number" && !Number.isFinite(value) ? { number: String(value) } : value,
