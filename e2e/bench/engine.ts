@@ -2,10 +2,10 @@ import { execFileSync, spawn } from "child_process";
 import { readFileSync, writeFileSync } from "fs";
 import * as path from "path";
 import { parseDocument, stringify } from "yaml";
-import { HostShape, RawStackConfig } from "../../lib/config";
+import { HostShape, RawStackConfig, languageHostConfigLimit } from "../../lib/config";
 import { labels } from "../../lib/naming";
 import { planStack } from "../../lib/plan";
-import { stackFilePath } from "../../lib/stackFile";
+import { languageHostConfigBytes, stackFilePath } from "../../lib/stackFile";
 import { EvaluatedResource, evaluateProgram, placeholders } from "../../offline/evaluate";
 import { ReplayedResource } from "../../offline/replay";
 import { syntheticStack } from "../../offline/synthetic";
@@ -174,18 +174,13 @@ class Bench {
             const start = process.hrtime.bigint();
             const operation = ["preview", "up", "destroy"].includes(args[0]);
             const parallel = operation && this.parallel ? ["--parallel", this.parallel] : [];
-            const profile =
+            const profiling =
                 operation && this.profileDir
-                    ? {
-                          args: [
-                              "--profiling",
-                              path.join(this.profileDir, `${++this.runs}-${args[0]}`),
-                          ],
-                      }
-                    : { args: [] };
+                    ? ["--profiling", path.join(this.profileDir, `${++this.runs}-${args[0]}`)]
+                    : [];
             const child = spawn(
                 "pulumi",
-                [...args, ...parallel, ...profile.args, "--non-interactive"],
+                [...args, ...parallel, ...profiling, "--non-interactive"],
                 {
                     cwd: dir,
                     env: {
@@ -216,11 +211,11 @@ class Bench {
         });
     }
 
-    /** A preview's median over its repeats, with the usage of that run. */
-    private async preview(dir: string, step: string, args: string[]): Promise<Step> {
+    /** A preview's median run over its repeats. */
+    private async preview(dir: string, args: string[]): Promise<Step> {
         const runs: Step[] = [];
         for (let i = 0; i < this.previewRepeats; i++) {
-            runs.push({ ...(await this.pulumi(dir, args)), step });
+            runs.push(await this.pulumi(dir, args));
         }
         const seconds = median(runs.map((r) => r.seconds));
         return runs.find((r) => r.seconds === seconds)!;
@@ -262,7 +257,7 @@ class Bench {
     }> {
         const steps: Step[] = [];
         const record = (step: string, run: Step) => {
-            // Progress on stderr: a 1,000-VM site takes a while.
+            // Progress on stderr: a 400-VM site takes half an hour.
             const program = run.usage.program;
             console.error(
                 `  ${stack}: ${step} ${run.seconds.toFixed(1)} s` +
@@ -273,15 +268,15 @@ class Bench {
             steps.push({ ...run, step });
         };
         const s = ["--stack", stack];
-        record("preview", await this.preview(dir, "preview", ["preview", ...s]));
+        record("preview", await this.preview(dir, ["preview", ...s]));
         record("up", await this.pulumi(dir, ["up", ...s, "--yes"]));
         record(
             "preview, no change",
-            await this.preview(dir, "", ["preview", ...s, "--expect-no-changes"]),
+            await this.preview(dir, ["preview", ...s, "--expect-no-changes"]),
         );
         const before = this.exportState(dir, stack);
         writeChange();
-        record("preview, one node", await this.preview(dir, "", ["preview", ...s]));
+        record("preview, one node", await this.preview(dir, ["preview", ...s]));
         record("up, one node", await this.pulumi(dir, ["up", ...s, "--yes"]));
         const after = this.exportState(dir, stack);
         record("destroy", await this.pulumi(dir, ["destroy", ...s, "--yes", "--run-program"]));
@@ -417,7 +412,23 @@ async function main(argv: string[]): Promise<void> {
     const flag = (name: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined);
     // Listed node by node, a site of more than about 450 VMs has a config the language host cannot
     // pass to the program (languageHostConfigLimit in lib/config).
-    const sizes = (flag("--sizes") ?? "200,400").split(",").map(Number);
+    const sizeTexts = (flag("--sizes") ?? "200,400").split(",");
+    const sizes = sizeTexts.map(Number);
+    const problems = sizes.flatMap((vms, i) =>
+        !Number.isInteger(vms) || vms <= 0 || vms % nodesPerCluster !== 0
+            ? [`--sizes: "${sizeTexts[i]}" is not a positive multiple of ${nodesPerCluster} VMs`]
+            : languageHostConfigBytes(stackConfig(syntheticSite(vms, true))) >
+                languageHostConfigLimit
+              ? [
+                    `--sizes: a site of ${vms} VMs listed node by node is over the language host's limit`,
+                ]
+              : [],
+    );
+    if (problems.length > 0) {
+        console.error(problems.join("\n"));
+        process.exitCode = 2;
+        return;
+    }
     const profileDir = flag("--profile") && path.resolve(flag("--profile")!);
     const { bench, stop } = await Bench.start(Math.max(...sizes), profileDir);
     bench.parallel = flag("--parallel");
