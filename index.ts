@@ -128,7 +128,7 @@ async function declareSite(): Promise<{ siteNetwork: SiteNetwork; edgeClusters: 
         );
         // Lets the SDK send this cluster's registrations before the next cluster is declared:
         // with all declared at once, every resource's pending registration was alive at the same
-        // time (at 1,000 VMs, a peak of 850–890 MiB under mocks instead of 510 MiB; `npm run bench`).
+        // time (at 1,000 VMs, a peak of 850–890 MiB under mocks instead of 510 MiB; npm run bench).
         await new Promise((resolve) => setImmediate(resolve));
     }
     // The site's ends of its interconnects; planned only once its WireGuard key is set.

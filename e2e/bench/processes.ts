@@ -3,8 +3,8 @@ import { readFileSync, readdirSync } from "fs";
 /**
  * What a command's process tree used, sampled from /proc: each process's peak resident memory
  * (VmHWM, which only grows, so the last sample before it exits is its peak up to then) and its
- * CPU time, grouped by role: the engine (the pulumi CLI, the tree's root), the language host, the program (its
- * Node.js process) and each provider plugin.
+ * CPU time, grouped by role: the engine (the pulumi CLI, the tree's root), the language host,
+ * the program (its Node.js process) and each provider plugin.
  */
 
 export interface RoleUsage {
