@@ -1,4 +1,5 @@
 import { RawStackConfig } from "../lib/config";
+import { planStack } from "../lib/plan";
 
 /** A cluster of the synthetic stack: its name and how many nodes it has. */
 export interface SyntheticCluster {
@@ -52,5 +53,28 @@ export function syntheticStack(clusters: SyntheticCluster[]): RawStackConfig {
                 networks: ["lab", "data"],
             })),
         })),
+    };
+}
+
+/** The benchmarks' clusters have this many nodes each. */
+export const syntheticNodesPerCluster = 5;
+
+/** The synthetic site of `vms` VMs: clusters c0, c1, ... of five nodes each. */
+export function syntheticSite(vms: number): RawStackConfig {
+    return syntheticStack(
+        Array.from({ length: vms / syntheticNodesPerCluster }, (_, i) => ({
+            name: `c${i}`,
+            nodes: syntheticNodesPerCluster,
+        })),
+    );
+}
+
+/** A site's stack config as `npm run lock` leaves it: its `edge:` keys and allocation record. */
+export function lockedStackConfig(site: RawStackConfig): Record<string, unknown> {
+    return {
+        "edge:site": site.site,
+        "edge:images": site.images,
+        "edge:clusters": site.clusters,
+        "edge:allocations": planStack(site).plan.allocations,
     };
 }

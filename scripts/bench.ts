@@ -11,7 +11,7 @@ import { evaluateProgram, installMocks, placeholders } from "../offline/evaluate
 import { loadAsLanguageHost } from "../offline/languageHost";
 import { addressSummary, renderFiles, renderSummary } from "../offline/render";
 import { ReplayedResource, replayDeclared } from "../offline/replay";
-import { syntheticStack } from "../offline/synthetic";
+import { lockedStackConfig, syntheticSite } from "../offline/synthetic";
 
 /**
  * `npm run bench`: the work of `npm run plan -- --out` on a locked stack file (planning,
@@ -26,20 +26,11 @@ import { syntheticStack } from "../offline/synthetic";
  * without ts-node's type checks. Each figure is the median of three runs. Figures, not assertions.
  */
 
-const nodesPerCluster = 5;
 const sizes = [100, 200, 500, 1000];
 const repeats = 3;
 
 const milliseconds = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e6;
 const peakRssMiB = () => process.resourceUsage().maxRSS / 1024;
-
-function syntheticSite(vms: number) {
-    const clusters = Array.from({ length: vms / nodesPerCluster }, (_, i) => ({
-        name: `c${i}`,
-        nodes: nodesPerCluster,
-    }));
-    return syntheticStack(clusters);
-}
 
 interface ProgramFigures {
     planMs: number;
@@ -54,12 +45,7 @@ interface ProgramFigures {
 async function measureProgram(vms: number, resourcesFile: string): Promise<ProgramFigures> {
     // A committed stack file records its allocations (`npm run lock`), so lock the site first.
     const synthetic = syntheticSite(vms);
-    const config = {
-        "edge:site": synthetic.site,
-        "edge:images": synthetic.images,
-        "edge:clusters": synthetic.clusters,
-        "edge:allocations": planStack(synthetic).plan.allocations,
-    };
+    const config = lockedStackConfig(synthetic);
     // Then as `npm run plan`: plan the stack file, then evaluate the program, which finds that
     // plan made already (planStack keeps the last one).
     let start = process.hrtime.bigint();

@@ -8,7 +8,11 @@ import { planStack } from "../../lib/plan";
 import { languageHostConfigBytes, stackFilePath } from "../../lib/stackFile";
 import { EvaluatedResource, evaluateProgram, placeholders } from "../../offline/evaluate";
 import { ReplayedResource } from "../../offline/replay";
-import { syntheticStack } from "../../offline/synthetic";
+import {
+    lockedStackConfig,
+    syntheticNodesPerCluster,
+    syntheticSite,
+} from "../../offline/synthetic";
 import { copyProject, resourceSummary } from "../cliProject";
 import { ControlPlane, startLiveApiServer, stopLiveApiServer } from "../controlPlane";
 import { FakeRancher, rancherToken, startFakeRancher } from "../fakeRancher";
@@ -30,8 +34,6 @@ import { RoleUsage, watchProcessTree } from "./processes";
  * time. Previews run three times (`--repeats`; the median is shown), the rest once.
  */
 
-const nodesPerCluster = 5;
-
 /** A synthetic site's hosts: room for every VM, as a site's inventory would list them. */
 function syntheticHosts(vms: number): HostShape[] {
     return Array.from({ length: Math.ceil(vms / 25) }, (_, i) => ({
@@ -45,28 +47,17 @@ function syntheticHosts(vms: number): HostShape[] {
 }
 
 /** The synthetic site of `npm run bench` on its hosts; `changed`, with one node resized. */
-function syntheticSite(vms: number, changed: boolean): RawStackConfig {
-    const stack = syntheticStack(
-        Array.from({ length: vms / nodesPerCluster }, (_, i) => ({
-            name: `c${i}`,
-            nodes: nodesPerCluster,
-        })),
-    ) as { site: object; images: object; clusters: { nodes: { memory: string }[] }[] };
+function benchSite(vms: number, changed: boolean): RawStackConfig {
+    const stack = syntheticSite(vms) as {
+        site: object;
+        images: object;
+        clusters: { nodes: { memory: string }[] }[];
+    };
     if (changed) {
         // The one-node change: a worker's memory, as an operator resizes it.
         stack.clusters[0].nodes[1].memory = "6Gi";
     }
     return { ...stack, site: { ...stack.site, hosts: syntheticHosts(vms) } };
-}
-
-/** The stack file's config: the site, locked as `npm run lock` leaves it. */
-function stackConfig(site: RawStackConfig): Record<string, unknown> {
-    return {
-        "edge:site": site.site,
-        "edge:images": site.images,
-        "edge:clusters": site.clusters,
-        "edge:allocations": planStack(site).plan.allocations,
-    };
 }
 
 interface Step {
@@ -126,7 +117,7 @@ class Bench {
         vmsMax: number,
         profileDir?: string,
     ): Promise<{ bench: Bench; stop: () => Promise<void> }> {
-        const largest = planStack(syntheticSite(vmsMax, false)).plan;
+        const largest = planStack(benchSite(vmsMax, false)).plan;
         const live = await startLiveApiServer(
             "edge-engine-bench-",
             kubevirtFeatures(planVirtualMachines(largest)),
@@ -302,7 +293,7 @@ class Bench {
     }
 
     async run(vms: number): Promise<{ program: Step[]; floor: Step[]; resources: number }> {
-        const site = syntheticSite(vms, false);
+        const site = benchSite(vms, false);
         const plan = planStack(site).plan;
         const rancherNames = new Map(plan.clusters.map((c) => [c.name, c.rancherName]));
         const stopPlaying = playHosts(
@@ -317,7 +308,7 @@ class Bench {
         );
         try {
             const stack = `bench-${vms}`;
-            const stackFile = await this.initStack(this.project, stack, stackConfig(site));
+            const stackFile = await this.initStack(this.project, stack, lockedStackConfig(site));
             await this.pulumi(
                 this.project,
                 ["config", "set", "--path", "--secret", "site.kubeconfig", "--stack", stack],
@@ -402,7 +393,7 @@ function printTable(vms: number, resources: number, program: Step[], floor: Step
 async function main(argv: string[]): Promise<void> {
     if (argv[0] === "--evaluate") {
         const evaluation = await evaluateProgram(
-            stackConfig(syntheticSite(Number(argv[1]), argv[2] === "true")),
+            lockedStackConfig(benchSite(Number(argv[1]), argv[2] === "true")),
             placeholders,
             { stack: "bench", preview: false },
         );
@@ -415,9 +406,11 @@ async function main(argv: string[]): Promise<void> {
     const sizeTexts = (flag("--sizes") ?? "200,400").split(",");
     const sizes = sizeTexts.map(Number);
     const problems = sizes.flatMap((vms, i) =>
-        !Number.isInteger(vms) || vms <= 0 || vms % nodesPerCluster !== 0
-            ? [`--sizes: "${sizeTexts[i]}" is not a positive multiple of ${nodesPerCluster} VMs`]
-            : languageHostConfigBytes(stackConfig(syntheticSite(vms, true))) >
+        !Number.isInteger(vms) || vms <= 0 || vms % syntheticNodesPerCluster !== 0
+            ? [
+                  `--sizes: "${sizeTexts[i]}" is not a positive multiple of ${syntheticNodesPerCluster} VMs`,
+              ]
+            : languageHostConfigBytes(lockedStackConfig(benchSite(vms, true))) >
                 languageHostConfigLimit
               ? [
                     `--sizes: a site of ${vms} VMs listed node by node is over the language host's limit`,
