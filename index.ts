@@ -9,9 +9,9 @@ import {
     nodeRemovalHook,
 } from "./components";
 import { resourceNames } from "./lib/naming";
-import { withCappedStackTraces } from "./lib/stackTraces";
+import { withCappedStackTraces } from "./runtime/stackTraces";
 import { StackPlan, planStack } from "./lib/plan";
-import { wireguardKeyProblem, withInterconnects } from "./lib/interconnect";
+import { wireguardKeyProblem } from "./lib/interconnect";
 import { ConfigError, formatProblems } from "./lib/problems";
 import {
     configNamespace,
@@ -19,6 +19,7 @@ import {
     rawStackConfig,
     secretPlaceholder,
 } from "./lib/stackFile";
+import { withInterconnects } from "./runtime/projectFiles";
 
 const config = new pulumi.Config(configNamespace);
 const stack = pulumi.getStack();

@@ -178,7 +178,7 @@ export class EdgeCluster extends pulumi.ComponentResource {
                 parent: this,
                 // `pulumi up` ends when the cluster is active, which needs every node registered.
                 dependsOn: Object.values(this.nodes),
-                // ...and only once Rancher lists each node (see lib/nodeJoin.ts).
+                // ...and only once Rancher lists each node (see runtime/nodeJoin.ts).
                 hooks: { beforeCreate: [args.joinHook] },
                 // ClusterSync waits only when created: a node joining, leaving or being replaced
                 // replaces it, so that `pulumi up` waits for the cluster to be active again.

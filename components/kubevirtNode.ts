@@ -14,7 +14,7 @@ export interface KubevirtNodeArgs {
     registrationCommand: pulumi.Input<string>;
     /** Rancher's private CA, which the guest must trust to fetch the agent; empty for a public CA. */
     rancherCaCerts: pulumi.Input<string>;
-    /** Removes the node from Rancher before its VM goes (see lib/nodeRemoval.ts). */
+    /** Removes the node from Rancher before its VM goes (see runtime/nodeRemoval.ts). */
     removalHook: pulumi.ResourceHook;
     /** The golden image DataVolume the root disk clones; the clone waits for its import. */
     goldenImage: pulumi.Resource;

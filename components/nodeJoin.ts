@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { nodeJoinWait } from "../lib/defaults";
 import { resourceNames } from "../lib/naming";
-import { joiningNodes, waitForNodeJoin } from "../lib/nodeJoin";
+import { joiningNodes, waitForNodeJoin } from "../runtime/nodeJoin";
 import { StackPlan } from "../lib/plan";
 import { rancherApi, valueOf } from "./nodeRemoval";
 

@@ -5,7 +5,7 @@ import {
     deletedNodeOf,
     removalDecision,
     removeRancherMachine,
-} from "../lib/nodeRemoval";
+} from "../runtime/nodeRemoval";
 import { StackPlan } from "../lib/plan";
 
 /** How long a node may take to drain and leave its cluster before the hook gives up. */

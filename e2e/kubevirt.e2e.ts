@@ -5,10 +5,9 @@ import { KubevirtVersion, defaults } from "../lib/defaults";
 import { pinnedHostLabel, vmName } from "../lib/naming";
 import { nodeDemand } from "../lib/placement";
 import { StackPlan, planStack } from "../lib/plan";
-import { withInterconnects } from "../lib/interconnect";
 import { ProblemList } from "../lib/problems";
 import { bytes } from "../lib/quantity";
-import { readStackFile, rawStackConfig, stackFilePath } from "../lib/stackFile";
+import { rawStackConfig, stackFilePath } from "../lib/stackFile";
 import { syntheticStack } from "../offline/synthetic";
 import {
     KubevirtCheckResult,
@@ -23,6 +22,7 @@ import {
     runKubevirtCheck,
 } from "./kubevirtCheck";
 import { projectRoot } from "./pulumiEnv";
+import { readStackFile, withInterconnects } from "../runtime/projectFiles";
 
 const gpu = "nvidia.com/TU104GL_Tesla_T4";
 const qat = "intel.com/qat";

@@ -5,11 +5,11 @@ import { HostShape, readStackConfig } from "../lib/config";
 import { StackPlan, planStack } from "../lib/plan";
 import { ProblemList } from "../lib/problems";
 import { parseStackFile, stackFileConfig, stackFilePath, withAllocations } from "../lib/stackFile";
-import { withInterconnects } from "../lib/interconnect";
 import { ControlPlane, crdsPresent, startLiveApiServer, stopLiveApiServer } from "./controlPlane";
 import { boundLauncherPod, playHosts, schedulerRequest } from "./kubevirt";
 import { kubevirtFeatures, planVirtualMachines } from "./kubevirtCheck";
 import { projectRoot } from "./pulumiEnv";
+import { withInterconnects } from "../runtime/projectFiles";
 
 const gpu = "nvidia.com/TU104GL_Tesla_T4";
 

@@ -5,12 +5,7 @@ import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "fs";
 import * as path from "path";
 import { parse, stringify } from "yaml";
 import { EngineEvent, LocalWorkspace, Stack, UpResult } from "@pulumi/pulumi/automation";
-import {
-    interconnectsFile,
-    privateKeyPlaceholder,
-    wireguardPublicKey,
-    withInterconnects,
-} from "../lib/interconnect";
+import { interconnectsFile, privateKeyPlaceholder, wireguardPublicKey } from "../lib/interconnect";
 import { CloudInitData, cloudInitUuid } from "../lib/instanceId";
 import { labels, vmName } from "../lib/naming";
 import { NodePlan, StackPlan, planStack } from "../lib/plan";
@@ -32,6 +27,7 @@ import {
     startFakeRancher,
 } from "./fakeRancher";
 import { projectRoot, pulumiEnvironment } from "./pulumiEnv";
+import { withInterconnects } from "../runtime/projectFiles";
 
 /**
  * The project's own program, index.ts, run by the real CLI with greece's stack file as the CLI

@@ -4,7 +4,7 @@ import * as k8s from "@pulumi/kubernetes";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { SiteNetwork } from "../components";
 import { planStack } from "../lib/plan";
-import { readStackFile, rawStackConfig, stackFilePath } from "../lib/stackFile";
+import { rawStackConfig, stackFilePath } from "../lib/stackFile";
 import {
     ControlPlane,
     completeDataVolumes,
@@ -13,6 +13,7 @@ import {
     stopLiveApiServer,
 } from "./controlPlane";
 import { projectRoot, pulumiEnvironment } from "./pulumiEnv";
+import { readStackFile } from "../runtime/projectFiles";
 
 const plan = planStack(
     rawStackConfig(readStackFile(path.join(projectRoot, stackFilePath("greece"))).config),

@@ -16,7 +16,6 @@ import {
     GatewayPlan,
     InterconnectPlan,
     interconnectsFile,
-    loadInterconnects,
     planInterconnects,
     privateKeyPlaceholder,
     renderPeerEndpoints,
@@ -25,6 +24,7 @@ import {
 } from "../lib/interconnect";
 import { ProblemList } from "../lib/problems";
 import { projectRoot, toolsBin } from "./pulumiEnv";
+import { loadInterconnects } from "../runtime/projectFiles";
 
 /**
  * The example interconnect for real: the two gateways' wg-quick files from the plan, brought up by

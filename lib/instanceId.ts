@@ -1,4 +1,4 @@
-import { createHash } from "crypto";
+import { hex, sha256Of } from "./bytes";
 
 /** A VM's cloud-init Secret data, under the keys its cloudInitNoCloud volume reads. */
 export type CloudInitData = { userdata: string; networkdata: string };
@@ -18,15 +18,15 @@ export function cloudInitUuid(
     data: CloudInitData,
 ): string {
     const input = JSON.stringify([vm.namespace, vm.name, data.userdata, data.networkdata]);
-    const bytes = createHash("sha256").update(input, "utf8").digest().subarray(0, 16);
+    const bytes = sha256Of(input).slice(0, 16);
     bytes[6] = (bytes[6] & 0x0f) | 0x80;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    const hex = bytes.toString("hex");
+    const digits = hex(bytes);
     return [
-        hex.slice(0, 8),
-        hex.slice(8, 12),
-        hex.slice(12, 16),
-        hex.slice(16, 20),
-        hex.slice(20, 32),
+        digits.slice(0, 8),
+        digits.slice(8, 12),
+        digits.slice(12, 16),
+        digits.slice(16, 20),
+        digits.slice(20, 32),
     ].join("-");
 }

@@ -1,16 +1,15 @@
-import { createPrivateKey, createPublicKey } from "crypto";
-import { existsSync, readFileSync } from "fs";
-import * as path from "path";
+import { x25519 } from "@noble/curves/ed25519";
 import { parse, stringify } from "yaml";
 import { z } from "zod";
 import { shaped } from "./config/issues";
 import { reportDuplicates } from "./config/report";
 import { cidr, fields, ipv4, label, listOf, matching, wholeNumber } from "./config/shape";
 import { guestRenderers, readStackConfig } from "./config";
-import { LoadedInterconnects, RawStackConfig, StackConfig } from "./config/types";
+import { LoadedInterconnects, StackConfig } from "./config/types";
 import { contains, ipToInt, lastAddress, overlaps, parseCidr } from "./ip";
 import { ProblemList } from "./problems";
-import { readStackFile, stackFileConfig, stackFilePath } from "./stackFile";
+import { base64Bytes, bytesBase64 } from "./bytes";
+import { parseStackFile, stackFileConfig, stackFilePath } from "./stackFile";
 import { readinessSocketFiles, systemdUnitFile, WrittenFile } from "./cloudinit";
 import { tunnelTiming } from "./defaults";
 import { readinessSocket, resourceNames, tunnelKeeper } from "./naming";
@@ -721,21 +720,15 @@ function unique(blocks: Block[]): Block[] {
 
 /**
  * The public key of a WireGuard private key (base64 of 32 bytes), or undefined when it is not one.
- * WireGuard keys are raw X25519 keys; Node reads them behind the PKCS#8 and SPKI prefixes of
- * RFC 8410.
+ * WireGuard keys are raw X25519 keys, clamped as RFC 7748 says (wireguard-tools curve25519.h).
  */
 export function wireguardPublicKey(privateKey: string): string | undefined {
-    const raw = Buffer.from(privateKey.trim(), "base64");
-    if (raw.length !== 32 || !wireguardKey.test(privateKey.trim())) {
+    const text = privateKey.trim();
+    if (!wireguardKey.test(text)) {
         return undefined;
     }
-    const key = createPrivateKey({
-        key: Buffer.concat([Buffer.from("302e020100300506032b656e04220420", "hex"), raw]),
-        format: "der",
-        type: "pkcs8",
-    });
-    const spki = createPublicKey(key).export({ format: "der", type: "spki" });
-    return spki.subarray(spki.length - 32).toString("base64");
+    const raw = base64Bytes(text);
+    return raw.length === 32 ? bytesBase64(x25519.getPublicKey(raw)) : undefined;
 }
 
 /**
@@ -756,16 +749,16 @@ export function wireguardKeyProblem(
 }
 
 /**
- * interconnects.yaml and the config of every site it names, as their committed files give them.
+ * interconnects.yaml (its text) and the config of every site it names, as their committed files
+ * give them (`stackFileText` reads a site's `Pulumi.<site>.yaml`, undefined when there is none).
  * A site whose file has config errors is listed as broken: planInterconnects reports it when it is
  * a peer, while a site's own errors are its stack's to report.
  */
-export function loadInterconnects(dir: string): LoadedInterconnects | undefined {
-    const file = path.join(dir, interconnectsFile);
-    if (!existsSync(file)) {
-        return undefined;
-    }
-    const raw: unknown = parse(readFileSync(file, "utf8"));
+export function interconnectsOf(
+    text: string,
+    stackFileText: (site: string) => string | undefined,
+): LoadedInterconnects {
+    const raw: unknown = parse(text);
     const names = new Set(
         ((raw as any)?.interconnects ?? []).flatMap((ic: any) =>
             (ic?.members ?? [])
@@ -776,12 +769,15 @@ export function loadInterconnects(dir: string): LoadedInterconnects | undefined 
     const sites: Record<string, StackConfig> = {};
     const broken: string[] = [];
     for (const site of [...names].sort()) {
-        const stackFile = path.join(dir, stackFilePath(site));
-        if (!existsSync(stackFile)) {
+        const stackFile = stackFileText(site);
+        if (stackFile === undefined) {
             continue;
         }
         const siteProblems = new ProblemList();
-        const { config } = readStackConfig(stackFileConfig(readStackFile(stackFile)), siteProblems);
+        const { config } = readStackConfig(
+            stackFileConfig(parseStackFile(stackFile, stackFilePath(site))),
+            siteProblems,
+        );
         if (!config || !siteProblems.empty) {
             broken.push(site);
             continue;
@@ -789,10 +785,4 @@ export function loadInterconnects(dir: string): LoadedInterconnects | undefined 
         sites[site] = config;
     }
     return { raw, sites, broken };
-}
-
-/** `raw` with the project's interconnects.yaml (and its members' configs) when there is one. */
-export function withInterconnects(raw: RawStackConfig, dir: string): RawStackConfig {
-    const interconnects = loadInterconnects(dir);
-    return interconnects ? { ...raw, interconnects } : raw;
 }

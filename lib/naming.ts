@@ -1,4 +1,4 @@
-import { createHash } from "crypto";
+import { sha256Of } from "./bytes";
 
 /** Prefix of every label and annotation this project sets; `.testbed` is not a public suffix. */
 export const labelPrefix = "edge.testbed";
@@ -102,7 +102,7 @@ export function rancherClusterName(site: string, cluster: string): string {
  * interface's identity so that it survives re-runs, reordering and the addition of other nodes.
  */
 export function interfaceMac(site: string, cluster: string, node: string, network: string): string {
-    const digest = createHash("sha256").update(`${site}/${cluster}/${node}/${network}`).digest();
+    const digest = sha256Of(`${site}/${cluster}/${node}/${network}`);
     const octets = Array.from(digest.subarray(0, 6));
     // Set the locally administered bit and clear the multicast bit.
     octets[0] = (octets[0] & 0xfc) | 0x02;

@@ -1,5 +1,6 @@
 import { parse, stringify } from "yaml";
 import { ClusterType } from "./config";
+import { base64Bytes, bytesBase64, utf8Bytes, utf8Text } from "./bytes";
 
 export interface MachineGlobalConfigArgs {
     type: ClusterType;
@@ -52,6 +53,15 @@ export function rewriteKubeconfigServer(kubeconfig: string, server: string): str
     return stringify(document);
 }
 
+/** The PEM text of base64 `caBase64`; empty when it is not base64. */
+function caText(caBase64: string): string {
+    try {
+        return utf8Text(base64Bytes(caBase64));
+    } catch {
+        return "";
+    }
+}
+
 /**
  * Rancher's kubeconfig with `caBase64` (the cluster's CA, base64 PEM as Rancher reports it) on
  * every cluster entry that points at `server`: the direct API, whose certificate no public CA
@@ -65,14 +75,14 @@ export function addCertificateAuthority(
     const document = parse(kubeconfig) as {
         clusters?: { cluster?: Record<string, unknown> }[];
     } | null;
-    const ca = Buffer.from(caBase64, "base64").toString("utf8");
+    const ca = caText(caBase64);
     const entries = (typeof document === "object" && document?.clusters) || [];
     const direct = entries.filter((entry) => entry.cluster?.server === server);
     if (direct.length === 0 || !ca.includes("BEGIN CERTIFICATE")) {
         return { kubeconfig, matched: false };
     }
     for (const entry of direct) {
-        entry.cluster!["certificate-authority-data"] = Buffer.from(ca).toString("base64");
+        entry.cluster!["certificate-authority-data"] = bytesBase64(utf8Bytes(ca));
     }
     return { kubeconfig: stringify(document), matched: true };
 }

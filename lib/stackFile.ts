@@ -1,4 +1,3 @@
-import { readFileSync } from "fs";
 import { Document, YAMLMap, isMap, parseDocument } from "yaml";
 import { Allocations, RawStackConfig, configKeys } from "./config";
 
@@ -74,7 +73,7 @@ export function languageHostConfigBytes(config: Record<string, unknown>): number
     );
     const json = JSON.stringify(asText);
     const goEscapes = (json.match(/[<>&]/g) ?? []).length * "u003c".length;
-    return "PULUMI_CONFIG=".length + Buffer.byteLength(json) + goEscapes + 1;
+    return "PULUMI_CONFIG=".length + new TextEncoder().encode(json).length + goEscapes + 1;
 }
 
 /** A stack file's config as the program would read it, plus any credential left unencrypted. */
@@ -115,10 +114,6 @@ export function parseStackFile(text: string, path: string): StackFile {
                 ? (redactSecure(config) as Record<string, unknown>)
                 : {},
     };
-}
-
-export function readStackFile(path: string): StackFile {
-    return parseStackFile(readFileSync(path, "utf8"), path);
 }
 
 /** The `edge:*` values of a stack file's config, as the program would read them. */

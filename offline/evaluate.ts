@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { withCappedStackTraces } from "../lib/stackTraces";
+import { withCappedStackTraces } from "../runtime/stackTraces";
 import { compareText } from "../lib/order";
 
 /** A resource the program registered, as the mock monitor saw it. */

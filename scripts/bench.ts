@@ -3,15 +3,15 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { withInterconnects } from "../lib/interconnect";
 import { planStack } from "../lib/plan";
 import { rawStackConfig } from "../lib/stackFile";
-import { withCappedStackTraces } from "../lib/stackTraces";
+import { withCappedStackTraces } from "../runtime/stackTraces";
 import { evaluateProgram, installMocks, placeholders } from "../offline/evaluate";
 import { loadAsLanguageHost } from "../offline/languageHost";
 import { addressSummary, renderFiles, renderSummary } from "../offline/render";
 import { ReplayedResource, replayDeclared } from "../offline/replay";
 import { lockedStackConfig, syntheticSite } from "../offline/synthetic";
+import { withInterconnects } from "../runtime/projectFiles";
 
 /**
  * `npm run bench`: the work of `npm run plan -- --out` on a locked stack file (planning,

@@ -42,7 +42,8 @@ require("ts-node").register({
 const tsNode = process[Symbol.for("ts-node.register.instance")];
 const ts = require("typescript");
 
-const { readStackFile, stackFilePath } = require("../lib/stackFile");
+const { stackFilePath } = require("../lib/stackFile");
+const { readStackFile } = require("../runtime/projectFiles");
 const { evaluateProgram, placeholders } = require("../offline/evaluate");
 
 evaluateProgram(readStackFile(stackFilePath(stack)).config, placeholders, { stack, preview: true })

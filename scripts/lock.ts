@@ -1,7 +1,8 @@
 import { writeFileSync } from "fs";
 import { planStack } from "../lib/plan";
 import { ConfigError } from "../lib/problems";
-import { readStackFile, stackFileConfig, stackFilePath, withAllocations } from "../lib/stackFile";
+import { stackFileConfig, stackFilePath, withAllocations } from "../lib/stackFile";
+import { readStackFile } from "../runtime/projectFiles";
 
 function stackArgument(argv: string[]): { name: string } | { error: string } {
     const index = argv.indexOf("--stack");

@@ -1,14 +1,9 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "fs";
 import * as path from "path";
 import { StackPlan, planStack } from "../lib/plan";
-import {
-    interconnectsFile,
-    loadInterconnects,
-    planInterconnects,
-    withInterconnects,
-} from "../lib/interconnect";
+import { interconnectsFile, planInterconnects } from "../lib/interconnect";
 import { ConfigError, ProblemList, formatProblems } from "../lib/problems";
-import { readStackFile, stackFileConfig, stackFilePath } from "../lib/stackFile";
+import { stackFileConfig, stackFilePath } from "../lib/stackFile";
 import { diffResources, formatDiff, parseRendered } from "../offline/diff";
 import { ExportError, checkDrift } from "../offline/drift";
 import { renderExplanation } from "../offline/explain";
@@ -25,6 +20,7 @@ import {
     renderSummary,
     renderedEntries,
 } from "../offline/render";
+import { loadInterconnects, readStackFile, withInterconnects } from "../runtime/projectFiles";
 
 const usage = [
     "usage: npm run plan -- --stack <name> [--out <dir>] [--json] [--diff <dir>] [--policy-config <file>] [--html <file>]",

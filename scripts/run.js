@@ -10,7 +10,7 @@ const path = require("path");
 const root = path.resolve(__dirname, "..");
 const build = path.join(root, "build");
 const stampFile = path.join(build, ".sources");
-const sourceDirs = ["components", "lib", "offline", "policy", "scripts"];
+const sourceDirs = ["components", "lib", "offline", "policy", "runtime", "scripts"];
 
 /** Every file the build depends on, sorted, relative to the project root. */
 function sources() {

@@ -3,7 +3,6 @@ import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 import type * as components from "../components";
 import { cloudInitUuid } from "../lib/instanceId";
-import { withInterconnects } from "../lib/interconnect";
 import { withFirmwareUuid } from "../lib/manifests";
 import { planStack, StackPlan } from "../lib/plan";
 import { rawStackConfig } from "../lib/stackFile";
@@ -27,6 +26,7 @@ import {
     types,
     warningsOf,
 } from "./mocks";
+import { withInterconnects } from "../runtime/projectFiles";
 
 function stackPlan(stack: string, edit?: (raw: any) => void): StackPlan {
     const raw = rawStackConfig(editableStackConfig(stack)) as any;

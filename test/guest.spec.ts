@@ -5,7 +5,7 @@ import { tmpdir } from "os";
 import * as path from "path";
 import { parse } from "yaml";
 import { nodeRegistrationCommand, podNetworkScriptText, renderUserData } from "../lib/cloudinit";
-import { loadInterconnects, planInterconnects, withInterconnects } from "../lib/interconnect";
+import { planInterconnects } from "../lib/interconnect";
 import { NodePlan, SitePlan, planStack } from "../lib/plan";
 import { rawStackConfig } from "../lib/stackFile";
 import { ProblemList } from "../lib/problems";
@@ -20,6 +20,7 @@ import {
     readSysconfig,
 } from "./guestNetwork";
 import { editableStackConfig, mockRancher, mockRancherCa, projectRoot } from "./mocks";
+import { loadInterconnects, withInterconnects } from "../runtime/projectFiles";
 
 /** The programs inside a guest that read our cloud-init, from Debian's packages (.ci/run). */
 function version(command: string, ...args: string[]): string | undefined {

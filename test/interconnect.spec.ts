@@ -10,15 +10,14 @@ import { planStack } from "../lib/plan";
 import { parseStackFile, rawStackConfig, secretPlaceholder } from "../lib/stackFile";
 import {
     interconnectsFile,
-    loadInterconnects,
     planInterconnects,
     renderGatewayUserData,
     wireguardPublicKey,
-    withInterconnects,
 } from "../lib/interconnect";
 import { ProblemList } from "../lib/problems";
 import { assertValidCloudConfig } from "./guestNetwork";
 import { editableStackConfig, failingProgram, projectRoot, runProgram } from "./mocks";
+import { loadInterconnects, withInterconnects } from "../runtime/projectFiles";
 
 function committed(): { raw: any; sites: Record<string, StackConfig> } {
     const loaded = loadInterconnects(projectRoot)!;

@@ -15,7 +15,7 @@ import {
     removalDecision,
     removeRancherMachine,
     secureContextFor,
-} from "../lib/nodeRemoval";
+} from "../runtime/nodeRemoval";
 import { rawStackConfig } from "../lib/stackFile";
 import { locked, problemsOf } from "./fixtures";
 import { nodeRemovalHook } from "../components";

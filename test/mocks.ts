@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import { parse } from "yaml";
 import { registrationScript, resourceNames, typeTokens } from "../lib/naming";
-import { readStackFile, stackFilePath } from "../lib/stackFile";
+import { stackFilePath } from "../lib/stackFile";
 import {
     MockOptions,
     ProviderValues,
@@ -11,6 +11,7 @@ import {
     installMocks,
     secretValue,
 } from "../offline/evaluate";
+import { readStackFile } from "../runtime/projectFiles";
 
 export { type RecordedResource, secretValue };
 

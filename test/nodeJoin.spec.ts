@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { IncomingMessage, ServerResponse, createServer } from "http";
 import { AddressInfo } from "net";
 import { nodeJoinHook } from "../components";
-import { JoiningNode, joiningNodes, waitForNodeJoin } from "../lib/nodeJoin";
+import { JoiningNode, joiningNodes, waitForNodeJoin } from "../runtime/nodeJoin";
 import { planStack } from "../lib/plan";
 import { rawStackConfig } from "../lib/stackFile";
 import { setupMocks, stackConfig, withEnvironment } from "./mocks";

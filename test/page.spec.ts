@@ -3,12 +3,13 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import { Browser, Page, chromium } from "playwright-core";
-import { loadInterconnects, planInterconnects } from "../lib/interconnect";
+import { planInterconnects } from "../lib/interconnect";
 import { ProblemList } from "../lib/problems";
 import { renderPage } from "../offline/page";
 import { PageModel, pageModel } from "../offline/viewModel";
 import { editableStackConfig, projectRoot } from "./mocks";
 import { changedGreece, renderedDir, siteInput } from "./pages";
+import { loadInterconnects } from "../runtime/projectFiles";
 
 /** Debian's chromium (`.ci/run` installs it); CHROMIUM_PATH names another build of it. */
 const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";

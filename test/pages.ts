@@ -1,5 +1,4 @@
 import * as path from "path";
-import { withInterconnects } from "../lib/interconnect";
 import { planStack } from "../lib/plan";
 import { rawStackConfig } from "../lib/stackFile";
 import { diffResources, parseRendered } from "../offline/diff";
@@ -7,6 +6,7 @@ import { evaluateProgram, placeholders } from "../offline/evaluate";
 import { readTree } from "../offline/tree";
 import { SiteInput } from "../offline/viewModel";
 import { projectRoot } from "./mocks";
+import { withInterconnects } from "../runtime/projectFiles";
 
 /** A site's page input from `config` (a stack file's `config:` map), as `npm run plan` makes it. */
 export async function siteInput(

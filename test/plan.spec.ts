@@ -9,11 +9,9 @@ import { planStack } from "../lib/plan";
 import {
     parseStackFile,
     rawStackConfig,
-    readStackFile,
     secretPlaceholder,
     stackFileConfig,
 } from "../lib/stackFile";
-import { withInterconnects } from "../lib/interconnect";
 import {
     chains,
     diffResources,
@@ -44,6 +42,7 @@ import {
     stackConfig,
     types,
 } from "./mocks";
+import { readStackFile, withInterconnects } from "../runtime/projectFiles";
 
 const greece = () => editableStackConfig("greece");
 

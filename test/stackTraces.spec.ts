@@ -1,6 +1,6 @@
 import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
-import { withCappedStackTraces } from "../lib/stackTraces";
+import { withCappedStackTraces } from "../runtime/stackTraces";
 import { inStack, setupMocks } from "./mocks";
 
 describe("capped stack traces while resources are declared", () => {

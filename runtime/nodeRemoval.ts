@@ -1,8 +1,8 @@
 import { request as httpRequest } from "http";
 import { request as httpsRequest } from "https";
 import * as tls from "tls";
-import { StackPlan } from "./plan";
-import { annotations, labels, rancherClusterName } from "./naming";
+import { StackPlan } from "../lib/plan";
+import { annotations, labels, rancherClusterName } from "../lib/naming";
 
 /**
  * Before a node's VM is deleted, its Rancher machine must go: Rancher then drains the node,

@@ -1,5 +1,5 @@
-import { rancherClusterName, resourceNames } from "./naming";
-import { StackPlan } from "./plan";
+import { rancherClusterName, resourceNames } from "../lib/naming";
+import { StackPlan } from "../lib/plan";
 import {
     RancherApi,
     RancherError,
