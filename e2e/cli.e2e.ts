@@ -37,7 +37,9 @@ type Site = (typeof sites)[number];
 
 interface Run {
     status: number;
+    /** stdout and stderr, as a terminal shows them. */
     output: string;
+    stdout: string;
 }
 
 /** The plan of a site's committed stack file. */
@@ -69,10 +71,14 @@ describe("the pulumi CLI through Pulumi.yaml, with the language host and every r
                 stdio: ["pipe", "pipe", "pipe"],
             });
             let output = "";
-            child.stdout.on("data", (chunk) => (output += chunk));
+            let stdout = "";
+            child.stdout.on("data", (chunk) => {
+                output += chunk;
+                stdout += chunk;
+            });
             child.stderr.on("data", (chunk) => (output += chunk));
             child.on("error", reject);
-            child.on("close", (status) => resolve({ status: status ?? -1, output }));
+            child.on("close", (status) => resolve({ status: status ?? -1, output, stdout }));
             child.stdin.end(input ?? "");
         });
     }
@@ -334,6 +340,111 @@ describe("the pulumi CLI through Pulumi.yaml, with the language host and every r
                 const output = await ok(["refresh", "--stack", site, "--yes"]);
                 assert.deepStrictEqual(resourceSummary(output), { unchanged: created });
                 await ok(["preview", "--stack", site, "--expect-no-changes"]);
+            });
+
+            it("shows the refreshed state beside the plan on the topology page, and no secret", async () => {
+                const state = path.join(work, `state-${site}`);
+                mkdirSync(state, { recursive: true });
+                const exportFile = path.join(state, `${site}.json`);
+                await ok(["stack", "export", "--stack", site, "--file", exportFile]);
+                const listed = await controlPlane!.call(
+                    "GET",
+                    "/apis/kubevirt.io/v1/virtualmachines",
+                );
+                const page = path.join(state, "page.html");
+                /** The page `npm run plan -- --stack <site> --html --state` writes, as text. */
+                async function statePage(): Promise<string> {
+                    const result = await run(process.execPath, [
+                        "scripts/run.js",
+                        "plan",
+                        "--stack",
+                        site,
+                        "--html",
+                        page,
+                        "--state",
+                        state,
+                    ]);
+                    assert.strictEqual(result.status, 0, result.output);
+                    return readFileSync(page, "utf8");
+                }
+                const json = await run(process.execPath, [
+                    "scripts/run.js",
+                    "plan",
+                    "--stack",
+                    site,
+                    "--json",
+                ]);
+                const declared: number = JSON.parse(json.output.slice(json.output.indexOf("{")))
+                    .resources.length;
+                const rows = (html: string, table: string) =>
+                    [
+                        ...html
+                            .split(`<table class="${table}">`)[1]
+                            .split("</table>")[0]
+                            .matchAll(/<tr data-[a-z]+="[^"]*">(.*?)<\/tr>/g),
+                    ].map((m) => [...m[1].matchAll(/<td>(.*?)<\/td>/g)].map((td) => td[1]));
+                const vms = (listed.body.items as any[])
+                    .filter((vm) => vm.metadata.labels?.[labels.site] === site)
+                    .sort((a, b) =>
+                        `${a.metadata.namespace}/${a.metadata.name}` <
+                        `${b.metadata.namespace}/${b.metadata.name}`
+                            ? -1
+                            : 1,
+                    );
+                const expectedVms = (source: string) =>
+                    vms.map((vm) => {
+                        const ready = vm.status.conditions.find((c: any) => c.type === "Ready");
+                        const node = `${vm.metadata.labels[labels.cluster]}/${vm.metadata.labels[labels.node]}`;
+                        return [
+                            node,
+                            vm.metadata.name,
+                            vm.status.printableStatus,
+                            ready.status === "True"
+                                ? "True"
+                                : `${ready.status}: ${[ready.reason, ready.message].filter((x) => x).join(": ")}`,
+                            ready.lastTransitionTime,
+                            source,
+                        ];
+                    });
+
+                // From the state alone, as the last refresh saw it...
+                const fromState = await statePage();
+                assert.ok(
+                    fromState.includes(
+                        `<p class="state-counts">${declared} resources in both the plan and the state; 0 only in the state; 0 only in the plan.</p>`,
+                    ),
+                );
+                assert.deepStrictEqual(rows(fromState, "live-vms"), expectedVms("stack state"));
+                assert.deepStrictEqual(
+                    rows(fromState, "live-clusters"),
+                    // The provider keeps ClusterSync's node list secret: the page does not open it.
+                    plan.clusters.map((c) => [
+                        c.name,
+                        c.rancherName,
+                        "active",
+                        "(a secret in the state)",
+                    ]),
+                );
+                // ...and with the host cluster's own list.
+                writeFileSync(path.join(state, `${site}.vms.json`), JSON.stringify(listed.body));
+                const withHosts = await statePage();
+                assert.deepStrictEqual(rows(withHosts, "live-vms"), expectedVms("host cluster"));
+                // The export's secrets are ciphertext, and the page holds none of them, nor a credential.
+                const ciphertexts = [
+                    ...readFileSync(exportFile, "utf8").matchAll(/"ciphertext": ?"([^"]+)"/g),
+                ].map((m) => m[1]);
+                assert.ok(ciphertexts.length > 0);
+                for (const secret of [
+                    ...ciphertexts,
+                    rancherToken,
+                    // The site's kubeconfig (a secret of the stack) authenticates with this token.
+                    controlPlane!.token,
+                ]) {
+                    assert.ok(
+                        !withHosts.includes(secret),
+                        `the page holds ${secret.slice(0, 12)}...`,
+                    );
+                }
             });
 
             it("destroys everything with the program, Rancher's clusters included", async () => {

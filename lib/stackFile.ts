@@ -160,5 +160,10 @@ export function withAllocations(document: Document, allocations: Allocations): s
         pair.key.commentBefore = allocationComment;
         (copy.get("config") as YAMLMap).add(pair);
     }
-    return copy.toString({ lineWidth: 0, flowCollectionPadding: false });
+    return stackFileText(copy);
+}
+
+/** A stack file's text as this project writes it: as committed, long lines and `[a, b]` kept. */
+export function stackFileText(document: Document): string {
+    return document.toString({ lineWidth: 0, flowCollectionPadding: false });
 }

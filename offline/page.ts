@@ -14,6 +14,8 @@ import {
     placementLabels,
     strongestAction,
 } from "./viewModel";
+import type { WorkbenchFiles } from "./workbench";
+import type { LiveStateView } from "./liveState";
 
 /**
  * The topology page: one self-contained HTML file from the page model (offline/viewModel.ts).
@@ -246,6 +248,38 @@ function table(sites: SiteView[]): string {
     ].join("");
 }
 
+function resourceList(kind: string, names: string[], what: string): string {
+    return names.length === 0
+        ? ""
+        : `<h4>${names.length} ${what}</h4><ul class="${kind}">${names.map((n) => `<li>${esc(n)}</li>`).join("")}</ul>`;
+}
+
+/** One site's live state: resources on either side only, each VM's condition, each cluster's. */
+function liveState(state: LiveStateView): string {
+    const vms = state.vms.map(
+        (vm) =>
+            `<tr data-vm="${esc(`${vm.namespace}/${vm.vmName}`)}"><td>${esc(vm.node)}</td><td>${esc(vm.vmName)}</td><td>${esc(vm.status)}</td><td>${esc(vm.ready)}</td><td>${esc(vm.since)}</td><td>${esc(vm.source)}</td></tr>`,
+    );
+    const clusters = state.clusters.map(
+        (c) =>
+            `<tr data-cluster="${esc(c.cluster)}"><td>${esc(c.cluster)}</td><td>${esc(c.rancherName)}</td><td>${esc(c.state)}</td><td>${c.rancherNodes ? esc(c.rancherNodes.join(", ")) : "(a secret in the state)"}</td></tr>`,
+    );
+    return [
+        `<div class="site-state" id="${anchor("site", `state-${state.stack}`)}" data-stack="${esc(state.stack)}">`,
+        `<h3>${esc(state.stack)}${state.exportedAt ? ` <span class="meta">state exported ${esc(state.exportedAt)}</span>` : ""}</h3>`,
+        `<p class="state-counts">${state.inBoth} resources in both the plan and the state; ${state.onlyInState.length} only in the state; ${state.onlyInPlan.length} only in the plan.</p>`,
+        resourceList(
+            "only-state",
+            state.onlyInState,
+            "only in the state: the next up deletes them",
+        ),
+        resourceList("only-plan", state.onlyInPlan, "only in the plan: the next up creates them"),
+        `<table class="live-vms"><caption>Node VMs</caption><thead><tr><th>Node</th><th>VM</th><th>Status</th><th>Ready</th><th>Since</th><th>From</th></tr></thead><tbody>${vms.join("")}</tbody></table>`,
+        `<table class="live-clusters"><caption>Rancher clusters, at the last up or refresh</caption><thead><tr><th>Cluster</th><th>Rancher</th><th>State</th><th>Rancher's nodes</th></tr></thead><tbody>${clusters.join("")}</tbody></table>`,
+        `</div>`,
+    ].join("");
+}
+
 function changeTable(sites: SiteView[]): string {
     const rows = sites.flatMap((site) => {
         const marks = [
@@ -360,6 +394,12 @@ pre{background:#f6f8fa;padding:.5rem;overflow:auto;font-size:12px}
 .bar{display:block;position:relative;width:9rem;height:12px;background:#e6ebf0;border:1px solid #aab;border-radius:3px;overflow:hidden}.bar .fill{position:absolute;left:0;top:0;bottom:0;background:#2da44e}
 .use.warn .fill{background:#bf8700}.use.over .fill{background:#cf222e}.use.over td{color:#cf222e;font-weight:bold}.pct{color:#57606a;text-align:right}
 .vms,.unplaced,.rejected{margin:.25rem 0;padding-left:1rem}.how{color:#57606a;font-size:12px}
+#wb-graph{height:560px;background:#fff;border:1px solid #d0d7de;border-radius:6px}
+#workbench details{background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:.25rem 1rem;margin:.5rem 0}#workbench summary{cursor:pointer;font-weight:bold}
+#wb-inspector{background:#fff;border:2px solid #0969da;border-radius:6px;padding:.25rem 1rem;margin:.5rem 0}
+#wb-elements{columns:3;list-style:none;padding:0}#wb-elements button{font-size:12px;background:none;border:0;cursor:pointer;text-align:left}#wb-elements button[aria-pressed=true]{font-weight:bold;outline:2px solid #0969da}
+.fields label{display:flex;gap:.5rem;margin:.2rem 0}.fields label span{width:10rem;color:#57606a}.fields input{flex:1;font-family:monospace}.form-error{color:#cf222e}
+#workbench textarea{width:100%;font-family:monospace;font-size:12px}pre.problem{color:#cf222e}a.button{display:inline-block;border:1px solid #0969da;border-radius:4px;padding:.1rem .5rem;margin:.25rem 0}
 `;
 
 /** Filters nodes and table rows by what the search box holds; Enter opens the first match. */
@@ -382,7 +422,45 @@ box.addEventListener("keydown", (e) => {
 });
 `;
 
-export function renderPage(model: PageModel): string {
+/** The workbench: the files it edits, planned in the page by the bundled script. */
+export interface WorkbenchInput {
+    files: WorkbenchFiles;
+    script: string;
+}
+
+/** JSON inside a <script> element: no `<` may close it early. */
+const scriptJson = (value: unknown) => JSON.stringify(value).replace(/</g, "\\u003c");
+
+function workbench(model: PageModel, input: WorkbenchInput): string {
+    // The committed plan's detail panes of each graph element that has one.
+    const details: Record<string, string> = {};
+    for (const site of model.sites) {
+        for (const cluster of site.clusters) {
+            details[`cluster:${cluster.id}`] = anchor("d", cluster.id);
+            for (const node of cluster.nodes) {
+                details[`node:${node.id}`] = anchor("d", node.id);
+            }
+        }
+    }
+    return [
+        `<section class="view" id="workbench"><h2>Workbench</h2>`,
+        `<p class="meta">Every site, planned in this page by the code <code>npm run plan</code> runs. Select an element in the graph or the list, change its fields, duplicate or remove it, or edit the files; the graph, problems, change, addresses and placement follow, and Export gives the files to commit. Nothing leaves the page.</p>`,
+        `<p id="wb-status" role="status"></p><button type="button" id="wb-reset">Back to the committed files</button>`,
+        `<div id="wb-graph" role="img" aria-label="Graph of the sites, networks, clusters, nodes, hosts and interconnects; the list below has every element"></div>`,
+        `<div id="wb-inspector" aria-live="polite"></div>`,
+        `<details open><summary>Elements</summary><ul id="wb-elements"></ul></details>`,
+        `<details open><summary>Problems</summary><div id="wb-problems"></div></details>`,
+        `<details open><summary>Change against the committed files</summary><div id="wb-change"></div></details>`,
+        `<details><summary>Addresses</summary><div id="wb-addresses"></div></details>`,
+        `<details><summary>Placement</summary><div id="wb-placement"></div></details>`,
+        `<details><summary>Files</summary><div id="wb-files"></div></details>`,
+        `<details open><summary>Export</summary><div id="wb-export"></div></details>`,
+        `<script type="application/json" id="workbench-data">${scriptJson({ files: input.files, details })}</script>`,
+        `</section>`,
+    ].join("\n");
+}
+
+export function renderPage(model: PageModel, workbenchInput?: WorkbenchInput): string {
     const counts = model.changeCounts;
     const summary = counts
         ? `<p id="change-summary">${(["create", "update", "replace", "delete"] as const)
@@ -403,10 +481,11 @@ export function renderPage(model: PageModel): string {
         `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'">`,
         `<title>${esc(title)}</title><style>${style}</style></head><body>`,
         `<header><h1>${esc(title)}</h1>`,
-        `<nav><a href="#topology">Topology</a> · <a href="#addresses">Addresses</a> · <a href="#hosts">Hosts</a> · <a href="#table">Table</a>${counts ? ` · <a href="#change">Change</a>` : ""}</nav>`,
+        `<nav>${workbenchInput ? `<a href="#workbench">Workbench</a> · ` : ""}<a href="#topology">Topology</a> · <a href="#addresses">Addresses</a> · <a href="#hosts">Hosts</a> · <a href="#table">Table</a>${counts ? ` · <a href="#change">Change</a>` : ""}${model.states ? ` · <a href="#state">Live state</a>` : ""}</nav>`,
         `<label>Search node, IP or MAC <input id="search" type="search" autocomplete="off"></label><span id="search-status" role="status"></span>`,
         summary,
         `</header><main>`,
+        workbenchInput ? workbench(model, workbenchInput) : "",
         `<section class="view" id="topology"><h2>Topology</h2>${model.sites.map(topology).join("")}${model.links.map(link).join("")}</section>`,
         `<section class="view" id="addresses"><h2>Addresses</h2><p class="meta">Marks: <span class="count pinned">pinned</span>, <span class="count recorded">recorded</span>, <span class="count new">newly assigned</span>; pool blocks: pod, service, reserved (hatched).</p>${model.sites.map(addresses).join("")}</section>`,
         `<section class="view" id="hosts"><h2>Hosts</h2><p class="meta">What each host of the site's inventory has, and what the VMs placed on it take: bars fill green, amber from ${nearlyFullPercent}%, red beyond the host.</p>${model.sites.map(hosts).join("")}</section>`,
@@ -414,8 +493,12 @@ export function renderPage(model: PageModel): string {
         counts
             ? `<section class="view" id="change"><h2>Change</h2>${changeTable(model.sites)}</section>`
             : "",
+        model.states
+            ? `<section class="view" id="state"><h2>Live state</h2><p class="meta">What each stack's state (<code>pulumi stack export</code>) and, when read, its host cluster say is deployed, beside the plan. Only names, statuses and conditions are shown.</p>${model.states.map(liveState).join("")}</section>`
+            : "",
         `</main><aside aria-label="Details"><h2>Details</h2><p class="hint">Select a cluster or node.</p>${details.join("")}</aside>`,
         `<script>${script}</script>`,
+        workbenchInput ? `<script>${workbenchInput.script}</script>` : "",
         `</body></html>`,
         "",
     ].join("\n");

@@ -9,6 +9,7 @@ import { formatBytes } from "../lib/quantity";
 import { Action, ResourceChange, formatPath } from "./diff";
 import { kindOf, toYaml } from "./render";
 import { compareText } from "../lib/order";
+import type { LiveStateView } from "./liveState";
 
 /**
  * What the topology page shows, shaped from the offline plan: plain data, sorted, with nothing
@@ -214,6 +215,8 @@ export interface PageModel {
     links: LinkView[];
     /** Present when the page compares against an earlier plan. */
     changeCounts?: Record<Action, number>;
+    /** What each site's stack state says is deployed (`npm run plan -- --state`). */
+    states?: LiveStateView[];
 }
 
 /** One site's offline plan and what the program registered for it. */

@@ -1,8 +1,9 @@
-import { existsSync, readFileSync } from "fs";
+import { existsSync, readFileSync, readdirSync } from "fs";
 import * as path from "path";
 import { RawStackConfig, LoadedInterconnects } from "../lib/config/types";
 import { interconnectsFile, interconnectsOf } from "../lib/interconnect";
 import { StackFile, parseStackFile, stackFilePath } from "../lib/stackFile";
+import type { WorkbenchFiles } from "../offline/workbench";
 
 /**
  * The project's files as the program, the CLI scripts and the tests read them from disk; lib/
@@ -29,4 +30,28 @@ export function loadInterconnects(dir: string): LoadedInterconnects | undefined 
 export function withInterconnects(raw: RawStackConfig, dir: string): RawStackConfig {
     const interconnects = loadInterconnects(dir);
     return interconnects ? { ...raw, interconnects } : raw;
+}
+
+/** Every site of the project: the stacks whose `Pulumi.<site>.yaml` is in `dir`, sorted. */
+export function projectStacks(dir: string): string[] {
+    return readdirSync(dir)
+        .map((file) => /^Pulumi\.([A-Za-z0-9_.-]+)\.yaml$/.exec(file)?.[1])
+        .filter((stack): stack is string => stack !== undefined)
+        .sort();
+}
+
+/** What the topology page's workbench edits: every stack file and interconnects.yaml, as text. */
+export function workbenchFiles(dir: string): WorkbenchFiles {
+    const interconnects = path.join(dir, interconnectsFile);
+    return {
+        stacks: Object.fromEntries(
+            projectStacks(dir).map((stack) => [
+                stack,
+                readFileSync(path.join(dir, stackFilePath(stack)), "utf8"),
+            ]),
+        ),
+        ...(existsSync(interconnects)
+            ? { interconnects: readFileSync(interconnects, "utf8") }
+            : {}),
+    };
 }

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "fs";
 import * as path from "path";
 import { StackPlan, planStack } from "../lib/plan";
 import { interconnectsFile, planInterconnects } from "../lib/interconnect";
@@ -6,10 +6,17 @@ import { ConfigError, ProblemList, formatProblems } from "../lib/problems";
 import { stackFileConfig, stackFilePath } from "../lib/stackFile";
 import { diffResources, formatDiff, parseRendered } from "../offline/diff";
 import { ExportError, checkDrift } from "../offline/drift";
+import {
+    LiveStateView,
+    exportedState,
+    liveStateView,
+    virtualMachineList,
+} from "../offline/liveState";
 import { renderExplanation } from "../offline/explain";
 import { sitePolicyConfig } from "../policy/policies";
 import { evaluateProgram, placeholders } from "../offline/evaluate";
-import { renderPage } from "../offline/page";
+import { WorkbenchInput, renderPage } from "../offline/page";
+import { workbenchScript } from "../offline/pageScript";
 import { readTree } from "../offline/tree";
 import { SiteInput, pageModel } from "../offline/viewModel";
 import {
@@ -20,13 +27,21 @@ import {
     renderSummary,
     renderedEntries,
 } from "../offline/render";
-import { loadInterconnects, readStackFile, withInterconnects } from "../runtime/projectFiles";
+import {
+    loadInterconnects,
+    projectStacks,
+    readStackFile,
+    withInterconnects,
+    workbenchFiles,
+} from "../runtime/projectFiles";
 
 const usage = [
-    "usage: npm run plan -- --stack <name> [--out <dir>] [--json] [--diff <dir>] [--policy-config <file>] [--html <file>]",
+    "usage: npm run plan -- --stack <name> [--out <dir>] [--json] [--diff <dir>] [--policy-config <file>] [--html <file> [--state <dir>]]",
     "       npm run plan -- --stack <name> --explain",
     "       npm run plan -- --stack <name> --check-drift <pulumi stack export file>",
-    "       npm run plan -- --all --html <file> [--diff <dir with a folder per site>]",
+    "       npm run plan -- --all --html <file> [--diff <dir with a folder per site>] [--state <dir>]",
+    "       (--state: <dir>/<stack>.json from pulumi stack export, and <dir>/<stack>.vms.json from",
+    "        kubectl get virtualmachines -A -o json when read)",
 ].join("\n");
 
 interface Arguments {
@@ -39,12 +54,14 @@ interface Arguments {
     html?: string;
     explain: boolean;
     checkDrift?: string;
+    state?: string;
 }
 
 const valueFlags: Record<
     string,
-    "stack" | "out" | "diff" | "policyConfig" | "html" | "checkDrift"
+    "stack" | "out" | "diff" | "policyConfig" | "html" | "checkDrift" | "state"
 > = {
+    "--state": "state",
     "--stack": "stack",
     "--out": "out",
     "--diff": "diff",
@@ -72,6 +89,10 @@ function parseArguments(argv: string[]): Arguments | string {
         }
     }
     const others = [args.out, args.json || undefined, args.policyConfig, args.diff, args.html];
+    // The live state is a view of the page.
+    if (args.state && !args.html) {
+        return usage;
+    }
     if (args.all) {
         return args.html && !args.stack && !args.out && !args.json && !args.policyConfig
             ? args
@@ -90,14 +111,6 @@ function parseArguments(argv: string[]): Arguments | string {
     return args;
 }
 
-/** Every site of the project: the stacks whose `Pulumi.<site>.yaml` is in this folder. */
-function allStacks(): string[] {
-    return readdirSync(".")
-        .map((file) => /^Pulumi\.([A-Za-z0-9_.-]+)\.yaml$/.exec(file)?.[1])
-        .filter((stack): stack is string => stack !== undefined)
-        .sort();
-}
-
 /**
  * `--html`: the topology page of `stacks`, each planned as `--stack` plans it; with `--diff`, each
  * compared with `<diff>` (one site) or `<diff>/<site>` (`--all`), absent folders as empty.
@@ -113,6 +126,7 @@ async function writePage(args: Arguments, stacks: string[]): Promise<number> {
         return 1;
     }
     const inputs: SiteInput[] = [];
+    const states: LiveStateView[] = [];
     for (const stack of stacks) {
         const stackFile = readStackFile(stackFilePath(stack));
         // As the program reads it, so that it finds this plan made (planStack keeps the last).
@@ -141,10 +155,60 @@ async function writePage(args: Arguments, stacks: string[]): Promise<number> {
             outputs: evaluation.outputs,
             ...(args.diff ? { changes: diffResources(before, evaluation.resources) } : {}),
         });
+        if (args.state) {
+            states.push(readState(args.state, stack, plan, evaluation.resources));
+        }
     }
-    writeFileSync(args.html!, renderPage(pageModel(inputs, interconnects)));
+    const model = pageModel(inputs, interconnects);
+    writeFileSync(
+        args.html!,
+        renderPage(args.state ? { ...model, states } : model, workbenchInput()),
+    );
     console.error(`wrote ${args.html} (${stacks.join(", ")})`);
     return 0;
+}
+
+/** A JSON file's value; an Error naming the file when it is not JSON. */
+function readJson(file: string): unknown {
+    try {
+        return JSON.parse(readFileSync(file, "utf8"));
+    } catch (error) {
+        throw new Error(`${file} is not JSON: ${(error as Error).message}`);
+    }
+}
+
+/**
+ * `--state <dir>`: the live state of `stack` from `<dir>/<stack>.json` (`pulumi stack export`;
+ * none: nothing deployed yet) and `<dir>/<stack>.vms.json` (`kubectl get virtualmachines -A -o
+ * json`, when the host cluster was read).
+ */
+function readState(
+    dir: string,
+    stack: string,
+    plan: StackPlan,
+    resources: { type: string; name: string }[],
+): LiveStateView {
+    const exportFile = path.join(dir, `${stack}.json`);
+    const vmsFile = path.join(dir, `${stack}.vms.json`);
+    const checked = <T>(file: string, read: () => T): T => {
+        try {
+            return read();
+        } catch (error) {
+            throw error instanceof ExportError ? new Error(`${file} ${error.message}`) : error;
+        }
+    };
+    const exported = existsSync(exportFile)
+        ? checked(exportFile, () => exportedState(readJson(exportFile)))
+        : { resources: [] };
+    const vms = existsSync(vmsFile)
+        ? checked(vmsFile, () => virtualMachineList(readJson(vmsFile)))
+        : undefined;
+    return liveStateView(stack, plan, resources, exported, vms);
+}
+
+/** The page's workbench holds every site: interconnects join them, so each plans with its peers. */
+function workbenchInput(): WorkbenchInput {
+    return { files: workbenchFiles("."), script: workbenchScript() };
 }
 
 /** Replaces what an earlier `--out` wrote in `dir`, leaving anything else there alone. */
@@ -189,7 +253,7 @@ async function main(argv: string[]): Promise<number> {
         return 2;
     }
     if (args.all) {
-        return writePage(args, allStacks());
+        return writePage(args, projectStacks("."));
     }
     const stack = args.stack!;
     const file = stackFilePath(stack);
@@ -246,7 +310,12 @@ async function main(argv: string[]): Promise<number> {
     if (args.html) {
         const { resources, outputs } = evaluation;
         const site = { stack, plan, raw, resources, outputs, ...(changes ? { changes } : {}) };
-        writeFileSync(args.html, renderPage(pageModel([site])));
+        const model = pageModel([site]);
+        const states = args.state ? [readState(args.state, stack, plan, resources)] : undefined;
+        writeFileSync(
+            args.html,
+            renderPage(states ? { ...model, states } : model, workbenchInput()),
+        );
         console.error(`wrote ${args.html}`);
     }
     return 0;

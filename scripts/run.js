@@ -1,4 +1,4 @@
-// `npm run plan|lock|bench|schema|hosts`: runs scripts/<name>.ts as JavaScript compiled by tsc into build/,
+// `npm run plan|lock|bench|bench:page|schema|hosts`: runs scripts/<name>.ts as JavaScript compiled by tsc into build/,
 // recompiling (without type checks: `npm test` does those) whenever a source file changed. Node
 // then starts in about half the time ts-node takes to transpile the same modules on every run.
 "use strict";
@@ -59,8 +59,8 @@ function pruneStale(dir) {
 }
 
 const [name, ...args] = process.argv.slice(2);
-if (!["plan", "lock", "bench", "schema", "hosts"].includes(name)) {
-    console.error("usage: node scripts/run.js plan|lock|bench|schema|hosts [args]");
+if (!["plan", "lock", "bench", "benchPage", "schema", "hosts"].includes(name)) {
+    console.error("usage: node scripts/run.js plan|lock|bench|benchPage|schema|hosts [args]");
     process.exit(2);
 }
 const hash = sourceHash();

@@ -1,0 +1,761 @@
+import { Document, isMap, isSeq, parse, parseDocument, stringify } from "yaml";
+import {
+    GatewayPlan,
+    InterconnectPlan,
+    interconnectsFile,
+    interconnectsOf,
+    planInterconnects,
+} from "../lib/interconnect";
+import type { LoadedInterconnects } from "../lib/config/types";
+import { annotations } from "../lib/naming";
+import { compareText } from "../lib/order";
+import { ClusterPlan, NodePlan, StackPlan, planStack } from "../lib/plan";
+import { ConfigError, ProblemList, formatProblems } from "../lib/problems";
+import {
+    configNamespace,
+    parseStackFile,
+    stackFileConfig,
+    stackFilePath,
+    stackFileText,
+    withAllocations,
+} from "../lib/stackFile";
+
+/**
+ * The topology page's workbench, without the page: the project's files as a person edits them,
+ * planned by the same code as `npm run plan`, the change against the committed files, the graph
+ * of it all and the edits the page offers. No DOM and no Node.js built-in: page/app.ts runs it in
+ * the browser, and the tests run it here.
+ */
+
+/** The files a workbench edits: each site's stack file, and interconnects.yaml when there is one. */
+export interface WorkbenchFiles {
+    stacks: Record<string, string>;
+    interconnects?: string;
+}
+
+export interface PlannedSite {
+    stack: string;
+    plan?: StackPlan;
+    /** What `npm run plan -- --stack <stack>` prints instead of a plan. */
+    problems?: string;
+}
+
+export interface Planned {
+    sites: PlannedSite[];
+    interconnects?: InterconnectPlan;
+    /** What `npm run plan -- --all --html` prints about interconnects.yaml instead of a page. */
+    interconnectProblems?: string;
+}
+
+const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+/**
+ * Each site's last plan, by what it was planned from: an edit re-plans the sites it touches, not
+ * every site of the testbed.
+ */
+const lastPlanned = new Map<string, { key: string; site: PlannedSite }>();
+
+/** Every site of `files` planned as `npm run plan` plans it, the interconnects as `--all` does. */
+export function planFiles(files: WorkbenchFiles): Planned {
+    let loaded: LoadedInterconnects | undefined;
+    let interconnects: InterconnectPlan | undefined;
+    let interconnectProblems: string | undefined;
+    if (files.interconnects !== undefined) {
+        try {
+            loaded = interconnectsOf(files.interconnects, (site) => files.stacks[site]);
+            const problems = new ProblemList();
+            interconnects = planInterconnects(loaded.raw, loaded.sites, problems, loaded.broken);
+            if (!problems.empty) {
+                interconnects = undefined;
+                interconnectProblems = formatProblems(problems.problems, interconnectsFile);
+            }
+        } catch (error) {
+            interconnectProblems = `${interconnectsFile}: ${messageOf(error)}`;
+        }
+    }
+    // The texts a site's plan depends on: its own, and interconnects.yaml's with its members'.
+    const members = loaded
+        ? Object.keys(files.stacks)
+              .filter((s) => loaded.sites[s] !== undefined || loaded.broken.includes(s))
+              .sort(compareText)
+        : [];
+    const sites = Object.keys(files.stacks)
+        .sort(compareText)
+        .map((stack): PlannedSite => {
+            const key = JSON.stringify([
+                files.stacks[stack],
+                files.interconnects ?? null,
+                ...members.map((s) => files.stacks[s]),
+            ]);
+            const last = lastPlanned.get(stack);
+            if (last?.key === key) {
+                return last.site;
+            }
+            const site = planSite(stack);
+            lastPlanned.set(stack, { key, site });
+            return site;
+        });
+    return {
+        sites,
+        ...(interconnects ? { interconnects } : {}),
+        ...(interconnectProblems ? { interconnectProblems } : {}),
+    };
+
+    function planSite(stack: string): PlannedSite {
+        try {
+            const raw = stackFileConfig(parseStackFile(files.stacks[stack], stackFilePath(stack)));
+            const { plan } = planStack(loaded ? { ...raw, interconnects: loaded } : raw);
+            return { stack, plan };
+        } catch (error) {
+            return {
+                stack,
+                problems:
+                    error instanceof ConfigError
+                        ? formatProblems(error.problems)
+                        : messageOf(error),
+            };
+        }
+    }
+}
+
+/**
+ * The stack file as `npm run lock` would leave it: its text with `edge:allocations` recording
+ * the plan's addresses and placements, or unchanged when they are recorded already or it has
+ * problems (scripts/lock.ts, which plans it without interconnects too).
+ */
+export function lockedStackFile(stack: string, text: string): string {
+    try {
+        const file = parseStackFile(text, stackFilePath(stack));
+        const { plan } = planStack(stackFileConfig(file));
+        return plan.lockChanges.length === 0
+            ? text
+            : withAllocations(file.document, plan.allocations);
+    } catch {
+        return text;
+    }
+}
+
+/** The files to hand in: each changed one, stack files locked, by file name. */
+export function exportedFiles(
+    files: WorkbenchFiles,
+    committed: WorkbenchFiles,
+): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const stack of Object.keys(files.stacks).sort(compareText)) {
+        if (files.stacks[stack] !== committed.stacks[stack]) {
+            out[stackFilePath(stack)] = lockedStackFile(stack, files.stacks[stack]);
+        }
+    }
+    if (files.interconnects !== undefined && files.interconnects !== committed.interconnects) {
+        out[interconnectsFile] = files.interconnects;
+    }
+    return out;
+}
+
+export type Action = "create" | "update" | "replace" | "delete";
+
+export interface PlanChange {
+    site: string;
+    /** `cluster` or `cluster/node`, or the interconnect's gateway. */
+    what: string;
+    kind: "cluster" | "node" | "gateway";
+    action: Action;
+    reasons: string[];
+}
+
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+/** What differs between two versions of a node, as a person reads it. */
+function nodeFields(before: NodePlan, after: NodePlan): string[] {
+    const fields: [string, unknown, unknown][] = [
+        ["cpu", before.cpu, after.cpu],
+        ["memory", before.memory, after.memory],
+        ["disk", before.disk, after.disk],
+        ["image", before.image, after.image],
+        ["roles", before.roles.join(","), after.roles.join(",")],
+        ["host", before.host ?? "(scheduler)", after.host ?? "(scheduler)"],
+        ...after.interfaces.map((nic): [string, unknown, unknown] => [
+            `${nic.network} address`,
+            before.interfaces.find((b) => b.network === nic.network)?.ip ?? "(none)",
+            nic.ip,
+        ]),
+        ...before.interfaces
+            .filter((nic) => !after.interfaces.some((a) => a.network === nic.network))
+            .map((nic): [string, unknown, unknown] => [`${nic.network} address`, nic.ip, "(none)"]),
+    ];
+    return fields
+        .filter(([, a, b]) => !same(a, b))
+        .map(([name, a, b]) => `${name} ${String(a)} → ${String(b)}`);
+}
+
+/**
+ * A node's change as the program's resources take it (components/clonedDiskVm.ts): its root disk
+ * and VM are replaced when the disk's spec or the root-disk or cluster-identity annotation
+ * changes; anything else in the VM or its cloud-init is updated in place.
+ */
+function nodeChange(
+    before: NodePlan,
+    after: NodePlan,
+): { action: Action; reasons: string[] } | undefined {
+    const replacing = [annotations.rootDisk, annotations.clusterIdentity].filter(
+        (key) =>
+            before.virtualMachine.metadata.annotations?.[key] !==
+            after.virtualMachine.metadata.annotations?.[key],
+    );
+    const fields = nodeFields(before, after);
+    if (!same(before.rootDisk.spec, after.rootDisk.spec) || replacing.length > 0) {
+        return { action: "replace", reasons: fields.length ? fields : ["its root disk changes"] };
+    }
+    const updated =
+        !same(before.virtualMachine, after.virtualMachine) ||
+        !same(before.userData, after.userData) ||
+        before.networkData !== after.networkData;
+    return updated
+        ? { action: "update", reasons: fields.length ? fields : ["its VM or cloud-init changes"] }
+        : undefined;
+}
+
+function clusterFields(before: ClusterPlan, after: ClusterPlan): string[] {
+    const keys = ["type", "kubernetesVersion", "cni", "podCidr", "serviceCidr"] as const;
+    return keys
+        .filter((key) => before[key] !== after[key])
+        .map((key) => `${key} ${before[key]} → ${after[key]}`);
+}
+
+/**
+ * The change from `before` to `after`, per cluster, node and gateway; a site that does not plan
+ * on either side has no change to show (its problems say why).
+ */
+export function planChanges(before: Planned, after: Planned): PlanChange[] {
+    const changes: PlanChange[] = [];
+    for (const site of after.sites) {
+        const old = before.sites.find((s) => s.stack === site.stack)?.plan;
+        const now = site.plan;
+        if (!now) {
+            continue;
+        }
+        const oldClusters = old?.clusters ?? [];
+        for (const cluster of now.clusters) {
+            const was = oldClusters.find((c) => c.name === cluster.name);
+            const add = (change: Omit<PlanChange, "site">) =>
+                changes.push({ site: site.stack, ...change });
+            if (!was) {
+                add({ what: cluster.name, kind: "cluster", action: "create", reasons: [] });
+            } else if (was.identity !== cluster.identity) {
+                add({
+                    what: cluster.name,
+                    kind: "cluster",
+                    action: "replace",
+                    reasons: clusterFields(was, cluster),
+                });
+            } else if (clusterFields(was, cluster).length > 0) {
+                add({
+                    what: cluster.name,
+                    kind: "cluster",
+                    action: "update",
+                    reasons: clusterFields(was, cluster),
+                });
+            }
+            for (const node of cluster.nodes) {
+                const wasNode = was?.nodes.find((n) => n.name === node.name);
+                const what = `${cluster.name}/${node.name}`;
+                if (!wasNode) {
+                    add({ what, kind: "node", action: "create", reasons: [] });
+                    continue;
+                }
+                const change = nodeChange(wasNode, node);
+                if (change) {
+                    add({ what, kind: "node", ...change });
+                }
+            }
+            for (const gone of was?.nodes.filter(
+                (n) => !cluster.nodes.some((c) => c.name === n.name),
+            ) ?? []) {
+                add({
+                    what: `${cluster.name}/${gone.name}`,
+                    kind: "node",
+                    action: "delete",
+                    reasons: [],
+                });
+            }
+        }
+        for (const gone of oldClusters.filter(
+            (c) => !now.clusters.some((n) => n.name === c.name),
+        )) {
+            changes.push({
+                site: site.stack,
+                what: gone.name,
+                kind: "cluster",
+                action: "delete",
+                reasons: [],
+            });
+            for (const node of gone.nodes) {
+                changes.push({
+                    site: site.stack,
+                    what: `${gone.name}/${node.name}`,
+                    kind: "node",
+                    action: "delete",
+                    reasons: [],
+                });
+            }
+        }
+    }
+    const gateways = (planned: Planned) => planned.interconnects?.gateways ?? [];
+    const key = (g: GatewayPlan) => `${g.site}/${g.interconnect}`;
+    for (const gateway of gateways(after)) {
+        const was = gateways(before).find((g) => key(g) === key(gateway));
+        const change = (action: Action) =>
+            changes.push({
+                site: gateway.site,
+                what: gateway.interconnect,
+                kind: "gateway",
+                action,
+                reasons: [],
+            });
+        if (!was) {
+            change("create");
+        } else if (!same(was, gateway)) {
+            change("update");
+        }
+    }
+    for (const gone of gateways(before).filter(
+        (g) => !gateways(after).some((n) => key(n) === key(g)),
+    )) {
+        changes.push({
+            site: gone.site,
+            what: gone.interconnect,
+            kind: "gateway",
+            action: "delete",
+            reasons: [],
+        });
+    }
+    return changes;
+}
+
+/** A graph element, as Cytoscape.js takes it, with a position of its own. */
+export interface GraphElement {
+    group: "nodes" | "edges";
+    data: {
+        id: string;
+        label: string;
+        kind:
+            | "site"
+            | "network"
+            | "cluster"
+            | "node"
+            | "host"
+            | "gateway"
+            | "nic"
+            | "placement"
+            | "link";
+        parent?: string;
+        source?: string;
+        target?: string;
+        change?: Action;
+        /** Where its config is: the file and the YAML path of its entry. */
+        file?: string;
+        path?: (string | number)[];
+    };
+    position?: { x: number; y: number };
+}
+
+export const elementIds = {
+    site: (site: string) => `site:${site}`,
+    network: (site: string, network: string) => `net:${site}/${network}`,
+    cluster: (site: string, cluster: string) => `cluster:${site}/${cluster}`,
+    node: (site: string, cluster: string, node: string) => `node:${site}/${cluster}/${node}`,
+    host: (site: string, host: string) => `host:${site}/${host}`,
+    gateway: (site: string, interconnect: string) => `gw:${site}/${interconnect}`,
+};
+
+/** The index of the entry named `name` in the sequence at `path` of `document`, or -1. */
+function indexByName(document: Document, path: (string | number)[], name: string): number {
+    const seq = document.getIn(path);
+    if (!isSeq(seq)) {
+        return -1;
+    }
+    return seq.items.findIndex((item) => isMap(item) && item.get("name") === name);
+}
+
+const grid = { column: 150, row: 90, perRow: 8, siteGap: 260 };
+
+/** Each file's last parse, read-only: the graph is drawn anew on every edit of any one file. */
+const parsed = new Map<string, { text: string; document: Document }>();
+
+function documentOf(file: string, text: string): Document {
+    const last = parsed.get(file);
+    if (last?.text === text) {
+        return last.document;
+    }
+    const document = parseDocument(text);
+    parsed.set(file, { text, document });
+    return document;
+}
+
+/**
+ * The graph of every site: its networks on top, then each cluster's nodes in rows, its hosts at
+ * the bottom, gateways beside the networks, and an edge for each NIC, placement and interconnect.
+ * Positions are computed, not laid out by the library, so the same files draw the same graph.
+ * `before` adds what a change deletes, marked so.
+ */
+export function graphOf(
+    files: WorkbenchFiles,
+    planned: Planned,
+    changes: PlanChange[] = [],
+    before?: Planned,
+): GraphElement[] {
+    const elements: GraphElement[] = [];
+    const interconnects =
+        files.interconnects === undefined
+            ? undefined
+            : documentOf(interconnectsFile, files.interconnects);
+    /** Where interconnects.yaml declares `site`'s end of `interconnect`. */
+    const memberAt = (interconnect: string, site: string) => {
+        const index = interconnects
+            ? indexByName(interconnects, ["interconnects"], interconnect)
+            : -1;
+        const members = interconnects?.getIn(["interconnects", index, "members"]);
+        const member = isSeq(members)
+            ? members.items.findIndex((m) => isMap(m) && m.get("site") === site)
+            : -1;
+        return member >= 0
+            ? { file: interconnectsFile, path: ["interconnects", index, "members", member] }
+            : {};
+    };
+    const changeOf = (site: string, kind: PlanChange["kind"], what: string) =>
+        changes.find((c) => c.site === site && c.kind === kind && c.what === what)?.action;
+    let x0 = 0;
+    for (const site of planned.sites) {
+        const file = stackFilePath(site.stack);
+        const document = documentOf(file, files.stacks[site.stack] ?? "");
+        const sitePath = ["config", `${configNamespace}:site`];
+        const clustersPath = ["config", `${configNamespace}:clusters`];
+        const at = (path: (string | number)[]) => ({ file, path });
+        const siteId = elementIds.site(site.stack);
+        elements.push({
+            group: "nodes",
+            data: { id: siteId, label: site.stack, kind: "site", ...at(sitePath) },
+        });
+        const plan = site.plan ?? before?.sites.find((s) => s.stack === site.stack)?.plan;
+        if (!plan) {
+            x0 += grid.siteGap;
+            continue;
+        }
+        let y = 0;
+        let width = 1;
+        const siteGateways = (planned.interconnects?.gateways ?? []).filter(
+            (g) => g.site === site.stack,
+        );
+        plan.site.networks.forEach((network, i) => {
+            const index = document
+                ? indexByName(document, [...sitePath, "networks"], network.name)
+                : -1;
+            elements.push({
+                group: "nodes",
+                data: {
+                    id: elementIds.network(site.stack, network.name),
+                    label: `${network.name}\n${network.cidr}`,
+                    kind: "network",
+                    parent: siteId,
+                    ...(index >= 0 ? at([...sitePath, "networks", index]) : {}),
+                },
+                position: { x: x0 + i * grid.column, y },
+            });
+        });
+        siteGateways.forEach((gateway, i) => {
+            const id = elementIds.gateway(site.stack, gateway.interconnect);
+            const change = changeOf(site.stack, "gateway", gateway.interconnect);
+            elements.push({
+                group: "nodes",
+                data: {
+                    id,
+                    label: `gateway ${gateway.interconnect}\n${gateway.ip}`,
+                    kind: "gateway",
+                    parent: siteId,
+                    ...(change ? { change } : {}),
+                    ...memberAt(gateway.interconnect, site.stack),
+                },
+                position: { x: x0 + (plan.site.networks.length + i) * grid.column, y },
+            });
+            elements.push({
+                group: "edges",
+                data: {
+                    id: `${id}>${gateway.network}`,
+                    label: gateway.ip,
+                    kind: "nic",
+                    source: id,
+                    target: elementIds.network(site.stack, gateway.network),
+                },
+            });
+        });
+        width = Math.max(width, plan.site.networks.length + siteGateways.length);
+        y += grid.row * 1.5;
+        const oldPlan = before?.sites.find((s) => s.stack === site.stack)?.plan;
+        const clusterNames = [
+            ...plan.clusters.map((c) => c.name),
+            ...(site.plan && oldPlan
+                ? oldPlan.clusters
+                      .map((c) => c.name)
+                      .filter((n) => !plan.clusters.some((c) => c.name === n))
+                : []),
+        ];
+        for (const clusterName of clusterNames) {
+            const cluster =
+                plan.clusters.find((c) => c.name === clusterName) ??
+                oldPlan!.clusters.find((c) => c.name === clusterName)!;
+            const clusterId = elementIds.cluster(site.stack, cluster.name);
+            const clusterIndex = indexByName(document, clustersPath, cluster.name);
+            const clusterChange = changeOf(site.stack, "cluster", cluster.name);
+            elements.push({
+                group: "nodes",
+                data: {
+                    id: clusterId,
+                    label: `${cluster.name} (${cluster.type})`,
+                    kind: "cluster",
+                    parent: siteId,
+                    ...(clusterChange ? { change: clusterChange } : {}),
+                    ...(clusterIndex >= 0 ? at([...clustersPath, clusterIndex]) : {}),
+                },
+            });
+            const wasCluster = oldPlan?.clusters.find((c) => c.name === cluster.name);
+            const nodes = [
+                ...cluster.nodes,
+                ...(site.plan && wasCluster
+                    ? wasCluster.nodes.filter((n) => !cluster.nodes.some((c) => c.name === n.name))
+                    : []),
+            ];
+            nodes.forEach((node, i) => {
+                const id = elementIds.node(site.stack, cluster.name, node.name);
+                const decision = plan.placement.decisions.find(
+                    (d) => d.cluster === cluster.name && d.node === node.name,
+                );
+                const poolPath = decision?.pool
+                    ?.replace(/\[(\d+)\]/g, ".$1")
+                    .split(".")
+                    .map((part) => (/^\d+$/.test(part) ? Number(part) : part));
+                const nodeIndex =
+                    clusterIndex >= 0 && !poolPath
+                        ? indexByName(
+                              document!,
+                              [...clustersPath, clusterIndex, "nodes"],
+                              node.name,
+                          )
+                        : -1;
+                const path =
+                    clusterIndex < 0
+                        ? undefined
+                        : poolPath
+                          ? [...clustersPath, clusterIndex, ...poolPath]
+                          : nodeIndex >= 0
+                            ? [...clustersPath, clusterIndex, "nodes", nodeIndex]
+                            : undefined;
+                const change = changeOf(site.stack, "node", `${cluster.name}/${node.name}`);
+                elements.push({
+                    group: "nodes",
+                    data: {
+                        id,
+                        label: `${node.name}\n${node.cpu} CPU · ${node.memory}`,
+                        kind: "node",
+                        parent: clusterId,
+                        ...(change ? { change } : {}),
+                        ...(path ? at(path) : {}),
+                    },
+                    position: {
+                        x: x0 + (i % grid.perRow) * grid.column,
+                        y: y + Math.floor(i / grid.perRow) * grid.row,
+                    },
+                });
+                if (change === "delete") {
+                    return;
+                }
+                for (const nic of node.interfaces) {
+                    elements.push({
+                        group: "edges",
+                        data: {
+                            id: `${id}>${nic.network}`,
+                            label: nic.ip,
+                            kind: "nic",
+                            source: id,
+                            target: elementIds.network(site.stack, nic.network),
+                        },
+                    });
+                }
+                // Where it runs: the only host too, where the VM is not pinned (node.host).
+                const host = decision?.host ?? node.host;
+                if (host) {
+                    elements.push({
+                        group: "edges",
+                        data: {
+                            id: `${id}@${host}`,
+                            label: "",
+                            kind: "placement",
+                            source: id,
+                            target: elementIds.host(site.stack, host),
+                        },
+                    });
+                }
+            });
+            width = Math.max(width, Math.min(nodes.length, grid.perRow));
+            y += (Math.ceil(Math.max(nodes.length, 1) / grid.perRow) + 0.6) * grid.row;
+        }
+        plan.placement.hosts.forEach((host, i) => {
+            const index = indexByName(document, [...sitePath, "hosts"], host.name);
+            elements.push({
+                group: "nodes",
+                data: {
+                    id: elementIds.host(site.stack, host.name),
+                    label: `host ${host.name}`,
+                    kind: "host",
+                    parent: siteId,
+                    ...(index >= 0 ? at([...sitePath, "hosts", index]) : {}),
+                },
+                position: { x: x0 + i * grid.column, y: y + grid.row * 0.4 },
+            });
+        });
+        width = Math.max(width, plan.placement.hosts.length);
+        x0 += width * grid.column + grid.siteGap;
+    }
+    for (const link of linksOf(planned.interconnects)) {
+        elements.push({
+            group: "edges",
+            data: {
+                id: `link:${link.name}:${link.from}-${link.to}`,
+                label: link.name,
+                kind: "link",
+                source: link.from,
+                target: link.to,
+            },
+        });
+    }
+    // An edge to something not drawn (a site without a plan) would stop the whole graph.
+    const ids = new Set(elements.filter((e) => e.group === "nodes").map((e) => e.data.id));
+    return elements.filter(
+        (e) => e.group === "nodes" || (ids.has(e.data.source!) && ids.has(e.data.target!)),
+    );
+}
+
+function linksOf(plan: InterconnectPlan | undefined): { name: string; from: string; to: string }[] {
+    const gateways = plan?.gateways ?? [];
+    const names = [...new Set(gateways.map((g) => g.interconnect))].sort(compareText);
+    return names.flatMap((name) => {
+        const ends = gateways
+            .filter((g) => g.interconnect === name)
+            .map((g) => elementIds.gateway(g.site, name))
+            .sort(compareText);
+        return ends.flatMap((from, i) => ends.slice(i + 1).map((to) => ({ name, from, to })));
+    });
+}
+
+/** A field of an entry, as the page's form shows it: a YAML value on one line. */
+export interface Field {
+    key: string;
+    text: string;
+}
+
+const oneLine = (value: unknown) =>
+    stringify(value, {
+        collectionStyle: "flow",
+        flowCollectionPadding: false,
+        lineWidth: 0,
+    }).trim();
+
+/** The fields of the entry at `path` of a YAML file's text, in the file's order. */
+export function fieldsAt(text: string, path: (string | number)[]): Field[] {
+    const entry = parseDocument(text).getIn(path);
+    if (!isMap(entry)) {
+        return [];
+    }
+    return entry.items.map((pair) => ({
+        key: String((pair.key as { value?: unknown })?.value ?? pair.key),
+        text: oneLine((pair.value as { toJSON?: () => unknown })?.toJSON?.() ?? pair.value),
+    }));
+}
+
+/**
+ * The text with the entry at `path` given `key: value`, the value read as YAML; an empty value
+ * removes the key. Comments and the rest of the file are kept.
+ */
+export function setField(
+    text: string,
+    path: (string | number)[],
+    key: string,
+    value: string,
+): string {
+    const document = parseDocument(text);
+    if (value.trim() === "") {
+        document.deleteIn([...path, key]);
+    } else {
+        const node = document.createNode(parse(value), { flow: true });
+        document.setIn([...path, key], node);
+    }
+    return stackFileText(document);
+}
+
+/** The text without the entry at `path`. */
+export function removeEntry(text: string, path: (string | number)[]): string {
+    const document = parseDocument(text);
+    document.deleteIn(path);
+    return stackFileText(document);
+}
+
+/** A free name like `name`: its trailing number counted up (`worker1` to `worker2`, `cpu` to `cpu2`). */
+export function nextName(name: string, taken: string[]): string {
+    const [, base, digits] = /^(.*?)(\d*)$/.exec(name)!;
+    for (let n = digits ? Number(digits) + 1 : 2; ; n++) {
+        if (!taken.includes(`${base}${n}`)) {
+            return `${base}${n}`;
+        }
+    }
+}
+
+/** Fields that name something only one entry may have: a copy plans its own. */
+const pinnedKeys = ["podCidr", "serviceCidr", "nodePort"];
+
+/**
+ * `node` without what a copy must not share with its original: pinned addresses (a NIC's `ip`),
+ * pod and service CIDRs and the direct API's node port, at any depth.
+ */
+function withoutPinned(document: Document, node: unknown): void {
+    if (isMap(node)) {
+        for (const key of pinnedKeys) {
+            node.delete(key);
+        }
+        const networks = node.get("networks");
+        if (isSeq(networks)) {
+            networks.items = networks.items.map((item) =>
+                isMap(item) ? document.createNode(item.get("network")) : item,
+            ) as typeof networks.items;
+        }
+        node.items.forEach((pair) => withoutPinned(document, pair.value));
+    } else if (isSeq(node)) {
+        node.items.forEach((item) => withoutPinned(document, item));
+    }
+}
+
+/**
+ * The text with a copy of the entry at `path` after it, named anew, without what would clash
+ * with the original (withoutPinned); `undefined` when `path` is no named list entry.
+ */
+export function duplicateEntry(
+    text: string,
+    path: (string | number)[],
+): { text: string; name: string } | undefined {
+    const document = parseDocument(text);
+    const parentPath = path.slice(0, -1);
+    const seq = document.getIn(parentPath);
+    const index = path[path.length - 1];
+    const entry = document.getIn(path);
+    if (!isSeq(seq) || typeof index !== "number" || !isMap(entry)) {
+        return undefined;
+    }
+    const copy = entry.clone() as typeof entry;
+    // Interconnect members are named by their site.
+    const key = entry.has("name") ? "name" : "site";
+    const taken = seq.items.map((item) => (isMap(item) ? String(item.get(key)) : ""));
+    const name = nextName(String(entry.get(key)), taken);
+    copy.set(key, name);
+    copy.commentBefore = undefined;
+    withoutPinned(document, copy);
+    seq.items.splice(index + 1, 0, copy);
+    return { text: stackFileText(document), name };
+}
