@@ -49,11 +49,22 @@ export interface Planned {
 
 const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
-/**
- * Each site's last plan, by what it was planned from: an edit re-plans the sites it touches, not
- * every site of the testbed.
- */
-const lastPlanned = new Map<string, { key: string; site: PlannedSite }>();
+/** A cache of one value per name, kept while what it was made from stays the same. */
+function lastOf<T>(): (name: string, from: string, make: () => T) => T {
+    const last = new Map<string, { from: string; value: T }>();
+    return (name, from, make) => {
+        const hit = last.get(name);
+        if (hit?.from === from) {
+            return hit.value;
+        }
+        const value = make();
+        last.set(name, { from, value });
+        return value;
+    };
+}
+
+/** Each site's last plan: an edit re-plans the sites it touches, not every site of the testbed. */
+const lastPlanned = lastOf<PlannedSite>();
 
 /** Every site of `files` planned as `npm run plan` plans it, the interconnects as `--all` does. */
 export function planFiles(files: WorkbenchFiles): Planned {
@@ -87,13 +98,7 @@ export function planFiles(files: WorkbenchFiles): Planned {
                 files.interconnects ?? null,
                 ...members.map((s) => files.stacks[s]),
             ]);
-            const last = lastPlanned.get(stack);
-            if (last?.key === key) {
-                return last.site;
-            }
-            const site = planSite(stack);
-            lastPlanned.set(stack, { key, site });
-            return site;
+            return lastPlanned(stack, key, () => planSite(stack));
         });
     return {
         sites,
@@ -380,17 +385,9 @@ function indexByName(document: Document, path: (string | number)[], name: string
 const grid = { column: 150, row: 90, perRow: 8, siteGap: 260 };
 
 /** Each file's last parse, read-only: the graph is drawn anew on every edit of any one file. */
-const parsed = new Map<string, { text: string; document: Document }>();
-
-function documentOf(file: string, text: string): Document {
-    const last = parsed.get(file);
-    if (last?.text === text) {
-        return last.document;
-    }
-    const document = parseDocument(text);
-    parsed.set(file, { text, document });
-    return document;
-}
+const lastParsed = lastOf<Document>();
+const documentOf = (file: string, text: string) =>
+    lastParsed(file, text, () => parseDocument(text));
 
 /**
  * The graph of every site: its networks on top, then each cluster's nodes in rows, its hosts at

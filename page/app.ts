@@ -1,4 +1,5 @@
 import cytoscape from "cytoscape";
+import { interconnectsFile } from "../lib/interconnect";
 import { renderExplanation } from "../offline/explain";
 import {
     GraphElement,
@@ -24,7 +25,7 @@ import { stringify } from "yaml";
 
 interface Data {
     files: WorkbenchFiles;
-    /** Per site, the ids of the page's own detail panes (committed plan), by element id. */
+    /** The page's own detail pane (the committed plan's) of each element that has one. */
     details: Record<string, string>;
 }
 
@@ -53,11 +54,12 @@ function el<K extends keyof HTMLElementTagNameMap>(
     return element;
 }
 
+/** The page's own colours of each action (offline/page.ts, `.change-*`). */
 const changeColours = {
-    create: "#1a7f37",
-    update: "#b7791f",
-    replace: "#8250df",
-    delete: "#cf222e",
+    create: "#2da44e",
+    update: "#bf8700",
+    replace: "#cf222e",
+    delete: "#6e7781",
 };
 
 const cy = cytoscape({
@@ -140,7 +142,7 @@ cy.on("tap", "node", (event) => select(event.target.id()));
 const elementById = (id: string) => elements.find((e) => e.data.id === id);
 
 function fileText(file: string): string {
-    if (file === "interconnects.yaml") {
+    if (file === interconnectsFile) {
         return files.interconnects ?? "";
     }
     const stack = /^Pulumi\.(.+)\.yaml$/.exec(file)![1];
@@ -148,7 +150,7 @@ function fileText(file: string): string {
 }
 
 function setFileText(file: string, text: string): void {
-    if (file === "interconnects.yaml") {
+    if (file === interconnectsFile) {
         files = { ...files, interconnects: text };
     } else {
         const stack = /^Pulumi\.(.+)\.yaml$/.exec(file)![1];
@@ -344,7 +346,7 @@ function drawInspector(): void {
     const element = selected ? elementById(selected) : undefined;
     if (!element) {
         pane.replaceChildren(
-            el("p", { class: "hint" }, "Select an element in the graph or the list."),
+            el("p", { class: "meta" }, "Select an element in the graph or the list."),
         );
         return;
     }
@@ -515,7 +517,7 @@ function drawEditors(): void {
         ...Object.keys(files.stacks)
             .sort()
             .map((s) => `Pulumi.${s}.yaml`),
-        ...(files.interconnects !== undefined ? ["interconnects.yaml"] : []),
+        ...(files.interconnects !== undefined ? [interconnectsFile] : []),
     ];
     let timer: ReturnType<typeof setTimeout> | undefined;
     $("wb-files").replaceChildren(
