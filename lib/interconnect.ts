@@ -758,7 +758,12 @@ export function interconnectsOf(
     text: string,
     stackFileText: (site: string) => string | undefined,
 ): LoadedInterconnects {
-    const raw: unknown = parse(text);
+    let raw: unknown;
+    try {
+        raw = parse(text);
+    } catch (error) {
+        throw new Error(`${interconnectsFile}: ${(error as Error).message}`);
+    }
     const names = new Set(
         ((raw as any)?.interconnects ?? []).flatMap((ic: any) =>
             (ic?.members ?? [])
@@ -774,10 +779,15 @@ export function interconnectsOf(
             continue;
         }
         const siteProblems = new ProblemList();
-        const { config } = readStackConfig(
-            stackFileConfig(parseStackFile(stackFile, stackFilePath(site))),
-            siteProblems,
-        );
+        let parsed;
+        try {
+            parsed = parseStackFile(stackFile, stackFilePath(site));
+        } catch {
+            // Not YAML: as broken as a file with config errors, which its own plan reports.
+            broken.push(site);
+            continue;
+        }
+        const { config } = readStackConfig(stackFileConfig(parsed), siteProblems);
         if (!config || !siteProblems.empty) {
             broken.push(site);
             continue;

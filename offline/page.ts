@@ -447,7 +447,7 @@ function workbench(model: PageModel, input: WorkbenchInput): string {
         `<p class="meta">Every site, planned in this page by the code <code>npm run plan</code> runs. Select an element in the graph or the list, change its fields, duplicate or remove it, or edit the files; the graph, problems, change, addresses and placement follow, and Export gives the files to commit. Nothing leaves the page.</p>`,
         `<p id="wb-status" role="status"></p><button type="button" id="wb-reset">Back to the committed files</button>`,
         `<div id="wb-graph" role="img" aria-label="Graph of the sites, networks, clusters, nodes, hosts and interconnects; the list below has every element"></div>`,
-        `<div id="wb-inspector" aria-live="polite"></div>`,
+        `<div id="wb-inspector"></div>`,
         `<details open><summary>Elements</summary><ul id="wb-elements"></ul></details>`,
         `<details open><summary>Problems</summary><div id="wb-problems"></div></details>`,
         `<details open><summary>Change against the committed files</summary><div id="wb-change"></div></details>`,

@@ -1,6 +1,5 @@
-import { Document, isMap, isSeq, parse, parseDocument, stringify } from "yaml";
+import { Document, YAMLMap, isMap, isSeq, parse, parseDocument, stringify } from "yaml";
 import {
-    GatewayPlan,
     InterconnectPlan,
     interconnectsFile,
     interconnectsOf,
@@ -81,7 +80,14 @@ export function planFiles(files: WorkbenchFiles): Planned {
                 interconnectProblems = formatProblems(problems.problems, interconnectsFile);
             }
         } catch (error) {
-            interconnectProblems = `${interconnectsFile}: ${messageOf(error)}`;
+            // interconnects.yaml is not YAML: no site plans, as `npm run plan` stops on it too.
+            const problems = messageOf(error);
+            return {
+                sites: Object.keys(files.stacks)
+                    .sort(compareText)
+                    .map((stack) => ({ stack, problems })),
+                interconnectProblems: problems,
+            };
         }
     }
     // The texts a site's plan depends on: its own, and interconnects.yaml's with its members'.
@@ -161,54 +167,77 @@ export type Action = "create" | "update" | "replace" | "delete";
 
 export interface PlanChange {
     site: string;
-    /** `cluster` or `cluster/node`, or the interconnect's gateway. */
+    /** `cluster`, `cluster/node`, the gateway's interconnect, or a network, image or namespace. */
     what: string;
-    kind: "cluster" | "node" | "gateway";
+    kind: "cluster" | "node" | "gateway" | "network" | "image" | "namespace" | "site";
     action: Action;
     reasons: string[];
 }
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
-/** What differs between two versions of a node, as a person reads it. */
-function nodeFields(before: NodePlan, after: NodePlan): string[] {
-    const fields: [string, unknown, unknown][] = [
-        ["cpu", before.cpu, after.cpu],
-        ["memory", before.memory, after.memory],
-        ["disk", before.disk, after.disk],
-        ["image", before.image, after.image],
-        ["roles", before.roles.join(","), after.roles.join(",")],
-        ["host", before.host ?? "(scheduler)", after.host ?? "(scheduler)"],
-        ...after.interfaces.map((nic): [string, unknown, unknown] => [
-            `${nic.network} address`,
-            before.interfaces.find((b) => b.network === nic.network)?.ip ?? "(none)",
-            nic.ip,
-        ]),
-        ...before.interfaces
-            .filter((nic) => !after.interfaces.some((a) => a.network === nic.network))
-            .map((nic): [string, unknown, unknown] => [`${nic.network} address`, nic.ip, "(none)"]),
-    ];
-    return fields
-        .filter(([, a, b]) => !same(a, b))
-        .map(([name, a, b]) => `${name} ${String(a)} → ${String(b)}`);
+/** The fields of `keys` that differ, as a person reads them. */
+function changedFields<T>(before: T, after: T, keys: (keyof T & string)[]): string[] {
+    const text = (value: unknown) =>
+        value === undefined
+            ? "(none)"
+            : typeof value === "object"
+              ? JSON.stringify(value)
+              : String(value);
+    return keys
+        .filter((key) => !same(before[key], after[key]))
+        .map((key) => `${key} ${text(before[key])} → ${text(after[key])}`);
 }
 
+/** What differs between two versions of a node, as a person reads it. */
+function nodeFields(before: NodePlan, after: NodePlan): string[] {
+    const networks = [
+        ...new Set([...before.interfaces, ...after.interfaces].map((nic) => nic.network)),
+    ];
+    const view = (node: NodePlan) => ({
+        cpu: node.cpu,
+        memory: node.memory,
+        disk: node.disk,
+        image: node.image,
+        roles: node.roles.join(","),
+        host: node.host ?? "(scheduler)",
+        namespace: node.namespace,
+        ...Object.fromEntries(
+            networks.map((network) => [
+                `${network} address`,
+                node.interfaces.find((nic) => nic.network === network)?.ip,
+            ]),
+        ),
+    });
+    const [was, now] = [view(before), view(after)];
+    return changedFields(was, now, Object.keys(now) as (keyof typeof now & string)[]);
+}
+
+/** A VM with its root disk and cloud-init: a node's or a gateway's. */
+type DiskVm = Pick<NodePlan, "rootDisk" | "virtualMachine" | "networkData"> & {
+    userData: unknown;
+};
+
 /**
- * A node's change as the program's resources take it (components/clonedDiskVm.ts): its root disk
- * and VM are replaced when the disk's spec or the root-disk or cluster-identity annotation
- * changes; anything else in the VM or its cloud-init is updated in place.
+ * A VM's change as the program's resources take it (components/clonedDiskVm.ts): its root disk
+ * and VM are replaced when the disk's spec, the root-disk or cluster-identity annotation, or the
+ * name or namespace of either changes (Kubernetes renames nothing); anything else in the VM or
+ * its cloud-init is updated in place. Undefined: no change.
  */
-function nodeChange(
-    before: NodePlan,
-    after: NodePlan,
-): { action: Action; reasons: string[] } | undefined {
-    const replacing = [annotations.rootDisk, annotations.clusterIdentity].filter(
-        (key) =>
-            before.virtualMachine.metadata.annotations?.[key] !==
-            after.virtualMachine.metadata.annotations?.[key],
-    );
-    const fields = nodeFields(before, after);
-    if (!same(before.rootDisk.spec, after.rootDisk.spec) || replacing.length > 0) {
+function vmChange(
+    before: DiskVm,
+    after: DiskVm,
+    fields: string[],
+): Omit<PlanChange, "site" | "what" | "kind"> | undefined {
+    const identity = (vm: DiskVm) => [
+        vm.rootDisk.spec,
+        vm.rootDisk.metadata,
+        vm.virtualMachine.metadata.name,
+        vm.virtualMachine.metadata.namespace,
+        vm.virtualMachine.metadata.annotations?.[annotations.rootDisk],
+        vm.virtualMachine.metadata.annotations?.[annotations.clusterIdentity],
+    ];
+    if (!same(identity(before), identity(after))) {
         return { action: "replace", reasons: fields.length ? fields : ["its root disk changes"] };
     }
     const updated =
@@ -220,121 +249,181 @@ function nodeChange(
         : undefined;
 }
 
-function clusterFields(before: ClusterPlan, after: ClusterPlan): string[] {
-    const keys = ["type", "kubernetesVersion", "cni", "podCidr", "serviceCidr"] as const;
-    return keys
-        .filter((key) => before[key] !== after[key])
-        .map((key) => `${key} ${before[key]} → ${after[key]}`);
+/** The change of each entry of two lists by name: created, deleted, or as `changed` says. */
+function byName<T>(
+    before: T[],
+    after: T[],
+    name: (item: T) => string,
+    changed: (was: T, now: T) => Omit<PlanChange, "site" | "what" | "kind"> | undefined,
+): { what: string; action: Action; reasons: string[] }[] {
+    const names = (items: T[]) => new Map(items.map((item) => [name(item), item]));
+    const [was, now] = [names(before), names(after)];
+    return [
+        ...after.flatMap((item) => {
+            const old = was.get(name(item));
+            const change = old ? changed(old, item) : { action: "create" as const, reasons: [] };
+            return change ? [{ what: name(item), ...change }] : [];
+        }),
+        ...before
+            .filter((item) => !now.has(name(item)))
+            .map((item) => ({ what: name(item), action: "delete" as const, reasons: [] })),
+    ];
 }
 
-/**
- * The change from `before` to `after`, per cluster, node and gateway; a site that does not plan
- * on either side has no change to show (its problems say why).
- */
-export function planChanges(before: Planned, after: Planned): PlanChange[] {
+/** A cluster's own resources: its Rancher cluster (replaced with its identity) and API Service. */
+function clusterChange(
+    was: ClusterPlan,
+    now: ClusterPlan,
+): Omit<PlanChange, "site" | "what" | "kind"> | undefined {
+    const reasons = [
+        ...changedFields(was, now, ["type", "kubernetesVersion", "cni", "podCidr", "serviceCidr"]),
+        ...(same(was.machineGlobalConfig, now.machineGlobalConfig) &&
+        same(was.chartValues, now.chartValues)
+            ? []
+            : ["its rke2/k3s config changes"]),
+        ...(same(was.labels, now.labels) ? [] : ["its labels change"]),
+        ...(same(was.apiService, now.apiService)
+            ? []
+            : [
+                  now.apiService
+                      ? was.apiService
+                          ? "its direct API Service changes"
+                          : "creates its direct API Service"
+                      : "deletes its direct API Service",
+              ]),
+    ];
+    if (was.identity !== now.identity) {
+        return { action: "replace", reasons };
+    }
+    return reasons.length > 0 ? { action: "update", reasons } : undefined;
+}
+
+/** One site's change, from its last good plan `old` (none: a new site) to `now`. */
+function siteChanges(stack: string, old: StackPlan | undefined, now: StackPlan): PlanChange[] {
     const changes: PlanChange[] = [];
-    for (const site of after.sites) {
-        const old = before.sites.find((s) => s.stack === site.stack)?.plan;
-        const now = site.plan;
-        if (!now) {
-            continue;
-        }
-        const oldClusters = old?.clusters ?? [];
-        for (const cluster of now.clusters) {
-            const was = oldClusters.find((c) => c.name === cluster.name);
-            const add = (change: Omit<PlanChange, "site">) =>
-                changes.push({ site: site.stack, ...change });
-            if (!was) {
-                add({ what: cluster.name, kind: "cluster", action: "create", reasons: [] });
-            } else if (was.identity !== cluster.identity) {
-                add({
-                    what: cluster.name,
-                    kind: "cluster",
-                    action: "replace",
-                    reasons: clusterFields(was, cluster),
-                });
-            } else if (clusterFields(was, cluster).length > 0) {
-                add({
-                    what: cluster.name,
-                    kind: "cluster",
-                    action: "update",
-                    reasons: clusterFields(was, cluster),
-                });
-            }
-            for (const node of cluster.nodes) {
-                const wasNode = was?.nodes.find((n) => n.name === node.name);
-                const what = `${cluster.name}/${node.name}`;
-                if (!wasNode) {
-                    add({ what, kind: "node", action: "create", reasons: [] });
-                    continue;
-                }
-                const change = nodeChange(wasNode, node);
-                if (change) {
-                    add({ what, kind: "node", ...change });
-                }
-            }
-            for (const gone of was?.nodes.filter(
-                (n) => !cluster.nodes.some((c) => c.name === n.name),
-            ) ?? []) {
-                add({
-                    what: `${cluster.name}/${gone.name}`,
-                    kind: "node",
-                    action: "delete",
-                    reasons: [],
-                });
-            }
-        }
-        for (const gone of oldClusters.filter(
-            (c) => !now.clusters.some((n) => n.name === c.name),
-        )) {
-            changes.push({
-                site: site.stack,
-                what: gone.name,
-                kind: "cluster",
-                action: "delete",
-                reasons: [],
-            });
-            for (const node of gone.nodes) {
-                changes.push({
-                    site: site.stack,
-                    what: `${gone.name}/${node.name}`,
-                    kind: "node",
-                    action: "delete",
-                    reasons: [],
-                });
-            }
-        }
+    const add = (
+        kind: PlanChange["kind"],
+        rows: { what: string; action: Action; reasons: string[] }[],
+    ) => changes.push(...rows.map((row) => ({ site: stack, kind, ...row })));
+    add(
+        "namespace",
+        byName(
+            old?.site.namespaces ?? [],
+            now.site.namespaces,
+            (n) => n,
+            () => undefined,
+        ),
+    );
+    add(
+        "network",
+        byName(
+            old?.site.networks ?? [],
+            now.site.networks,
+            (n) => n.name,
+            (was, is) =>
+                same(was.nad, is.nad)
+                    ? undefined
+                    : {
+                          action: "update",
+                          reasons: changedFields(was, is, [
+                              "bridge",
+                              "sriov",
+                              "vlan",
+                              "cidr",
+                              "gateway",
+                              "range",
+                          ]),
+                      },
+        ),
+    );
+    // A golden image's spec is immutable: a new URL or size is a new import (components/siteNetwork.ts).
+    add(
+        "image",
+        byName(
+            old?.site.images ?? [],
+            now.site.images,
+            (i) => i.name,
+            (was, is) =>
+                same(was.dataVolume, is.dataVolume)
+                    ? undefined
+                    : {
+                          action: same(was.dataVolume.spec, is.dataVolume.spec)
+                              ? "update"
+                              : "replace",
+                          reasons: changedFields(was, is, ["url", "size"]),
+                      },
+        ),
+    );
+    const oldClusters = old?.clusters ?? [];
+    for (const row of byName(oldClusters, now.clusters, (c) => c.name, clusterChange)) {
+        add("cluster", [row]);
+        const was = oldClusters.find((c) => c.name === row.what);
+        const is = now.clusters.find((c) => c.name === row.what);
+        add(
+            "node",
+            byName(
+                was?.nodes ?? [],
+                is?.nodes ?? [],
+                (n) => n.name,
+                (a, b) => vmChange(a, b, nodeFields(a, b)),
+            ).map((r) => ({ ...r, what: `${row.what}/${r.what}` })),
+        );
     }
-    const gateways = (planned: Planned) => planned.interconnects?.gateways ?? [];
-    const key = (g: GatewayPlan) => `${g.site}/${g.interconnect}`;
-    for (const gateway of gateways(after)) {
-        const was = gateways(before).find((g) => key(g) === key(gateway));
-        const change = (action: Action) =>
-            changes.push({
-                site: gateway.site,
-                what: gateway.interconnect,
-                kind: "gateway",
-                action,
-                reasons: [],
-            });
-        if (!was) {
-            change("create");
-        } else if (!same(was, gateway)) {
-            change("update");
-        }
-    }
-    for (const gone of gateways(before).filter(
-        (g) => !gateways(after).some((n) => key(n) === key(g)),
+    // Clusters that do not change themselves may still change their nodes.
+    for (const cluster of now.clusters.filter(
+        (c) => !changes.some((x) => x.kind === "cluster" && x.what === c.name),
     )) {
+        const was = oldClusters.find((c) => c.name === cluster.name)!;
+        add(
+            "node",
+            byName(
+                was.nodes,
+                cluster.nodes,
+                (n) => n.name,
+                (a, b) => vmChange(a, b, nodeFields(a, b)),
+            ).map((r) => ({
+                ...r,
+                what: `${cluster.name}/${r.what}`,
+            })),
+        );
+    }
+    // A gateway VM is declared only where the site has its WireGuard key (plan.gateways).
+    add(
+        "gateway",
+        byName(
+            old?.gateways ?? [],
+            now.gateways,
+            (g) => g.gateway.interconnect,
+            (a, b) => vmChange(a, b, []),
+        ),
+    );
+    if (changes.length === 0 && old && !same(old, now)) {
         changes.push({
-            site: gone.site,
-            what: gone.interconnect,
-            kind: "gateway",
-            action: "delete",
-            reasons: [],
+            site: stack,
+            what: stack,
+            kind: "site",
+            action: "update",
+            reasons: ["other resources of the site change: npm run plan -- --diff lists them"],
         });
     }
     return changes;
+}
+
+/**
+ * The change from `before` to `after` per site, for what the program declares: namespaces,
+ * networks, images, clusters, nodes and gateways. A site that does not plan now has no change to
+ * show (its problems say why).
+ */
+export function planChanges(before: Planned, after: Planned): PlanChange[] {
+    return after.sites.flatMap((site) =>
+        site.plan
+            ? siteChanges(
+                  site.stack,
+                  before.sites.find((s) => s.stack === site.stack)?.plan,
+                  site.plan,
+              )
+            : [],
+    );
 }
 
 /** A graph element, as Cytoscape.js takes it, with a position of its own. */
@@ -431,7 +520,12 @@ export function graphOf(
         const siteId = elementIds.site(site.stack);
         elements.push({
             group: "nodes",
-            data: { id: siteId, label: site.stack, kind: "site", ...at(sitePath) },
+            data: {
+                id: siteId,
+                label: site.stack,
+                kind: "site",
+                ...(isMap(document.getIn(sitePath)) ? at(sitePath) : {}),
+            },
         });
         const plan = site.plan ?? before?.sites.find((s) => s.stack === site.stack)?.plan;
         if (!plan) {
@@ -526,7 +620,8 @@ export function graphOf(
                 const decision = plan.placement.decisions.find(
                     (d) => d.cluster === cluster.name && d.node === node.name,
                 );
-                const poolPath = decision?.pool
+                // A pool's index holds only in the plan of the text as it is now.
+                const poolPath = (site.plan ? decision : undefined)?.pool
                     ?.replace(/\[(\d+)\]/g, ".$1")
                     .split(".")
                     .map((part) => (/^\d+$/.test(part) ? Number(part) : part));
@@ -672,25 +767,46 @@ export function fieldsAt(text: string, path: (string | number)[]): Field[] {
  * The text with the entry at `path` given `key: value`, the value read as YAML; an empty value
  * removes the key. Comments and the rest of the file are kept.
  */
+/** The document of a file to rewrite, or an Error saying why it cannot be. */
+function editable(text: string): Document {
+    const document = parseDocument(text);
+    if (document.errors.length > 0) {
+        throw new Error(
+            `the file is not valid YAML, fix it in Files first: ${document.errors[0].message}`,
+        );
+    }
+    return document;
+}
+
+/** The map at `path`, or an Error: the entry is gone (the file was edited since it was drawn). */
+function entryAt(document: Document, path: (string | number)[]): YAMLMap {
+    const entry = document.getIn(path);
+    if (!isMap(entry)) {
+        throw new Error(`nothing to edit at ${path.join(".")} any more`);
+    }
+    return entry;
+}
+
 export function setField(
     text: string,
     path: (string | number)[],
     key: string,
     value: string,
 ): string {
-    const document = parseDocument(text);
+    const document = editable(text);
+    const entry = entryAt(document, path);
     if (value.trim() === "") {
-        document.deleteIn([...path, key]);
+        entry.delete(key);
     } else {
-        const node = document.createNode(parse(value), { flow: true });
-        document.setIn([...path, key], node);
+        entry.set(key, document.createNode(parse(value), { flow: true }));
     }
     return stackFileText(document);
 }
 
 /** The text without the entry at `path`. */
 export function removeEntry(text: string, path: (string | number)[]): string {
-    const document = parseDocument(text);
+    const document = editable(text);
+    entryAt(document, path);
     document.deleteIn(path);
     return stackFileText(document);
 }
@@ -737,7 +853,7 @@ export function duplicateEntry(
     text: string,
     path: (string | number)[],
 ): { text: string; name: string } | undefined {
-    const document = parseDocument(text);
+    const document = editable(text);
     const parentPath = path.slice(0, -1);
     const seq = document.getIn(parentPath);
     const index = path[path.length - 1];

@@ -335,15 +335,51 @@ function drawExport(): void {
             const url = URL.createObjectURL(new Blob([out[name]], { type: "text/yaml" }));
             downloadUrls.push(url);
             download.setAttribute("href", url);
-            return el("div", { class: "export" }, el("h4", {}, name), download, text);
+            const copy = el("button", { type: "button", "data-copy": name }, `Copy ${name}`);
+            const copied = el("span", { role: "status" });
+            copy.addEventListener("click", () => {
+                navigator.clipboard.writeText(out[name]).then(
+                    () => (copied.textContent = "copied"),
+                    // Without the clipboard (a browser may refuse it to a file), select the text.
+                    () => {
+                        text.select();
+                        copied.textContent = "selected: copy it with Ctrl+C";
+                    },
+                );
+            });
+            return el(
+                "div",
+                { class: "export" },
+                el("h4", {}, name),
+                download,
+                " ",
+                copy,
+                copied,
+                text,
+            );
         }),
     );
 }
+
+/** What the inspector shows, last drawn: it is drawn anew only when that changes. */
+let inspected = "";
 
 /** The details of the selected element and the form that edits its entry in the files. */
 function drawInspector(): void {
     const pane = $("wb-inspector");
     const element = selected ? elementById(selected) : undefined;
+    // Typing elsewhere must not throw away what is typed in the form, unapplied.
+    const shown = JSON.stringify([
+        element?.data,
+        element?.data.file && element.data.path
+            ? fieldsAt(fileText(element.data.file), element.data.path)
+            : [],
+        element ? nodeOf(element) : undefined,
+    ]);
+    if (shown === inspected) {
+        return;
+    }
+    inspected = shown;
     if (!element) {
         pane.replaceChildren(
             el("p", { class: "meta" }, "Select an element in the graph or the list."),
@@ -377,8 +413,8 @@ function drawInspector(): void {
     pane.replaceChildren(...parts);
 }
 
-/** A node's size, addresses, host and VM, as the current plan has them. */
-function nodeDetails(element: GraphElement): Node | undefined {
+/** A node element's plan and placement, as the current plan has them; null when it has none. */
+function nodeOf(element: GraphElement) {
     const match = /^node:([^/]+)\/([^/]+)\/(.+)$/.exec(element.data.id);
     if (!match) {
         return undefined;
@@ -388,12 +424,22 @@ function nodeDetails(element: GraphElement): Node | undefined {
     const node = plan?.clusters
         .find((c) => c.name === clusterName)
         ?.nodes.find((n) => n.name === nodeName);
-    if (!plan || !node) {
-        return el("p", {}, "Not in the current plan.");
-    }
-    const decision = plan.placement.decisions.find(
+    const decision = plan?.placement.decisions.find(
         (d) => d.cluster === clusterName && d.node === nodeName,
     );
+    return node ? { node, decision } : null;
+}
+
+/** A node's size, addresses, host and VM, as the current plan has them. */
+function nodeDetails(element: GraphElement): Node | undefined {
+    const found = nodeOf(element);
+    if (found === undefined) {
+        return undefined;
+    }
+    if (found === null) {
+        return el("p", {}, "Not in the current plan.");
+    }
+    const { node, decision } = found;
     // A VM is pinned to its host (node.host) only when the site has a choice of hosts.
     const host = decision?.host ?? node.host;
     return el(
@@ -428,29 +474,42 @@ function editForm(file: string, path: (string | number)[]): HTMLElement {
     }
     const newKey = el("input", {
         name: "new-key",
+        "data-action": "new-key",
         "aria-label": "New field name",
         placeholder: "field",
         autocomplete: "off",
     });
     const newValue = el("input", {
         name: "new-value",
+        "data-action": "new-value",
         "aria-label": "New field value",
         placeholder: "value (YAML)",
         autocomplete: "off",
     });
     form.append(el("label", { class: "new-field" }, el("span", {}, "add"), newKey, newValue));
-    const apply = el("button", { type: "submit" }, "Apply");
+    const apply = el("button", { type: "submit", "data-action": "apply" }, "Apply");
     const duplicate = el("button", { type: "button", "data-action": "duplicate" }, "Duplicate");
     const remove = el("button", { type: "button", "data-action": "remove" }, "Remove");
     form.append(
         el("div", { class: "actions" }, apply, duplicate, remove),
         el("p", { class: "form-error", role: "alert" }),
     );
-    const fail = (message: string) => (form.querySelector(".form-error")!.textContent = message);
+    /** Makes one edit of the file, or says why not (a file with YAML errors is not rewritten). */
+    const change = (make: (text: string) => string) => {
+        [...pendingTyping.values()].forEach((takeIn) => takeIn());
+        let text: string;
+        try {
+            text = make(fileText(file));
+        } catch (error) {
+            form.querySelector(".form-error")!.textContent =
+                `Not applied: ${error instanceof Error ? error.message : String(error)}`;
+            return;
+        }
+        edit(file, text);
+    };
     form.addEventListener("submit", (event) => {
         event.preventDefault();
-        let text = fileText(file);
-        try {
+        change((text) => {
             for (const input of Array.from(
                 form.querySelectorAll<HTMLInputElement>("input[data-key]"),
             )) {
@@ -459,27 +518,27 @@ function editForm(file: string, path: (string | number)[]): HTMLElement {
                     text = setField(text, path, input.dataset.key!, input.value);
                 }
             }
-            if (newKey.value.trim() !== "") {
-                text = setField(text, path, newKey.value.trim(), newValue.value);
+            return newKey.value.trim() === ""
+                ? text
+                : setField(text, path, newKey.value.trim(), newValue.value);
+        });
+    });
+    duplicate.addEventListener("click", () =>
+        change((text) => {
+            const copy = duplicateEntry(text, path);
+            if (!copy) {
+                throw new Error("only an entry of a list can be duplicated");
             }
-        } catch (error) {
-            fail(`Not YAML: ${error instanceof Error ? error.message : String(error)}`);
-            return;
-        }
-        edit(file, text);
-    });
-    duplicate.addEventListener("click", () => {
-        const copy = duplicateEntry(fileText(file), path);
-        if (!copy) {
-            fail("Only an entry of a list can be duplicated.");
-            return;
-        }
-        edit(file, copy.text);
-    });
-    remove.addEventListener("click", () => {
-        selected = undefined;
-        edit(file, removeEntry(fileText(file), path));
-    });
+            return copy.text;
+        }),
+    );
+    remove.addEventListener("click", () =>
+        change((text) => {
+            const removed = removeEntry(text, path);
+            selected = undefined;
+            return removed;
+        }),
+    );
     return form;
 }
 
@@ -493,9 +552,9 @@ function edit(file: string, text: string): void {
     // The form is drawn anew: keep the keyboard where it was.
     const focused = document.activeElement as HTMLElement | null;
     const again = focused?.dataset.key
-        ? `input[data-key="${focused.dataset.key}"]`
+        ? `[data-key="${CSS.escape(focused.dataset.key)}"]`
         : focused?.dataset.action
-          ? `button[data-action="${focused.dataset.action}"]`
+          ? `[data-action="${focused.dataset.action}"]`
           : undefined;
     replan();
     const target = again ? $("wb-inspector").querySelector<HTMLElement>(again) : null;
@@ -512,6 +571,9 @@ function select(id: string | undefined): void {
     drawInspector();
 }
 
+/** What was typed in each file and not yet planned: taken in before any other edit. */
+const pendingTyping = new Map<string, () => void>();
+
 function drawEditors(): void {
     const names = [
         ...Object.keys(files.stacks)
@@ -519,7 +581,7 @@ function drawEditors(): void {
             .map((s) => `Pulumi.${s}.yaml`),
         ...(files.interconnects !== undefined ? [interconnectsFile] : []),
     ];
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    pendingTyping.clear();
     $("wb-files").replaceChildren(
         ...names.map((name) => {
             const editor = el("textarea", {
@@ -530,10 +592,16 @@ function drawEditors(): void {
             });
             editor.value = fileText(name);
             // Planned as the person types, once they pause.
+            let timer: ReturnType<typeof setTimeout> | undefined;
             editor.addEventListener("input", () => {
                 clearTimeout(timer);
-                timer = setTimeout(() => {
+                pendingTyping.set(name, () => {
+                    clearTimeout(timer);
+                    pendingTyping.delete(name);
                     setFileText(name, editor.value);
+                });
+                timer = setTimeout(() => {
+                    pendingTyping.get(name)?.();
                     replan();
                 }, 150);
             });

@@ -2,7 +2,7 @@ import { existsSync, readFileSync, readdirSync } from "fs";
 import * as path from "path";
 import { RawStackConfig, LoadedInterconnects } from "../lib/config/types";
 import { interconnectsFile, interconnectsOf } from "../lib/interconnect";
-import { StackFile, parseStackFile, stackFilePath } from "../lib/stackFile";
+import { StackFile, parseStackFile, stackFileConfig, stackFilePath } from "../lib/stackFile";
 import type { WorkbenchFiles } from "../offline/workbench";
 
 /**
@@ -40,16 +40,25 @@ export function projectStacks(dir: string): string[] {
         .sort();
 }
 
-/** What the topology page's workbench edits: every stack file and interconnects.yaml, as text. */
+/**
+ * What the topology page's workbench edits: every stack file and interconnects.yaml, as text. A
+ * stack file with a credential in plain text is refused: the page would carry it.
+ */
 export function workbenchFiles(dir: string): WorkbenchFiles {
     const interconnects = path.join(dir, interconnectsFile);
+    const stacks = projectStacks(dir).map((stack) => {
+        const file = stackFilePath(stack);
+        const text = readFileSync(path.join(dir, file), "utf8");
+        const { plaintextSecrets } = stackFileConfig(parseStackFile(text, file));
+        if (plaintextSecrets && plaintextSecrets.length > 0) {
+            throw new Error(
+                `${file} holds ${plaintextSecrets.join(", ")} in plain text, which the page would carry: store each with pulumi config set --secret, then write the page`,
+            );
+        }
+        return [stack, text];
+    });
     return {
-        stacks: Object.fromEntries(
-            projectStacks(dir).map((stack) => [
-                stack,
-                readFileSync(path.join(dir, stackFilePath(stack)), "utf8"),
-            ]),
-        ),
+        stacks: Object.fromEntries(stacks),
         ...(existsSync(interconnects)
             ? { interconnects: readFileSync(interconnects, "utf8") }
             : {}),

@@ -1,4 +1,7 @@
 import * as assert from "assert";
+import { mkdtempSync, rmSync, writeFileSync } from "fs";
+import { tmpdir } from "os";
+import * as path from "path";
 import { planStack } from "../lib/plan";
 import { stackFileConfig, parseStackFile, withAllocations } from "../lib/stackFile";
 import { diffResources, parseRendered } from "../offline/diff";
@@ -244,6 +247,149 @@ describe("the workbench's model (offline/workbench.ts)", () => {
         );
     });
 
+    it("marks what the program declares besides nodes: namespaces, networks, images, APIs, gateways", () => {
+        const before = planFiles(committed);
+        const changesOf = (stack: "greece" | "france", text: string) =>
+            planChanges(
+                before,
+                planFiles({ ...committed, stacks: { ...committed.stacks, [stack]: text } }),
+            );
+        assert.deepStrictEqual(
+            changesOf(
+                "greece",
+                setField(committed.stacks.greece, clusters(0), "directApi", "{enabled: false}"),
+            ),
+            [
+                {
+                    site: "greece",
+                    kind: "cluster",
+                    what: "final-test",
+                    action: "update",
+                    reasons: ["deletes its direct API Service"],
+                },
+            ],
+        );
+        assert.deepStrictEqual(
+            changesOf(
+                "france",
+                setField(
+                    committed.stacks.france,
+                    ["config", "edge:site", "networks", 1],
+                    "vlan",
+                    "131",
+                ),
+            ),
+            [
+                {
+                    site: "france",
+                    kind: "network",
+                    what: "storage",
+                    action: "update",
+                    reasons: ["vlan 121 → 131"],
+                },
+            ],
+        );
+        // A golden image's spec is immutable: a new URL is a new import.
+        assert.deepStrictEqual(
+            changesOf(
+                "france",
+                setField(
+                    committed.stacks.france,
+                    ["config", "edge:images"],
+                    "ubuntu-noble",
+                    "https://example.org/noble.img",
+                ),
+            ).map((c) => [c.kind, c.what, c.action]),
+            [["image", "ubuntu-noble", "replace"]],
+        );
+        // Kubernetes renames nothing: a new namespace replaces every VM and disk in it.
+        let moved = setField(committed.stacks.greece, clusters(0), "namespace", "ft2");
+        moved = setField(moved, clusters(0), "acknowledgeReplacement", "true");
+        assert.deepStrictEqual(
+            changesOf("greece", moved).map((c) => [c.kind, c.what, c.action, c.reasons.join("; ")]),
+            [
+                ["namespace", "ft2", "create", ""],
+                ["namespace", "final-test", "delete", ""],
+                ["cluster", "final-test", "update", "its direct API Service changes"],
+                ["node", "final-test/cluster-master", "replace", "namespace final-test → ft2"],
+                ["node", "final-test/worker1", "replace", "namespace final-test → ft2"],
+            ],
+        );
+        // A site declares its gateway VM once it has its WireGuard key, and routes its nodes to it.
+        const keyed = committed.stacks.greece.replace(
+            "  edge:site:",
+            "  edge:wireguardPrivateKey:\n    secure: v1:AAAA\n  edge:site:",
+        );
+        assert.deepStrictEqual(
+            changesOf("greece", keyed).map((c) => [c.kind, c.what, c.action]),
+            [
+                ["node", "final-test/cluster-master", "update"],
+                ["node", "final-test/worker1", "update"],
+                ["gateway", "eu", "create"],
+            ],
+        );
+    });
+
+    it("plans no site while interconnects.yaml is not YAML, and a peer's broken file stops its peers", () => {
+        const notYaml = planFiles({ ...committed, interconnects: "interconnects: [\n" });
+        assert.deepStrictEqual(
+            notYaml.sites.map((s) => [s.stack, s.plan, s.problems?.split("\n")[0]]),
+            [
+                [
+                    "france",
+                    undefined,
+                    "interconnects.yaml: Flow sequence in block collection must be sufficiently indented and end with a ] at line 2, column 1:",
+                ],
+                [
+                    "greece",
+                    undefined,
+                    "interconnects.yaml: Flow sequence in block collection must be sufficiently indented and end with a ] at line 2, column 1:",
+                ],
+            ],
+        );
+        const broken = planFiles(
+            withGreece(committed, committed.stacks.greece.replace("cpu: 6", "cpu: [6")),
+        );
+        assert.strictEqual(
+            broken.sites[0].problems,
+            "invalid stack config (1 problem):\n  - interconnects.yaml:interconnects[0].members[0].site: Pulumi.greece.yaml has config errors of its own; fix them first (npm run plan -- --stack greece lists them)",
+        );
+        assert.match(broken.sites[1].problems!, /^Pulumi\.greece\.yaml: /);
+    });
+
+    it("refuses an edit it cannot make, and says why", () => {
+        const notYaml = committed.stacks.greece.replace("cpu: 6", "cpu: [6");
+        assert.throws(
+            () => setField(notYaml, [...clusters(0), "nodes", 1], "memory", "8Gi"),
+            /^Error: the file is not valid YAML, fix it in Files first: /,
+        );
+        assert.throws(
+            () => removeEntry(committed.stacks.greece, [...clusters(0), "nodes", 7]),
+            new Error("nothing to edit at config.edge:clusters.0.nodes.7 any more"),
+        );
+        assert.throws(
+            () => setField(committed.stacks.greece, [...clusters(0), "nodes", 7], "memory", "8Gi"),
+            new Error("nothing to edit at config.edge:clusters.0.nodes.7 any more"),
+        );
+        // While a site does not plan, its intents' nodes are drawn from the last plan, unedited.
+        const france = setField(
+            committed.stacks.france,
+            [...clusters(2), "intent", "workers", 1],
+            "memory",
+            "lots",
+        );
+        const graph = graphOf(
+            withFrance(committed, france),
+            planFiles(withFrance(committed, france)),
+            [],
+            planFiles(committed),
+        );
+        const gpu = graph.find((e) => e.data.id === "node:france/ml/gpu-1")!.data;
+        assert.deepStrictEqual([gpu.file, gpu.path], [undefined, undefined]);
+        const server = graph.find((e) => e.data.id === "node:france/core/server1")!.data;
+        assert.deepStrictEqual(server.path, [...clusters(0), "nodes", 0]);
+    });
+
     it("edits fields as YAML values, keeping the rest of the file as written", () => {
         const text = committed.stacks.france;
         const pool = [...clusters(2), "intent", "workers", 1];
@@ -312,6 +458,25 @@ describe("the workbench's model (offline/workbench.ts)", () => {
         assert.strictEqual(nextName("worker1", ["worker2"]), "worker3");
         assert.strictEqual(nextName("cpu", []), "cpu2");
         assert.strictEqual(nextName("fr-host-3", []), "fr-host-4");
+    });
+
+    it("never takes a stack file with a credential in plain text into the page", () => {
+        const dir = mkdtempSync(path.join(tmpdir(), "edge-workbench-files-"));
+        writeFileSync(path.join(dir, "Pulumi.greece.yaml"), committed.stacks.greece);
+        writeFileSync(
+            path.join(dir, "Pulumi.france.yaml"),
+            committed.stacks.france.replace(
+                "  rancher2:apiUrl: https://rancher.example.org\n",
+                "  rancher2:apiUrl: https://rancher.example.org\n  rancher2:tokenKey: token-x:plain\n",
+            ),
+        );
+        assert.throws(
+            () => workbenchFiles(dir),
+            new Error(
+                "Pulumi.france.yaml holds rancher2:tokenKey in plain text, which the page would carry: store each with pulumi config set --secret, then write the page",
+            ),
+        );
+        rmSync(dir, { recursive: true, force: true });
     });
 
     it("exports each changed file, stack files as npm run lock writes them", () => {
