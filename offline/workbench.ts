@@ -355,36 +355,24 @@ function siteChanges(stack: string, old: StackPlan | undefined, now: StackPlan):
         ),
     );
     const oldClusters = old?.clusters ?? [];
-    for (const row of byName(oldClusters, now.clusters, (c) => c.name, clusterChange)) {
-        add("cluster", [row]);
-        const was = oldClusters.find((c) => c.name === row.what);
-        const is = now.clusters.find((c) => c.name === row.what);
+    const clusterRows = byName(oldClusters, now.clusters, (c) => c.name, clusterChange);
+    const clusterNames = [...new Set([...now.clusters, ...oldClusters].map((c) => c.name))];
+    for (const name of clusterNames) {
         add(
-            "node",
-            byName(
-                was?.nodes ?? [],
-                is?.nodes ?? [],
-                (n) => n.name,
-                (a, b) => vmChange(a, b, nodeFields(a, b)),
-            ).map((r) => ({ ...r, what: `${row.what}/${r.what}` })),
+            "cluster",
+            clusterRows.filter((row) => row.what === name),
         );
-    }
-    // Clusters that do not change themselves may still change their nodes.
-    for (const cluster of now.clusters.filter(
-        (c) => !changes.some((x) => x.kind === "cluster" && x.what === c.name),
-    )) {
-        const was = oldClusters.find((c) => c.name === cluster.name)!;
+        const was = oldClusters.find((c) => c.name === name);
+        const is = now.clusters.find((c) => c.name === name);
+        const nodeRows = byName(
+            was?.nodes ?? [],
+            is?.nodes ?? [],
+            (n) => n.name,
+            (a, b) => vmChange(a, b, nodeFields(a, b)),
+        );
         add(
             "node",
-            byName(
-                was.nodes,
-                cluster.nodes,
-                (n) => n.name,
-                (a, b) => vmChange(a, b, nodeFields(a, b)),
-            ).map((r) => ({
-                ...r,
-                what: `${cluster.name}/${r.what}`,
-            })),
+            nodeRows.map((row) => ({ ...row, what: `${name}/${row.what}` })),
         );
     }
     // A gateway VM is declared only where the site has its WireGuard key (plan.gateways).
