@@ -176,7 +176,7 @@ function replan(): void {
     const problems =
         planned.sites.filter((s) => s.problems).length + (planned.interconnectProblems ? 1 : 0);
     $("wb-status").textContent =
-        `Planned ${planned.sites.length} sites in ${Math.round(lastPlanMs)} ms: ${problems === 0 ? "no problems" : `${problems} with problems`}, ${changes.length} changes against the committed files.`;
+        `Planned ${planned.sites.length} sites in ${Math.round(lastPlanMs)} ms: ${problems === 0 ? "no problems" : `${problems} with problems`}, ${changes.length} change${changes.length === 1 ? "" : "s"} against the committed files.`;
 }
 
 function drawGraph(): void {

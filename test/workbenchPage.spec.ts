@@ -373,6 +373,40 @@ describe("the topology page's workbench in a real browser", function () {
         await page.close();
     });
 
+    it("keeps what is typed: a form's unapplied field while a file re-plans, a file's text when a form applies", async () => {
+        const { page, errors } = await open(pageFile);
+        await choose(page, "node:greece/final-test/worker1");
+        await page.fill('#wb-inspector input[data-key="cpu"]', "8");
+        await page.click('#workbench summary:text-is("Files")');
+        await page.click('#wb-files summary:text-is("Pulumi.france.yaml")');
+        const france = committed.stacks.france.replace("memory: 32Gi", "memory: 48Gi");
+        await page.fill('#wb-files textarea[data-editor="Pulumi.france.yaml"]', france);
+        await page.locator("#wb-status", { hasText: "1 change against" }).waitFor();
+        // The re-plan of france left greece's form as it was typed...
+        assert.strictEqual(await page.inputValue('#wb-inspector input[data-key="cpu"]'), "8");
+        // ...and applying it at once, before the pause, keeps what was just typed in greece's file.
+        await page.click('#wb-files summary:text-is("Pulumi.greece.yaml")');
+        const dns = "dnsServers: [172.28.2.89, 172.28.2.90]";
+        await page.fill(
+            '#wb-files textarea[data-editor="Pulumi.greece.yaml"]',
+            committed.stacks.greece.replace("dnsServers: [172.28.2.89]", dns),
+        );
+        await page.click('#wb-inspector button[type="submit"]');
+        const files = await pageFiles(page);
+        assert.strictEqual(files.stacks.france, france);
+        assert.strictEqual(
+            files.stacks.greece,
+            committed.stacks.greece
+                .replace("dnsServers: [172.28.2.89]", dns)
+                .replace(
+                    "        - name: worker1\n          roles: [worker]\n          cpu: 6\n",
+                    "        - name: worker1\n          roles: [worker]\n          cpu: 8\n",
+                ),
+        );
+        assert.deepStrictEqual(errors, []);
+        await page.close();
+    });
+
     it("is the same file, byte for byte, each time it is written", () => {
         const again = path.join(work, "again.html");
         assert.strictEqual(run(projectRoot, "plan", "--all", "--html", again).status, 0);
