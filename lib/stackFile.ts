@@ -17,6 +17,11 @@ export function stackFilePath(stack: string): string {
     return `Pulumi.${stack}.yaml`;
 }
 
+/** The stack a `Pulumi.<stack>.yaml` file name is of; undefined for any other name. */
+export function stackOfFile(file: string): string | undefined {
+    return /^Pulumi\.([A-Za-z0-9_.-]+)\.yaml$/.exec(file)?.[1];
+}
+
 export interface StackFile {
     document: Document;
     /** The `config:` map, with every `{secure: ...}` value replaced by a placeholder. */

@@ -31,22 +31,40 @@ function vmFacts(vm: VirtualMachine): Record<string, string> {
     };
 }
 
-interface ExportedResource {
+/** A resource of a `pulumi stack export`, as far as it is read. */
+export interface ExportedResource {
+    urn?: unknown;
     type?: unknown;
-    outputs?: unknown;
+    outputs?: Record<string, unknown>;
 }
 
-/** The VirtualMachines a `pulumi stack export` holds, by `namespace/name`. */
-export function exportedVms(exported: unknown): Map<string, VirtualMachine> {
-    const deployment = (exported as { deployment?: { resources?: unknown } } | null)?.deployment;
-    const resources = deployment?.resources;
-    if (!Array.isArray(resources)) {
+/** What is read of a `pulumi stack export`. */
+export interface ExportedState {
+    resources: ExportedResource[];
+    time?: string;
+}
+
+/** A `pulumi stack export`'s resources and time, or an ExportError saying why it is not one. */
+export function exportedState(exported: unknown): ExportedState {
+    const deployment = (
+        exported as { deployment?: { resources?: unknown; manifest?: { time?: unknown } } } | null
+    )?.deployment;
+    if (!Array.isArray(deployment?.resources)) {
         throw new ExportError(
             "is not the output of pulumi stack export (no deployment.resources list)",
         );
     }
+    const time = deployment.manifest?.time;
+    return {
+        resources: deployment.resources as ExportedResource[],
+        ...(typeof time === "string" ? { time } : {}),
+    };
+}
+
+/** The VirtualMachines a `pulumi stack export` holds, by `namespace/name`. */
+export function exportedVms(exported: unknown): Map<string, VirtualMachine> {
     const vms = new Map<string, VirtualMachine>();
-    for (const resource of resources as ExportedResource[]) {
+    for (const resource of exportedState(exported).resources) {
         if (resource?.type !== typeTokens.virtualMachine) {
             continue;
         }

@@ -1,7 +1,7 @@
 import { labels, resourceNames, typeTokens } from "../lib/naming";
 import { compareText } from "../lib/order";
 import { StackPlan } from "../lib/plan";
-import { ExportError } from "./drift";
+import { ExportError, ExportedResource, ExportedState } from "./drift";
 
 /**
  * What is deployed beside what is planned: `npm run plan -- --html <file> --state <dir>` reads a
@@ -55,12 +55,6 @@ export interface LiveStateView {
     clusters: LiveCluster[];
 }
 
-export interface ExportedResource {
-    urn?: unknown;
-    type?: unknown;
-    outputs?: Record<string, unknown>;
-}
-
 export interface VmObject {
     metadata?: { name?: string; namespace?: string; labels?: Record<string, string> };
     status?: {
@@ -72,29 +66,6 @@ export interface VmObject {
             message?: string;
             lastTransitionTime?: string;
         }[];
-    };
-}
-
-/** What the view reads of a `pulumi stack export`. */
-export interface ExportedState {
-    resources: ExportedResource[];
-    time?: string;
-}
-
-/** A `pulumi stack export`'s resources and time, or an ExportError saying why it is not one. */
-export function exportedState(exported: unknown): ExportedState {
-    const deployment = (
-        exported as { deployment?: { resources?: unknown; manifest?: { time?: unknown } } } | null
-    )?.deployment;
-    if (!Array.isArray(deployment?.resources)) {
-        throw new ExportError(
-            "is not the output of pulumi stack export (no deployment.resources list)",
-        );
-    }
-    const time = deployment.manifest?.time;
-    return {
-        resources: deployment.resources as ExportedResource[],
-        ...(typeof time === "string" ? { time } : {}),
     };
 }
 

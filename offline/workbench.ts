@@ -6,6 +6,7 @@ import {
     planInterconnects,
 } from "../lib/interconnect";
 import type { LoadedInterconnects } from "../lib/config/types";
+import type { ObjectMeta } from "../lib/manifests";
 import { annotations } from "../lib/naming";
 import { compareText } from "../lib/order";
 import { ClusterPlan, NodePlan, StackPlan, planStack } from "../lib/plan";
@@ -174,7 +175,17 @@ export interface PlanChange {
     reasons: string[];
 }
 
+/** What happens to one thing: undefined when nothing does. */
+type Verdict = Pick<PlanChange, "action" | "reasons">;
+
+/** A verdict on something named, in a site and of a kind that the caller knows. */
+type Row = Verdict & { what: string };
+
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+/** Whether a Kubernetes object is renamed: the provider renames nothing, it replaces. */
+const moved = (was: { metadata: ObjectMeta }, now: { metadata: ObjectMeta }) =>
+    was.metadata.name !== now.metadata.name || was.metadata.namespace !== now.metadata.namespace;
 
 /** The fields of `keys` that differ, as a person reads them. */
 function changedFields<T>(before: T, after: T, keys: (keyof T & string)[]): string[] {
@@ -224,20 +235,19 @@ type DiskVm = Pick<NodePlan, "rootDisk" | "virtualMachine" | "networkData"> & {
  * name or namespace of either changes (Kubernetes renames nothing); anything else in the VM or
  * its cloud-init is updated in place. Undefined: no change.
  */
-function vmChange(
-    before: DiskVm,
-    after: DiskVm,
-    fields: string[],
-): Omit<PlanChange, "site" | "what" | "kind"> | undefined {
-    const identity = (vm: DiskVm) => [
+function vmChange(before: DiskVm, after: DiskVm, fields: string[]): Verdict | undefined {
+    const replacing = (vm: DiskVm) => [
         vm.rootDisk.spec,
-        vm.rootDisk.metadata,
-        vm.virtualMachine.metadata.name,
-        vm.virtualMachine.metadata.namespace,
-        vm.virtualMachine.metadata.annotations?.[annotations.rootDisk],
-        vm.virtualMachine.metadata.annotations?.[annotations.clusterIdentity],
+        ...[vm.rootDisk.metadata, vm.virtualMachine.metadata].map((meta) => [
+            meta.annotations?.[annotations.rootDisk],
+            meta.annotations?.[annotations.clusterIdentity],
+        ]),
     ];
-    if (!same(identity(before), identity(after))) {
+    if (
+        !same(replacing(before), replacing(after)) ||
+        moved(before.rootDisk, after.rootDisk) ||
+        moved(before.virtualMachine, after.virtualMachine)
+    ) {
         return { action: "replace", reasons: fields.length ? fields : ["its root disk changes"] };
     }
     const updated =
@@ -254,8 +264,8 @@ function byName<T>(
     before: T[],
     after: T[],
     name: (item: T) => string,
-    changed: (was: T, now: T) => Omit<PlanChange, "site" | "what" | "kind"> | undefined,
-): { what: string; action: Action; reasons: string[] }[] {
+    changed: (was: T, now: T) => Verdict | undefined,
+): Row[] {
     const names = (items: T[]) => new Map(items.map((item) => [name(item), item]));
     const [was, now] = [names(before), names(after)];
     return [
@@ -271,10 +281,7 @@ function byName<T>(
 }
 
 /** A cluster's own resources: its Rancher cluster (replaced with its identity) and API Service. */
-function clusterChange(
-    was: ClusterPlan,
-    now: ClusterPlan,
-): Omit<PlanChange, "site" | "what" | "kind"> | undefined {
+function clusterChange(was: ClusterPlan, now: ClusterPlan): Verdict | undefined {
     const reasons = [
         ...changedFields(was, now, ["type", "kubernetesVersion", "cni", "podCidr", "serviceCidr"]),
         ...(same(was.machineGlobalConfig, now.machineGlobalConfig) &&
@@ -301,10 +308,8 @@ function clusterChange(
 /** One site's change, from its last good plan `old` (none: a new site) to `now`. */
 function siteChanges(stack: string, old: StackPlan | undefined, now: StackPlan): PlanChange[] {
     const changes: PlanChange[] = [];
-    const add = (
-        kind: PlanChange["kind"],
-        rows: { what: string; action: Action; reasons: string[] }[],
-    ) => changes.push(...rows.map((row) => ({ site: stack, kind, ...row })));
+    const add = (kind: PlanChange["kind"], rows: Row[]) =>
+        changes.push(...rows.map((row) => ({ site: stack, kind, ...row })));
     add(
         "namespace",
         byName(
@@ -324,7 +329,7 @@ function siteChanges(stack: string, old: StackPlan | undefined, now: StackPlan):
                 same(was.nad, is.nad)
                     ? undefined
                     : {
-                          action: "update",
+                          action: moved(was.nad, is.nad) ? "replace" : "update",
                           reasons: changedFields(was, is, [
                               "bridge",
                               "sriov",
@@ -347,9 +352,11 @@ function siteChanges(stack: string, old: StackPlan | undefined, now: StackPlan):
                 same(was.dataVolume, is.dataVolume)
                     ? undefined
                     : {
-                          action: same(was.dataVolume.spec, is.dataVolume.spec)
-                              ? "update"
-                              : "replace",
+                          action:
+                              same(was.dataVolume.spec, is.dataVolume.spec) &&
+                              !moved(was.dataVolume, is.dataVolume)
+                                  ? "update"
+                                  : "replace",
                           reasons: changedFields(was, is, ["url", "size"]),
                       },
         ),

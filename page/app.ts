@@ -1,5 +1,6 @@
 import cytoscape from "cytoscape";
 import { interconnectsFile } from "../lib/interconnect";
+import { stackFilePath, stackOfFile } from "../lib/stackFile";
 import { renderExplanation } from "../offline/explain";
 import {
     GraphElement,
@@ -145,7 +146,7 @@ function fileText(file: string): string {
     if (file === interconnectsFile) {
         return files.interconnects ?? "";
     }
-    const stack = /^Pulumi\.(.+)\.yaml$/.exec(file)![1];
+    const stack = stackOfFile(file)!;
     return files.stacks[stack];
 }
 
@@ -153,7 +154,7 @@ function setFileText(file: string, text: string): void {
     if (file === interconnectsFile) {
         files = { ...files, interconnects: text };
     } else {
-        const stack = /^Pulumi\.(.+)\.yaml$/.exec(file)![1];
+        const stack = stackOfFile(file)!;
         files = { ...files, stacks: { ...files.stacks, [stack]: text } };
     }
 }
@@ -576,9 +577,7 @@ const pendingTyping = new Map<string, () => void>();
 
 function drawEditors(): void {
     const names = [
-        ...Object.keys(files.stacks)
-            .sort()
-            .map((s) => `Pulumi.${s}.yaml`),
+        ...Object.keys(files.stacks).sort().map(stackFilePath),
         ...(files.interconnects !== undefined ? [interconnectsFile] : []),
     ];
     pendingTyping.clear();

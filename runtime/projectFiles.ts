@@ -2,7 +2,13 @@ import { existsSync, readFileSync, readdirSync } from "fs";
 import * as path from "path";
 import { RawStackConfig, LoadedInterconnects } from "../lib/config/types";
 import { interconnectsFile, interconnectsOf } from "../lib/interconnect";
-import { StackFile, parseStackFile, stackFileConfig, stackFilePath } from "../lib/stackFile";
+import {
+    StackFile,
+    parseStackFile,
+    stackFileConfig,
+    stackFilePath,
+    stackOfFile,
+} from "../lib/stackFile";
 import type { WorkbenchFiles } from "../offline/workbench";
 
 /**
@@ -35,7 +41,7 @@ export function withInterconnects(raw: RawStackConfig, dir: string): RawStackCon
 /** Every site of the project: the stacks whose `Pulumi.<site>.yaml` is in `dir`, sorted. */
 export function projectStacks(dir: string): string[] {
     return readdirSync(dir)
-        .map((file) => /^Pulumi\.([A-Za-z0-9_.-]+)\.yaml$/.exec(file)?.[1])
+        .map(stackOfFile)
         .filter((stack): stack is string => stack !== undefined)
         .sort();
 }

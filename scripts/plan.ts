@@ -5,13 +5,8 @@ import { interconnectsFile, planInterconnects } from "../lib/interconnect";
 import { ConfigError, ProblemList, formatProblems } from "../lib/problems";
 import { stackFileConfig, stackFilePath } from "../lib/stackFile";
 import { diffResources, formatDiff, parseRendered } from "../offline/diff";
-import { ExportError, checkDrift } from "../offline/drift";
-import {
-    LiveStateView,
-    exportedState,
-    liveStateView,
-    virtualMachineList,
-} from "../offline/liveState";
+import { ExportError, checkDrift, exportedState } from "../offline/drift";
+import { LiveStateView, liveStateView, virtualMachineList } from "../offline/liveState";
 import { renderExplanation } from "../offline/explain";
 import { sitePolicyConfig } from "../policy/policies";
 import { evaluateProgram, placeholders } from "../offline/evaluate";
