@@ -67,7 +67,6 @@ const cy = cytoscape({
     container: $("wb-graph"),
     elements: [],
     layout: { name: "preset" },
-    wheelSensitivity: 0.3,
     style: [
         {
             selector: "node",

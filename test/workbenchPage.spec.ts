@@ -85,7 +85,8 @@ describe("the topology page's workbench in a real browser", function () {
             }
         });
         page.on("console", (message) => {
-            if (message.type() === "error") {
+            // Cytoscape.js warns of misuse on the console (a custom wheel sensitivity, say).
+            if (message.type() === "error" || message.type() === "warning") {
                 errors.push(message.text());
             }
         });
