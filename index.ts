@@ -8,17 +8,10 @@ import {
     nodeJoinHook,
     nodeRemovalHook,
 } from "./components";
-import { resourceNames } from "./lib/naming";
+import { resourceNames, ConfigError, formatProblems } from "./lib/core";
 import { withCappedStackTraces } from "./runtime/stackTraces";
-import { StackPlan, planStack } from "./lib/plan";
-import { wireguardKeyProblem } from "./lib/interconnect";
-import { ConfigError, formatProblems } from "./lib/problems";
-import {
-    configNamespace,
-    parseConfigValue,
-    rawStackConfig,
-    secretPlaceholder,
-} from "./lib/stackFile";
+import { StackPlan, planStack, wireguardKeyProblem } from "./lib/plan";
+import { configNamespace, parseConfigValue, rawStackConfig, secretPlaceholder } from "./lib/config";
 import { withInterconnects } from "./runtime/projectFiles";
 
 const config = new pulumi.Config(configNamespace);

@@ -1,8 +1,13 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { CloudInitData, cloudInitUuid } from "../lib/instanceId";
-import { DataVolume, VirtualMachine, withFirmwareUuid } from "../lib/manifests";
-import { annotations, resourceNames } from "../lib/naming";
+import {
+    CloudInitData,
+    cloudInitUuid,
+    DataVolume,
+    VirtualMachine,
+    withFirmwareUuid,
+} from "../lib/render";
+import { annotations, resourceNames } from "../lib/core";
 
 export interface ClonedDiskVmArgs {
     rootDisk: DataVolume;

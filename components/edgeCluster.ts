@@ -3,10 +3,9 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as rancher2 from "@pulumi/rancher2";
 import { ClusterPlan, SitePlan, directApiEndpoint } from "../lib/plan";
-import { clusterSyncStateConfirm, nodePortRange } from "../lib/defaults";
-import { annotations, resourceNames, typeTokens } from "../lib/naming";
+import { clusterSyncStateConfirm, nodePortRange } from "../lib/config";
+import { annotations, resourceNames, typeTokens, withoutSecretEnvelopes } from "../lib/core";
 import { addCertificateAuthority, rewriteKubeconfigServer } from "../lib/rancher";
-import { withoutSecretEnvelopes } from "../lib/secretEnvelopes";
 import { KubevirtNode } from "./kubevirtNode";
 import { SiteNetwork } from "./siteNetwork";
 

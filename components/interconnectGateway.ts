@@ -1,8 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { privateKeyPlaceholder } from "../lib/interconnect";
-import { typeTokens } from "../lib/naming";
-import { GatewayNodePlan } from "../lib/plan";
+import { privateKeyPlaceholder, GatewayNodePlan } from "../lib/plan";
+import { typeTokens } from "../lib/core";
 import { declareClonedDiskVm } from "./clonedDiskVm";
 
 export interface InterconnectGatewayArgs {

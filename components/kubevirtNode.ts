@@ -1,9 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
-import { nodeRegistrationCommand, renderUserData } from "../lib/cloudinit";
-import { CloudInitData } from "../lib/instanceId";
-import { resourceNames, typeTokens } from "../lib/naming";
+import { nodeRegistrationCommand, renderUserData, CloudInitData } from "../lib/render";
+import { resourceNames, typeTokens } from "../lib/core";
 import { NodePlan } from "../lib/plan";
 import { declareClonedDiskVm } from "./clonedDiskVm";
 

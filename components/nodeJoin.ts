@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import { nodeJoinWait } from "../lib/defaults";
-import { resourceNames } from "../lib/naming";
+import { nodeJoinWait } from "../lib/config";
+import { resourceNames } from "../lib/core";
 import { joiningNodes, waitForNodeJoin } from "../runtime/nodeJoin";
 import { StackPlan } from "../lib/plan";
 import { rancherApi, valueOf } from "./nodeRemoval";

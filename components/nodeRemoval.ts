@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { resourceNames } from "../lib/naming";
+import { resourceNames } from "../lib/core";
 import {
     RancherApi,
     deletedNodeOf,

@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { SitePlan } from "../lib/plan";
-import { resourceNames, typeTokens } from "../lib/naming";
+import { resourceNames, typeTokens } from "../lib/core";
 
 export interface SiteNetworkArgs {
     /** The site's resolved plan: namespaces, networks and golden images (see `planStack`). */

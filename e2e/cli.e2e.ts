@@ -4,10 +4,10 @@ import { mkdirSync, readFileSync, writeFileSync } from "fs";
 import * as path from "path";
 import { parse } from "yaml";
 import { HostShape, readStackConfig } from "../lib/config";
-import { labels } from "../lib/naming";
-import { planStack } from "../lib/plan";
-import { ProblemList } from "../lib/problems";
-import { parseStackFile, stackFileConfig, stackFilePath } from "../lib/stackFile";
+import { labels } from "../lib/core/naming";
+import { planStack } from "../lib/plan/stackPlan";
+import { ProblemList } from "../lib/core/problems";
+import { parseStackFile, stackFileConfig, stackFilePath } from "../lib/config/stackFile";
 import { copyProject, resourceSummary } from "./cliProject";
 import { ControlPlane, crdsPresent, startLiveApiServer, stopLiveApiServer } from "./controlPlane";
 import {

@@ -9,7 +9,7 @@ import { issueCert, makeCa } from "./certs";
 /**
  * Rancher on loopback, over HTTPS with a private CA, as far as the real rancher2 provider
  * (terraform-provider-rancher2 at the pinned commit, through pulumi-rancher2) and our hooks
- * (lib/nodeRemoval.ts, lib/nodeJoin.ts) use it:
+ * (runtime/nodeRemoval.ts, runtime/nodeJoin.ts) use it:
  *
  * - `/ping`, and norman's discovery of `/v3` and Steve's `/k8s/clusters/local/v1` (the
  *   `X-API-Schemas` header and schema collections: rancher/norman clientbase/common.go);

@@ -1,13 +1,13 @@
 import * as assert from "assert";
 import * as path from "path";
 import { RawStackConfig, readStackConfig } from "../lib/config";
-import { KubevirtVersion, defaults } from "../lib/defaults";
-import { pinnedHostLabel, vmName } from "../lib/naming";
-import { nodeDemand } from "../lib/placement";
-import { StackPlan, planStack } from "../lib/plan";
-import { ProblemList } from "../lib/problems";
-import { bytes } from "../lib/quantity";
-import { rawStackConfig, stackFilePath } from "../lib/stackFile";
+import { KubevirtVersion, defaults } from "../lib/config/defaults";
+import { pinnedHostLabel, vmName } from "../lib/core/naming";
+import { nodeDemand } from "../lib/plan/placement";
+import { StackPlan, planStack } from "../lib/plan/stackPlan";
+import { ProblemList } from "../lib/core/problems";
+import { bytes } from "../lib/core/quantity";
+import { rawStackConfig, stackFilePath } from "../lib/config/stackFile";
 import { syntheticStack } from "../offline/synthetic";
 import {
     KubevirtCheckResult,
@@ -177,7 +177,7 @@ function admissions(r: KubevirtCheckResult) {
  * (millicores) and memory requests, hugepages by page size, and extended resources. From 1.9
  * KubeVirt's pod requests no SR-IOV VF (ExternalNetResourceInjection, beta, on by default):
  * Multus' network-resources-injector adds one per interface from the NAD's resourceName
- * annotation (lib/prerequisites.ts), so they are added here as the injector would.
+ * annotation (lib/site/prerequisites.ts), so they are added here as the injector would.
  */
 function podDemand(
     pod: LauncherPod,
@@ -343,7 +343,7 @@ describe("KubeVirt's and CDI's own code on every VM and DataVolume of the plans"
                     assert.deepStrictEqual(r.subjectAccessReviews, [], at);
                     continue;
                 }
-                // The review lib/prerequisites.ts's clone Role grants (CDI authorize.go).
+                // The review lib/site/prerequisites.ts's clone Role grants (CDI authorize.go).
                 assert.deepStrictEqual(
                     r.subjectAccessReviews,
                     [

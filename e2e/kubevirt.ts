@@ -3,9 +3,9 @@ import { mkdirSync, readFileSync, writeFileSync } from "fs";
 import { request } from "https";
 import * as path from "path";
 import { HostShape } from "../lib/config";
-import { hostLabels } from "../lib/naming";
-import { hostLabelSet } from "../lib/placement";
-import { bytes } from "../lib/quantity";
+import { hostLabels } from "../lib/core/naming";
+import { hostLabelSet } from "../lib/plan/placement";
+import { bytes } from "../lib/core/quantity";
 import { issueCert } from "./certs";
 import { ControlPlane, freePort } from "./controlPlane";
 

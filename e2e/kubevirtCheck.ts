@@ -1,8 +1,8 @@
 import { execFileSync } from "child_process";
 import { readFileSync } from "fs";
 import * as path from "path";
-import { DataVolume, NetworkAttachmentDefinition, VirtualMachine } from "../lib/manifests";
-import { StackPlan } from "../lib/plan";
+import { DataVolume, NetworkAttachmentDefinition, VirtualMachine } from "../lib/render/manifests";
+import { StackPlan } from "../lib/plan/stackPlan";
 import { projectRoot } from "./pulumiEnv";
 
 /**
@@ -60,7 +60,7 @@ export const noKubevirtFeatures: KubevirtFeatures = {
 
 /**
  * The KubeVirt CR's spec.configuration for `features` under KubeVirt 1.`minor`, as the site's
- * prerequisites ask for it (lib/prerequisites.ts): every passed-through device permitted by its
+ * prerequisites ask for it (lib/site/prerequisites.ts): every passed-through device permitted by its
  * resource name, the HostDevices gate for host devices, CPUManager for dedicated CPUs, GPU before
  * 1.4. SR-IOV keeps KubeVirt's default.
  */

@@ -2,9 +2,14 @@ import * as assert from "assert";
 import { readFileSync } from "fs";
 import * as path from "path";
 import { HostShape, readStackConfig } from "../lib/config";
-import { StackPlan, planStack } from "../lib/plan";
-import { ProblemList } from "../lib/problems";
-import { parseStackFile, stackFileConfig, stackFilePath, withAllocations } from "../lib/stackFile";
+import { StackPlan, planStack } from "../lib/plan/stackPlan";
+import { ProblemList } from "../lib/core/problems";
+import {
+    parseStackFile,
+    stackFileConfig,
+    stackFilePath,
+    withAllocations,
+} from "../lib/config/stackFile";
 import { ControlPlane, crdsPresent, startLiveApiServer, stopLiveApiServer } from "./controlPlane";
 import { boundLauncherPod, playHosts, schedulerRequest } from "./kubevirt";
 import { kubevirtFeatures, planVirtualMachines } from "./kubevirtCheck";

@@ -5,18 +5,27 @@ import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "fs";
 import * as path from "path";
 import { parse, stringify } from "yaml";
 import { EngineEvent, LocalWorkspace, Stack, UpResult } from "@pulumi/pulumi/automation";
-import { interconnectsFile, privateKeyPlaceholder, wireguardPublicKey } from "../lib/interconnect";
-import { CloudInitData, cloudInitUuid } from "../lib/instanceId";
-import { labels, vmName } from "../lib/naming";
-import { NodePlan, StackPlan, planStack } from "../lib/plan";
-import { parseStackFile, stackFileConfig, stackFilePath, withAllocations } from "../lib/stackFile";
+import {
+    interconnectsFile,
+    privateKeyPlaceholder,
+    wireguardPublicKey,
+} from "../lib/plan/interconnect";
+import { CloudInitData, cloudInitUuid } from "../lib/render/instanceId";
+import { labels, vmName } from "../lib/core/naming";
+import { NodePlan, StackPlan, planStack } from "../lib/plan/stackPlan";
+import {
+    parseStackFile,
+    stackFileConfig,
+    stackFilePath,
+    withAllocations,
+} from "../lib/config/stackFile";
 import { checkDrift } from "../offline/drift";
 import { sitePolicyConfig } from "../policy/policies";
 import { HostShape } from "../lib/config";
 import { readStackConfig } from "../lib/config";
-import { KubevirtVersion } from "../lib/defaults";
-import { nodeDemand } from "../lib/placement";
-import { ProblemList } from "../lib/problems";
+import { KubevirtVersion } from "../lib/config/defaults";
+import { nodeDemand } from "../lib/plan/placement";
+import { ProblemList } from "../lib/core/problems";
 import { ControlPlane, crdsPresent, startLiveApiServer, stopLiveApiServer } from "./controlPlane";
 import { boundLauncherPod, playHosts, schedulerRequest } from "./kubevirt";
 import {
@@ -241,7 +250,7 @@ describe("index.ts against a live API server", function () {
     /**
      * Asserts that KubeVirt's virt-controller rendered a launcher pod for every node VM of the
      * stack as it is now, requesting the CPU and memory placement computed for it
-     * (lib/placement.ts nodeDemand), and that kube-scheduler bound it to the host placement chose.
+     * (lib/plan/placement.ts nodeDemand), and that kube-scheduler bound it to the host placement chose.
      */
     async function assertLaunchersAsPlaced(): Promise<void> {
         const plan = currentPlan();
@@ -315,7 +324,7 @@ describe("index.ts against a live API server", function () {
         if (!crdsPresent()) {
             this.skip();
         }
-        // What the stacks' VMs need of KubeVirt (lib/prerequisites.ts): the GPU and dedicated
+        // What the stacks' VMs need of KubeVirt (lib/site/prerequisites.ts): the GPU and dedicated
         // CPUs that a later test's intent asks for.
         const live = await startLiveApiServer("edge-program-e2e-", {
             gpus: ["nvidia.com/TU104GL_Tesla_T4"],

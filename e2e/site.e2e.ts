@@ -3,8 +3,8 @@ import * as path from "path";
 import * as k8s from "@pulumi/kubernetes";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { SiteNetwork } from "../components";
-import { planStack } from "../lib/plan";
-import { rawStackConfig, stackFilePath } from "../lib/stackFile";
+import { planStack } from "../lib/plan/stackPlan";
+import { rawStackConfig, stackFilePath } from "../lib/config/stackFile";
 import {
     ControlPlane,
     completeDataVolumes,

@@ -21,8 +21,8 @@ import {
     renderPeerEndpoints,
     renderWgQuick,
     tunnelScriptText,
-} from "../lib/interconnect";
-import { ProblemList } from "../lib/problems";
+} from "../lib/plan/interconnect";
+import { ProblemList } from "../lib/core/problems";
 import { projectRoot, toolsBin } from "./pulumiEnv";
 import { loadInterconnects } from "../runtime/projectFiles";
 

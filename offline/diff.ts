@@ -1,7 +1,7 @@
 import { parse } from "yaml";
 import type { EvaluatedResource } from "./evaluate";
 import { count, headerPrefix, kindOf } from "./render";
-import { compareText } from "../lib/order";
+import { compareText } from "../lib/core";
 
 /** A resource as a rendered file records it. */
 export interface RenderedResource {

@@ -1,7 +1,6 @@
-import { hostLabels, typeTokens } from "../lib/naming";
-import { compareText } from "../lib/order";
+import { hostLabels, typeTokens, compareText } from "../lib/core";
 import { StackPlan } from "../lib/plan";
-import { VirtualMachine } from "../lib/manifests";
+import { VirtualMachine } from "../lib/render";
 
 /**
  * Assurance: `npm run plan -- --stack X --check-drift <file>` compares what the plan says each

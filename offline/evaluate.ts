@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { withCappedStackTraces } from "../runtime/stackTraces";
-import { compareText } from "../lib/order";
+import { compareText } from "../lib/core";
 
 /** A resource the program registered, as the mock monitor saw it. */
 export interface RecordedResource {
@@ -281,7 +281,7 @@ export async function evaluateProgram(
     delete require.cache[program];
 
     // Offline, no stack trace is ever shown, and the SDK's continuations would record one for
-    // each of its promises (see lib/stackTraces.ts): capped until every registration is done.
+    // each of its promises (see runtime/stackTraces.ts): capped until every registration is done.
     const outputs = await withCappedStackTraces(async () => {
         const exported = await pulumi.runtime.runInPulumiStack(async () => {
             pulumi.runtime.registerStackTransformation((args) => {

@@ -1,8 +1,6 @@
 import { HugepageSize, hugepageSizes } from "../lib/config";
-import { compareText } from "../lib/order";
-import { HostLoad, PlacementDecision } from "../lib/placement";
-import { StackPlan } from "../lib/plan";
-import { formatBytes, formatCores } from "../lib/quantity";
+import { compareText, formatBytes, formatCores } from "../lib/core";
+import { HostLoad, PlacementDecision, StackPlan } from "../lib/plan";
 
 /**
  * `npm run plan -- --stack X --explain`: where each node runs and why. Per intent, each node's

@@ -1,5 +1,4 @@
-import { labels, resourceNames, typeTokens } from "../lib/naming";
-import { compareText } from "../lib/order";
+import { labels, resourceNames, typeTokens, compareText } from "../lib/core";
 import { StackPlan } from "../lib/plan";
 import { ExportError, ExportedResource, ExportedState } from "./drift";
 

@@ -1,4 +1,4 @@
-import { ipToInt } from "../lib/ip";
+import { ipToInt } from "../lib/core";
 import {
     AddressState,
     ChangeMark,

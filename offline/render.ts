@@ -1,10 +1,8 @@
 import { stringify } from "yaml";
 import { SitePlan, StackPlan } from "../lib/plan";
-import { formatPrerequisites, sitePrerequisites } from "../lib/prerequisites";
-import { Problem } from "../lib/problems";
-import { parseQuantity } from "../lib/quantity";
+import { formatPrerequisites, sitePrerequisites } from "../lib/site";
+import { Problem, parseQuantity, compareText } from "../lib/core";
 import type { EvaluatedResource, Evaluation } from "./evaluate";
-import { compareText } from "../lib/order";
 
 /** Addresses and sizes per cluster and node, as the summary and `addresses.yaml` show them. */
 export interface AddressSummary {

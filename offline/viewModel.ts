@@ -1,14 +1,27 @@
 import { hugepageSizes, type RawStackConfig } from "../lib/config";
-import { nodeRegistrationCommand } from "../lib/cloudinit";
-import { cidrSize, contains, ipToInt, lastAddress, overlaps, parseCidr } from "../lib/ip";
-import { labels, resourceNames, typeTokens } from "../lib/naming";
-import type { InterconnectPlan } from "../lib/interconnect";
-import type { NetworkPlan, StackPlan } from "../lib/plan";
-import type { HostLoad, PlacementDecision } from "../lib/placement";
-import { formatBytes } from "../lib/quantity";
+import { nodeRegistrationCommand } from "../lib/render";
+import {
+    cidrSize,
+    contains,
+    ipToInt,
+    lastAddress,
+    overlaps,
+    parseCidr,
+    labels,
+    resourceNames,
+    typeTokens,
+    formatBytes,
+    compareText,
+} from "../lib/core";
+import type {
+    InterconnectPlan,
+    NetworkPlan,
+    StackPlan,
+    HostLoad,
+    PlacementDecision,
+} from "../lib/plan";
 import { Action, ResourceChange, formatPath } from "./diff";
 import { kindOf, toYaml } from "./render";
-import { compareText } from "../lib/order";
 import type { LiveStateView } from "./liveState";
 
 /**
@@ -79,7 +92,7 @@ export interface NicView {
     state: AddressState;
 }
 
-/** How a node came to its host: see lib/placement.ts. */
+/** How a node came to its host: see lib/plan/placement.ts. */
 export type PlacementHow = PlacementDecision["how"];
 
 export const placementLabels: Record<PlacementHow, string> = {

@@ -4,13 +4,14 @@ import {
     interconnectsFile,
     interconnectsOf,
     planInterconnects,
-} from "../lib/interconnect";
-import type { LoadedInterconnects } from "../lib/config/types";
-import type { ObjectMeta } from "../lib/manifests";
-import { annotations } from "../lib/naming";
-import { compareText } from "../lib/order";
-import { ClusterPlan, NodePlan, StackPlan, planStack } from "../lib/plan";
-import { ConfigError, ProblemList, formatProblems } from "../lib/problems";
+    ClusterPlan,
+    NodePlan,
+    StackPlan,
+    planStack,
+} from "../lib/plan";
+import type { LoadedInterconnects } from "../lib/config";
+import type { ObjectMeta } from "../lib/render";
+import { annotations, compareText, ConfigError, ProblemList, formatProblems } from "../lib/core";
 import {
     configNamespace,
     parseStackFile,
@@ -18,7 +19,7 @@ import {
     stackFilePath,
     stackFileText,
     withAllocations,
-} from "../lib/stackFile";
+} from "../lib/config";
 
 /**
  * The topology page's workbench, without the page: the project's files as a person edits them,

@@ -1,6 +1,6 @@
 import cytoscape from "cytoscape";
-import { interconnectsFile } from "../lib/interconnect";
-import { stackFilePath, stackOfFile } from "../lib/stackFile";
+import { interconnectsFile } from "../lib/plan";
+import { stackFilePath, stackOfFile } from "../lib/config";
 import { renderExplanation } from "../offline/explain";
 import {
     GraphElement,

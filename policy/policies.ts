@@ -1,6 +1,6 @@
 import { ReportViolation, ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
 import { SitePlan } from "../lib/plan";
-import { typeTokens } from "../lib/naming";
+import { typeTokens } from "../lib/core";
 import {
     DeclaredNetwork,
     checkClusterCidrs,

@@ -1,6 +1,5 @@
 import { parse } from "yaml";
-import { overlaps, parseCidr } from "../lib/ip";
-import { nadResourceAnnotation } from "../lib/naming";
+import { overlaps, parseCidr, nadResourceAnnotation } from "../lib/core";
 
 /**
  * The checks of the policy pack as pure functions of a resource's inputs and the pack's config.

@@ -1,4 +1,4 @@
-import { rancherClusterName, resourceNames } from "../lib/naming";
+import { rancherClusterName, resourceNames } from "../lib/core";
 import { StackPlan } from "../lib/plan";
 import {
     RancherApi,
@@ -12,7 +12,7 @@ import {
 /**
  * Before a cluster's ClusterSync is created (first, or replaced because a node joined, left or was
  * replaced), `pulumi up` waits until Rancher lists each of the cluster's nodes as a downstream
- * Node. The VMs themselves are not awaited (see awaitAnnotations in lib/plan.ts), so that an update
+ * Node. The VMs themselves are not awaited (see awaitAnnotations in lib/plan/stackPlan.ts), so that an update
  * KubeVirt applies only on a restart does not hold `up` until the restart.
  */
 

@@ -2,7 +2,7 @@ import { request as httpRequest } from "http";
 import { request as httpsRequest } from "https";
 import * as tls from "tls";
 import { StackPlan } from "../lib/plan";
-import { annotations, labels, rancherClusterName } from "../lib/naming";
+import { annotations, labels, rancherClusterName } from "../lib/core";
 
 /**
  * Before a node's VM is deleted, its Rancher machine must go: Rancher then drains the node,

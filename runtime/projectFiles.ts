@@ -1,14 +1,15 @@
 import { existsSync, readFileSync, readdirSync } from "fs";
 import * as path from "path";
-import { RawStackConfig, LoadedInterconnects } from "../lib/config/types";
-import { interconnectsFile, interconnectsOf } from "../lib/interconnect";
 import {
+    RawStackConfig,
+    LoadedInterconnects,
     StackFile,
     parseStackFile,
     stackFileConfig,
     stackFilePath,
     stackOfFile,
-} from "../lib/stackFile";
+} from "../lib/config";
+import { interconnectsFile, interconnectsOf } from "../lib/plan";
 import type { WorkbenchFiles } from "../offline/workbench";
 
 /**

@@ -4,7 +4,7 @@ import { tmpdir } from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { planStack } from "../lib/plan";
-import { rawStackConfig } from "../lib/stackFile";
+import { rawStackConfig } from "../lib/config";
 import { withCappedStackTraces } from "../runtime/stackTraces";
 import { evaluateProgram, installMocks, placeholders } from "../offline/evaluate";
 import { loadAsLanguageHost } from "../offline/languageHost";

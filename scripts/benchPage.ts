@@ -3,7 +3,7 @@ import { tmpdir } from "os";
 import * as path from "path";
 import { chromium } from "playwright-core";
 import { stringify } from "yaml";
-import { stackFilePath } from "../lib/stackFile";
+import { stackFilePath } from "../lib/config";
 import { renderPage } from "../offline/page";
 import { workbenchScript } from "../offline/pageScript";
 import { lockedStackConfig, syntheticSite } from "../offline/synthetic";

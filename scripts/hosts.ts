@@ -1,10 +1,5 @@
 import { readFileSync } from "fs";
-import {
-    NodeListError,
-    hostsFromNodeList,
-    parseNodeListText,
-    renderHostsYaml,
-} from "../lib/hostInventory";
+import { NodeListError, hostsFromNodeList, parseNodeListText, renderHostsYaml } from "../lib/site";
 
 const usage = [
     "usage: kubectl get nodes -o json | npm run hosts",

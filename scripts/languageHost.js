@@ -42,7 +42,7 @@ require("ts-node").register({
 const tsNode = process[Symbol.for("ts-node.register.instance")];
 const ts = require("typescript");
 
-const { stackFilePath } = require("../lib/stackFile");
+const { stackFilePath } = require("../lib/config/stackFile");
 const { readStackFile } = require("../runtime/projectFiles");
 const { evaluateProgram, placeholders } = require("../offline/evaluate");
 

@@ -1,7 +1,7 @@
 import { writeFileSync } from "fs";
 import { planStack } from "../lib/plan";
-import { ConfigError } from "../lib/problems";
-import { stackFileConfig, stackFilePath, withAllocations } from "../lib/stackFile";
+import { ConfigError } from "../lib/core";
+import { stackFileConfig, stackFilePath, withAllocations } from "../lib/config";
 import { readStackFile } from "../runtime/projectFiles";
 
 function stackArgument(argv: string[]): { name: string } | { error: string } {

@@ -1,9 +1,8 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "fs";
 import * as path from "path";
-import { StackPlan, planStack } from "../lib/plan";
-import { interconnectsFile, planInterconnects } from "../lib/interconnect";
-import { ConfigError, ProblemList, formatProblems } from "../lib/problems";
-import { stackFileConfig, stackFilePath } from "../lib/stackFile";
+import { StackPlan, planStack, interconnectsFile, planInterconnects } from "../lib/plan";
+import { ConfigError, ProblemList, formatProblems } from "../lib/core";
+import { stackFileConfig, stackFilePath } from "../lib/config";
 import { diffResources, formatDiff, parseRendered } from "../offline/diff";
 import { ExportError, checkDrift, exportedState } from "../offline/drift";
 import { LiveStateView, liveStateView, virtualMachineList } from "../offline/liveState";

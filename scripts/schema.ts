@@ -1,6 +1,11 @@
 import { readFileSync, writeFileSync } from "fs";
-import { stackJsonSchema, stackJsonSchemaText, stackSchemaPath } from "../lib/config/jsonSchema";
-import { configReference, withConfigReference } from "../lib/config/reference";
+import {
+    stackJsonSchema,
+    stackJsonSchemaText,
+    stackSchemaPath,
+    configReference,
+    withConfigReference,
+} from "../lib/config";
 
 /**
  * `npm run schema`: writes the stack file's JSON Schema for editors and the README's config

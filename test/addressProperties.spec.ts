@@ -1,9 +1,9 @@
 import * as assert from "assert";
 import fc from "fast-check";
 import { Allocations, RawStackConfig } from "../lib/config";
-import { masqueradeNetwork } from "../lib/defaults";
-import { Cidr, contains, ipToInt, lastAddress, overlaps, parseCidr } from "../lib/ip";
-import { StackPlan, planStack } from "../lib/plan";
+import { masqueradeNetwork } from "../lib/config/defaults";
+import { Cidr, contains, ipToInt, lastAddress, overlaps, parseCidr } from "../lib/core/ip";
+import { StackPlan, planStack } from "../lib/plan/stackPlan";
 import { syntheticStack } from "../offline/synthetic";
 
 /**

@@ -1,8 +1,8 @@
 import * as assert from "assert";
 import { Allocations, RawStackConfig } from "../lib/config";
-import { interfaceMac } from "../lib/naming";
-import { StackPlan, planStack } from "../lib/plan";
-import { rawStackConfig } from "../lib/stackFile";
+import { interfaceMac } from "../lib/core/naming";
+import { StackPlan, planStack } from "../lib/plan/stackPlan";
+import { rawStackConfig } from "../lib/config/stackFile";
 import { syntheticStack } from "../offline/synthetic";
 import { editableStackConfig } from "./mocks";
 

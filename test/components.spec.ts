@@ -2,10 +2,10 @@ import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 import type * as components from "../components";
-import { cloudInitUuid } from "../lib/instanceId";
-import { withFirmwareUuid } from "../lib/manifests";
-import { planStack, StackPlan } from "../lib/plan";
-import { rawStackConfig } from "../lib/stackFile";
+import { cloudInitUuid } from "../lib/render/instanceId";
+import { withFirmwareUuid } from "../lib/render/manifests";
+import { planStack, StackPlan } from "../lib/plan/stackPlan";
+import { rawStackConfig } from "../lib/config/stackFile";
 import { greeceNodes } from "./fixtures";
 import {
     RecordedResource,

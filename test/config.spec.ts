@@ -1,7 +1,7 @@
 import * as assert from "assert";
 import { RawStackConfig } from "../lib/config";
-import { planStack } from "../lib/plan";
-import { rawStackConfig } from "../lib/stackFile";
+import { planStack } from "../lib/plan/stackPlan";
+import { rawStackConfig } from "../lib/config/stackFile";
 import { problemsOf } from "./fixtures";
 import { editableStackConfig } from "./mocks";
 

@@ -17,21 +17,21 @@ import {
     registrationScriptText,
     renderNetworkData,
     renderUserData,
-} from "../lib/cloudinit";
+} from "../lib/render/cloudinit";
 import {
     goldenImageDataVolume,
     networkAttachmentDefinition,
     virtualMachine,
-} from "../lib/manifests";
+} from "../lib/render/manifests";
 import { GuestOs } from "../lib/config";
-import { StackPlan, planStack } from "../lib/plan";
+import { StackPlan, planStack } from "../lib/plan/stackPlan";
 import {
     chartValues,
     cniVersionProblem,
     machineGlobalConfig,
     rewriteKubeconfigServer,
 } from "../lib/rancher";
-import { rawStackConfig } from "../lib/stackFile";
+import { rawStackConfig } from "../lib/config/stackFile";
 import {
     editableStackConfig,
     mockRancher,

@@ -1,8 +1,8 @@
 import * as assert from "assert";
 import { RawStackConfig } from "../lib/config";
-import { planStack } from "../lib/plan";
-import { ConfigError } from "../lib/problems";
-import { rawStackConfig } from "../lib/stackFile";
+import { planStack } from "../lib/plan/stackPlan";
+import { ConfigError } from "../lib/core/problems";
+import { rawStackConfig } from "../lib/config/stackFile";
 
 /** The greece stack's nodes as EdgeCluster and the stack export them, under mocks. */
 export const greeceNodes = {

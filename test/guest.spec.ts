@@ -4,11 +4,15 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from "os";
 import * as path from "path";
 import { parse } from "yaml";
-import { nodeRegistrationCommand, podNetworkScriptText, renderUserData } from "../lib/cloudinit";
-import { planInterconnects } from "../lib/interconnect";
-import { NodePlan, SitePlan, planStack } from "../lib/plan";
-import { rawStackConfig } from "../lib/stackFile";
-import { ProblemList } from "../lib/problems";
+import {
+    nodeRegistrationCommand,
+    podNetworkScriptText,
+    renderUserData,
+} from "../lib/render/cloudinit";
+import { planInterconnects } from "../lib/plan/interconnect";
+import { NodePlan, SitePlan, planStack } from "../lib/plan/stackPlan";
+import { rawStackConfig } from "../lib/config/stackFile";
+import { ProblemList } from "../lib/core/problems";
 import { syntheticStack } from "../offline/synthetic";
 import { locked } from "./fixtures";
 import {

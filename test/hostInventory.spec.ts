@@ -10,7 +10,7 @@ import {
     hostsFromNodeList,
     parseNodeListText,
     renderHostsYaml,
-} from "../lib/hostInventory";
+} from "../lib/site/hostInventory";
 
 const root = path.resolve(__dirname, "..");
 const fixtureFile = path.join("test", "fixtures", "nodes.json");

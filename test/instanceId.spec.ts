@@ -1,6 +1,6 @@
 import * as assert from "assert";
-import { cloudInitUuid } from "../lib/instanceId";
-import { virtualMachine, withFirmwareUuid } from "../lib/manifests";
+import { cloudInitUuid } from "../lib/render/instanceId";
+import { virtualMachine, withFirmwareUuid } from "../lib/render/manifests";
 
 const vm = { namespace: "final-test", name: "final-test-worker1" };
 const data = { userdata: "#cloud-config\nhostname: worker1\n", networkdata: "version: 2\n" };

@@ -5,16 +5,16 @@ import { tmpdir } from "os";
 import * as path from "path";
 import { parse, parseDocument } from "yaml";
 import { RawStackConfig, StackConfig } from "../lib/config";
-import { typeTokens } from "../lib/naming";
-import { planStack } from "../lib/plan";
-import { parseStackFile, rawStackConfig, secretPlaceholder } from "../lib/stackFile";
+import { typeTokens } from "../lib/core/naming";
+import { planStack } from "../lib/plan/stackPlan";
+import { parseStackFile, rawStackConfig, secretPlaceholder } from "../lib/config/stackFile";
 import {
     interconnectsFile,
     planInterconnects,
     renderGatewayUserData,
     wireguardPublicKey,
-} from "../lib/interconnect";
-import { ProblemList } from "../lib/problems";
+} from "../lib/plan/interconnect";
+import { ProblemList } from "../lib/core/problems";
 import { assertValidCloudConfig } from "./guestNetwork";
 import { editableStackConfig, failingProgram, projectRoot, runProgram } from "./mocks";
 import { loadInterconnects, withInterconnects } from "../runtime/projectFiles";

@@ -6,7 +6,7 @@ import { parse } from "yaml";
 import { configKeys } from "../lib/config";
 import { stackJsonSchema, stackJsonSchemaText, stackSchemaPath } from "../lib/config/jsonSchema";
 import { configReference, referenceEnd, referenceStart } from "../lib/config/reference";
-import { credentialPaths } from "../lib/stackFile";
+import { credentialPaths } from "../lib/config/stackFile";
 import { InvalidCase, applyEdits } from "./corpus/edits";
 import { projectRoot } from "./mocks";
 

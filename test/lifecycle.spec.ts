@@ -7,7 +7,7 @@ import { createServer as createTlsServer } from "https";
 import { AddressInfo } from "net";
 import { tmpdir } from "os";
 import * as path from "path";
-import { planStack } from "../lib/plan";
+import { planStack } from "../lib/plan/stackPlan";
 import {
     DeletedNode,
     RancherApi,
@@ -16,7 +16,7 @@ import {
     removeRancherMachine,
     secureContextFor,
 } from "../runtime/nodeRemoval";
-import { rawStackConfig } from "../lib/stackFile";
+import { rawStackConfig } from "../lib/config/stackFile";
 import { locked, problemsOf } from "./fixtures";
 import { nodeRemovalHook } from "../components";
 import { editableStackConfig, setupMocks, stackConfig, withEnvironment } from "./mocks";

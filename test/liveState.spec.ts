@@ -1,8 +1,8 @@
 import * as assert from "assert";
 import * as path from "path";
-import { typeTokens } from "../lib/naming";
-import { planStack } from "../lib/plan";
-import { stackFileConfig } from "../lib/stackFile";
+import { typeTokens } from "../lib/core/naming";
+import { planStack } from "../lib/plan/stackPlan";
+import { stackFileConfig } from "../lib/config/stackFile";
 import { evaluateProgram, placeholders } from "../offline/evaluate";
 import { ExportError, exportedState } from "../offline/drift";
 import { liveStateView, virtualMachineList } from "../offline/liveState";

@@ -2,8 +2,8 @@ import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import { parse } from "yaml";
-import { registrationScript, resourceNames, typeTokens } from "../lib/naming";
-import { stackFilePath } from "../lib/stackFile";
+import { registrationScript, resourceNames, typeTokens } from "../lib/core/naming";
+import { stackFilePath } from "../lib/config/stackFile";
 import {
     MockOptions,
     ProviderValues,
@@ -181,7 +181,7 @@ export function ofType(resources: RecordedResource[], type: string): RecordedRes
     return resources.filter((r) => r.type === type);
 }
 
-/** The type tokens tests look resources up by: the program's own (lib/naming.ts). */
+/** The type tokens tests look resources up by: the program's own (lib/core/naming.ts). */
 export const types = typeTokens;
 
 /** The site's node removal hook as tests declare components with it; it does nothing here. */

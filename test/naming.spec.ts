@@ -1,5 +1,5 @@
 import * as assert from "assert";
-import * as naming from "../lib/naming";
+import * as naming from "../lib/core/naming";
 
 /**
  * Every name the program gives something in a real system, pinned in one place: renaming any of

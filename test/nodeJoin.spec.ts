@@ -4,8 +4,8 @@ import { IncomingMessage, ServerResponse, createServer } from "http";
 import { AddressInfo } from "net";
 import { nodeJoinHook } from "../components";
 import { JoiningNode, joiningNodes, waitForNodeJoin } from "../runtime/nodeJoin";
-import { planStack } from "../lib/plan";
-import { rawStackConfig } from "../lib/stackFile";
+import { planStack } from "../lib/plan/stackPlan";
+import { rawStackConfig } from "../lib/config/stackFile";
 import { setupMocks, stackConfig, withEnvironment } from "./mocks";
 
 /**

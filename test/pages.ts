@@ -1,6 +1,6 @@
 import * as path from "path";
-import { planStack } from "../lib/plan";
-import { rawStackConfig } from "../lib/stackFile";
+import { planStack } from "../lib/plan/stackPlan";
+import { rawStackConfig } from "../lib/config/stackFile";
 import { diffResources, parseRendered } from "../offline/diff";
 import { evaluateProgram, placeholders } from "../offline/evaluate";
 import { readTree } from "../offline/tree";

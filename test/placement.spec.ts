@@ -1,14 +1,14 @@
 import * as assert from "assert";
 import fc from "fast-check";
 import { Allocations, RawStackConfig } from "../lib/config";
-import { KubevirtVersion } from "../lib/defaults";
-import { launcherCpu, launcherMemory, nodeDemand, placeNodes } from "../lib/placement";
-import { StackPlan, planStack } from "../lib/plan";
+import { KubevirtVersion } from "../lib/config/defaults";
+import { launcherCpu, launcherMemory, nodeDemand, placeNodes } from "../lib/plan/placement";
+import { StackPlan, planStack } from "../lib/plan/stackPlan";
 import { readStackConfig } from "../lib/config";
-import { Demand } from "../lib/placement";
-import { ConfigError, ProblemList } from "../lib/problems";
-import { bytes } from "../lib/quantity";
-import { rawStackConfig } from "../lib/stackFile";
+import { Demand } from "../lib/plan/placement";
+import { ConfigError, ProblemList } from "../lib/core/problems";
+import { bytes } from "../lib/core/quantity";
+import { rawStackConfig } from "../lib/config/stackFile";
 import { ExportError, checkDrift } from "../offline/drift";
 import { renderExplanation } from "../offline/explain";
 import { problemsOf } from "./fixtures";
@@ -746,7 +746,7 @@ describe("launcher pod memory, to the byte, per KubeVirt version", () => {
             hostSelector: {},
             ...extra,
         }) as never;
-    /** The VM lib/plan.ts renders for `node`, as launcherMemory reads it. */
+    /** The VM lib/plan/stackPlan.ts renders for `node`, as launcherMemory reads it. */
     const specOf = (extra: Record<string, unknown> = {}) => {
         const raw = siteWith(
             [host({ name: "h1", cpuManager: true, gpus: 1, hugepages1Gi: "64Gi" })],
@@ -754,7 +754,7 @@ describe("launcher pod memory, to the byte, per KubeVirt version", () => {
         );
         const spec = planOf(raw).clusters[0].nodes[1].virtualMachine.spec.template.spec;
         // An exec readiness probe, so that the worked values below count the probe term;
-        // lib/manifests.ts renders a tcpSocket probe, which has none (tested on its own below).
+        // lib/render/manifests.ts renders a tcpSocket probe, which has none (tested on its own below).
         const exec = { exec: { command: ["/usr/bin/test", "-f", "/run/x"] } };
         return { ...spec, readinessProbe: { ...exec, initialDelaySeconds: 60 } };
     };

@@ -4,14 +4,14 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "os";
 import * as path from "path";
 import { parse, parseDocument } from "yaml";
-import { cloudInitUuid } from "../lib/instanceId";
-import { planStack } from "../lib/plan";
+import { cloudInitUuid } from "../lib/render/instanceId";
+import { planStack } from "../lib/plan/stackPlan";
 import {
     parseStackFile,
     rawStackConfig,
     secretPlaceholder,
     stackFileConfig,
-} from "../lib/stackFile";
+} from "../lib/config/stackFile";
 import {
     chains,
     diffResources,

@@ -1,8 +1,8 @@
 import * as assert from "assert";
 import { ResourceValidationArgs } from "@pulumi/policy";
-import { typeTokens } from "../lib/naming";
-import { planStack } from "../lib/plan";
-import { rawStackConfig, secretPlaceholder } from "../lib/stackFile";
+import { typeTokens } from "../lib/core/naming";
+import { planStack } from "../lib/plan/stackPlan";
+import { rawStackConfig, secretPlaceholder } from "../lib/config/stackFile";
 import { evaluateProgram } from "../offline/evaluate";
 import { SitePolicyConfig, policies, sitePolicyConfig } from "../policy/policies";
 import { editableStackConfig, mockRancher } from "./mocks";

@@ -1,8 +1,8 @@
 import * as assert from "assert";
 import { parse } from "yaml";
-import { planStack } from "../lib/plan";
-import { formatPrerequisites, sitePrerequisites } from "../lib/prerequisites";
-import { rawStackConfig } from "../lib/stackFile";
+import { planStack } from "../lib/plan/stackPlan";
+import { formatPrerequisites, sitePrerequisites } from "../lib/site/prerequisites";
+import { rawStackConfig } from "../lib/config/stackFile";
 import { editableStackConfig } from "./mocks";
 
 function siteOf(stack: string, edit?: (config: Record<string, any>) => void) {

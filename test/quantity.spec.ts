@@ -1,5 +1,5 @@
 import * as assert from "assert";
-import { formatBytes, formatCores, millicores } from "../lib/quantity";
+import { formatBytes, formatCores, millicores } from "../lib/core/quantity";
 
 describe("quantities for people", () => {
     it("name the unit of every amount, bytes included", () => {

@@ -1,8 +1,8 @@
 import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
-import { planStack } from "../lib/plan";
-import { rawStackConfig } from "../lib/stackFile";
+import { planStack } from "../lib/plan/stackPlan";
+import { rawStackConfig } from "../lib/config/stackFile";
 import { ResourceChange, chains, diffResources, parseRendered } from "../offline/diff";
 import { EvaluatedResource, Evaluation, evaluateProgram, placeholders } from "../offline/evaluate";
 import { addressSummary, renderFiles } from "../offline/render";
@@ -91,7 +91,7 @@ describe("safety", () => {
                 [
                     ["spec.template.spec.domain.cpu.cores", 8, 12],
                     ["spec.template.spec.domain.memory.guest", "16Gi", "32Gi"],
-                    // The launcher pod requests the vCPUs as whole cores (lib/manifests.ts).
+                    // The launcher pod requests the vCPUs as whole cores (lib/render/manifests.ts).
                     ["spec.template.spec.domain.resources.requests.cpu", "8", "12"],
                 ],
             );

@@ -1,5 +1,5 @@
 import * as assert from "assert";
-import { withoutSecretEnvelopes } from "../lib/secretEnvelopes";
+import { withoutSecretEnvelopes } from "../lib/core/secretEnvelopes";
 import {
     mockRancher,
     ofType,

@@ -4,7 +4,7 @@ import { readFileSync } from "fs";
 import * as path from "path";
 import { stringify } from "yaml";
 import { languageHostConfigLimit } from "../lib/config";
-import { planStack } from "../lib/plan";
+import { planStack } from "../lib/plan/stackPlan";
 import { lockedStackConfig, syntheticSite } from "../offline/synthetic";
 import {
     languageHostConfigBytes,
@@ -13,7 +13,7 @@ import {
     secretPlaceholder,
     stackFileConfig,
     withAllocations,
-} from "../lib/stackFile";
+} from "../lib/config/stackFile";
 import { problemsOf } from "./fixtures";
 import { projectRoot } from "./mocks";
 

@@ -1,10 +1,10 @@
 import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
-import { overlaps, parseCidr } from "../lib/ip";
-import { planStack } from "../lib/plan";
+import { overlaps, parseCidr } from "../lib/core/ip";
+import { planStack } from "../lib/plan/stackPlan";
 import { addCertificateAuthority } from "../lib/rancher";
 import { evaluateProgram, placeholders } from "../offline/evaluate";
-import { rawStackConfig } from "../lib/stackFile";
+import { rawStackConfig } from "../lib/config/stackFile";
 import { greeceNodes } from "./fixtures";
 import {
     RecordedResource,

@@ -271,7 +271,7 @@ describe("the topology page's view model", () => {
             ],
         );
         // core-server3 (4 cores, 8Gi) and ml-gpu-1 (8 cores, 32Gi, one T4 and dedicated CPUs) with
-        // KubeVirt's overhead (lib/defaults.ts), no probe term for their tcpSocket readiness
+        // KubeVirt's overhead (lib/config/defaults.ts), no probe term for their tcpSocket readiness
         // probes: 8Gi + 292Mi + 35M and 32Gi + 1448Mi + 60M; their guest-console-log sidecars
         // add 5m and 15m of CPU.
         assert.deepStrictEqual(site.hosts[2].use, [
@@ -288,7 +288,7 @@ describe("the topology page's view model", () => {
             {
                 resource: "memory",
                 label: "memory",
-                // Two launcher pods to the byte (KubeVirt 1.9, lib/placement.ts launcherMemory).
+                // Two launcher pods to the byte (KubeVirt 1.9, lib/plan/placement.ts launcherMemory).
                 used: 44_869_195_200,
                 capacity: 186 * 2 ** 30,
                 text: "41.79Gi of 186Gi",

@@ -5,7 +5,7 @@ import { tmpdir } from "os";
 import * as path from "path";
 import { Browser, Page, chromium } from "playwright-core";
 import { stringify } from "yaml";
-import { stackFilePath } from "../lib/stackFile";
+import { stackFilePath } from "../lib/config/stackFile";
 import { renderPage } from "../offline/page";
 import { workbenchScript } from "../offline/pageScript";
 import { lockedStackConfig, syntheticSite } from "../offline/synthetic";
@@ -337,7 +337,7 @@ describe("the topology page's workbench in a real browser", function () {
             ],
         );
         // Greece has no WireGuard key here, so it joins no tunnel and declares no gateway VM
-        // (lib/plan.ts): the gateway's move changes no resource, only interconnects.yaml.
+        // (lib/plan/stackPlan.ts): the gateway's move changes no resource, only interconnects.yaml.
         assert.deepStrictEqual(
             await page.$$eval("#wb-change tbody tr", (rows) =>
                 rows.map((r) =>

@@ -3,9 +3,9 @@ import { readFileSync, writeFileSync } from "fs";
 import * as path from "path";
 import { parseDocument, stringify } from "yaml";
 import { HostShape, RawStackConfig, languageHostConfigLimit } from "../../lib/config";
-import { labels } from "../../lib/naming";
-import { planStack } from "../../lib/plan";
-import { languageHostConfigBytes, stackFilePath } from "../../lib/stackFile";
+import { labels } from "../../lib/core/naming";
+import { planStack } from "../../lib/plan/stackPlan";
+import { languageHostConfigBytes, stackFilePath } from "../../lib/config/stackFile";
 import { EvaluatedResource, evaluateProgram, placeholders } from "../../offline/evaluate";
 import { ReplayedResource } from "../../offline/replay";
 import {

@@ -2,7 +2,7 @@ import { execFileSync } from "child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
-import { typeTokens } from "../../lib/naming";
+import { typeTokens } from "../../lib/core/naming";
 import { evaluateProgram } from "../../offline/evaluate";
 import { mockRancher } from "../../test/mocks";
 

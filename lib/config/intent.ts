@@ -1,5 +1,4 @@
-import { intentNodeName, serverPoolName } from "../naming";
-import { ProblemList } from "../problems";
+import { intentNodeName, serverPoolName, ProblemList } from "../core";
 import { shaped } from "./issues";
 import { keyPath, reportDuplicates } from "./report";
 import { RuleContext, checkHardware, checkImageAndDisk, unknownNetwork } from "./rules";
@@ -10,7 +9,7 @@ import { ClusterNode } from "./types";
  * An intent says what a cluster needs: servers, pools of workers with their sizes and devices,
  * networks and spread. It expands here into ordinary nodes, with names that never change once
  * given (`<pool>-<number>`), which every other rule, the address plan and the manifests then treat
- * like hand-written ones; lib/placement.ts chooses their hosts.
+ * like hand-written ones; lib/plan/placement.ts chooses their hosts.
  */
 
 type Pool = (ServerPoolShape | WorkerPoolShape) & { name: string; roles: NodeRole[] };

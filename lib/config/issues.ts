@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ProblemList } from "../problems";
+import { ProblemList } from "../core";
 import { describe, keyPath } from "./report";
 
 const expectedNouns: Record<string, string> = {

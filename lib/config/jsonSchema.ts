@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { allocationsSchema, clusterSchema, imagesSchema, siteSchema } from "./index";
+import { allocationsSchema, clusterSchema, imagesSchema, siteSchema } from "./shape";
 
 /**
  * The JSON Schema of a whole `Pulumi.<site>.yaml`, for editors: generated from the shape in

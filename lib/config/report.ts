@@ -1,4 +1,4 @@
-import { ProblemList } from "../problems";
+import { ProblemList } from "../core";
 
 /** Helpers for reporting on untrusted config values. */
 

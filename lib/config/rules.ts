@@ -1,7 +1,14 @@
-import { defaults, supportedCnis } from "../defaults";
-import { contains, intToIp, ipToInt, lastAddress, overlaps, parseCidr } from "../ip";
-import { ProblemList } from "../problems";
-import { bytes } from "../quantity";
+import { defaults, supportedCnis } from "./defaults";
+import {
+    contains,
+    intToIp,
+    ipToInt,
+    lastAddress,
+    overlaps,
+    parseCidr,
+    ProblemList,
+    bytes,
+} from "../core";
 import { cniVersionProblem } from "../rancher";
 import { isRecord, keyPath, reportDuplicates } from "./report";
 import {
@@ -342,7 +349,7 @@ export function checkClusterNodes(nodes: NodeConfig[], path: string, problems: P
 
 /**
  * A node's first network carries its node address, and the CNI is told that interface by name
- * for the whole cluster (see lib/rancher.ts), so every node lists the same network first.
+ * for the whole cluster (see lib/rancher/rancher.ts), so every node lists the same network first.
  */
 function reportMixedNodeNetworks(nodes: NodeConfig[], path: string, problems: ProblemList): void {
     const first = nodes[0].networks[0].network;

@@ -5,21 +5,27 @@ import {
     minimumNodeMemory,
     nodePortRange,
     supportedCnis,
-} from "../defaults";
-import { ipv4Address, ipv4Pattern, parseCidr } from "../ip";
-import { podInterfaceName } from "../naming";
-import { bytes, quantityPattern } from "../quantity";
+} from "./defaults";
+import {
+    ipv4Address,
+    ipv4Pattern,
+    parseCidr,
+    podInterfaceName,
+    bytes,
+    quantityPattern,
+} from "../core";
 import { describe } from "./report";
+import { distributions } from "../rancher";
 
 /**
  * The shape of a stack's config, declared once: field types, formats, defaults and descriptions.
- * The program parses with it (lib/config/index.ts), the editor's JSON Schema and the README's
+ * The program parses with it (lib/config/read.ts), the editor's JSON Schema and the README's
  * tables are generated from it (lib/config/jsonSchema.ts). Rules that relate fields to each other
  * are in lib/config/rules.ts. Each failure message names what was given and what is expected;
  * lib/config/issues.ts words the generic ones.
  */
 
-export const clusterTypes = ["k3s", "rke2"] as const;
+export const clusterTypes = distributions;
 export const nodeRoles = ["controlplane", "etcd", "worker"] as const;
 /**
  * Guest families, as their current cloud images render network config (see guestRenderers):
@@ -375,7 +381,7 @@ const siteFields = {
         }),
 };
 
-/** A KubeVirt minor version whose launcher pod lib/defaults.ts models, or what is wrong. */
+/** A KubeVirt minor version whose launcher pod lib/config/defaults.ts models, or what is wrong. */
 function checkKubevirtVersion(given: string): string | undefined {
     if (!/^1\.(0|[1-9][0-9]*)$/.test(given)) {
         return `"${given}" is not a KubeVirt minor version like "${defaults.kubevirtVersion}"`;

@@ -28,7 +28,7 @@ export type SiteConfig = Omit<SiteSettings, "networks" | "hosts" | "kubeconfig">
 export type ClusterNode = NodeConfig & {
     /** The intent pool it comes from: `servers` or a worker pool's name. */
     pool?: string;
-    /** The host it is placed on (lib/placement.ts); intent nodes only. */
+    /** The host it is placed on (lib/plan/placement.ts); intent nodes only. */
     host?: string;
 };
 
@@ -68,7 +68,7 @@ export interface RawStackConfig {
     hasSshPrivateKey?: boolean;
     /** Whether the `edge:wireguardPrivateKey` secret is set: the site's gateways exist only then. */
     hasWireguardKey?: boolean;
-    /** interconnects.yaml and the committed config of every site it names (lib/interconnect.ts). */
+    /** interconnects.yaml and the committed config of every site it names (lib/plan/interconnect.ts). */
     interconnects?: LoadedInterconnects;
     /** Keys of the project's namespace that the program does not know, such as `edge:cluster`. */
     unknownKeys?: string[];
@@ -76,7 +76,7 @@ export interface RawStackConfig {
     plaintextSecrets?: string[];
     /**
      * About how many bytes the stack file's whole config takes as the Node.js language host hands
-     * it to the program (lib/stackFile.ts); absent where the config is not read from a file.
+     * it to the program (lib/config/stackFile.ts); absent where the config is not read from a file.
      */
     languageHostConfigBytes?: number;
 }

@@ -5,21 +5,26 @@ import {
     HugepageSize,
     StackConfig,
     hugepageSizes,
-} from "./config";
-import { poolPath } from "./config/intent";
-import {
+    poolPath,
     KubevirtVersion,
     LauncherRules,
     defaults,
     kubevirtLauncher,
     launcherCommon,
     placementSearchSteps,
-} from "./defaults";
-import { virtualMachine, vmHardware } from "./manifests";
-import { hostLabels, pinnedHostLabel, vmName } from "./naming";
-import { compareText } from "./order";
-import { ProblemList } from "./problems";
-import { bytes, formatBytes, formatCores, millicores } from "./quantity";
+} from "../config";
+import { virtualMachine, vmHardware } from "../render";
+import {
+    hostLabels,
+    pinnedHostLabel,
+    vmName,
+    compareText,
+    ProblemList,
+    bytes,
+    formatBytes,
+    formatCores,
+    millicores,
+} from "../core";
 
 /**
  * Placement puts each node of an intent on a host of the site's inventory (`site.hosts`) that can
@@ -121,7 +126,7 @@ const quantityBytes = (text: string) => Math.ceil(bytes(text));
  * virt-controller renders it: GetMemoryOverhead (kubevirt pkg/hypervisor/kvm/hypervisorbackend.go,
  * renderresources.go before 1.8), WithMemoryRequests, WithHugePages and WithMemoryOverhead
  * (pkg/virt-controller/services/renderresources.go), and the guest-console-log container
- * (serialconsolelog.go), a native sidecar whose request the scheduler adds. See lib/defaults.ts
+ * (serialconsolelog.go), a native sidecar whose request the scheduler adds. See lib/config/defaults.ts
  * for what differs between versions.
  */
 export function launcherMemory(spec: LauncherSpec, version: KubevirtVersion): LauncherMemory {
@@ -216,7 +221,7 @@ export function launcherCpu(spec: LauncherSpec, version: KubevirtVersion): Launc
 }
 
 /**
- * The VMI spec of `node` as lib/plan.ts renders its VirtualMachine, with placeholder names and
+ * The VMI spec of `node` as lib/plan/stackPlan.ts renders its VirtualMachine, with placeholder names and
  * addresses, which the launcher's memory does not depend on.
  */
 function launcherSpecOf(node: ClusterNode, sriov: Set<string>): LauncherSpec {
@@ -248,7 +253,7 @@ function launcherSpecOf(node: ClusterNode, sriov: Set<string>): LauncherSpec {
  * What `node` takes from a host under KubeVirt `version`: its launcher pod's CPU and memory
  * requests (see `launcherCpu` and `launcherMemory`). `vfs` maps each SR-IOV site network to its
  * resource: every interface on one takes a VF, which KubeVirt's pod requests up to 1.8 and
- * Multus' network-resources-injector adds from 1.9 (see lib/prerequisites.ts).
+ * Multus' network-resources-injector adds from 1.9 (see lib/site/prerequisites.ts).
  */
 export function nodeDemand(
     node: ClusterNode,

@@ -65,7 +65,7 @@ export const registrationRetry = {
 
 /**
  * How `pulumi up` waits for a cluster's nodes to join before its ClusterSync: Rancher is asked
- * for each downstream Node every `pollMs` until `timeoutMs` has passed (see lib/nodeJoin.ts).
+ * for each downstream Node every `pollMs` until `timeoutMs` has passed (see runtime/nodeJoin.ts).
  */
 export const nodeJoinWait = { pollMs: 10_000, timeoutMs: 30 * 60 * 1000 } as const;
 

@@ -1,18 +1,39 @@
 import { x25519 } from "@noble/curves/ed25519";
 import { parse, stringify } from "yaml";
 import { z } from "zod";
-import { shaped } from "./config/issues";
-import { reportDuplicates } from "./config/report";
-import { cidr, fields, ipv4, label, listOf, matching, wholeNumber } from "./config/shape";
-import { guestRenderers, readStackConfig } from "./config";
-import { LoadedInterconnects, StackConfig } from "./config/types";
-import { contains, ipToInt, lastAddress, overlaps, parseCidr } from "./ip";
-import { ProblemList } from "./problems";
-import { base64Bytes, bytesBase64 } from "./bytes";
-import { parseStackFile, stackFileConfig, stackFilePath } from "./stackFile";
-import { readinessSocketFiles, systemdUnitFile, WrittenFile } from "./cloudinit";
-import { tunnelTiming } from "./defaults";
-import { readinessSocket, resourceNames, tunnelKeeper } from "./naming";
+import {
+    shaped,
+    reportDuplicates,
+    cidr,
+    fields,
+    ipv4,
+    label,
+    listOf,
+    matching,
+    wholeNumber,
+    guestRenderers,
+    readStackConfig,
+    LoadedInterconnects,
+    StackConfig,
+    parseStackFile,
+    stackFileConfig,
+    stackFilePath,
+    tunnelTiming,
+} from "../config";
+import {
+    contains,
+    ipToInt,
+    lastAddress,
+    overlaps,
+    parseCidr,
+    ProblemList,
+    base64Bytes,
+    bytesBase64,
+    readinessSocket,
+    resourceNames,
+    tunnelKeeper,
+} from "../core";
+import { readinessSocketFiles, systemdUnitFile, WrittenFile } from "../render";
 
 /**
  * Interconnects: routed (L3) WireGuard tunnels between gateways that sites declare on one of their
@@ -386,7 +407,7 @@ export function planInterconnects(
                 );
             } else if (guestRenderers[image.os] !== "netplan") {
                 // A NetworkManager guest routes its pod network's replies with a unit in its
-                // user-data (lib/cloudinit.ts), which the gateway's does not carry.
+                // user-data (lib/render/cloudinit.ts), which the gateway's does not carry.
                 problems.add(
                     `${memberPath}.image`,
                     `${member.image} is os: ${image.os}; a gateway needs an image with os: ubuntu or debian, whose netplan routes its readiness probe's replies`,

@@ -1,4 +1,4 @@
-import { cloneSourceRoleName, nadResourceAnnotation, readinessSocket } from "./naming";
+import { cloneSourceRoleName, nadResourceAnnotation, readinessSocket } from "../core";
 
 /**
  * Narrow types for the custom resources this project emits, checked against the upstream schemas
@@ -373,7 +373,7 @@ export function virtualMachine(args: VirtualMachineArgs): VirtualMachine {
                         },
                     ],
                     readinessProbe: {
-                        // The guest listens there once registered (see lib/cloudinit.ts).
+                        // The guest listens there once registered (see lib/render/cloudinit.ts).
                         tcpSocket: { port: readinessSocket.port },
                         // Boot and the first registration attempt.
                         initialDelaySeconds: 60,
@@ -398,7 +398,7 @@ export const forceApplyAnnotation = { "pulumi.com/patchForce": "true" } as const
 
 /**
  * The VM with the firmware UUID that KubeVirt hands its guest as the cloud-init instance-id (see
- * cloudInitUuid in lib/instanceId.ts); generic so that the program can give a Pulumi output.
+ * cloudInitUuid in lib/render/instanceId.ts); generic so that the program can give a Pulumi output.
  */
 export function withFirmwareUuid<U>(vm: VirtualMachine, uuid: U) {
     const { template } = vm.spec;

@@ -1,12 +1,12 @@
 import { stringify } from "yaml";
-import { cloneSourceRole } from "./manifests";
+import { cloneSourceRole } from "../render";
 import {
     cloneSourceRoleName,
     nadResourceAnnotation,
     pinnedHostLabel,
     readinessSocket,
-} from "./naming";
-import { SitePlan } from "./plan";
+} from "../core";
+import { SitePlan } from "../plan";
 
 const indent = (text: string) =>
     text

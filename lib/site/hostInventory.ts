@@ -1,7 +1,6 @@
 import { Document, YAMLMap } from "yaml";
-import { HugepageSize, hostSchema, hugepageSizes } from "./config/shape";
-import { isRecord } from "./config/report";
-import { hostLabels } from "./naming";
+import { HugepageSize, hostSchema, hugepageSizes, isRecord } from "../config";
+import { hostLabels } from "../core";
 
 /**
  * Converts `kubectl get nodes -o json` into `site.hosts` entries (`npm run hosts`, scripts/hosts.ts):

@@ -1,7 +1,5 @@
-import { ClusterConfig, ClusterNode, SiteConfig, StackConfig } from "./config";
-import { RootDiskSpec, vmIdentity } from "./naming";
-import { ProblemList } from "./problems";
-import { compareText } from "./order";
+import { ClusterConfig, ClusterNode, SiteConfig, StackConfig } from "../config";
+import { RootDiskSpec, vmIdentity, ProblemList, compareText } from "../core";
 
 /**
  * How nodes come and go without breaking their cluster. A node's VM is replaced when its root

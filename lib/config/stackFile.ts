@@ -1,5 +1,7 @@
 import { Document, YAMLMap, isMap, parseDocument } from "yaml";
-import { Allocations, RawStackConfig, configKeys } from "./config";
+import { configKeys } from "./read";
+import { Allocations } from "./shape";
+import { RawStackConfig } from "./types";
 
 /** The project's config namespace: `edge:site`, `edge:clusters`, ... */
 export const configNamespace = "edge";

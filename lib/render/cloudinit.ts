@@ -1,6 +1,13 @@
 import { stringify } from "yaml";
-import { GuestOs, GuestRenderer, NodeRole, guestRenderers } from "./config";
-import { masqueradeNetwork, podReplyTable, registrationRetry } from "./defaults";
+import {
+    GuestOs,
+    GuestRenderer,
+    NodeRole,
+    guestRenderers,
+    masqueradeNetwork,
+    podReplyTable,
+    registrationRetry,
+} from "../config";
 import {
     podInterfaceName,
     podNetworkScript,
@@ -9,7 +16,7 @@ import {
     registrationMarker,
     registrationScript,
     registrationService,
-} from "./naming";
+} from "../core";
 
 /** A network interface of a node VM as the guest must configure it. */
 export interface GuestInterface {

@@ -1,5 +1,20 @@
 import { AddressPlan, clusterDnsAddress, planAddresses } from "./addresses";
-import { GuestInterface, RegistrationArgs, renderNetworkData } from "./cloudinit";
+import {
+    GuestInterface,
+    RegistrationArgs,
+    renderNetworkData,
+    DataVolume,
+    NetworkAttachmentDefinition,
+    Service,
+    VirtualMachine,
+    apiServerPort,
+    apiService,
+    goldenImageDataVolume,
+    networkAttachmentDefinition,
+    rootDiskDataVolume,
+    virtualMachine,
+    vmHardware,
+} from "../render";
 import {
     Allocations,
     ClusterConfig,
@@ -13,24 +28,10 @@ import {
     RawStackConfig,
     StackConfig,
     readStackConfig,
-} from "./config";
-import { gatewaySize } from "./defaults";
-import { parseCidr } from "./ip";
-import { checkEtcdQuorum, clusterSyncTrigger, rootDiskSpec } from "./lifecycle";
+    gatewaySize,
+} from "../config";
 import {
-    DataVolume,
-    NetworkAttachmentDefinition,
-    Service,
-    VirtualMachine,
-    apiServerPort,
-    apiService,
-    goldenImageDataVolume,
-    networkAttachmentDefinition,
-    rootDiskDataVolume,
-    virtualMachine,
-    vmHardware,
-} from "./manifests";
-import {
+    parseCidr,
     annotations,
     clusterIdentity,
     hostLabels,
@@ -42,7 +43,11 @@ import {
     rootDiskIdentity,
     tunnelMarker,
     vmName,
-} from "./naming";
+    ConfigError,
+    ProblemList,
+    compareText,
+} from "../core";
+import { checkEtcdQuorum, clusterSyncTrigger, rootDiskSpec } from "./lifecycle";
 import {
     GatewayPlan,
     InterconnectPlan,
@@ -51,10 +56,8 @@ import {
     planInterconnects,
     renderGatewayUserData,
 } from "./interconnect";
-import { ConfigError, ProblemList } from "./problems";
-import { compareText } from "./order";
 import { Placement, placeNodes } from "./placement";
-import { adminKubeconfigPath, chartValues, machineGlobalConfig } from "./rancher";
+import { adminKubeconfigPath, chartValues, machineGlobalConfig } from "../rancher";
 
 /**
  * Everything a site stack declares, resolved from config into plain data: names, addresses,

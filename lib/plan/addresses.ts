@@ -1,8 +1,22 @@
-import { Allocations, ClusterAllocation, StackConfig, checkNodeIp } from "./config";
-import { masqueradeNetwork, nodePodCidrPrefix } from "./defaults";
+import {
+    Allocations,
+    ClusterAllocation,
+    StackConfig,
+    checkNodeIp,
+    masqueradeNetwork,
+    nodePodCidrPrefix,
+} from "../config";
 import { etcdMembers } from "./lifecycle";
-import { Cidr, formatCidr, intToIp, ipToInt, lastAddress, overlaps, parseCidr } from "./ip";
-import { ProblemList } from "./problems";
+import {
+    Cidr,
+    formatCidr,
+    intToIp,
+    ipToInt,
+    lastAddress,
+    overlaps,
+    parseCidr,
+    ProblemList,
+} from "../core";
 
 /**
  * Address planning keeps every assignment still once made. The allocation record

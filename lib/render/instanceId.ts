@@ -1,4 +1,4 @@
-import { hex, sha256Of } from "./bytes";
+import { hex, sha256Of } from "../core";
 
 /** A VM's cloud-init Secret data, under the keys its cloudInitNoCloud volume reads. */
 export type CloudInitData = { userdata: string; networkdata: string };

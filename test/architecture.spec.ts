@@ -1,0 +1,111 @@
+import * as assert from "assert";
+import { readFileSync, readdirSync } from "fs";
+import * as path from "path";
+import * as ts from "typescript";
+import { projectRoot } from "./mocks";
+
+/** Every TypeScript file under lib/, as a path from the project root, sorted. */
+function libFiles(): string[] {
+    return (readdirSync(path.join(projectRoot, "lib"), { recursive: true }) as string[])
+        .filter((file) => file.endsWith(".ts"))
+        .map((file) => path.posix.join("lib", file.split(path.sep).join("/")))
+        .sort();
+}
+
+/** The lib/ files `file` imports, each as a path from the project root (a folder as its index). */
+function libImports(file: string): string[] {
+    const text = readFileSync(path.join(projectRoot, file), "utf8");
+    return ts
+        .preProcessFile(text, true, true)
+        .importedFiles.map((imported) => imported.fileName)
+        .filter((name) => name.startsWith("."))
+        .map((name) => {
+            const target = path.posix.normalize(path.posix.join(path.posix.dirname(file), name));
+            const asFile = `${target}.ts`;
+            return libFiles().includes(asFile) ? asFile : `${target}/index.ts`;
+        });
+}
+
+/** The folder of a lib/ file: `lib/plan/addresses.ts` is in `plan`. */
+function folderOf(file: string): string {
+    return file.split("/")[1];
+}
+
+/** The folders a lib/ folder's index.ts says it may import: its `May import:` line. */
+function allowedImports(folder: string): string[] | undefined {
+    const text = readFileSync(path.join(projectRoot, "lib", folder, "index.ts"), "utf8");
+    const opening = /^\/\*\*[\s\S]*?\*\//.exec(text)?.[0] ?? "";
+    const line = /May import: ([^.]*)\./.exec(opening.replace(/\n \* ?/g, " "))?.[1];
+    if (line === undefined) {
+        return undefined;
+    }
+    return line === "nothing of the project's" ? [] : line.split(", ");
+}
+
+const folders = ["config", "core", "plan", "rancher", "render", "site"];
+
+describe("lib/ is organised by domain", () => {
+    it("keeps every file in one of its folders", () => {
+        assert.deepStrictEqual([...new Set(libFiles().map(folderOf))].sort(), folders);
+        assert.deepStrictEqual(
+            libFiles().filter((file) => file.split("/").length !== 3),
+            [],
+            "lib/ has no file outside its folders and no deeper folder",
+        );
+    });
+
+    it("opens each folder's index.ts with what the folder owns and may import", () => {
+        for (const folder of folders) {
+            const allowed = allowedImports(folder);
+            assert.ok(allowed, `lib/${folder}/index.ts says what it may import`);
+            for (const other of allowed) {
+                assert.ok(
+                    folders.includes(other),
+                    `lib/${folder} may import ${other}: no such folder`,
+                );
+            }
+        }
+    });
+
+    it("imports only the folders each folder's opening comment allows, through their index.ts", () => {
+        const breaches: string[] = [];
+        for (const file of libFiles()) {
+            const folder = folderOf(file);
+            for (const target of libImports(file)) {
+                const other = folderOf(target);
+                if (other === folder) {
+                    continue;
+                }
+                if (!allowedImports(folder)!.includes(other)) {
+                    breaches.push(`${file} imports lib/${other}`);
+                } else if (!target.endsWith("/index.ts")) {
+                    breaches.push(`${file} imports ${target}, not lib/${other}`);
+                }
+            }
+        }
+        assert.deepStrictEqual(breaches, []);
+    });
+
+    it("has no import cycle", () => {
+        const cycles: string[] = [];
+        const state = new Map<string, "open" | "done">();
+        const walk = (file: string, trail: string[]): void => {
+            if (state.get(file) === "done") {
+                return;
+            }
+            if (state.get(file) === "open") {
+                cycles.push([...trail.slice(trail.indexOf(file)), file].join(" -> "));
+                return;
+            }
+            state.set(file, "open");
+            for (const target of libImports(file)) {
+                walk(target, [...trail, file]);
+            }
+            state.set(file, "done");
+        };
+        for (const file of libFiles()) {
+            walk(file, []);
+        }
+        assert.deepStrictEqual(cycles, []);
+    });
+});
