@@ -7,6 +7,7 @@ import { projectRoot } from "./mocks";
 import { readStackFile } from "../runtime/projectFiles";
 
 interface Step {
+    id?: string;
     uses?: string;
     run?: string;
     with?: Record<string, unknown>;
@@ -73,6 +74,45 @@ describe("CI workflow", () => {
         assert.ok(runs.some((r) => r.includes("npm run --silent plan -- --stack")));
         assert.strictEqual(workflow.jobs.preview.needs, "test");
         assert.strictEqual(workflow.jobs.up.needs, "test");
+    });
+
+    it("tests on every supported Node.js version and runs the newest, which engines allows", () => {
+        const env = readFileSync(path.join(projectRoot, "scripts", "node-versions.env"), "utf8");
+        const versions = /^NODE_VERSIONS=(.*)$/m.exec(env)![1].split(" ");
+        const majors = versions.map((version) => Number(version.split(".")[0]));
+        assert.deepStrictEqual(
+            majors,
+            [...majors].sort((a, b) => a - b),
+        );
+        const packageJson = JSON.parse(
+            readFileSync(path.join(projectRoot, "package.json"), "utf8"),
+        );
+        assert.strictEqual(packageJson.engines.node, `>=${majors[0]}`);
+        const runs = workflow.jobs.test.steps.map((s) => s.run ?? "");
+        assert.ok(
+            runs.some((r) => r.includes('PATH="$(scripts/node.sh "$version"):$PATH" npm test')),
+        );
+        for (const [file, job] of [
+            ["infra.yml", workflow.jobs.test],
+            ["infra.yml", workflow.jobs.preview],
+            ["infra.yml", workflow.jobs.up],
+            ["destroy.yml", destroy.jobs.destroy],
+        ] as const) {
+            const setup = job.steps.find((s) => s.uses?.startsWith("actions/setup-node@"));
+            assert.strictEqual(
+                setup?.with?.["node-version"],
+                "${{ steps.node.outputs.version }}",
+                file,
+            );
+            const node = job.steps.find((s) => s.id === "node");
+            assert.strictEqual(
+                node?.run,
+                'echo "version=$(scripts/node.sh --newest)" >> "$GITHUB_OUTPUT"',
+            );
+        }
+        const ci = readFileSync(path.join(projectRoot, ".ci", "run"), "utf8");
+        assert.ok(ci.includes("for version in $(scripts/node.sh --list); do"));
+        assert.ok(ci.includes('PATH="$(scripts/node.sh "$version"):$PATH" npm test'));
     });
 
     it("previews each site on pull requests from this repository, with diff, comment and policy pack", () => {

@@ -349,7 +349,7 @@ export function checkClusterNodes(nodes: NodeConfig[], path: string, problems: P
 
 /**
  * A node's first network carries its node address, and the CNI is told that interface by name
- * for the whole cluster (see lib/rancher/rancher.ts), so every node lists the same network first.
+ * for the whole cluster (see lib/rancher/serverConfig.ts), so every node lists the same network first.
  */
 function reportMixedNodeNetworks(nodes: NodeConfig[], path: string, problems: ProblemList): void {
     const first = nodes[0].networks[0].network;
