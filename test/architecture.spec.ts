@@ -42,6 +42,24 @@ function allowedImports(folder: string): string[] | undefined {
     return line === "nothing of the project's" ? [] : line.split(", ");
 }
 
+/** Each function's name (or `anonymous`) and its length in lines, for every function in `file`. */
+function functionLengths(file: string): { name: string; lines: number }[] {
+    const text = readFileSync(path.join(projectRoot, file), "utf8");
+    const source = ts.createSourceFile(file, text, ts.ScriptTarget.ES2022, true);
+    const found: { name: string; lines: number }[] = [];
+    const visit = (node: ts.Node): void => {
+        if (ts.isFunctionLike(node) && "body" in node && node.body) {
+            const start = source.getLineAndCharacterOfPosition(node.getStart(source)).line;
+            const end = source.getLineAndCharacterOfPosition(node.getEnd()).line;
+            const name = node.name && ts.isIdentifier(node.name) ? node.name.text : "anonymous";
+            found.push({ name, lines: end - start + 1 });
+        }
+        ts.forEachChild(node, visit);
+    };
+    visit(source);
+    return found;
+}
+
 const folders = ["config", "core", "plan", "rancher", "render", "site"];
 
 describe("lib/ is organised by domain", () => {
@@ -107,5 +125,14 @@ describe("lib/ is organised by domain", () => {
             walk(file, []);
         }
         assert.deepStrictEqual(cycles, []);
+    });
+
+    it("has no function longer than 80 lines", () => {
+        const long = libFiles().flatMap((file) =>
+            functionLengths(file)
+                .filter((fn) => fn.lines > 80)
+                .map((fn) => `${file}: ${fn.name} (${fn.lines} lines)`),
+        );
+        assert.deepStrictEqual(long, []);
     });
 });

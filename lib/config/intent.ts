@@ -52,26 +52,13 @@ function poolNodes(pool: Pool, intent: IntentShape): ClusterNode[] {
     }));
 }
 
-/**
- * Reads a cluster's intent and expands it into nodes, or reports every problem at its path and
- * gives undefined.
- */
-export function readIntent(
-    value: unknown,
+/** An intent's networks: the site's bridge networks, each once. */
+function checkIntentNetworks(
+    intent: IntentShape,
     path: string,
     problems: ProblemList,
-    context: RuleContext,
-): { intent: IntentShape; nodes: ClusterNode[] } | undefined {
-    const intent = shaped(intentSchema, value, path, problems);
-    if (!intent) {
-        return undefined;
-    }
-    const before = problems.problems.length;
-    const site = context.site;
-    const hosts = site?.hosts ?? [];
-    if (site && hosts.length === 0) {
-        problems.add(path, "needs site.hosts: an intent's nodes are placed on the site's hosts");
-    }
+    site: RuleContext["site"],
+): void {
     intent.networks.forEach((network, i) => {
         const unknown = site && unknownNetwork(network, site);
         if (unknown) {
@@ -86,6 +73,10 @@ export function readIntent(
         problems,
         "network",
     );
+}
+
+/** An intent's pools: an odd number of servers, a worker somewhere, distinct pool names. */
+function checkIntentPools(intent: IntentShape, path: string, problems: ProblemList): void {
     if (intent.servers.count % 2 === 0) {
         // etcd needs a majority: an even count tolerates no more failures than one fewer.
         problems.add(
@@ -115,6 +106,59 @@ export function readIntent(
             );
         }
     });
+}
+
+/** A pool's SR-IOV networks: the site's SR-IOV networks, each once, none of the intent's. */
+function checkPoolSriov(
+    intent: IntentShape,
+    networks: string[],
+    at: string,
+    problems: ProblemList,
+    site: RuleContext["site"],
+): void {
+    reportDuplicates(
+        networks.map((network, i) => ({ value: network, path: `${keyPath(at, "sriov")}[${i}]` })),
+        problems,
+        "network",
+    );
+    networks.forEach((network, i) => {
+        const itemPath = `${keyPath(at, "sriov")}[${i}]`;
+        const siteNetwork = site?.networks.find((n) => n.name === network);
+        if (site && !siteNetwork) {
+            problems.add(itemPath, unknownNetwork(network, site)!);
+        } else if (siteNetwork && !siteNetwork.sriov) {
+            problems.add(
+                itemPath,
+                `${network} is a bridge network; list it in the intent's networks`,
+            );
+        } else if (intent.networks.includes(network)) {
+            problems.add(itemPath, `${network} is in the intent's networks already`);
+        }
+    });
+}
+
+/**
+ * Reads a cluster's intent and expands it into nodes, or reports every problem at its path and
+ * gives undefined.
+ */
+export function readIntent(
+    value: unknown,
+    path: string,
+    problems: ProblemList,
+    context: RuleContext,
+): { intent: IntentShape; nodes: ClusterNode[] } | undefined {
+    const intent = shaped(intentSchema, value, path, problems);
+    if (!intent) {
+        return undefined;
+    }
+    const before = problems.problems.length;
+    const site = context.site;
+    const hosts = site?.hosts ?? [];
+    if (site && hosts.length === 0) {
+        problems.add(path, "needs site.hosts: an intent's nodes are placed on the site's hosts");
+    }
+    checkIntentNetworks(intent, path, problems, site);
+    checkIntentPools(intent, path, problems);
     for (const { pool, path: poolPath } of pools(intent)) {
         const at = keyPath(path, poolPath);
         const image = pool.image ?? intent.image;
@@ -127,28 +171,7 @@ export function readIntent(
             context,
         );
         checkHardware(pool, at, problems, hosts);
-        reportDuplicates(
-            (pool.sriov ?? []).map((network, i) => ({
-                value: network,
-                path: `${keyPath(at, "sriov")}[${i}]`,
-            })),
-            problems,
-            "network",
-        );
-        (pool.sriov ?? []).forEach((network, i) => {
-            const itemPath = `${keyPath(at, "sriov")}[${i}]`;
-            const siteNetwork = site?.networks.find((n) => n.name === network);
-            if (site && !siteNetwork) {
-                problems.add(itemPath, unknownNetwork(network, site)!);
-            } else if (siteNetwork && !siteNetwork.sriov) {
-                problems.add(
-                    itemPath,
-                    `${network} is a bridge network; list it in the intent's networks`,
-                );
-            } else if (intent.networks.includes(network)) {
-                problems.add(itemPath, `${network} is in the intent's networks already`);
-            }
-        });
+        checkPoolSriov(intent, pool.sriov ?? [], at, problems, site);
     }
     if (problems.problems.length > before) {
         return undefined;

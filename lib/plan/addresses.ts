@@ -98,42 +98,53 @@ function firstFreeBlock(pool: Cidr, prefix: number, taken: TakenBlock[]): Cidr |
     return base + size - 1 <= lastAddress(pool) ? { base, prefix } : undefined;
 }
 
-function planClusterCidrs(
-    config: StackConfig,
-    problems: ProblemList,
-): Record<string, { podCidr?: string; serviceCidr?: string }> {
-    const { site, clusters, allocations } = config;
-    const taken = fixedBlocks(config);
-    const pool = mustParseCidr(site.clusterCidrPool);
-    const result: Record<string, { podCidr?: string; serviceCidr?: string }> = {};
-    const kinds = [
+type ClusterCidrs = Record<string, { podCidr?: string; serviceCidr?: string }>;
+
+const cidrKinds = (site: StackConfig["site"]) =>
+    [
         { field: "podCidr", what: "pod CIDR", prefix: site.podCidrPrefix },
         { field: "serviceCidr", what: "service CIDR", prefix: site.serviceCidrPrefix },
     ] as const;
 
-    const claim = (
-        clusterName: string,
-        field: "podCidr" | "serviceCidr",
-        text: string,
-        path: string,
-        what: string,
-    ) => {
-        const cidr = mustParseCidr(text);
-        const clash = findOverlap(cidr, taken);
-        if (clash) {
-            problems.add(path, `${what} ${text} overlaps ${clash.owner}`);
-            return;
-        }
-        taken.push({ cidr, owner: `${path} (${text})` });
-        result[clusterName] = { ...result[clusterName], [field]: text };
-    };
+/** What the CIDR planner has taken so far, and what it gave each cluster. */
+interface CidrState {
+    taken: TakenBlock[];
+    result: ClusterCidrs;
+    problems: ProblemList;
+}
 
-    // Pins first, then recorded values, then new blocks: nothing new can displace what exists.
+/** Gives `text` to a cluster unless it overlaps something taken. */
+function claimCidr(
+    state: CidrState,
+    clusterName: string,
+    field: "podCidr" | "serviceCidr",
+    text: string,
+    at: { path: string; what: string },
+): void {
+    const cidr = mustParseCidr(text);
+    const clash = findOverlap(cidr, state.taken);
+    if (clash) {
+        state.problems.add(at.path, `${at.what} ${text} overlaps ${clash.owner}`);
+        return;
+    }
+    state.taken.push({ cidr, owner: `${at.path} (${text})` });
+    state.result[clusterName] = { ...state.result[clusterName], [field]: text };
+}
+
+/**
+ * Pins first, then recorded values: nothing new can displace what exists. Blocks of removed
+ * clusters stay held until the record drops them: their old cluster may still be running while
+ * this change creates new ones.
+ */
+function claimExistingCidrs(config: StackConfig, state: CidrState): void {
+    const { clusters, allocations } = config;
+    const kinds = cidrKinds(config.site);
     clusters.forEach((cluster, i) => {
         for (const kind of kinds) {
             const pin = cluster[kind.field];
             if (pin !== undefined) {
-                claim(cluster.name, kind.field, pin, `clusters[${i}].${kind.field}`, kind.what);
+                const path = `clusters[${i}].${kind.field}`;
+                claimCidr(state, cluster.name, kind.field, pin, { path, what: kind.what });
             }
         }
     });
@@ -141,49 +152,52 @@ function planClusterCidrs(
         const record = allocations[cluster.name];
         for (const kind of kinds) {
             if (cluster[kind.field] === undefined && record) {
-                claim(
-                    cluster.name,
-                    kind.field,
-                    record[kind.field],
-                    `allocations.${cluster.name}.${kind.field}`,
-                    `recorded ${kind.what}`,
-                );
+                claimCidr(state, cluster.name, kind.field, record[kind.field], {
+                    path: `allocations.${cluster.name}.${kind.field}`,
+                    what: `recorded ${kind.what}`,
+                });
             }
         }
     });
-    // Blocks of removed clusters stay held until the record drops them: their old cluster may
-    // still be running while this change creates new ones.
     for (const [name, record] of Object.entries(allocations)) {
         if (!clusters.some((c) => c.name === name)) {
             for (const kind of kinds) {
-                taken.push({
+                state.taken.push({
                     cidr: mustParseCidr(record[kind.field]),
                     owner: `released allocations.${name}.${kind.field}`,
                 });
             }
         }
     }
+}
+
+/** New blocks from site.clusterCidrPool for clusters with neither a pin nor a record. */
+function assignNewCidrs(config: StackConfig, state: CidrState): void {
+    const { site, clusters, allocations } = config;
+    const pool = mustParseCidr(site.clusterCidrPool);
     clusters.forEach((cluster, i) => {
-        for (const kind of kinds) {
+        for (const kind of cidrKinds(site)) {
             if (cluster[kind.field] !== undefined || allocations[cluster.name]) {
                 continue;
             }
-            const block = firstFreeBlock(pool, kind.prefix, taken);
+            const block = firstFreeBlock(pool, kind.prefix, state.taken);
             if (!block) {
-                problems.add(
+                state.problems.add(
                     `clusters[${i}].${kind.field}`,
                     `pool ${site.clusterCidrPool} (site.clusterCidrPool) has no free /${kind.prefix} left for a ${kind.what}`,
                 );
                 continue;
             }
-            taken.push({
-                cidr: block,
-                owner: `clusters[${i}].${kind.field} (${formatCidr(block)})`,
-            });
-            result[cluster.name] = { ...result[cluster.name], [kind.field]: formatCidr(block) };
+            const text = formatCidr(block);
+            state.taken.push({ cidr: block, owner: `clusters[${i}].${kind.field} (${text})` });
+            state.result[cluster.name] = { ...state.result[cluster.name], [kind.field]: text };
         }
     });
-    clusters.forEach((cluster, i) => {
+}
+
+/** A cluster's pod CIDR must hold a per-node pod subnet for each of its nodes. */
+function checkPodCapacity(config: StackConfig, result: ClusterCidrs, problems: ProblemList): void {
+    config.clusters.forEach((cluster, i) => {
         const podCidr = result[cluster.name]?.podCidr;
         if (podCidr === undefined) {
             return;
@@ -197,55 +211,68 @@ function planClusterCidrs(
             );
         }
     });
-    return result;
 }
 
-function planNodeIps(
-    config: StackConfig,
-    problems: ProblemList,
-): Record<string, Record<string, Record<string, string>>> {
-    const { site, clusters, allocations } = config;
-    const used = new Map<string, Map<number, string>>(
-        site.networks.map((n) => [n.name, new Map()]),
-    );
-    const result: Record<string, Record<string, Record<string, string>>> = {};
-    const assign = (cluster: string, node: string, network: string, ip: string) => {
-        result[cluster] ??= {};
-        result[cluster][node] = { ...result[cluster][node], [network]: ip };
-    };
-    const claim = (network: string, ip: string, path: string): boolean => {
-        const owners = used.get(network)!;
-        const owner = owners.get(ipToInt(ip));
-        if (owner !== undefined) {
-            problems.add(path, `${ip} is already used by ${owner}`);
-            return false;
-        }
-        owners.set(ipToInt(ip), path);
-        return true;
-    };
-    const each = (
-        visit: (cluster: string, node: string, network: string, path: string, ip?: string) => void,
-    ) =>
-        clusters.forEach((c, i) =>
-            c.nodes.forEach((n, j) =>
-                n.networks.forEach((nn, k) =>
-                    visit(
-                        c.name,
-                        n.name,
-                        nn.network,
-                        `clusters[${i}].nodes[${j}].networks[${k}].ip`,
-                        nn.ip,
-                    ),
+function planClusterCidrs(config: StackConfig, problems: ProblemList): ClusterCidrs {
+    const state: CidrState = { taken: fixedBlocks(config), result: {}, problems };
+    claimExistingCidrs(config, state);
+    assignNewCidrs(config, state);
+    checkPodCapacity(config, state.result, problems);
+    return state.result;
+}
+
+type NodeIps = Record<string, Record<string, Record<string, string>>>;
+
+/** Per site network, each address given so far and to whom; and what each node was given. */
+interface IpState {
+    used: Map<string, Map<number, string>>;
+    result: NodeIps;
+    problems: ProblemList;
+}
+
+function assignIp(state: IpState, cluster: string, node: string, network: string, ip: string) {
+    state.result[cluster] ??= {};
+    state.result[cluster][node] = { ...state.result[cluster][node], [network]: ip };
+}
+
+function claimIp(state: IpState, network: string, ip: string, path: string): boolean {
+    const owners = state.used.get(network)!;
+    const owner = owners.get(ipToInt(ip));
+    if (owner !== undefined) {
+        state.problems.add(path, `${ip} is already used by ${owner}`);
+        return false;
+    }
+    owners.set(ipToInt(ip), path);
+    return true;
+}
+
+/** Visits every NIC of every node, in config order, with its path and pinned address. */
+function eachNic(
+    clusters: StackConfig["clusters"],
+    visit: (cluster: string, node: string, network: string, path: string, ip?: string) => void,
+): void {
+    clusters.forEach((c, i) =>
+        c.nodes.forEach((n, j) =>
+            n.networks.forEach((nn, k) =>
+                visit(
+                    c.name,
+                    n.name,
+                    nn.network,
+                    `clusters[${i}].nodes[${j}].networks[${k}].ip`,
+                    nn.ip,
                 ),
             ),
-        );
+        ),
+    );
+}
 
-    each((cluster, node, network, path, pin) => {
-        if (pin !== undefined && claim(network, pin, path)) {
-            assign(cluster, node, network, pin);
-        }
-    });
-    each((cluster, node, network, _path, pin) => {
+/**
+ * Recorded addresses that are still valid, and addresses released by this change, which are not
+ * handed out again in it.
+ */
+function claimRecordedIps(config: StackConfig, state: IpState): void {
+    const { site, clusters, allocations } = config;
+    eachNic(clusters, (cluster, node, network, _path, pin) => {
         const recorded = allocations[cluster]?.nodes[node]?.[network];
         if (pin !== undefined || recorded === undefined) {
             return;
@@ -257,17 +284,19 @@ function planNodeIps(
             site,
         );
         if (error) {
-            problems.add(path, `recorded ${error}; delete this entry to assign a new address`);
-        } else if (claim(network, recorded, path)) {
-            assign(cluster, node, network, recorded);
+            state.problems.add(
+                path,
+                `recorded ${error}; delete this entry to assign a new address`,
+            );
+        } else if (claimIp(state, network, recorded, path)) {
+            assignIp(state, cluster, node, network, recorded);
         }
     });
-    // Likewise, addresses released by this change are not handed out again in it.
     for (const [cluster, record] of Object.entries(allocations)) {
         for (const [node, ips] of Object.entries(record.nodes)) {
             for (const [network, ip] of Object.entries(ips)) {
-                const owners = used.get(network);
-                if (owners && result[cluster]?.[node]?.[network] === undefined) {
+                const owners = state.used.get(network);
+                if (owners && state.result[cluster]?.[node]?.[network] === undefined) {
                     owners.set(
                         ipToInt(ip),
                         owners.get(ipToInt(ip)) ?? `released ${cluster}/${node}`,
@@ -276,12 +305,17 @@ function planNodeIps(
             }
         }
     }
-    each((cluster, node, network, path, pin) => {
+}
+
+/** The first free address of its network's range for each NIC with neither a pin nor a record. */
+function assignNewIps(config: StackConfig, state: IpState): void {
+    const { site, clusters, allocations } = config;
+    eachNic(clusters, (cluster, node, network, path, pin) => {
         if (pin !== undefined || allocations[cluster]?.nodes[node]?.[network] !== undefined) {
             return;
         }
         const siteNetwork = site.networks.find((n) => n.name === network)!;
-        const owners = used.get(network)!;
+        const owners = state.used.get(network)!;
         const skip = new Set(
             [siteNetwork.gateway, ...site.dnsServers, ...site.hostNodeIps].map(ipToInt),
         );
@@ -289,16 +323,28 @@ function planNodeIps(
         for (let ip = ipToInt(siteNetwork.range.first); ip <= last; ip++) {
             if (!owners.has(ip) && !skip.has(ip)) {
                 owners.set(ip, path);
-                assign(cluster, node, network, intToIp(ip));
+                assignIp(state, cluster, node, network, intToIp(ip));
                 return;
             }
         }
-        problems.add(
+        state.problems.add(
             path,
             `range ${siteNetwork.range.first}-${siteNetwork.range.last} of network ${network} has no free address`,
         );
     });
-    return result;
+}
+
+function planNodeIps(config: StackConfig, problems: ProblemList): NodeIps {
+    const used = new Map(config.site.networks.map((n) => [n.name, new Map<number, string>()]));
+    const state: IpState = { used, result: {}, problems };
+    eachNic(config.clusters, (cluster, node, network, path, pin) => {
+        if (pin !== undefined && claimIp(state, network, pin, path)) {
+            assignIp(state, cluster, node, network, pin);
+        }
+    });
+    claimRecordedIps(config, state);
+    assignNewIps(config, state);
+    return state.result;
 }
 
 /** Every leaf of an allocation record as `path → value`, for a readable diff. */

@@ -337,6 +337,191 @@ function reportSharedMembers(declaration: Interconnects, problems: ProblemList):
     }
 }
 
+/** An interconnect's member whose site config could be read, with what its checks found. */
+interface KnownMember {
+    member: Member;
+    memberPath: string;
+    config: StackConfig;
+    publicKey: string | undefined;
+    network: ReturnType<typeof checkGateway>;
+    prefixes: Block[];
+}
+
+type Interconnect = Interconnects["interconnects"][number];
+
+/** The tunnel MTU of `ic`: as given, or its underlay's less WireGuard's overhead. */
+function tunnelMtu(ic: Interconnect, path: string, problems: ProblemList): number {
+    const mtu = ic.mtu ?? ic.underlayMtu - wireguardOverhead;
+    if (mtu > ic.underlayMtu - 60) {
+        problems.add(
+            `${path}.mtu`,
+            `${mtu} leaves less than WireGuard's 60 bytes over IPv4 under underlayMtu ${ic.underlayMtu}`,
+        );
+    }
+    return mtu;
+}
+
+/** Checks one member of `ic` against its site's config; undefined when that config is missing. */
+function checkMember(
+    member: Member,
+    memberPath: string,
+    ic: Interconnect,
+    declaration: Interconnects,
+    sites: Record<string, StackConfig>,
+    broken: readonly string[],
+    problems: ProblemList,
+): KnownMember | undefined {
+    const config = sites[member.site];
+    if (!config) {
+        problems.add(
+            `${memberPath}.site`,
+            broken.includes(member.site)
+                ? `Pulumi.${member.site}.yaml has config errors of its own; fix them first (npm run plan -- --stack ${member.site} lists them)`
+                : `no stack file Pulumi.${member.site}.yaml`,
+        );
+        return undefined;
+    }
+    const publicKey = declaration.sites[member.site]?.publicKey;
+    if (!publicKey) {
+        problems.add(`${memberPath}.site`, `${member.site} has no public key under sites:`);
+    }
+    const vmName = resourceNames.gateway(member.site, ic.name);
+    if (vmName.length > 63) {
+        problems.add(
+            `${memberPath}.site`,
+            `the gateway VM name "${vmName}" is longer than 63 characters; shorten the site's or the interconnect's name`,
+        );
+    }
+    const network = checkGateway(member, ic.name, config, memberPath, problems);
+    checkGatewayImage(member, config, memberPath, problems);
+    const tunnel = parsed(ic.tunnelCidr);
+    const address = ipToInt(member.tunnelAddress);
+    if (!contains(tunnel, address) || address === tunnel.base || address === lastAddress(tunnel)) {
+        problems.add(
+            `${memberPath}.tunnelAddress`,
+            `${member.tunnelAddress} is not a host of tunnelCidr ${ic.tunnelCidr}`,
+        );
+    }
+    const prefixes = memberPrefixes(member, config, memberPath, problems);
+    return { member, memberPath, config, publicKey, network, prefixes };
+}
+
+/** A gateway's image: one of the site's, of a guest family whose netplan routes its replies. */
+function checkGatewayImage(
+    member: Member,
+    config: StackConfig,
+    memberPath: string,
+    problems: ProblemList,
+): void {
+    const image = config.images.find((i) => i.name === member.image);
+    if (!image) {
+        problems.add(
+            `${memberPath}.image`,
+            `unknown image "${member.image}" (Pulumi.${member.site}.yaml has: ${config.images.map((i) => i.name).join(", ")})`,
+        );
+    } else if (guestRenderers[image.os] !== "netplan") {
+        // A NetworkManager guest routes its pod network's replies with a unit in its
+        // user-data (lib/render/cloudinit.ts), which the gateway's does not carry.
+        problems.add(
+            `${memberPath}.image`,
+            `${member.image} is os: ${image.os}; a gateway needs an image with os: ubuntu or debian, whose netplan routes its readiness probe's replies`,
+        );
+    }
+}
+
+/**
+ * What one site routes, its networks and its pool, must be distinct from all of another's, and
+ * from the tunnel. Reserved ranges are host-internal (host pod and service CIDRs) and never
+ * routed, so two sites may reserve the same ones.
+ */
+function reportMemberOverlaps(
+    known: KnownMember[],
+    ic: Interconnect,
+    path: string,
+    problems: ProblemList,
+): void {
+    const occupied = (m: KnownMember, withReserved: boolean) =>
+        unique([
+            ...m.prefixes,
+            ...blocksOf(m.member.site, m.config, ["networks", "pool"]),
+            ...(withReserved ? blocksOf(m.member.site, m.config, ["reserved"]) : []),
+        ]);
+    known.forEach((a, x) =>
+        known.slice(x + 1).forEach((b) => {
+            const pairs = [
+                ...occupied(a, false).flatMap((mine) =>
+                    occupied(b, true).map((theirs) => [mine, theirs]),
+                ),
+                ...blocksOf(a.member.site, a.config, ["reserved"]).flatMap((mine) =>
+                    occupied(b, false).map((theirs) => [mine, theirs]),
+                ),
+            ];
+            for (const [mine, theirs] of pairs) {
+                if (overlaps(parsed(mine.cidr), parsed(theirs.cidr))) {
+                    problems.add(
+                        `${path}.members`,
+                        `${mine.cidr} (${mine.path}) overlaps ${theirs.cidr} (${theirs.path}); joined sites must not share addresses`,
+                    );
+                }
+            }
+        }),
+    );
+    const tunnel = parsed(ic.tunnelCidr);
+    for (const a of known) {
+        for (const block of blocksOf(a.member.site, a.config, ["networks", "pool", "reserved"])) {
+            if (overlaps(parsed(block.cidr), tunnel)) {
+                problems.add(
+                    `${path}.tunnelCidr`,
+                    `${ic.tunnelCidr} overlaps ${block.cidr} (${block.path})`,
+                );
+            }
+        }
+    }
+}
+
+/** The gateway of member `a` of a checked interconnect, and the routes its site's nodes take. */
+function planGateway(
+    a: KnownMember,
+    known: KnownMember[],
+    ic: Interconnect,
+    mtu: number,
+): { gateway: GatewayPlan; routes: NodeRoute[] } {
+    const peers = known
+        .filter((b) => b !== a)
+        .map((b) => ({
+            site: b.member.site,
+            publicKey: b.publicKey!,
+            endpoint: b.member.endpoint,
+            tunnelAddress: b.member.tunnelAddress,
+            allowedIps: [`${b.member.tunnelAddress}/32`, ...b.prefixes.map((p) => p.cidr)],
+        }));
+    const gateway: Omit<GatewayPlan, "wgQuickConfig"> = {
+        interconnect: ic.name,
+        site: a.member.site,
+        publicKey: a.publicKey!,
+        image: a.member.image,
+        interfaceName: `wg-${ic.name}`,
+        network: a.member.network,
+        ip: a.member.gateway,
+        tunnelAddress: a.member.tunnelAddress,
+        tunnelPrefix: parsed(ic.tunnelCidr).prefix,
+        listenPort: ic.listenPort,
+        mtu,
+        mss: mtu - tcpIpv4Headers,
+        prefixes: a.prefixes.map((p) => p.cidr),
+        peers,
+    };
+    // Nodes on the gateway's network reach the peers' prefixes through it.
+    const routes = peers.flatMap((peer) =>
+        peer.allowedIps.slice(1).map((to) => ({
+            network: a.member.network,
+            to,
+            via: a.member.gateway,
+        })),
+    );
+    return { gateway: { ...gateway, wgQuickConfig: renderWgQuick(gateway) }, routes };
+}
+
 /**
  * Checks `raw` (interconnects.yaml, parsed) against the config of every member site and plans
  * the tunnels. `sites` holds each member site's config as its committed stack file gives it;
@@ -367,66 +552,10 @@ export function planInterconnects(
     const nodeRoutes: Record<string, NodeRoute[]> = {};
     declaration.interconnects.forEach((ic, i) => {
         const path = `interconnects[${i}]`;
-        const tunnel = parsed(ic.tunnelCidr);
-        const mtu = ic.mtu ?? ic.underlayMtu - wireguardOverhead;
-        if (mtu > ic.underlayMtu - 60) {
-            problems.add(
-                `${path}.mtu`,
-                `${mtu} leaves less than WireGuard's 60 bytes over IPv4 under underlayMtu ${ic.underlayMtu}`,
-            );
-        }
-        const members = ic.members.map((member, j) => {
-            const memberPath = `${path}.members[${j}]`;
-            const config = sites[member.site];
-            if (!config) {
-                problems.add(
-                    `${memberPath}.site`,
-                    broken.includes(member.site)
-                        ? `Pulumi.${member.site}.yaml has config errors of its own; fix them first (npm run plan -- --stack ${member.site} lists them)`
-                        : `no stack file Pulumi.${member.site}.yaml`,
-                );
-                return undefined;
-            }
-            const publicKey = declaration.sites[member.site]?.publicKey;
-            if (!publicKey) {
-                problems.add(`${memberPath}.site`, `${member.site} has no public key under sites:`);
-            }
-            const vmName = resourceNames.gateway(member.site, ic.name);
-            if (vmName.length > 63) {
-                problems.add(
-                    `${memberPath}.site`,
-                    `the gateway VM name "${vmName}" is longer than 63 characters; shorten the site's or the interconnect's name`,
-                );
-            }
-            const network = checkGateway(member, ic.name, config, memberPath, problems);
-            const image = config.images.find((i) => i.name === member.image);
-            if (!image) {
-                problems.add(
-                    `${memberPath}.image`,
-                    `unknown image "${member.image}" (Pulumi.${member.site}.yaml has: ${config.images.map((i) => i.name).join(", ")})`,
-                );
-            } else if (guestRenderers[image.os] !== "netplan") {
-                // A NetworkManager guest routes its pod network's replies with a unit in its
-                // user-data (lib/render/cloudinit.ts), which the gateway's does not carry.
-                problems.add(
-                    `${memberPath}.image`,
-                    `${member.image} is os: ${image.os}; a gateway needs an image with os: ubuntu or debian, whose netplan routes its readiness probe's replies`,
-                );
-            }
-            const address = ipToInt(member.tunnelAddress);
-            if (
-                !contains(tunnel, address) ||
-                address === tunnel.base ||
-                address === lastAddress(tunnel)
-            ) {
-                problems.add(
-                    `${memberPath}.tunnelAddress`,
-                    `${member.tunnelAddress} is not a host of tunnelCidr ${ic.tunnelCidr}`,
-                );
-            }
-            const prefixes = memberPrefixes(member, config, memberPath, problems);
-            return { member, memberPath, config, publicKey, network, prefixes };
-        });
+        const mtu = tunnelMtu(ic, path, problems);
+        const members = ic.members.map((member, j) =>
+            checkMember(member, `${path}.members[${j}]`, ic, declaration, sites, broken, problems),
+        );
         for (const field of ["site", "tunnelAddress"] as const) {
             reportDuplicates(
                 ic.members.map((m, j) => ({
@@ -438,90 +567,14 @@ export function planInterconnects(
             );
         }
         const known = members.filter((m) => m !== undefined);
-        // What one site routes, its networks and its pool must be distinct from all of another's.
-        // Reserved ranges are host-internal (host pod and service CIDRs) and never routed, so two
-        // sites may reserve the same ones.
-        const occupied = (m: (typeof known)[number], withReserved: boolean) =>
-            unique([
-                ...m.prefixes,
-                ...blocksOf(m.member.site, m.config, ["networks", "pool"]),
-                ...(withReserved ? blocksOf(m.member.site, m.config, ["reserved"]) : []),
-            ]);
-        known.forEach((a, x) =>
-            known.slice(x + 1).forEach((b) => {
-                const pairs = [
-                    ...occupied(a, false).flatMap((mine) =>
-                        occupied(b, true).map((theirs) => [mine, theirs]),
-                    ),
-                    ...blocksOf(a.member.site, a.config, ["reserved"]).flatMap((mine) =>
-                        occupied(b, false).map((theirs) => [mine, theirs]),
-                    ),
-                ];
-                for (const [mine, theirs] of pairs) {
-                    if (overlaps(parsed(mine.cidr), parsed(theirs.cidr))) {
-                        problems.add(
-                            `${path}.members`,
-                            `${mine.cidr} (${mine.path}) overlaps ${theirs.cidr} (${theirs.path}); joined sites must not share addresses`,
-                        );
-                    }
-                }
-            }),
-        );
-        for (const a of known) {
-            for (const block of blocksOf(a.member.site, a.config, [
-                "networks",
-                "pool",
-                "reserved",
-            ])) {
-                if (overlaps(parsed(block.cidr), tunnel)) {
-                    problems.add(
-                        `${path}.tunnelCidr`,
-                        `${ic.tunnelCidr} overlaps ${block.cidr} (${block.path})`,
-                    );
-                }
-            }
-        }
+        reportMemberOverlaps(known, ic, path, problems);
         if (problems.problems.length > before) {
             return;
         }
         for (const a of known) {
-            const peers = known
-                .filter((b) => b !== a)
-                .map((b) => ({
-                    site: b.member.site,
-                    publicKey: b.publicKey!,
-                    endpoint: b.member.endpoint,
-                    tunnelAddress: b.member.tunnelAddress,
-                    allowedIps: [`${b.member.tunnelAddress}/32`, ...b.prefixes.map((p) => p.cidr)],
-                }));
-            const gateway: Omit<GatewayPlan, "wgQuickConfig"> = {
-                interconnect: ic.name,
-                site: a.member.site,
-                publicKey: a.publicKey!,
-                image: a.member.image,
-                interfaceName: `wg-${ic.name}`,
-                network: a.member.network,
-                ip: a.member.gateway,
-                tunnelAddress: a.member.tunnelAddress,
-                tunnelPrefix: tunnel.prefix,
-                listenPort: ic.listenPort,
-                mtu,
-                mss: mtu - tcpIpv4Headers,
-                prefixes: a.prefixes.map((p) => p.cidr),
-                peers,
-            };
-            gateways.push({ ...gateway, wgQuickConfig: renderWgQuick(gateway) });
-            // Nodes on the gateway's network reach the peers' prefixes through it.
-            nodeRoutes[a.member.site] = [
-                ...(nodeRoutes[a.member.site] ?? []),
-                ...peers.flatMap((peer) =>
-                    peer.allowedIps.slice(1).map((to) => ({
-                        network: a.member.network,
-                        to,
-                        via: a.member.gateway,
-                    })),
-                ),
-            ];
+            const { gateway, routes } = planGateway(a, known, ic, mtu);
+            gateways.push(gateway);
+            nodeRoutes[a.member.site] = [...(nodeRoutes[a.member.site] ?? []), ...routes];
         }
     });
     return problems.problems.length > before ? undefined : { gateways, nodeRoutes };

@@ -432,16 +432,15 @@ interface Placing {
     index: number;
 }
 
-/**
- * Chooses the host of every intent node (recorded ones stay), counts every node whose host is
- * known, and gives the config with `host` set on intent nodes. Problems name each unmet
- * constraint and how much is missing.
- */
-export function placeNodes(
-    config: StackConfig,
-    problems: ProblemList,
-    searchSteps: number = placementSearchSteps,
-): { config: StackConfig; placement: Placement } {
+/** A placer over the site's hosts, with the decisions it records in placement order. */
+interface PlacingState {
+    placer: Placer;
+    decisions: PlacementDecision[];
+    /** Each decision's node's place in config order. */
+    order: Map<PlacementDecision, number>;
+}
+
+function newPlacer(config: StackConfig): PlacingState {
     const hosts = config.site.hosts;
     const vfs = Object.fromEntries(
         config.site.networks.flatMap((n) => (n.sriov ? [[n.name, n.sriov.resourceName]] : [])),
@@ -464,11 +463,6 @@ export function placeNodes(
         load.vms.push(vmName(entry.cluster.name, entry.node.name));
         placed.set(`${entry.cluster.name}/${entry.node.name}`, host);
     };
-    const entries: Placing[] = config.clusters
-        .flatMap((cluster, clusterIndex) =>
-            cluster.nodes.map((node, nodeIndex) => ({ cluster, clusterIndex, node, nodeIndex })),
-        )
-        .map((entry, index) => ({ ...entry, index }));
     const order = new Map<PlacementDecision, number>();
     const decide = (entry: Placing, rest: DecisionDetails) => {
         const decision: PlacementDecision = {
@@ -485,8 +479,17 @@ export function placeNodes(
     };
     const lacks = (host: HostShape, demand: Demand) => missingFeatures(host, demand, version);
     const placer: Placer = { hosts, loads, placed, demandOf, lacks, carry, decide };
+    return { placer, decisions, order };
+}
 
-    // What is there already: hand-written nodes pinned by their selector, recorded intent nodes.
+/** What is there already: hand-written nodes pinned by their selector, recorded intent nodes. */
+function placeExisting(
+    entries: Placing[],
+    config: StackConfig,
+    placer: Placer,
+    problems: ProblemList,
+): void {
+    const { hosts } = placer;
     for (const entry of entries) {
         if (hosts.length === 0) {
             break;
@@ -508,7 +511,7 @@ export function placeNodes(
             );
             continue;
         }
-        const missing = lacks(host, demandOf(entry.node));
+        const missing = placer.lacks(host, placer.demandOf(entry.node));
         if (missing.length > 0) {
             problems.add(
                 at,
@@ -516,15 +519,17 @@ export function placeNodes(
             );
             continue;
         }
-        carry(entry, recorded);
-        decide(entry, {
+        placer.carry(entry, recorded);
+        placer.decide(entry, {
             host: recorded,
             how: "recorded",
             reason: "recorded in edge:allocations",
             rejected: [],
         });
     }
-    reportSharedEtcdHosts(config, placed, problems);
+}
+
+function reportOverloads(loads: HostLoad[], problems: ProblemList): void {
     loads.forEach((load, i) => {
         const over = overload(load);
         if (over.length > 0) {
@@ -534,21 +539,25 @@ export function placeNodes(
             );
         }
     });
+}
 
-    // New nodes most constrained first: fewest hosts that could ever take them, then largest
-    // first (a big node placed last finds the hosts fragmented by small ones). Nodes of one pool
-    // are alike and keep their order.
-    const pending = entries
+/**
+ * New nodes most constrained first: fewest hosts that could ever take them, then largest first
+ * (a big node placed last finds the hosts fragmented by small ones). Nodes of one pool are alike
+ * and keep their order.
+ */
+function pendingNodes(entries: Placing[], config: StackConfig, placer: Placer): Placing[] {
+    return entries
         .filter(
             (entry) =>
                 entry.node.pool !== undefined &&
                 config.allocations[entry.cluster.name]?.hosts?.[entry.node.name] === undefined,
         )
         .map((entry) => {
-            const size = demandOf(entry.node);
+            const size = placer.demandOf(entry.node);
             const by = entry.cluster.intent!.spread.by;
-            const eligible = hosts.filter(
-                (host) => lacks(host, size).length === 0 && domainOf(host, by) !== undefined,
+            const eligible = placer.hosts.filter(
+                (host) => placer.lacks(host, size).length === 0 && domainOf(host, by) !== undefined,
             ).length;
             return { entry, size, eligible };
         })
@@ -558,24 +567,32 @@ export function placeNodes(
                 b.size.memory - a.size.memory ||
                 b.size.cpu - a.size.cpu ||
                 a.entry.index - b.entry.index,
-        );
-    // First each node on the host it ranks first; if one fits nowhere, a search of every
-    // placement of the new nodes, whose result is then explained node by node.
+        )
+        .map(({ entry }) => entry);
+}
+
+/**
+ * First each new node on the host it ranks first; if one fits nowhere, a search of every
+ * placement of the new nodes, whose result is then explained node by node. Gives the nodes that
+ * stay unplaced, in config order.
+ */
+function placePending(
+    pending: Placing[],
+    state: PlacingState,
+    searchSteps: number,
+): { path: string; message: string; index: number }[] {
+    const { placer, decisions } = state;
     const before = snapshot(placer, decisions.length);
-    let unplaced = pending.flatMap(({ entry }) => {
+    let unplaced = pending.flatMap((entry) => {
         const failure = placeNew(entry, placer);
         return failure === undefined ? [] : [{ ...failure, index: entry.index }];
     });
     if (unplaced.length > 0) {
         restore(placer, before, decisions);
-        const found = searchPlacement(
-            pending.map((p) => p.entry),
-            placer,
-            searchSteps,
-        );
+        const found = searchPlacement(pending, placer, searchSteps);
         if (found.hosts) {
             for (const k of found.sequence!) {
-                placeNew(pending[k].entry, placer, found.hosts[k]);
+                placeNew(pending[k], placer, found.hosts[k]);
             }
             unplaced = [];
         } else {
@@ -586,22 +603,48 @@ export function placeNodes(
             unplaced = unplaced.map((f) => ({ ...f, message: `${f.message}; ${outcome}` }));
         }
     }
+    return unplaced.sort((a, b) => a.index - b.index);
+}
+
+/**
+ * Chooses the host of every intent node (recorded ones stay), counts every node whose host is
+ * known, and gives the config with `host` set on intent nodes. Problems name each unmet
+ * constraint and how much is missing.
+ */
+export function placeNodes(
+    config: StackConfig,
+    problems: ProblemList,
+    searchSteps: number = placementSearchSteps,
+): { config: StackConfig; placement: Placement } {
+    const state = newPlacer(config);
+    const { placer, decisions, order } = state;
+    const entries: Placing[] = config.clusters
+        .flatMap((cluster, clusterIndex) =>
+            cluster.nodes.map((node, nodeIndex) => ({ cluster, clusterIndex, node, nodeIndex })),
+        )
+        .map((entry, index) => ({ ...entry, index }));
+    placeExisting(entries, config, placer, problems);
+    reportSharedEtcdHosts(config, placer.placed, problems);
+    reportOverloads(placer.loads, problems);
+    const unplaced = placePending(pendingNodes(entries, config, placer), state, searchSteps);
+    unplaced.forEach((f) => problems.add(f.path, f.message));
     // Reported in config order, whatever order they were placed in.
-    unplaced.sort((a, b) => a.index - b.index).forEach((f) => problems.add(f.path, f.message));
     decisions.sort((a, b) => order.get(a)! - order.get(b)!);
 
     const clusters = config.clusters.map((cluster) => ({
         ...cluster,
         nodes: cluster.nodes.map((node) => {
             const host =
-                node.pool === undefined ? undefined : placed.get(`${cluster.name}/${node.name}`);
+                node.pool === undefined
+                    ? undefined
+                    : placer.placed.get(`${cluster.name}/${node.name}`);
             return host === undefined ? node : { ...node, host };
         }),
     }));
-    for (const load of loads) {
+    for (const load of placer.loads) {
         load.vms.sort(compareText);
     }
-    return { config: { ...config, clusters }, placement: { decisions, hosts: loads } };
+    return { config: { ...config, clusters }, placement: { decisions, hosts: placer.loads } };
 }
 
 /**
@@ -685,6 +728,76 @@ function domainOf(host: HostShape, by: "host" | "zone"): string | undefined {
 }
 
 /**
+ * Per spread domain that could take the pool at all, how many of the pool's nodes it has: what
+ * the spread's skew is measured over.
+ */
+function poolCounts(entry: Placing, placer: Placer, demand: Demand): Map<string, number> {
+    const { cluster, node } = entry;
+    const by = cluster.intent!.spread.by;
+    const eligible = placer.hosts.filter(
+        (host) => placer.lacks(host, demand).length === 0 && domainOf(host, by) !== undefined,
+    );
+    const counts = new Map<string, number>();
+    for (const host of eligible) {
+        counts.set(domainOf(host, by)!, 0);
+    }
+    for (const mate of cluster.nodes.filter((other) => other.pool === node.pool)) {
+        const mateHost = placer.placed.get(`${cluster.name}/${mate.name}`);
+        const host = placer.hosts.find((h) => h.name === mateHost);
+        const domain = host && domainOf(host, by);
+        if (domain !== undefined && counts.has(domain)) {
+            counts.set(domain, counts.get(domain)! + 1);
+        }
+    }
+    return counts;
+}
+
+/** Why `host` cannot take `entry`'s new node, or the candidate it is. */
+function judgeHost(
+    entry: Placing,
+    placer: Placer,
+    host: HostShape,
+    load: HostLoad,
+    demand: Demand,
+    counts: Map<string, number>,
+    fewest: number,
+): Candidate | string {
+    const { cluster, node } = entry;
+    const { by, maxSkew } = cluster.intent!.spread;
+    const hostOf = (other: ClusterNode) => placer.placed.get(`${cluster.name}/${other.name}`);
+    const missing = placer.lacks(host, demand);
+    if (missing.length > 0) {
+        return missing.join(", ");
+    }
+    const domain = domainOf(host, by);
+    if (domain === undefined) {
+        return "has no zone, and the pool spreads by zone";
+    }
+    const etcdMate = node.roles.includes("etcd")
+        ? cluster.nodes.find(
+              (other) =>
+                  other !== node && other.roles.includes("etcd") && hostOf(other) === host.name,
+          )
+        : undefined;
+    if (etcdMate) {
+        return `carries ${etcdMate.name}, another etcd member of ${cluster.name}`;
+    }
+    const short = shortfall(load, demand);
+    if (short.length > 0) {
+        return short.join(", ");
+    }
+    const domainCount = counts.get(domain)!;
+    if (domainCount + 1 - fewest > maxSkew) {
+        return `would put ${domainCount + 1} of pool ${node.pool} on ${by} ${domain} against ${fewest} elsewhere (maxSkew ${maxSkew})`;
+    }
+    const clusterCount = cluster.nodes.filter((other) => hostOf(other) === host.name).length;
+    const spareDevices = Object.keys(host.devices)
+        .filter((d) => !(d in demand.devices))
+        .sort(compareText);
+    return { host, load, domainCount, clusterCount, spareDevices };
+}
+
+/**
  * Places a new intent node on the host that ranks first, or on `forced` (a search's choice), and
  * explains the choice; gives what is missing when no host fits.
  */
@@ -693,75 +806,22 @@ function placeNew(
     placer: Placer,
     forced?: string,
 ): { path: string; message: string } | undefined {
-    const { hosts, loads, placed, carry, decide, demandOf } = placer;
     const { cluster, node } = entry;
     const intent = cluster.intent!;
-    const { by, maxSkew } = intent.spread;
-    const demand = demandOf(node);
+    const by = intent.spread.by;
+    const demand = placer.demandOf(node);
     const path = `clusters[${entry.clusterIndex}].${poolPath(intent, node.pool!)}`;
-    const hostOf = (other: ClusterNode) => placed.get(`${cluster.name}/${other.name}`);
-    const poolMates = cluster.nodes.filter((other) => other.pool === node.pool);
     const rejected: { host: string; reason: string }[] = [];
-    // Domains that could take the pool at all: what the spread's skew is measured over.
-    const eligible = hosts.filter(
-        (host) => placer.lacks(host, demand).length === 0 && domainOf(host, by) !== undefined,
-    );
-    const counts = new Map<string, number>();
-    for (const host of eligible) {
-        counts.set(domainOf(host, by)!, 0);
-    }
-    for (const mate of poolMates) {
-        const host = hosts.find((h) => h.name === hostOf(mate));
-        const domain = host && domainOf(host, by);
-        if (domain !== undefined && counts.has(domain)) {
-            counts.set(domain, counts.get(domain)! + 1);
-        }
-    }
+    const counts = poolCounts(entry, placer, demand);
     const fewest = Math.min(...counts.values());
     const candidates: Candidate[] = [];
-    hosts.forEach((host, i) => {
-        const load = loads[i];
-        const missing = placer.lacks(host, demand);
-        if (missing.length > 0) {
-            rejected.push({ host: host.name, reason: missing.join(", ") });
-            return;
+    placer.hosts.forEach((host, i) => {
+        const judged = judgeHost(entry, placer, host, placer.loads[i], demand, counts, fewest);
+        if (typeof judged === "string") {
+            rejected.push({ host: host.name, reason: judged });
+        } else {
+            candidates.push(judged);
         }
-        const domain = domainOf(host, by);
-        if (domain === undefined) {
-            rejected.push({ host: host.name, reason: "has no zone, and the pool spreads by zone" });
-            return;
-        }
-        const etcdMate = node.roles.includes("etcd")
-            ? cluster.nodes.find(
-                  (other) =>
-                      other !== node && other.roles.includes("etcd") && hostOf(other) === host.name,
-              )
-            : undefined;
-        if (etcdMate) {
-            rejected.push({
-                host: host.name,
-                reason: `carries ${etcdMate.name}, another etcd member of ${cluster.name}`,
-            });
-            return;
-        }
-        const short = shortfall(load, demand);
-        if (short.length > 0) {
-            rejected.push({ host: host.name, reason: short.join(", ") });
-            return;
-        }
-        const domainCount = counts.get(domain)!;
-        if (domainCount + 1 - fewest > maxSkew) {
-            rejected.push({
-                host: host.name,
-                reason: `would put ${domainCount + 1} of pool ${node.pool} on ${by} ${domain} against ${fewest} elsewhere (maxSkew ${maxSkew})`,
-            });
-            return;
-        }
-        const clusterCount = cluster.nodes.filter((other) => hostOf(other) === host.name).length;
-        const spareDevices = Object.keys(host.devices)
-            .filter((d) => !(d in demand.devices))
-            .sort(compareText);
-        candidates.push({ host, load, domainCount, clusterCount, spareDevices });
     });
     if (candidates.length === 0) {
         const reasons = rejected.map((r) => `${r.host} ${r.reason}`).join("; ");
@@ -796,8 +856,8 @@ function placeNew(
     });
     const where = by === "host" ? "on this host" : `in zone ${chosen.host.zone}`;
     const reason = `fits, with ${formatCores(chosen.load.capacity.cpu - chosen.load.used.cpu)} cores and ${formatBytes(free(chosen.load))} free; pool ${node.pool} has ${chosen.domainCount} nodes ${where}, cluster ${cluster.name} ${chosen.clusterCount} on this host`;
-    carry(entry, chosen.host.name);
-    decide(entry, {
+    placer.carry(entry, chosen.host.name);
+    placer.decide(entry, {
         host: chosen.host.name,
         how: "placed",
         reason,
@@ -875,90 +935,148 @@ function searchPlacement(
     placer: Placer,
     budget: number,
 ): { hosts?: string[]; sequence?: number[]; exhausted: boolean; steps: number } {
-    const { hosts, loads, placed, demandOf } = placer;
-    const used = loads.map((load) => structuredClone(load.used));
-    const vars = order.map((entry) => {
-        const demand = demandOf(entry.node);
-        const { by, maxSkew } = entry.cluster.intent!.spread;
-        const candidates = hosts.flatMap((host, i) =>
-            placer.lacks(host, demand).length === 0 && domainOf(host, by) !== undefined ? [i] : [],
+    return new PlacementSearch(order, placer, budget).run();
+}
+
+/** A new node in the search: what it needs, how its pool spreads, and the hosts that could ever take it. */
+interface SearchVar {
+    entry: Placing;
+    demand: Demand;
+    by: "host" | "zone";
+    maxSkew: number;
+    candidates: number[];
+    pool: string;
+    etcd: boolean;
+}
+
+/** The state of searchPlacement's depth-first search; hosts are indexes into placer.hosts. */
+class PlacementSearch {
+    private readonly vars: SearchVar[];
+    private readonly used: Capacity[];
+    /** Per pool: its nodes in each domain that could take it. */
+    private readonly poolCounts = new Map<string, Map<string, number>>();
+    /** Per cluster: its nodes and etcd members on each host. */
+    private readonly onHost = new Map<string, { nodes: number[]; etcd: number[] }>();
+    /** poolCounts before the search placed anything. */
+    private readonly initial: Map<string, Map<string, number>>;
+    private readonly chosen: number[] = [];
+    private steps = 0;
+    private exhausted = true;
+
+    constructor(
+        order: Placing[],
+        private readonly placer: Placer,
+        private readonly budget: number,
+    ) {
+        this.used = placer.loads.map((load) => structuredClone(load.used));
+        this.vars = order.map((entry) => {
+            const demand = placer.demandOf(entry.node);
+            const { by, maxSkew } = entry.cluster.intent!.spread;
+            const candidates = placer.hosts.flatMap((host, i) =>
+                placer.lacks(host, demand).length === 0 && domainOf(host, by) !== undefined
+                    ? [i]
+                    : [],
+            );
+            const pool = `${entry.cluster.name}/${entry.node.pool}`;
+            const etcd = entry.node.roles.includes("etcd");
+            return { entry, demand, by, maxSkew, candidates, pool, etcd };
+        });
+        this.vars.forEach((v) => this.countPlaced(v));
+        this.initial = new Map(
+            [...this.poolCounts].map(([pool, counts]) => [pool, new Map(counts)]),
         );
-        const pool = `${entry.cluster.name}/${entry.node.pool}`;
-        const etcd = entry.node.roles.includes("etcd");
-        return { entry, demand, by, maxSkew, candidates, pool, etcd };
-    });
-    const hostIndex = (name: string | undefined) => hosts.findIndex((h) => h.name === name);
-    // Per pool: its nodes in each domain that could take it. Per cluster: its nodes and etcd
-    // members on each host.
-    const poolCounts = new Map<string, Map<string, number>>();
-    const onHost = new Map<string, { nodes: number[]; etcd: number[] }>();
-    for (const v of vars) {
+    }
+
+    run(): { hosts?: string[]; sequence?: number[]; exhausted: boolean; steps: number } {
+        if (!(this.hopeful(0) && this.descend(0))) {
+            return { exhausted: this.exhausted, steps: this.steps };
+        }
+        const hosts = this.chosen.map((i) => this.placer.hosts[i].name);
+        return { hosts, sequence: this.sequence(), exhausted: true, steps: this.steps };
+    }
+
+    private hostIndex(name: string | undefined): number {
+        return this.placer.hosts.findIndex((h) => h.name === name);
+    }
+
+    /** Counts what is placed already of `v`'s cluster and pool, once per cluster and pool. */
+    private countPlaced(v: SearchVar): void {
         const { cluster, node } = v.entry;
-        if (!onHost.has(cluster.name)) {
+        const { hosts, placed } = this.placer;
+        if (!this.onHost.has(cluster.name)) {
             const counts = { nodes: hosts.map(() => 0), etcd: hosts.map(() => 0) };
             for (const other of cluster.nodes) {
-                const i = hostIndex(placed.get(`${cluster.name}/${other.name}`));
+                const i = this.hostIndex(placed.get(`${cluster.name}/${other.name}`));
                 if (i >= 0) {
                     counts.nodes[i] += 1;
                     counts.etcd[i] += other.roles.includes("etcd") ? 1 : 0;
                 }
             }
-            onHost.set(cluster.name, counts);
+            this.onHost.set(cluster.name, counts);
         }
-        if (!poolCounts.has(v.pool)) {
+        if (!this.poolCounts.has(v.pool)) {
             const counts = new Map(v.candidates.map((i) => [domainOf(hosts[i], v.by)!, 0]));
             for (const mate of cluster.nodes.filter((other) => other.pool === node.pool)) {
-                const i = hostIndex(placed.get(`${cluster.name}/${mate.name}`));
+                const i = this.hostIndex(placed.get(`${cluster.name}/${mate.name}`));
                 const domain = i >= 0 ? domainOf(hosts[i], v.by) : undefined;
                 if (domain !== undefined && counts.has(domain)) {
                     counts.set(domain, counts.get(domain)! + 1);
                 }
             }
-            poolCounts.set(v.pool, counts);
+            this.poolCounts.set(v.pool, counts);
         }
     }
-    type Var = (typeof vars)[number];
-    const open = (v: Var, i: number) =>
-        !(v.etcd && onHost.get(v.entry.cluster.name)!.etcd[i] > 0) &&
-        fits(loads[i].capacity, used[i], v.demand);
-    // A pool's spread holds when every domain that gained nodes has at most maxSkew more than the
-    // emptiest: then placing them emptiest domain first keeps it at every step, as placeNew and
-    // the scheduler check it. Counts only grow, so a domain beyond what its emptiest can still
-    // reach with the pool's nodes left is a dead end.
-    const initial = new Map([...poolCounts].map(([pool, counts]) => [pool, new Map(counts)]));
-    const left = (pool: string, from: number) =>
-        vars.slice(from).filter((v) => v.pool === pool).length;
-    const spreadHolds = (v: Var, from: number, final: boolean) => {
-        const counts = poolCounts.get(v.pool)!;
-        const fewest = Math.min(...counts.values()) + (final ? 0 : left(v.pool, from));
+
+    private open(v: SearchVar, i: number): boolean {
+        return (
+            !(v.etcd && this.onHost.get(v.entry.cluster.name)!.etcd[i] > 0) &&
+            fits(this.placer.loads[i].capacity, this.used[i], v.demand)
+        );
+    }
+
+    /**
+     * A pool's spread holds when every domain that gained nodes has at most maxSkew more than the
+     * emptiest: then placing them emptiest domain first keeps it at every step, as placeNew and
+     * the scheduler check it. Counts only grow, so a domain beyond what its emptiest can still
+     * reach with the pool's nodes left is a dead end.
+     */
+    private spreadHolds(v: SearchVar, from: number, final: boolean): boolean {
+        const counts = this.poolCounts.get(v.pool)!;
+        const left = this.vars.slice(from).filter((other) => other.pool === v.pool).length;
+        const fewest = Math.min(...counts.values()) + (final ? 0 : left);
         return [...counts].every(
             ([domain, count]) =>
-                count === initial.get(v.pool)!.get(domain) || count - fewest <= v.maxSkew,
+                count === this.initial.get(v.pool)!.get(domain) || count - fewest <= v.maxSkew,
         );
-    };
-    const apply = (v: Var, i: number, sign: 1 | -1) => {
-        addScaled(used[i], v.demand, sign);
-        const cluster = onHost.get(v.entry.cluster.name)!;
+    }
+
+    private apply(v: SearchVar, i: number, sign: 1 | -1): void {
+        addScaled(this.used[i], v.demand, sign);
+        const cluster = this.onHost.get(v.entry.cluster.name)!;
         cluster.nodes[i] += sign;
         cluster.etcd[i] += v.etcd ? sign : 0;
-        const counts = poolCounts.get(v.pool)!;
-        const domain = domainOf(hosts[i], v.by)!;
+        const counts = this.poolCounts.get(v.pool)!;
+        const domain = domainOf(this.placer.hosts[i], v.by)!;
         counts.set(domain, counts.get(domain)! + sign);
-    };
-    // placeNew's ranking: fewest of the pool in the domain, no devices it does not need, fewest
-    // of the cluster, most free memory, the name.
-    const ranked = (v: Var, from: number) =>
-        v.candidates
-            .filter((i) => i >= from && open(v, i))
+    }
+
+    /**
+     * `v`'s open hosts from index `from` on, in placeNew's ranking: fewest of the pool in the
+     * domain, no devices it does not need, fewest of the cluster, most free memory, the name.
+     */
+    private ranked(v: SearchVar, from: number): number[] {
+        const { hosts, loads } = this.placer;
+        return v.candidates
+            .filter((i) => i >= from && this.open(v, i))
             .map((i) => {
                 const host = hosts[i];
                 return {
                     i,
                     keys: [
-                        poolCounts.get(v.pool)!.get(domainOf(host, v.by)!)!,
+                        this.poolCounts.get(v.pool)!.get(domainOf(host, v.by)!)!,
                         Object.keys(host.devices).filter((d) => !(d in v.demand.devices)).length,
-                        onHost.get(v.entry.cluster.name)!.nodes[i],
-                        used[i].memory - loads[i].capacity.memory,
+                        this.onHost.get(v.entry.cluster.name)!.nodes[i],
+                        this.used[i].memory - loads[i].capacity.memory,
                     ],
                 };
             })
@@ -968,14 +1086,17 @@ function searchPlacement(
                     compareText(hosts[a.i].name, hosts[b.i].name),
             )
             .map((c) => c.i);
-    const hopeful = (from: number) => {
-        const left = vars.slice(from);
-        if (!left.every((v) => v.candidates.some((i) => open(v, i)))) {
+    }
+
+    /** Whether every node from `from` on has an open host, and the hosts' room in all suffices. */
+    private hopeful(from: number): boolean {
+        const left = this.vars.slice(from);
+        if (!left.every((v) => v.candidates.some((i) => this.open(v, i)))) {
             return false;
         }
         const free = (pick: (c: Capacity) => number) =>
-            loads.reduce(
-                (sum, load, i) => sum + Math.max(pick(load.capacity) - pick(used[i]), 0),
+            this.placer.loads.reduce(
+                (sum, load, i) => sum + Math.max(pick(load.capacity) - pick(this.used[i]), 0),
                 0,
             );
         const need = (pick: (d: Demand) => number) =>
@@ -984,59 +1105,59 @@ function searchPlacement(
             need((d) => d.cpu) <= free((c) => c.cpu) &&
             need((d) => d.memory) <= free((c) => c.memory)
         );
-    };
-    const chosen: number[] = [];
-    let steps = 0;
-    let exhausted = true;
-    const descend = (k: number): boolean => {
-        if (k === vars.length) {
-            return vars.every((v) => spreadHolds(v, k, true));
+    }
+
+    private descend(k: number): boolean {
+        if (k === this.vars.length) {
+            return this.vars.every((v) => this.spreadHolds(v, k, true));
         }
-        const v = vars[k];
+        const v = this.vars[k];
         // Alike nodes of a pool: only in host order.
         let previous = k - 1;
-        while (previous >= 0 && vars[previous].pool !== v.pool) {
+        while (previous >= 0 && this.vars[previous].pool !== v.pool) {
             previous -= 1;
         }
-        for (const i of ranked(v, previous < 0 ? 0 : chosen[previous])) {
-            if (steps === budget) {
-                exhausted = false;
+        for (const i of this.ranked(v, previous < 0 ? 0 : this.chosen[previous])) {
+            if (this.steps === this.budget) {
+                this.exhausted = false;
                 return false;
             }
-            steps += 1;
-            apply(v, i, 1);
-            chosen[k] = i;
-            if (spreadHolds(v, k + 1, false) && hopeful(k + 1) && descend(k + 1)) {
+            this.steps += 1;
+            this.apply(v, i, 1);
+            this.chosen[k] = i;
+            if (this.spreadHolds(v, k + 1, false) && this.hopeful(k + 1) && this.descend(k + 1)) {
                 return true;
             }
-            apply(v, i, -1);
-            if (!exhausted) {
+            this.apply(v, i, -1);
+            if (!this.exhausted) {
                 return false;
             }
         }
         return false;
-    };
-    if (!(hopeful(0) && descend(0))) {
-        return { exhausted, steps };
     }
-    // The order to place them in: each pool's emptiest domain first.
-    const counts = new Map([...initial].map(([pool, c]) => [pool, new Map(c)]));
-    const sequence: number[] = [];
-    const rest = vars.map((_, k) => k);
-    while (rest.length > 0) {
-        const countOf = (k: number) =>
-            counts.get(vars[k].pool)!.get(domainOf(hosts[chosen[k]], vars[k].by)!)!;
-        const next = rest.find((k) =>
-            rest.every(
-                (other) => vars[other].pool !== vars[k].pool || countOf(other) >= countOf(k),
-            ),
-        )!;
-        const domain = domainOf(hosts[chosen[next]], vars[next].by)!;
-        counts.get(vars[next].pool)!.set(domain, countOf(next) + 1);
-        sequence.push(next);
-        rest.splice(rest.indexOf(next), 1);
+
+    /** The order to place the chosen hosts in: each pool's emptiest domain first. */
+    private sequence(): number[] {
+        const { vars, chosen } = this;
+        const hosts = this.placer.hosts;
+        const counts = new Map([...this.initial].map(([pool, c]) => [pool, new Map(c)]));
+        const sequence: number[] = [];
+        const rest = vars.map((_, k) => k);
+        while (rest.length > 0) {
+            const countOf = (k: number) =>
+                counts.get(vars[k].pool)!.get(domainOf(hosts[chosen[k]], vars[k].by)!)!;
+            const next = rest.find((k) =>
+                rest.every(
+                    (other) => vars[other].pool !== vars[k].pool || countOf(other) >= countOf(k),
+                ),
+            )!;
+            const domain = domainOf(hosts[chosen[next]], vars[next].by)!;
+            counts.get(vars[next].pool)!.set(domain, countOf(next) + 1);
+            sequence.push(next);
+            rest.splice(rest.indexOf(next), 1);
+        }
+        return sequence;
     }
-    return { hosts: chosen.map((i) => hosts[i].name), sequence, exhausted: true, steps };
 }
 
 interface Candidate {

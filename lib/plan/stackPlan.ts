@@ -26,6 +26,7 @@ import {
     hugepageSizes,
     languageHostConfigLimit,
     RawStackConfig,
+    SiteConfig,
     StackConfig,
     readStackConfig,
     gatewaySize,
@@ -296,17 +297,21 @@ function routesThrough(
     return through.length === 0 ? {} : { routes: through };
 }
 
-function planNode(
-    config: StackConfig,
+/** What nodes of a cluster share: its labels, its identity, and its site's interconnect routes. */
+interface NodeShared {
+    labels: Record<string, string>;
+    identity: string;
+    routes: NodeRoute[];
+}
+
+/** A node's NICs on the site's networks, in its config's order, the first holding its address. */
+function nodeInterfaces(
+    site: SiteConfig,
     cluster: ClusterConfig,
     node: ClusterNode,
     ips: Record<string, string>,
-    shared: { labels: Record<string, string>; identity: string; routes: NodeRoute[] },
-): NodePlan {
-    const clusterLabels = shared.labels;
-    const { site } = config;
-    const name = vmName(cluster.name, node.name);
-    const interfaces = node.networks.map((n) => {
+): NodeInterfacePlan[] {
+    return node.networks.map((n) => {
         const network = site.networks.find((s) => s.name === n.network)!;
         const ip = ips[n.network];
         return {
@@ -316,8 +321,16 @@ function planNode(
             address: `${ip}/${prefixOf(network.cidr)}`,
         };
     });
-    const podMac = interfaceMac(site.name, cluster.name, node.name, `:${podInterfaceName}`);
-    const guestInterfaces: GuestInterface[] = [
+}
+
+/** The guest's NICs: the pod network first, then the site's, the first with the default route. */
+function guestInterfaces(
+    site: SiteConfig,
+    podMac: string,
+    interfaces: NodeInterfacePlan[],
+    routes: NodeRoute[],
+): GuestInterface[] {
+    return [
         { name: podInterfaceName, mac: podMac },
         ...interfaces.map((nic, i) => ({
             name: nic.network,
@@ -326,16 +339,70 @@ function planNode(
             ...(i === 0
                 ? { gateway: site.networks.find((s) => s.name === nic.network)!.gateway }
                 : {}),
-            ...routesThrough(shared.routes, nic.network),
+            ...routesThrough(routes, nic.network),
         })),
     ];
+}
+
+/** The VirtualMachine of a node whose NICs, labels and root disk identity are planned. */
+function nodeVirtualMachine(
+    site: SiteConfig,
+    cluster: ClusterConfig,
+    node: ClusterNode,
+    planned: { interfaces: NodeInterfacePlan[]; podMac: string; labels: Record<string, string> },
+    rootDisk: string,
+    identity: string,
+): ReturnType<typeof virtualMachine> {
+    const name = vmName(cluster.name, node.name);
+    return virtualMachine({
+        name,
+        namespace: cluster.namespace,
+        hostname: node.name,
+        cpu: node.cpu,
+        memory: node.memory,
+        labels: planned.labels,
+        annotations: {
+            ...awaitAnnotations.virtualMachine,
+            [annotations.rootDisk]: rootDisk,
+            [annotations.clusterIdentity]: identity,
+            ...(site.protect ? { [annotations.protected]: "true" } : {}),
+        },
+        nodeSelector:
+            node.host === undefined
+                ? node.hostSelector
+                : { ...node.hostSelector, [hostLabels.hostname]: node.host },
+        dnsServers: site.dnsServers,
+        podMac: planned.podMac,
+        bridges: planned.interfaces.map((nic) => ({
+            name: nic.network,
+            nad: `${site.networkNamespace}/${nic.network}`,
+            mac: nic.mac,
+            ...(site.networks.find((n) => n.name === nic.network)!.sriov ? { sriov: true } : {}),
+        })),
+        rootDisk: name,
+        cloudInitSecret: `${name}-cloudinit`,
+        hardware: vmHardware(node),
+    });
+}
+
+function planNode(
+    config: StackConfig,
+    cluster: ClusterConfig,
+    node: ClusterNode,
+    ips: Record<string, string>,
+    shared: NodeShared,
+): NodePlan {
+    const clusterLabels = shared.labels;
+    const { site } = config;
+    const name = vmName(cluster.name, node.name);
+    const interfaces = nodeInterfaces(site, cluster, node, ips);
+    const podMac = interfaceMac(site.name, cluster.name, node.name, `:${podInterfaceName}`);
     const nodeLabels = {
         ...clusterLabels,
         [labels.node]: node.name,
         ...(node.roles.includes("controlplane") ? { [labels.controlplane]: "true" } : {}),
     };
     const image = config.images.find((i) => i.name === node.image)!;
-    const cloudInitSecretName = `${name}-cloudinit`;
     const rootDisk = rootDiskIdentity(rootDiskSpec(site, node));
     return {
         name: node.name,
@@ -351,7 +418,7 @@ function planNode(
         address: interfaces[0].ip,
         podMac,
         interfaces,
-        cloudInitSecretName,
+        cloudInitSecretName: `${name}-cloudinit`,
         userData: {
             hostname: node.name,
             sshAuthorizedKeys: site.sshAuthorizedKeys,
@@ -363,7 +430,7 @@ function planNode(
             },
         },
         networkData: renderNetworkData({
-            interfaces: guestInterfaces,
+            interfaces: guestInterfaces(site, podMac, interfaces, shared.routes),
             dnsServers: site.dnsServers,
             renderer: guestRenderers[image.os],
         }),
@@ -379,37 +446,14 @@ function planNode(
                 [annotations.clusterIdentity]: shared.identity,
             },
         }),
-        virtualMachine: virtualMachine({
-            name,
-            namespace: cluster.namespace,
-            hostname: node.name,
-            cpu: node.cpu,
-            memory: node.memory,
-            labels: nodeLabels,
-            annotations: {
-                ...awaitAnnotations.virtualMachine,
-                [annotations.rootDisk]: rootDisk,
-                [annotations.clusterIdentity]: shared.identity,
-                ...(site.protect ? { [annotations.protected]: "true" } : {}),
-            },
-            nodeSelector:
-                node.host === undefined
-                    ? node.hostSelector
-                    : { ...node.hostSelector, [hostLabels.hostname]: node.host },
-            dnsServers: site.dnsServers,
-            podMac,
-            bridges: interfaces.map((nic) => ({
-                name: nic.network,
-                nad: `${site.networkNamespace}/${nic.network}`,
-                mac: nic.mac,
-                ...(site.networks.find((n) => n.name === nic.network)!.sriov
-                    ? { sriov: true }
-                    : {}),
-            })),
-            rootDisk: name,
-            cloudInitSecret: cloudInitSecretName,
-            hardware: vmHardware(node),
-        }),
+        virtualMachine: nodeVirtualMachine(
+            site,
+            cluster,
+            node,
+            { interfaces, podMac, labels: nodeLabels },
+            rootDisk,
+            shared.identity,
+        ),
     };
 }
 

@@ -287,8 +287,58 @@ function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]
     return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }
 
+const podNetwork = "pod";
+
+type VmDomain = VirtualMachine["spec"]["template"]["spec"]["domain"];
+
+/** The VM's devices: passed-through hardware, root and cloud-init disks, and its NICs. */
+function vmDevices(args: VirtualMachineArgs, hardware: VmHardware): VmDomain["devices"] {
+    return {
+        ...optional("gpus", hostDevices("gpu", hardware.gpus)),
+        ...optional("hostDevices", hostDevices("hostdevice", hardware.hostDevices)),
+        disks: [
+            { name: "rootdisk", disk: { bus: "virtio" }, bootOrder: 1 },
+            { name: "cloudinit", disk: { bus: "virtio" } },
+        ],
+        interfaces: [
+            { name: podNetwork, macAddress: args.podMac, masquerade: {} },
+            // KubeVirt passes an SR-IOV interface's MAC to sriov-cni, which
+            // sets it on the VF (kubevirt pkg/network/multus/annotation.go).
+            ...args.bridges.map((b) => ({
+                name: b.name,
+                macAddress: b.mac,
+                ...(b.sriov ? { sriov: {} } : { bridge: {} }),
+            })),
+        ],
+    };
+}
+
+/** The VM's domain: its CPU, memory and devices. */
+function vmDomain(args: VirtualMachineArgs, hardware: VmHardware): VmDomain {
+    return {
+        cpu: {
+            cores: args.cpu,
+            sockets: 1,
+            threads: 1,
+            ...(hardware.dedicatedCpu ? { dedicatedCpuPlacement: true } : {}),
+            ...(hardware.isolateEmulatorThread ? { isolateEmulatorThread: true } : {}),
+        },
+        memory: {
+            guest: args.memory,
+            ...(hardware.hugepages === undefined
+                ? {}
+                : { hugepages: { pageSize: hardware.hugepages } }),
+        },
+        // Whole cores, as placement reserves them: without this the launcher pod
+        // requests vCPUs / cpuAllocationRatio (100m per vCPU by default; kubevirt
+        // pkg/virt-controller/services/renderresources.go WithoutDedicatedCPU).
+        // Pinned VMs get theirs from WithCPUPinning, which refuses another value.
+        ...(hardware.dedicatedCpu ? {} : { resources: { requests: { cpu: String(args.cpu) } } }),
+        devices: vmDevices(args, hardware),
+    };
+}
+
 export function virtualMachine(args: VirtualMachineArgs): VirtualMachine {
-    const podNetwork = "pod";
     const hardware = args.hardware ?? {};
     return {
         apiVersion: "kubevirt.io/v1",
@@ -310,51 +360,7 @@ export function virtualMachine(args: VirtualMachineArgs): VirtualMachine {
                         : { nodeSelector: args.nodeSelector }),
                     dnsPolicy: "None",
                     dnsConfig: { nameservers: args.dnsServers },
-                    domain: {
-                        cpu: {
-                            cores: args.cpu,
-                            sockets: 1,
-                            threads: 1,
-                            ...(hardware.dedicatedCpu ? { dedicatedCpuPlacement: true } : {}),
-                            ...(hardware.isolateEmulatorThread
-                                ? { isolateEmulatorThread: true }
-                                : {}),
-                        },
-                        memory: {
-                            guest: args.memory,
-                            ...(hardware.hugepages === undefined
-                                ? {}
-                                : { hugepages: { pageSize: hardware.hugepages } }),
-                        },
-                        // Whole cores, as placement reserves them: without this the launcher pod
-                        // requests vCPUs / cpuAllocationRatio (100m per vCPU by default; kubevirt
-                        // pkg/virt-controller/services/renderresources.go WithoutDedicatedCPU).
-                        // Pinned VMs get theirs from WithCPUPinning, which refuses another value.
-                        ...(hardware.dedicatedCpu
-                            ? {}
-                            : { resources: { requests: { cpu: String(args.cpu) } } }),
-                        devices: {
-                            ...optional("gpus", hostDevices("gpu", hardware.gpus)),
-                            ...optional(
-                                "hostDevices",
-                                hostDevices("hostdevice", hardware.hostDevices),
-                            ),
-                            disks: [
-                                { name: "rootdisk", disk: { bus: "virtio" }, bootOrder: 1 },
-                                { name: "cloudinit", disk: { bus: "virtio" } },
-                            ],
-                            interfaces: [
-                                { name: podNetwork, macAddress: args.podMac, masquerade: {} },
-                                // KubeVirt passes an SR-IOV interface's MAC to sriov-cni, which
-                                // sets it on the VF (kubevirt pkg/network/multus/annotation.go).
-                                ...args.bridges.map((b) => ({
-                                    name: b.name,
-                                    macAddress: b.mac,
-                                    ...(b.sriov ? { sriov: {} } : { bridge: {} }),
-                                })),
-                            ],
-                        },
-                    },
+                    domain: vmDomain(args, hardware),
                     networks: [
                         { name: podNetwork, pod: {} },
                         ...args.bridges.map((b) => ({
