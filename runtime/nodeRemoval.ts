@@ -218,9 +218,21 @@ export function call(
                 });
             },
         );
-        request.on("error", (error) => reject(fail(error.message)));
+        request.on("error", (error) => reject(fail(requestFailure(error))));
         request.end();
     });
+}
+
+/**
+ * Node.js 24 and later end a certificate error with a hint about its --use-system-ca flag; the
+ * reason alone reads the same on every supported Node.js, and the CA this client trusts is
+ * Rancher's cacerts setting (docs/site-prerequisites.md).
+ */
+const systemCaHint =
+    /; if the root CA is installed locally, try running Node\.js with --use-system-ca$/;
+
+function requestFailure(error: Error): string {
+    return error.message.replace(systemCaHint, "");
 }
 
 export const duration = (ms: number) =>
