@@ -154,7 +154,8 @@ describe("index.ts against a live API server", function () {
             true,
         );
         await opened.setConfig("edge:sshPrivateKey", { value: operatorKey, secret: true });
-        // A Rancher whose certificate a private CA issued (README: "Rancher with a private CA").
+        // A Rancher whose certificate a private CA issued (docs/site-prerequisites.md: "Rancher
+        // with a private CA").
         await opened.setConfig("rancher2:caCerts", { value: rancher!.caCerts });
         return { stack: opened, stackFile: file };
     }

@@ -8,10 +8,12 @@ import {
 } from "../lib/config";
 
 /**
- * `npm run schema`: writes the stack file's JSON Schema for editors and the README's config
- * reference, both generated from lib/config/shape.ts. A test fails when either is stale.
+ * `npm run schema`: writes the stack file's JSON Schema for editors and the config reference in
+ * docs/config-reference.md, both generated from lib/config/shape.ts. A test fails when either
+ * is stale.
  */
+const referencePath = "docs/config-reference.md";
 writeFileSync(stackSchemaPath, stackJsonSchemaText());
-const readme = readFileSync("README.md", "utf8");
-writeFileSync("README.md", withConfigReference(readme, configReference(stackJsonSchema())));
-console.log(`wrote ${stackSchemaPath} and the config reference in README.md`);
+const page = readFileSync(referencePath, "utf8");
+writeFileSync(referencePath, withConfigReference(page, configReference(stackJsonSchema())));
+console.log(`wrote ${stackSchemaPath} and the config reference in ${referencePath}`);

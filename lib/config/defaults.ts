@@ -1,4 +1,4 @@
-/** Every default of the stack config, in one place; the README and the Args docs quote these. */
+/** Every default of the stack config, in one place; docs/ and the Args docs quote these. */
 export const defaults = {
     /** Namespace of the golden image DataVolumes. */
     imageNamespace: "edge-images",

@@ -1,6 +1,7 @@
 /**
- * The README's config reference, generated from the stack file's JSON Schema (lib/config/
- * jsonSchema.ts) so that the tables say what the schema says: fields, descriptions, defaults.
+ * The config reference in docs/config-reference.md, generated from the stack file's JSON Schema
+ * (lib/config/jsonSchema.ts) so that the tables say what the schema says: fields, descriptions,
+ * defaults.
  */
 
 type JsonSchema = {
@@ -110,12 +111,14 @@ export function configReference(stackSchema: JsonSchema): string {
     ].join("\n");
 }
 
-/** `readme` with its config reference replaced by `reference`. */
-export function withConfigReference(readme: string, reference: string): string {
-    const start = readme.indexOf(referenceStart);
-    const end = readme.indexOf(referenceEnd);
+/** `page` (docs/config-reference.md) with its config reference replaced by `reference`. */
+export function withConfigReference(page: string, reference: string): string {
+    const start = page.indexOf(referenceStart);
+    const end = page.indexOf(referenceEnd);
     if (start < 0 || end < start) {
-        throw new Error(`README.md lacks the markers ${referenceStart} ... ${referenceEnd}`);
+        throw new Error(
+            `docs/config-reference.md lacks the markers ${referenceStart} ... ${referenceEnd}`,
+        );
     }
-    return readme.slice(0, start) + reference + readme.slice(end + referenceEnd.length);
+    return page.slice(0, start) + reference + page.slice(end + referenceEnd.length);
 }

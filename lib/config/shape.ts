@@ -19,10 +19,10 @@ import { distributions } from "../rancher";
 
 /**
  * The shape of a stack's config, declared once: field types, formats, defaults and descriptions.
- * The program parses with it (lib/config/read.ts), the editor's JSON Schema and the README's
- * tables are generated from it (lib/config/jsonSchema.ts). Rules that relate fields to each other
- * are in lib/config/rules.ts. Each failure message names what was given and what is expected;
- * lib/config/issues.ts words the generic ones.
+ * The program parses with it (lib/config/read.ts), the editor's JSON Schema and the config
+ * reference (docs/config-reference.md) are generated from it (lib/config/jsonSchema.ts). Rules
+ * that relate fields to each other are in lib/config/rules.ts. Each failure message names what
+ * was given and what is expected; lib/config/issues.ts words the generic ones.
  */
 
 export const clusterTypes = distributions;
