@@ -1,5 +1,5 @@
 import * as assert from "assert";
-import { spawn } from "child_process";
+import { execFileSync, spawn } from "child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "fs";
 import * as path from "path";
 import { parse } from "yaml";
@@ -186,6 +186,8 @@ describe("the pulumi CLI through Pulumi.yaml, with the language host and every r
                 mkdirSync(runnerTemp);
                 const githubEnv = path.join(runnerTemp, "github-env");
                 writeFileSync(githubEnv, "");
+                const githubOutput = path.join(runnerTemp, "github-output");
+                writeFileSync(githubOutput, "");
                 const expand = (text: string) =>
                     text
                         .replaceAll("${{ matrix.stack }}", site)
@@ -231,6 +233,7 @@ describe("the pulumi CLI through Pulumi.yaml, with the language host and every r
                             ...exported(),
                             RUNNER_TEMP: runnerTemp,
                             GITHUB_ENV: githubEnv,
+                            GITHUB_OUTPUT: githubOutput,
                         });
                         assert.strictEqual(
                             result.status,
@@ -263,10 +266,17 @@ describe("the pulumi CLI through Pulumi.yaml, with the language host and every r
                     ran.push(`pulumi ${args.join(" ")}`);
                 }
                 assert.deepStrictEqual(ran, [
+                    "Node.js version",
                     "npm ci (this checkout's)",
                     "Site credentials and policy config",
                     `pulumi preview --stack ${site} --diff --policy-pack policy --policy-pack-config ${runnerTemp}/policy-config.json`,
                 ]);
+                // The job sets up the newest supported Node.js, as this suite runs on in CI.
+                const newest = execFileSync("scripts/node.sh", ["--newest"], {
+                    cwd: project,
+                    encoding: "utf8",
+                }).trim();
+                assert.strictEqual(readFileSync(githubOutput, "utf8"), `version=${newest}\n`);
                 // The pack ran from policy/ through the language host, with only advisories: the
                 // password rule cannot read user-data that Rancher's token leaves unknown.
                 assert.match(
