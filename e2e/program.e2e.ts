@@ -21,8 +21,7 @@ import {
 } from "../lib/config/stackFile";
 import { checkDrift } from "../offline/drift";
 import { sitePolicyConfig } from "../policy/policies";
-import { HostShape } from "../lib/config";
-import { readStackConfig } from "../lib/config";
+import { HostShape, readStackConfig } from "../lib/config";
 import { KubevirtVersion } from "../lib/config/defaults";
 import { nodeDemand } from "../lib/plan/placement";
 import { ProblemList } from "../lib/core/problems";

@@ -9,10 +9,10 @@ import {
     StackPlan,
     planStack,
 } from "../lib/plan";
-import type { LoadedInterconnects } from "../lib/config";
 import type { ObjectMeta } from "../lib/render";
 import { annotations, compareText, ConfigError, ProblemList, formatProblems } from "../lib/core";
 import {
+    type LoadedInterconnects,
     configNamespace,
     parseStackFile,
     stackFileConfig,

@@ -1,11 +1,9 @@
 import * as assert from "assert";
 import fc from "fast-check";
-import { Allocations, RawStackConfig } from "../lib/config";
+import { Allocations, RawStackConfig, readStackConfig } from "../lib/config";
 import { KubevirtVersion } from "../lib/config/defaults";
-import { launcherCpu, launcherMemory, nodeDemand, placeNodes } from "../lib/plan/placement";
+import { Demand, launcherCpu, launcherMemory, nodeDemand, placeNodes } from "../lib/plan/placement";
 import { StackPlan, planStack } from "../lib/plan/stackPlan";
-import { readStackConfig } from "../lib/config";
-import { Demand } from "../lib/plan/placement";
 import { ConfigError, ProblemList } from "../lib/core/problems";
 import { bytes } from "../lib/core/quantity";
 import { rawStackConfig } from "../lib/config/stackFile";

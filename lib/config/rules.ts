@@ -17,9 +17,9 @@ import {
     GuestOs,
     NetworkShape,
     NodeConfig,
+    HostShape,
     nodeRoles,
 } from "./shape";
-import { HostShape } from "./shape";
 import { ClusterConfig, ImageConfig, SiteConfig, SiteNetworkConfig } from "./types";
 
 /**
