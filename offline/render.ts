@@ -193,18 +193,9 @@ export function count(n: number, noun: string): string {
     return `${n} ${noun}${n === 1 ? "" : "s"}`;
 }
 
-/** The terminal summary: resource tree, address tables, totals. */
-export function renderSummary(
-    stack: string,
-    evaluation: Evaluation,
-    addresses: AddressSummary,
-    site: SitePlan,
-): string {
-    const lines = [
-        `Offline plan of stack ${stack}: values providers compute are shown as <computed: ...>.`,
-        "",
-        "Resources",
-    ];
+/** The resource tree: each resource under its parent, in registration order. */
+function resourceTree(evaluation: Evaluation): string[] {
+    const lines: string[] = [];
     const children = new Map<string | undefined, EvaluatedResource[]>();
     for (const r of evaluation.resources) {
         const list = children.get(r.options.parent) ?? [];
@@ -218,10 +209,23 @@ export function renderSummary(
         }
     };
     walk(undefined, 0);
+    return lines;
+}
 
-    const clusters = Object.entries(addresses.clusters);
-    lines.push("", "Clusters");
-    lines.push(
+type SummaryNode = AddressSummary["clusters"][string]["nodes"][string] & { id: string };
+
+/** The tables of clusters and of nodes. */
+function clusterAndNodeTables(
+    clusters: [string, AddressSummary["clusters"][string]][],
+    nodes: SummaryNode[],
+): string[] {
+    const pairs = (map: Record<string, string>) =>
+        Object.entries(map)
+            .map(([network, value]) => `${network}=${value}`)
+            .join(" ");
+    return [
+        "",
+        "Clusters",
         ...table([
             ["cluster", "type", "version", "pod CIDR", "service CIDR", "API endpoint"],
             ...clusters.map(([name, c]) => [
@@ -233,16 +237,8 @@ export function renderSummary(
                 c.apiEndpoint,
             ]),
         ]).map((line) => `  ${line}`),
-    );
-    const nodes = clusters.flatMap(([cluster, c]) =>
-        Object.entries(c.nodes).map(([name, n]) => ({ id: `${cluster}/${name}`, ...n })),
-    );
-    const pairs = (map: Record<string, string>) =>
-        Object.entries(map)
-            .map(([network, value]) => `${network}=${value}`)
-            .join(" ");
-    lines.push("", "Nodes");
-    lines.push(
+        "",
+        "Nodes",
         ...table([
             ["node", "roles", "cpu", "memory", "disk", "image", "IPs", "MACs"],
             ...nodes.map((n) => [
@@ -256,8 +252,27 @@ export function renderSummary(
                 pairs(n.macs),
             ]),
         ]).map((line) => `  ${line}`),
-    );
+    ];
+}
 
+/** The terminal summary: resource tree, address tables, totals. */
+export function renderSummary(
+    stack: string,
+    evaluation: Evaluation,
+    addresses: AddressSummary,
+    site: SitePlan,
+): string {
+    const lines = [
+        `Offline plan of stack ${stack}: values providers compute are shown as <computed: ...>.`,
+        "",
+        "Resources",
+        ...resourceTree(evaluation),
+    ];
+    const clusters = Object.entries(addresses.clusters);
+    const nodes = clusters.flatMap(([cluster, c]) =>
+        Object.entries(c.nodes).map(([name, n]) => ({ id: `${cluster}/${name}`, ...n })),
+    );
+    lines.push(...clusterAndNodeTables(clusters, nodes));
     lines.push("", "Site prerequisites (none of these is a resource of the stack)");
     for (const prerequisite of sitePrerequisites(site)) {
         lines.push(`  ${prerequisite.topic}`, ...prerequisite.lines.map((line) => `    ${line}`));

@@ -14,7 +14,9 @@ import {
     compareText,
 } from "../lib/core";
 import type {
+    ClusterPlan,
     InterconnectPlan,
+    NodePlan,
     NetworkPlan,
     StackPlan,
     HostLoad,
@@ -493,6 +495,82 @@ function placementView(site: string, decision: PlacementDecision): NodePlacement
     };
 }
 
+/** What the views of a site's clusters and nodes share. */
+interface SiteViewContext {
+    input: SiteInput;
+    site: string;
+    marksOf: ReturnType<typeof changesBy>;
+    nodeIds: Map<string, string>;
+}
+
+function nodeView(c: SiteViewContext, cluster: ClusterPlan, node: NodePlan): NodeView {
+    const { input, site } = c;
+    const secret = input.resources.find(
+        (r) => r.type === typeTokens.secret && r.name === resourceNames.cloudInit(node.vmName),
+    );
+    const decision = input.plan.placement.decisions.find(
+        (d) => d.cluster === cluster.name && d.node === node.name,
+    );
+    return {
+        id: c.nodeIds.get(`${cluster.name}/${node.name}`)!,
+        name: node.name,
+        cluster: cluster.name,
+        vmName: node.vmName,
+        roles: [...node.roles],
+        cpu: node.cpu,
+        memory: node.memory,
+        disk: node.disk,
+        image: node.image,
+        nics: node.interfaces.map((nic) => ({
+            network: nic.network,
+            ip: nic.ip,
+            mac: nic.mac,
+            state: addressState(input.raw, cluster.name, node.name, nic.network, nic.ip),
+        })),
+        registration: nodeRegistrationCommand("", node.userData.registration).trim(),
+        userData: String(secret?.inputs.stringData?.userdata ?? ""),
+        manifests: [
+            [typeTokens.virtualMachine, node.vmName],
+            [typeTokens.dataVolume, resourceNames.rootDisk(node.vmName)],
+        ].flatMap(([type, name]) => {
+            const resource = input.resources.find((r) => r.type === type && r.name === name);
+            return resource ? [{ kind: kindOf(type), name, yaml: toYaml(resource.inputs) }] : [];
+        }),
+        networkData: node.networkData,
+        changes: c.marksOf(`${typeTokens.kubevirtNode}::${node.vmName}`),
+        ...(decision ? { placement: placementView(site, decision) } : {}),
+    };
+}
+
+function clusterView(c: SiteViewContext, cluster: ClusterPlan): ClusterView {
+    const exported = c.input.outputs.clusters?.[cluster.name] ?? {};
+    const deleted = (c.input.changes ?? []).filter((change) => change.action === "delete");
+    return {
+        id: `${c.site}/${cluster.name}`,
+        name: cluster.name,
+        rancherName: cluster.rancherName,
+        type: cluster.type,
+        kubernetesVersion: cluster.kubernetesVersion,
+        cni: cluster.cni,
+        namespace: cluster.namespace,
+        podCidr: cluster.podCidr,
+        serviceCidr: cluster.serviceCidr,
+        apiEndpoint: String(exported.apiEndpoint ?? ""),
+        nodes: cluster.nodes.map((node) => nodeView(c, cluster, node)),
+        changes: c.marksOf(`${typeTokens.edgeCluster}::${cluster.name}`),
+        // By the cluster label the VM carried: VM names alone are ambiguous (`a` + `b-c`).
+        deletedNodes: deleted
+            .filter(
+                (change) =>
+                    change.type === typeTokens.virtualMachine &&
+                    (change.inputs as any)?.metadata?.labels?.[labels.cluster] === cluster.name &&
+                    !cluster.nodes.some((n) => n.vmName === change.name),
+            )
+            .map((change) => change.name)
+            .sort(),
+    };
+}
+
 /** The view of one site. */
 export function siteView(input: SiteInput): SiteView {
     const site = input.stack;
@@ -503,81 +581,9 @@ export function siteView(input: SiteInput): SiteView {
             c.nodes.map((n) => [`${c.name}/${n.name}`, `${site}/${c.name}/${n.name}`]),
         ),
     );
-    const secretOf = (name: string) =>
-        input.resources.find((r) => r.type === typeTokens.secret && r.name === name);
+    const context: SiteViewContext = { input, site, marksOf, nodeIds };
     const deleted = (input.changes ?? []).filter((c) => c.action === "delete");
     const { decisions, hosts } = input.plan.placement;
-    const decisionOf = (cluster: string, node: string) =>
-        decisions.find((d) => d.cluster === cluster && d.node === node);
-    const clusters = input.plan.clusters.map((cluster): ClusterView => {
-        const exported = input.outputs.clusters?.[cluster.name] ?? {};
-        return {
-            id: clusterIds.get(cluster.name)!,
-            name: cluster.name,
-            rancherName: cluster.rancherName,
-            type: cluster.type,
-            kubernetesVersion: cluster.kubernetesVersion,
-            cni: cluster.cni,
-            namespace: cluster.namespace,
-            podCidr: cluster.podCidr,
-            serviceCidr: cluster.serviceCidr,
-            apiEndpoint: String(exported.apiEndpoint ?? ""),
-            nodes: cluster.nodes.map((node): NodeView => {
-                const secret = secretOf(resourceNames.cloudInit(node.vmName));
-                const decision = decisionOf(cluster.name, node.name);
-                return {
-                    id: nodeIds.get(`${cluster.name}/${node.name}`)!,
-                    name: node.name,
-                    cluster: cluster.name,
-                    vmName: node.vmName,
-                    roles: [...node.roles],
-                    cpu: node.cpu,
-                    memory: node.memory,
-                    disk: node.disk,
-                    image: node.image,
-                    nics: node.interfaces.map((nic) => ({
-                        network: nic.network,
-                        ip: nic.ip,
-                        mac: nic.mac,
-                        state: addressState(
-                            input.raw,
-                            cluster.name,
-                            node.name,
-                            nic.network,
-                            nic.ip,
-                        ),
-                    })),
-                    registration: nodeRegistrationCommand("", node.userData.registration).trim(),
-                    userData: String(secret?.inputs.stringData?.userdata ?? ""),
-                    manifests: [
-                        [typeTokens.virtualMachine, node.vmName],
-                        [typeTokens.dataVolume, resourceNames.rootDisk(node.vmName)],
-                    ].flatMap(([type, name]) => {
-                        const resource = input.resources.find(
-                            (r) => r.type === type && r.name === name,
-                        );
-                        return resource
-                            ? [{ kind: kindOf(type), name, yaml: toYaml(resource.inputs) }]
-                            : [];
-                    }),
-                    networkData: node.networkData,
-                    changes: marksOf(`${typeTokens.kubevirtNode}::${node.vmName}`),
-                    ...(decision ? { placement: placementView(site, decision) } : {}),
-                };
-            }),
-            changes: marksOf(`${typeTokens.edgeCluster}::${cluster.name}`),
-            // By the cluster label the VM carried: VM names alone are ambiguous (`a` + `b-c`).
-            deletedNodes: deleted
-                .filter(
-                    (c) =>
-                        c.type === typeTokens.virtualMachine &&
-                        (c.inputs as any)?.metadata?.labels?.[labels.cluster] === cluster.name &&
-                        !cluster.nodes.some((n) => n.vmName === c.name),
-                )
-                .map((c) => c.name)
-                .sort(),
-        };
-    });
     const planned = new Set(input.plan.clusters.map((c) => c.name));
     return {
         id: site,
@@ -587,7 +593,7 @@ export function siteView(input: SiteInput): SiteView {
         networks: networkViews(site, input, nodeIds, marksOf),
         images: input.plan.site.images.map(({ name, url, size }) => ({ name, url, size })),
         pool: poolView(input, clusterIds),
-        clusters,
+        clusters: input.plan.clusters.map((cluster) => clusterView(context, cluster)),
         hosts: hosts.map((load) => hostView(site, load, decisions, nodeIds)),
         unplaced: decisions
             .filter((d) => d.host === undefined)

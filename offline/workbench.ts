@@ -1,6 +1,8 @@
 import { Document, YAMLMap, isMap, isSeq, parse, parseDocument, stringify } from "yaml";
 import {
+    GatewayPlan,
     InterconnectPlan,
+    PlacementDecision,
     interconnectsFile,
     interconnectsOf,
     planInterconnects,
@@ -307,61 +309,61 @@ function clusterChange(was: ClusterPlan, now: ClusterPlan): Verdict | undefined 
 }
 
 /** One site's change, from its last good plan `old` (none: a new site) to `now`. */
+/** The rows of a site's namespaces, networks and golden images. */
+function siteObjectRows(old: StackPlan | undefined, now: StackPlan) {
+    const namespaces = byName(
+        old?.site.namespaces ?? [],
+        now.site.namespaces,
+        (n) => n,
+        () => undefined,
+    );
+    const networks = byName(
+        old?.site.networks ?? [],
+        now.site.networks,
+        (n) => n.name,
+        (was, is) =>
+            same(was.nad, is.nad)
+                ? undefined
+                : {
+                      action: moved(was.nad, is.nad) ? "replace" : "update",
+                      reasons: changedFields(was, is, [
+                          "bridge",
+                          "sriov",
+                          "vlan",
+                          "cidr",
+                          "gateway",
+                          "range",
+                      ]),
+                  },
+    );
+    // A golden image's spec is immutable: a new URL or size is a new import (components/siteNetwork.ts).
+    const images = byName(
+        old?.site.images ?? [],
+        now.site.images,
+        (i) => i.name,
+        (was, is) =>
+            same(was.dataVolume, is.dataVolume)
+                ? undefined
+                : {
+                      action:
+                          same(was.dataVolume.spec, is.dataVolume.spec) &&
+                          !moved(was.dataVolume, is.dataVolume)
+                              ? "update"
+                              : "replace",
+                      reasons: changedFields(was, is, ["url", "size"]),
+                  },
+    );
+    return { namespaces, networks, images };
+}
+
 function siteChanges(stack: string, old: StackPlan | undefined, now: StackPlan): PlanChange[] {
     const changes: PlanChange[] = [];
     const add = (kind: PlanChange["kind"], rows: Row[]) =>
         changes.push(...rows.map((row) => ({ site: stack, kind, ...row })));
-    add(
-        "namespace",
-        byName(
-            old?.site.namespaces ?? [],
-            now.site.namespaces,
-            (n) => n,
-            () => undefined,
-        ),
-    );
-    add(
-        "network",
-        byName(
-            old?.site.networks ?? [],
-            now.site.networks,
-            (n) => n.name,
-            (was, is) =>
-                same(was.nad, is.nad)
-                    ? undefined
-                    : {
-                          action: moved(was.nad, is.nad) ? "replace" : "update",
-                          reasons: changedFields(was, is, [
-                              "bridge",
-                              "sriov",
-                              "vlan",
-                              "cidr",
-                              "gateway",
-                              "range",
-                          ]),
-                      },
-        ),
-    );
-    // A golden image's spec is immutable: a new URL or size is a new import (components/siteNetwork.ts).
-    add(
-        "image",
-        byName(
-            old?.site.images ?? [],
-            now.site.images,
-            (i) => i.name,
-            (was, is) =>
-                same(was.dataVolume, is.dataVolume)
-                    ? undefined
-                    : {
-                          action:
-                              same(was.dataVolume.spec, is.dataVolume.spec) &&
-                              !moved(was.dataVolume, is.dataVolume)
-                                  ? "update"
-                                  : "replace",
-                          reasons: changedFields(was, is, ["url", "size"]),
-                      },
-        ),
-    );
+    const { namespaces, networks, images } = siteObjectRows(old, now);
+    add("namespace", namespaces);
+    add("network", networks);
+    add("image", images);
     const oldClusters = old?.clusters ?? [];
     const clusterRows = byName(oldClusters, now.clusters, (c) => c.name, clusterChange);
     const clusterNames = [...new Set([...now.clusters, ...oldClusters].map((c) => c.name))];
@@ -474,6 +476,255 @@ const lastParsed = lastOf<Document>();
 const documentOf = (file: string, text: string) =>
     lastParsed(file, text, () => parseDocument(text));
 
+type YamlPath = (string | number)[];
+
+/** What drawing one site's elements needs: where its entries are, its plans, and where to draw. */
+interface SiteDrawing {
+    elements: GraphElement[];
+    stack: string;
+    siteId: string;
+    document: Document;
+    /** Where an entry of the site's stack file is, as an element's file and path. */
+    at: (path: YamlPath) => { file: string; path: YamlPath };
+    plan: StackPlan;
+    /** The plan before the change, which adds what the change deletes. */
+    oldPlan?: StackPlan;
+    /** Whether `plan` is the plan of the stack file as it is now, rather than the old one. */
+    current: boolean;
+    changeOf: (kind: PlanChange["kind"], what: string) => Action | undefined;
+    x0: number;
+}
+
+const sitePath = ["config", `${configNamespace}:site`];
+const clustersPath = ["config", `${configNamespace}:clusters`];
+
+/** Where interconnects.yaml declares `site`'s end of `interconnect`. */
+function memberAt(interconnects: Document | undefined, interconnect: string, site: string) {
+    const index = interconnects ? indexByName(interconnects, ["interconnects"], interconnect) : -1;
+    const members = interconnects?.getIn(["interconnects", index, "members"]);
+    const member = isSeq(members)
+        ? members.items.findIndex((m) => isMap(m) && m.get("site") === site)
+        : -1;
+    return member >= 0
+        ? { file: interconnectsFile, path: ["interconnects", index, "members", member] }
+        : {};
+}
+
+/** The site's networks in a row, its gateways beside them; gives how many columns they take. */
+function drawNetworks(
+    d: SiteDrawing,
+    gateways: GatewayPlan[],
+    interconnects: Document | undefined,
+): number {
+    const networks = d.plan.site.networks;
+    networks.forEach((network, i) => {
+        const index = indexByName(d.document, [...sitePath, "networks"], network.name);
+        d.elements.push({
+            group: "nodes",
+            data: {
+                id: elementIds.network(d.stack, network.name),
+                label: `${network.name}\n${network.cidr}`,
+                kind: "network",
+                parent: d.siteId,
+                ...(index >= 0 ? d.at([...sitePath, "networks", index]) : {}),
+            },
+            position: { x: d.x0 + i * grid.column, y: 0 },
+        });
+    });
+    gateways.forEach((gateway, i) => {
+        const id = elementIds.gateway(d.stack, gateway.interconnect);
+        const change = d.changeOf("gateway", gateway.interconnect);
+        d.elements.push({
+            group: "nodes",
+            data: {
+                id,
+                label: `gateway ${gateway.interconnect}\n${gateway.ip}`,
+                kind: "gateway",
+                parent: d.siteId,
+                ...(change ? { change } : {}),
+                ...memberAt(interconnects, gateway.interconnect, d.stack),
+            },
+            position: { x: d.x0 + (networks.length + i) * grid.column, y: 0 },
+        });
+        d.elements.push({
+            group: "edges",
+            data: {
+                id: `${id}>${gateway.network}`,
+                label: gateway.ip,
+                kind: "nic",
+                source: id,
+                target: elementIds.network(d.stack, gateway.network),
+            },
+        });
+    });
+    return networks.length + gateways.length;
+}
+
+/** Where a node's entry is: its pool's for an intent node, its own for a hand-written one. */
+function nodePath(
+    d: SiteDrawing,
+    clusterIndex: number,
+    node: string,
+    decision: PlacementDecision | undefined,
+): YamlPath | undefined {
+    if (clusterIndex < 0) {
+        return undefined;
+    }
+    // A pool's index holds only in the plan of the text as it is now.
+    const poolPath = (d.current ? decision : undefined)?.pool
+        ?.replace(/\[(\d+)\]/g, ".$1")
+        .split(".")
+        .map((part) => (/^\d+$/.test(part) ? Number(part) : part));
+    if (poolPath) {
+        return [...clustersPath, clusterIndex, ...poolPath];
+    }
+    const nodeIndex = indexByName(d.document, [...clustersPath, clusterIndex, "nodes"], node);
+    return nodeIndex >= 0 ? [...clustersPath, clusterIndex, "nodes", nodeIndex] : undefined;
+}
+
+/** A node at `position`, its NICs' edges to their networks, and its edge to its host. */
+function drawNode(
+    d: SiteDrawing,
+    cluster: { name: string; index: number; id: string },
+    node: NodePlan,
+    position: { x: number; y: number },
+): void {
+    const id = elementIds.node(d.stack, cluster.name, node.name);
+    const decision = d.plan.placement.decisions.find(
+        (decided) => decided.cluster === cluster.name && decided.node === node.name,
+    );
+    const path = nodePath(d, cluster.index, node.name, decision);
+    const change = d.changeOf("node", `${cluster.name}/${node.name}`);
+    d.elements.push({
+        group: "nodes",
+        data: {
+            id,
+            label: `${node.name}\n${node.cpu} CPU · ${node.memory}`,
+            kind: "node",
+            parent: cluster.id,
+            ...(change ? { change } : {}),
+            ...(path ? d.at(path) : {}),
+        },
+        position,
+    });
+    if (change === "delete") {
+        return;
+    }
+    for (const nic of node.interfaces) {
+        d.elements.push({
+            group: "edges",
+            data: {
+                id: `${id}>${nic.network}`,
+                label: nic.ip,
+                kind: "nic",
+                source: id,
+                target: elementIds.network(d.stack, nic.network),
+            },
+        });
+    }
+    // Where it runs: the only host too, where the VM is not pinned (node.host).
+    const host = decision?.host ?? node.host;
+    if (host) {
+        d.elements.push({
+            group: "edges",
+            data: {
+                id: `${id}@${host}`,
+                label: "",
+                kind: "placement",
+                source: id,
+                target: elementIds.host(d.stack, host),
+            },
+        });
+    }
+}
+
+/** A cluster with its nodes in rows from `y`, deleted ones too; gives its columns and rows. */
+function drawCluster(
+    d: SiteDrawing,
+    cluster: ClusterPlan,
+    y: number,
+): { columns: number; height: number } {
+    const clusterId = elementIds.cluster(d.stack, cluster.name);
+    const clusterIndex = indexByName(d.document, clustersPath, cluster.name);
+    const clusterChange = d.changeOf("cluster", cluster.name);
+    d.elements.push({
+        group: "nodes",
+        data: {
+            id: clusterId,
+            label: `${cluster.name} (${cluster.type})`,
+            kind: "cluster",
+            parent: d.siteId,
+            ...(clusterChange ? { change: clusterChange } : {}),
+            ...(clusterIndex >= 0 ? d.at([...clustersPath, clusterIndex]) : {}),
+        },
+    });
+    const wasCluster = d.oldPlan?.clusters.find((c) => c.name === cluster.name);
+    const nodes = [
+        ...cluster.nodes,
+        ...(d.current && wasCluster
+            ? wasCluster.nodes.filter((n) => !cluster.nodes.some((c) => c.name === n.name))
+            : []),
+    ];
+    const at = { name: cluster.name, index: clusterIndex, id: clusterId };
+    nodes.forEach((node, i) =>
+        drawNode(d, at, node, {
+            x: d.x0 + (i % grid.perRow) * grid.column,
+            y: y + Math.floor(i / grid.perRow) * grid.row,
+        }),
+    );
+    return {
+        columns: Math.min(nodes.length, grid.perRow),
+        height: (Math.ceil(Math.max(nodes.length, 1) / grid.perRow) + 0.6) * grid.row,
+    };
+}
+
+/** The site's hosts in a row at `y`. */
+function drawHosts(d: SiteDrawing, y: number): void {
+    d.plan.placement.hosts.forEach((host, i) => {
+        const index = indexByName(d.document, [...sitePath, "hosts"], host.name);
+        d.elements.push({
+            group: "nodes",
+            data: {
+                id: elementIds.host(d.stack, host.name),
+                label: `host ${host.name}`,
+                kind: "host",
+                parent: d.siteId,
+                ...(index >= 0 ? d.at([...sitePath, "hosts", index]) : {}),
+            },
+            position: { x: d.x0 + i * grid.column, y: y + grid.row * 0.4 },
+        });
+    });
+}
+
+/** Everything of one planned site, from `d.x0`; gives how many columns it takes. */
+function drawSite(
+    d: SiteDrawing,
+    gateways: GatewayPlan[],
+    interconnects: Document | undefined,
+): number {
+    let width = Math.max(1, drawNetworks(d, gateways, interconnects));
+    let y = grid.row * 1.5;
+    const { plan, oldPlan } = d;
+    const clusterNames = [
+        ...plan.clusters.map((c) => c.name),
+        ...(d.current && oldPlan
+            ? oldPlan.clusters
+                  .map((c) => c.name)
+                  .filter((n) => !plan.clusters.some((c) => c.name === n))
+            : []),
+    ];
+    for (const clusterName of clusterNames) {
+        const cluster =
+            plan.clusters.find((c) => c.name === clusterName) ??
+            oldPlan!.clusters.find((c) => c.name === clusterName)!;
+        const { columns, height } = drawCluster(d, cluster, y);
+        width = Math.max(width, columns);
+        y += height;
+    }
+    drawHosts(d, y);
+    return Math.max(width, plan.placement.hosts.length);
+}
+
 /**
  * The graph of every site: its networks on top, then each cluster's nodes in rows, its hosts at
  * the bottom, gateways beside the networks, and an edge for each NIC, placement and interconnect.
@@ -491,28 +742,10 @@ export function graphOf(
         files.interconnects === undefined
             ? undefined
             : documentOf(interconnectsFile, files.interconnects);
-    /** Where interconnects.yaml declares `site`'s end of `interconnect`. */
-    const memberAt = (interconnect: string, site: string) => {
-        const index = interconnects
-            ? indexByName(interconnects, ["interconnects"], interconnect)
-            : -1;
-        const members = interconnects?.getIn(["interconnects", index, "members"]);
-        const member = isSeq(members)
-            ? members.items.findIndex((m) => isMap(m) && m.get("site") === site)
-            : -1;
-        return member >= 0
-            ? { file: interconnectsFile, path: ["interconnects", index, "members", member] }
-            : {};
-    };
-    const changeOf = (site: string, kind: PlanChange["kind"], what: string) =>
-        changes.find((c) => c.site === site && c.kind === kind && c.what === what)?.action;
     let x0 = 0;
     for (const site of planned.sites) {
         const file = stackFilePath(site.stack);
         const document = documentOf(file, files.stacks[site.stack] ?? "");
-        const sitePath = ["config", `${configNamespace}:site`];
-        const clustersPath = ["config", `${configNamespace}:clusters`];
-        const at = (path: (string | number)[]) => ({ file, path });
         const siteId = elementIds.site(site.stack);
         elements.push({
             group: "nodes",
@@ -520,188 +753,33 @@ export function graphOf(
                 id: siteId,
                 label: site.stack,
                 kind: "site",
-                ...(isMap(document.getIn(sitePath)) ? at(sitePath) : {}),
+                ...(isMap(document.getIn(sitePath)) ? { file, path: sitePath } : {}),
             },
         });
-        const plan = site.plan ?? before?.sites.find((s) => s.stack === site.stack)?.plan;
+        const oldPlan = before?.sites.find((s) => s.stack === site.stack)?.plan;
+        const plan = site.plan ?? oldPlan;
         if (!plan) {
             x0 += grid.siteGap;
             continue;
         }
-        let y = 0;
-        let width = 1;
-        const siteGateways = (planned.interconnects?.gateways ?? []).filter(
+        const drawing: SiteDrawing = {
+            elements,
+            stack: site.stack,
+            siteId,
+            document,
+            at: (path) => ({ file, path }),
+            plan,
+            oldPlan,
+            current: site.plan !== undefined,
+            changeOf: (kind, what) =>
+                changes.find((c) => c.site === site.stack && c.kind === kind && c.what === what)
+                    ?.action,
+            x0,
+        };
+        const gateways = (planned.interconnects?.gateways ?? []).filter(
             (g) => g.site === site.stack,
         );
-        plan.site.networks.forEach((network, i) => {
-            const index = document
-                ? indexByName(document, [...sitePath, "networks"], network.name)
-                : -1;
-            elements.push({
-                group: "nodes",
-                data: {
-                    id: elementIds.network(site.stack, network.name),
-                    label: `${network.name}\n${network.cidr}`,
-                    kind: "network",
-                    parent: siteId,
-                    ...(index >= 0 ? at([...sitePath, "networks", index]) : {}),
-                },
-                position: { x: x0 + i * grid.column, y },
-            });
-        });
-        siteGateways.forEach((gateway, i) => {
-            const id = elementIds.gateway(site.stack, gateway.interconnect);
-            const change = changeOf(site.stack, "gateway", gateway.interconnect);
-            elements.push({
-                group: "nodes",
-                data: {
-                    id,
-                    label: `gateway ${gateway.interconnect}\n${gateway.ip}`,
-                    kind: "gateway",
-                    parent: siteId,
-                    ...(change ? { change } : {}),
-                    ...memberAt(gateway.interconnect, site.stack),
-                },
-                position: { x: x0 + (plan.site.networks.length + i) * grid.column, y },
-            });
-            elements.push({
-                group: "edges",
-                data: {
-                    id: `${id}>${gateway.network}`,
-                    label: gateway.ip,
-                    kind: "nic",
-                    source: id,
-                    target: elementIds.network(site.stack, gateway.network),
-                },
-            });
-        });
-        width = Math.max(width, plan.site.networks.length + siteGateways.length);
-        y += grid.row * 1.5;
-        const oldPlan = before?.sites.find((s) => s.stack === site.stack)?.plan;
-        const clusterNames = [
-            ...plan.clusters.map((c) => c.name),
-            ...(site.plan && oldPlan
-                ? oldPlan.clusters
-                      .map((c) => c.name)
-                      .filter((n) => !plan.clusters.some((c) => c.name === n))
-                : []),
-        ];
-        for (const clusterName of clusterNames) {
-            const cluster =
-                plan.clusters.find((c) => c.name === clusterName) ??
-                oldPlan!.clusters.find((c) => c.name === clusterName)!;
-            const clusterId = elementIds.cluster(site.stack, cluster.name);
-            const clusterIndex = indexByName(document, clustersPath, cluster.name);
-            const clusterChange = changeOf(site.stack, "cluster", cluster.name);
-            elements.push({
-                group: "nodes",
-                data: {
-                    id: clusterId,
-                    label: `${cluster.name} (${cluster.type})`,
-                    kind: "cluster",
-                    parent: siteId,
-                    ...(clusterChange ? { change: clusterChange } : {}),
-                    ...(clusterIndex >= 0 ? at([...clustersPath, clusterIndex]) : {}),
-                },
-            });
-            const wasCluster = oldPlan?.clusters.find((c) => c.name === cluster.name);
-            const nodes = [
-                ...cluster.nodes,
-                ...(site.plan && wasCluster
-                    ? wasCluster.nodes.filter((n) => !cluster.nodes.some((c) => c.name === n.name))
-                    : []),
-            ];
-            nodes.forEach((node, i) => {
-                const id = elementIds.node(site.stack, cluster.name, node.name);
-                const decision = plan.placement.decisions.find(
-                    (d) => d.cluster === cluster.name && d.node === node.name,
-                );
-                // A pool's index holds only in the plan of the text as it is now.
-                const poolPath = (site.plan ? decision : undefined)?.pool
-                    ?.replace(/\[(\d+)\]/g, ".$1")
-                    .split(".")
-                    .map((part) => (/^\d+$/.test(part) ? Number(part) : part));
-                const nodeIndex =
-                    clusterIndex >= 0 && !poolPath
-                        ? indexByName(
-                              document!,
-                              [...clustersPath, clusterIndex, "nodes"],
-                              node.name,
-                          )
-                        : -1;
-                const path =
-                    clusterIndex < 0
-                        ? undefined
-                        : poolPath
-                          ? [...clustersPath, clusterIndex, ...poolPath]
-                          : nodeIndex >= 0
-                            ? [...clustersPath, clusterIndex, "nodes", nodeIndex]
-                            : undefined;
-                const change = changeOf(site.stack, "node", `${cluster.name}/${node.name}`);
-                elements.push({
-                    group: "nodes",
-                    data: {
-                        id,
-                        label: `${node.name}\n${node.cpu} CPU · ${node.memory}`,
-                        kind: "node",
-                        parent: clusterId,
-                        ...(change ? { change } : {}),
-                        ...(path ? at(path) : {}),
-                    },
-                    position: {
-                        x: x0 + (i % grid.perRow) * grid.column,
-                        y: y + Math.floor(i / grid.perRow) * grid.row,
-                    },
-                });
-                if (change === "delete") {
-                    return;
-                }
-                for (const nic of node.interfaces) {
-                    elements.push({
-                        group: "edges",
-                        data: {
-                            id: `${id}>${nic.network}`,
-                            label: nic.ip,
-                            kind: "nic",
-                            source: id,
-                            target: elementIds.network(site.stack, nic.network),
-                        },
-                    });
-                }
-                // Where it runs: the only host too, where the VM is not pinned (node.host).
-                const host = decision?.host ?? node.host;
-                if (host) {
-                    elements.push({
-                        group: "edges",
-                        data: {
-                            id: `${id}@${host}`,
-                            label: "",
-                            kind: "placement",
-                            source: id,
-                            target: elementIds.host(site.stack, host),
-                        },
-                    });
-                }
-            });
-            width = Math.max(width, Math.min(nodes.length, grid.perRow));
-            y += (Math.ceil(Math.max(nodes.length, 1) / grid.perRow) + 0.6) * grid.row;
-        }
-        plan.placement.hosts.forEach((host, i) => {
-            const index = indexByName(document, [...sitePath, "hosts"], host.name);
-            elements.push({
-                group: "nodes",
-                data: {
-                    id: elementIds.host(site.stack, host.name),
-                    label: `host ${host.name}`,
-                    kind: "host",
-                    parent: siteId,
-                    ...(index >= 0 ? at([...sitePath, "hosts", index]) : {}),
-                },
-                position: { x: x0 + i * grid.column, y: y + grid.row * 0.4 },
-            });
-        });
-        width = Math.max(width, plan.placement.hosts.length);
-        x0 += width * grid.column + grid.siteGap;
+        x0 += drawSite(drawing, gateways, interconnects) * grid.column + grid.siteGap;
     }
     for (const link of linksOf(planned.interconnects)) {
         elements.push({
