@@ -71,7 +71,7 @@ export class EdgeCluster extends pulumi.ComponentResource {
         // A production site (site.protect) protects everything in it, children included: a
         // protected Rancher cluster alone would let `pulumi destroy` delete every node VM.
         super(typeTokens.edgeCluster, name, {}, { protect: args.site.protect, ...opts });
-        const { site, cluster, siteNetwork } = args;
+        const { site, cluster } = args;
         const { sshPrivateKey } = args;
         if (cluster.breakGlassKubeconfig && sshPrivateKey === undefined) {
             throw new pulumi.InputPropertyError({
@@ -80,13 +80,51 @@ export class EdgeCluster extends pulumi.ComponentResource {
             });
         }
 
+        const nodePort = this.directApiNodePort(name, args);
+        this.apiEndpoint = nodePort
+            ? nodePort.apply((port) => directApiEndpoint(site, cluster, port))
+            : pulumi.output(directApiEndpoint(site, cluster));
+        this.rancherCluster = this.declareRancherCluster(name, site, cluster, nodePort);
+        this.clusterId = this.rancherCluster.clusterV1Id;
+        this.nodes = this.declareNodes(name, args);
+        const sync = this.declareSync(name, args.joinHook, cluster);
+        this.kubeconfig = nodePort
+            ? this.withDirectApiCa(cluster, sync)
+            : pulumi.secret(sync.kubeConfig);
+        this.warnOfMissingNodes(cluster, sync);
+
+        this.breakGlassKubeconfig =
+            cluster.breakGlassKubeconfig && sshPrivateKey !== undefined
+                ? this.readAdminKubeconfig(name, site, cluster, sync, sshPrivateKey)
+                : pulumi.output(undefined);
+        this.podCidr = cluster.podCidr;
+        this.serviceCidr = cluster.serviceCidr;
+        this.nodeSummaries = this.summariesOf(cluster);
+        // The data outputs only: the Rancher cluster and the nodes are in the state already.
+        this.registerOutputs({
+            clusterId: this.clusterId,
+            kubeconfig: this.kubeconfig,
+            breakGlassKubeconfig: this.breakGlassKubeconfig,
+            podCidr: this.podCidr,
+            serviceCidr: this.serviceCidr,
+            apiEndpoint: this.apiEndpoint,
+            nodeSummaries: this.nodeSummaries,
+        });
+    }
+
+    /** The direct API's Service on the host cluster, when planned, and the node port it gets. */
+    private directApiNodePort(
+        name: string,
+        args: EdgeClusterArgs,
+    ): pulumi.Output<number> | undefined {
+        const { cluster, siteNetwork } = args;
         const apiService = cluster.apiService
             ? new k8s.core.v1.Service(resourceNames.apiService(name), cluster.apiService, {
                   parent: this,
                   dependsOn: [siteNetwork.namespaces[cluster.namespace]],
               })
             : undefined;
-        const nodePort = apiService?.spec.ports.apply((ports) => {
+        return apiService?.spec.ports.apply((ports) => {
             const port = ports[0].nodePort;
             // A preview of a new Service reports its inputs (no port yet) or, in a namespace that
             // exists, the API server's dry run, whose dummy ports start above the node port range
@@ -105,11 +143,15 @@ export class EdgeCluster extends pulumi.ComponentResource {
                 this,
             );
         });
-        this.apiEndpoint = nodePort
-            ? nodePort.apply((port) => directApiEndpoint(site, cluster, port))
-            : pulumi.output(directApiEndpoint(site, cluster));
+    }
 
-        this.rancherCluster = new rancher2.ClusterV2(
+    private declareRancherCluster(
+        name: string,
+        site: SitePlan,
+        cluster: ClusterPlan,
+        nodePort: pulumi.Output<number> | undefined,
+    ): rancher2.ClusterV2 {
+        return new rancher2.ClusterV2(
             name,
             {
                 name: cluster.rancherName,
@@ -141,10 +183,12 @@ export class EdgeCluster extends pulumi.ComponentResource {
                 additionalSecretOutputs: ["clusterRegistrationToken", "kubeConfig"],
             },
         );
-        this.clusterId = this.rancherCluster.clusterV1Id;
+    }
 
+    private declareNodes(name: string, args: EdgeClusterArgs): Record<string, KubevirtNode> {
+        const { site, cluster, siteNetwork } = args;
         const registrationCommand = this.registrationCommand(site, cluster);
-        this.nodes = Object.fromEntries(
+        return Object.fromEntries(
             cluster.nodes.map((node) => [
                 node.name,
                 new KubevirtNode(
@@ -164,8 +208,14 @@ export class EdgeCluster extends pulumi.ComponentResource {
                 ),
             ]),
         );
+    }
 
-        const sync = new rancher2.ClusterSync(
+    private declareSync(
+        name: string,
+        joinHook: EdgeClusterArgs["joinHook"],
+        cluster: ClusterPlan,
+    ): rancher2.ClusterSync {
+        return new rancher2.ClusterSync(
             resourceNames.clusterSync(name),
             {
                 clusterId: this.clusterId,
@@ -178,7 +228,7 @@ export class EdgeCluster extends pulumi.ComponentResource {
                 // `pulumi up` ends when the cluster is active, which needs every node registered.
                 dependsOn: Object.values(this.nodes),
                 // ...and only once Rancher lists each node (see runtime/nodeJoin.ts).
-                hooks: { beforeCreate: [args.joinHook] },
+                hooks: { beforeCreate: [joinHook] },
                 // ClusterSync waits only when created: a node joining, leaving or being replaced
                 // replaces it, so that `pulumi up` waits for the cluster to be active again.
                 replacementTrigger: cluster.syncTrigger,
@@ -190,42 +240,22 @@ export class EdgeCluster extends pulumi.ComponentResource {
                 protect: false,
             },
         );
-        this.kubeconfig = nodePort
-            ? this.withDirectApiCa(cluster, sync)
-            : pulumi.secret(sync.kubeConfig);
-        this.warnOfMissingNodes(cluster, sync);
+    }
 
-        this.breakGlassKubeconfig =
-            cluster.breakGlassKubeconfig && sshPrivateKey !== undefined
-                ? this.readAdminKubeconfig(name, site, cluster, sync, sshPrivateKey)
-                : pulumi.output(undefined);
-        this.podCidr = cluster.podCidr;
-        this.serviceCidr = cluster.serviceCidr;
-        // Only the host keys are computed; the rest is plan data.
+    /** Per node: the plan's roles, addresses and host, and the SSH host key it computes. */
+    private summariesOf(cluster: ClusterPlan): pulumi.Output<Record<string, NodeSummary>> {
         const nodes = Object.entries(this.nodes);
-        this.nodeSummaries = pulumi
-            .all(nodes.map(([, node]) => node.hostPublicKey))
-            .apply((hostKeys) =>
-                Object.fromEntries(
-                    nodes.map(([nodeName, { roles, ips, macs }], i): [string, NodeSummary] => {
-                        const host = cluster.nodes.find((n) => n.name === nodeName)?.host;
-                        return [
-                            nodeName,
-                            { roles, ips, macs, hostKey: hostKeys[i], ...(host ? { host } : {}) },
-                        ];
-                    }),
-                ),
-            );
-        // The data outputs only: the Rancher cluster and the nodes are in the state already.
-        this.registerOutputs({
-            clusterId: this.clusterId,
-            kubeconfig: this.kubeconfig,
-            breakGlassKubeconfig: this.breakGlassKubeconfig,
-            podCidr: this.podCidr,
-            serviceCidr: this.serviceCidr,
-            apiEndpoint: this.apiEndpoint,
-            nodeSummaries: this.nodeSummaries,
-        });
+        return pulumi.all(nodes.map(([, node]) => node.hostPublicKey)).apply((hostKeys) =>
+            Object.fromEntries(
+                nodes.map(([nodeName, { roles, ips, macs }], i): [string, NodeSummary] => {
+                    const host = cluster.nodes.find((n) => n.name === nodeName)?.host;
+                    return [
+                        nodeName,
+                        { roles, ips, macs, hostKey: hostKeys[i], ...(host ? { host } : {}) },
+                    ];
+                }),
+            ),
+        );
     }
 
     /** Says which planned nodes Rancher does not list once the cluster is active. */
