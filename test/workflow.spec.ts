@@ -89,9 +89,7 @@ describe("CI workflow", () => {
         );
         assert.strictEqual(packageJson.engines.node, `>=${majors[0]}`);
         const runs = workflow.jobs.test.steps.map((s) => s.run ?? "");
-        assert.ok(
-            runs.some((r) => r.includes('PATH="$(scripts/node.sh "$version"):$PATH" npm test')),
-        );
+        assert.ok(runs.some((r) => r.includes('PATH="$bin:$PATH" npm test')));
         for (const [file, job] of [
             ["infra.yml", workflow.jobs.test],
             ["infra.yml", workflow.jobs.preview],
@@ -112,7 +110,10 @@ describe("CI workflow", () => {
         }
         const ci = readFileSync(path.join(projectRoot, ".ci", "run"), "utf8");
         assert.ok(ci.includes("for version in $(scripts/node.sh --list); do"));
-        assert.ok(ci.includes('PATH="$(scripts/node.sh "$version"):$PATH" npm test'));
+        assert.ok(ci.includes('PATH="$bin:$PATH" npm test'));
+        // Assigned before use, so that a failed install stops the run.
+        assert.ok(ci.includes('bin=$(scripts/node.sh "$version")'));
+        assert.ok(runs.some((r) => r.includes('bin=$(scripts/node.sh "$version")')));
     });
 
     it("previews each site on pull requests from this repository, with diff, comment and policy pack", () => {
