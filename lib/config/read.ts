@@ -1,3 +1,10 @@
+/**
+ * The entry point of config validation: reads each part of a stack's config with its shape
+ * (lib/config/shape.ts), then applies the rules between fields (lib/config/rules.ts). Sites,
+ * networks, clusters and nodes are read one by one, so that one malformed part does not hide
+ * another's problems.
+ */
+
 import { ProblemList } from "../core";
 import { isRecord, keyPath } from "./report";
 import { shaped } from "./issues";
@@ -28,13 +35,6 @@ import {
 } from "./shape";
 import { readIntent } from "./intent";
 import { ClusterConfig, ImageConfig, RawStackConfig, SiteConfig, StackConfig } from "./types";
-
-/**
- * The entry point of config validation: reads each part of a stack's config with its shape
- * (lib/config/shape.ts), then applies the rules between fields (lib/config/rules.ts). Sites,
- * networks, clusters and nodes are read one by one, so that one malformed part does not hide
- * another's problems.
- */
 
 /** The keys of the project's config namespace, without the `edge:` prefix. */
 export const configKeys = [
