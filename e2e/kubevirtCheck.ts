@@ -60,9 +60,9 @@ export const noKubevirtFeatures: KubevirtFeatures = {
 
 /**
  * The KubeVirt CR's spec.configuration for `features` under KubeVirt 1.`minor`, as the site's
- * prerequisites ask for it (lib/site/prerequisites.ts): every passed-through device permitted by its
- * resource name, the HostDevices gate for host devices, CPUManager for dedicated CPUs, GPU before
- * 1.4. SR-IOV keeps KubeVirt's default.
+ * prerequisites ask for it (lib/site/prerequisites.ts): every passed-through device permitted by
+ * its resource name, the HostDevices gate for host devices, CPUManager for dedicated CPUs, GPU
+ * before 1.4. SR-IOV keeps KubeVirt's default.
  */
 export function kubevirtConfigurationFor(
     features: KubevirtFeatures,

@@ -250,7 +250,8 @@ describe("index.ts against a live API server", function () {
     /**
      * Asserts that KubeVirt's virt-controller rendered a launcher pod for every node VM of the
      * stack as it is now, requesting the CPU and memory placement computed for it
-     * (lib/plan/placement.ts nodeDemand), and that kube-scheduler bound it to the host placement chose.
+     * (lib/plan/placement.ts nodeDemand), and that kube-scheduler bound it to the host placement
+     * chose.
      */
     async function assertLaunchersAsPlaced(): Promise<void> {
         const plan = currentPlan();

@@ -12,8 +12,8 @@ import {
 /**
  * Before a cluster's ClusterSync is created (first, or replaced because a node joined, left or was
  * replaced), `pulumi up` waits until Rancher lists each of the cluster's nodes as a downstream
- * Node. The VMs themselves are not awaited (see awaitAnnotations in lib/plan/stackPlan.ts), so that an update
- * KubeVirt applies only on a restart does not hold `up` until the restart.
+ * Node. The VMs themselves are not awaited (see awaitAnnotations in lib/plan/stackPlan.ts), so that
+ * an update KubeVirt applies only on a restart does not hold `up` until the restart.
  */
 
 /** A node `up` waits for, with its VM for the operator to look at. */

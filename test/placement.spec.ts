@@ -752,7 +752,8 @@ describe("launcher pod memory, to the byte, per KubeVirt version", () => {
         );
         const spec = planOf(raw).clusters[0].nodes[1].virtualMachine.spec.template.spec;
         // An exec readiness probe, so that the worked values below count the probe term;
-        // lib/render/manifests.ts renders a tcpSocket probe, which has none (tested on its own below).
+        // lib/render/manifests.ts renders a tcpSocket probe, which has none (tested on its own
+        // below).
         const exec = { exec: { command: ["/usr/bin/test", "-f", "/run/x"] } };
         return { ...spec, readinessProbe: { ...exec, initialDelaySeconds: 60 } };
     };

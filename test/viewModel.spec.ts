@@ -288,7 +288,8 @@ describe("the topology page's view model", () => {
             {
                 resource: "memory",
                 label: "memory",
-                // Two launcher pods to the byte (KubeVirt 1.9, lib/plan/placement.ts launcherMemory).
+                // Two launcher pods to the byte (KubeVirt 1.9, lib/plan/placement.ts
+                // launcherMemory).
                 used: 44_869_195_200,
                 capacity: 186 * 2 ** 30,
                 text: "41.79Gi of 186Gi",

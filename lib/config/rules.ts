@@ -192,7 +192,8 @@ export function checkHardware(
     if (hosts.length === 0) {
         return;
     }
-    // An inventory, when there is one, names every device a host has: a name it never lists is a typo.
+    // An inventory, when there is one, names every device a host has: a name it never lists is a
+    // typo.
     const known = new Set(hosts.flatMap((host) => Object.keys(host.devices)));
     for (const field of ["gpus", "hostDevices"] as const) {
         (hardware[field] ?? []).forEach((device, i) => {
@@ -349,7 +350,8 @@ export function checkClusterNodes(nodes: NodeConfig[], path: string, problems: P
 
 /**
  * A node's first network carries its node address, and the CNI is told that interface by name
- * for the whole cluster (see lib/rancher/serverConfig.ts), so every node lists the same network first.
+ * for the whole cluster (see lib/rancher/serverConfig.ts), so every node lists the same network
+ * first.
  */
 function reportMixedNodeNetworks(nodes: NodeConfig[], path: string, problems: ProblemList): void {
     const first = nodes[0].networks[0].network;

@@ -126,8 +126,8 @@ const quantityBytes = (text: string) => Math.ceil(bytes(text));
  * virt-controller renders it: GetMemoryOverhead (kubevirt pkg/hypervisor/kvm/hypervisorbackend.go,
  * renderresources.go before 1.8), WithMemoryRequests, WithHugePages and WithMemoryOverhead
  * (pkg/virt-controller/services/renderresources.go), and the guest-console-log container
- * (serialconsolelog.go), a native sidecar whose request the scheduler adds. See lib/config/defaults.ts
- * for what differs between versions.
+ * (serialconsolelog.go), a native sidecar whose request the scheduler adds. See
+ * lib/config/defaults.ts for what differs between versions.
  */
 export function launcherMemory(spec: LauncherSpec, version: KubevirtVersion): LauncherMemory {
     const rules: LauncherRules = kubevirtLauncher[version];
@@ -221,8 +221,8 @@ export function launcherCpu(spec: LauncherSpec, version: KubevirtVersion): Launc
 }
 
 /**
- * The VMI spec of `node` as lib/plan/stackPlan.ts renders its VirtualMachine, with placeholder names and
- * addresses, which the launcher's memory does not depend on.
+ * The VMI spec of `node` as lib/plan/stackPlan.ts renders its VirtualMachine, with placeholder
+ * names and addresses, which the launcher's memory does not depend on.
  */
 function launcherSpecOf(node: ClusterNode, sriov: Set<string>): LauncherSpec {
     const placeholder = "placement";

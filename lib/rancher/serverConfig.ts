@@ -57,7 +57,8 @@ export function cniChartValues(cni: string, nodeInterface: string): Record<strin
                 },
             };
         case "cilium":
-            // Cilium takes the node IP from the Node's InternalIP; its devices would include the pod NIC.
+            // Cilium takes the node IP from the Node's InternalIP; its devices would include the
+            // pod NIC.
             return { "rke2-cilium": { devices: [nodeInterface] } };
         case "flannel":
             // The chart has no interface value; Helm replaces lists, so its default args repeat.
