@@ -261,14 +261,14 @@ function checkGateway(
     config: StackConfig,
     path: string,
     problems: ProblemList,
-) {
+): void {
     const network = config.site.networks.find((n) => n.name === member.network);
     if (!network) {
         problems.add(
             `${path}.network`,
             `unknown site network "${member.network}" (Pulumi.${member.site}.yaml has: ${config.site.networks.map((n) => n.name).join(", ")})`,
         );
-        return undefined;
+        return;
     }
     if (network.sriov) {
         // The gateway VM joins its network with a bridge binding, and placement counts no VF for it.
@@ -276,7 +276,7 @@ function checkGateway(
             `${path}.network`,
             `${network.name} is an SR-IOV network of Pulumi.${member.site}.yaml; the gateway of interconnect ${interconnect} needs a bridge network`,
         );
-        return undefined;
+        return;
     }
     const block = parsed(network.cidr);
     const ip = ipToInt(member.gateway);
@@ -294,7 +294,6 @@ function checkGateway(
             `${member.gateway} is inside the node range ${network.range.first}-${network.range.last} of ${network.name}, so a node could be given it; narrow the range in Pulumi.${member.site}.yaml or pick an address outside it`,
         );
     }
-    return network;
 }
 
 /**
@@ -340,10 +339,8 @@ function reportSharedMembers(declaration: Interconnects, problems: ProblemList):
 /** An interconnect's member whose site config could be read, with what its checks found. */
 interface KnownMember {
     member: Member;
-    memberPath: string;
     config: StackConfig;
     publicKey: string | undefined;
-    network: ReturnType<typeof checkGateway>;
     prefixes: Block[];
 }
 
@@ -392,7 +389,7 @@ function checkMember(
             `the gateway VM name "${vmName}" is longer than 63 characters; shorten the site's or the interconnect's name`,
         );
     }
-    const network = checkGateway(member, ic.name, config, memberPath, problems);
+    checkGateway(member, ic.name, config, memberPath, problems);
     checkGatewayImage(member, config, memberPath, problems);
     const tunnel = parsed(ic.tunnelCidr);
     const address = ipToInt(member.tunnelAddress);
@@ -403,7 +400,7 @@ function checkMember(
         );
     }
     const prefixes = memberPrefixes(member, config, memberPath, problems);
-    return { member, memberPath, config, publicKey, network, prefixes };
+    return { member, config, publicKey, prefixes };
 }
 
 /** A gateway's image: one of the site's, of a guest family whose netplan routes its replies. */
