@@ -344,16 +344,25 @@ function guestInterfaces(
     ];
 }
 
-/** The VirtualMachine of a node whose NICs, labels and root disk identity are planned. */
+/** What planNode has decided of a node when it renders the node's VirtualMachine. */
+interface PlannedVm {
+    name: string;
+    cloudInitSecret: string;
+    interfaces: NodeInterfacePlan[];
+    podMac: string;
+    labels: Record<string, string>;
+    rootDisk: string;
+    identity: string;
+}
+
+/** The VirtualMachine of a node whose name, NICs, labels and root disk identity are planned. */
 function nodeVirtualMachine(
     site: SiteConfig,
     cluster: ClusterConfig,
     node: ClusterNode,
-    planned: { interfaces: NodeInterfacePlan[]; podMac: string; labels: Record<string, string> },
-    rootDisk: string,
-    identity: string,
+    planned: PlannedVm,
 ): ReturnType<typeof virtualMachine> {
-    const name = vmName(cluster.name, node.name);
+    const { name, rootDisk, identity } = planned;
     return virtualMachine({
         name,
         namespace: cluster.namespace,
@@ -380,7 +389,7 @@ function nodeVirtualMachine(
             ...(site.networks.find((n) => n.name === nic.network)!.sriov ? { sriov: true } : {}),
         })),
         rootDisk: name,
-        cloudInitSecret: `${name}-cloudinit`,
+        cloudInitSecret: planned.cloudInitSecret,
         hardware: vmHardware(node),
     });
 }
@@ -404,6 +413,7 @@ function planNode(
     };
     const image = config.images.find((i) => i.name === node.image)!;
     const rootDisk = rootDiskIdentity(rootDiskSpec(site, node));
+    const cloudInitSecret = resourceNames.cloudInit(name);
     return {
         name: node.name,
         roles: node.roles,
@@ -418,7 +428,7 @@ function planNode(
         address: interfaces[0].ip,
         podMac,
         interfaces,
-        cloudInitSecretName: `${name}-cloudinit`,
+        cloudInitSecretName: cloudInitSecret,
         userData: {
             hostname: node.name,
             sshAuthorizedKeys: site.sshAuthorizedKeys,
@@ -446,14 +456,15 @@ function planNode(
                 [annotations.clusterIdentity]: shared.identity,
             },
         }),
-        virtualMachine: nodeVirtualMachine(
-            site,
-            cluster,
-            node,
-            { interfaces, podMac, labels: nodeLabels },
+        virtualMachine: nodeVirtualMachine(site, cluster, node, {
+            name,
+            cloudInitSecret,
+            interfaces,
+            podMac,
+            labels: nodeLabels,
             rootDisk,
-            shared.identity,
-        ),
+            identity: shared.identity,
+        }),
     };
 }
 
